@@ -1,0 +1,226 @@
+// The Hub routes committed events to this node's open subscriptions. It keeps, per group, the
+// locally online users who are members, so an ordinary message costs O(local subscribers of
+// the group) and a targeted one O(receivers), whatever the group's size (rule TGT-4, EVT-1).
+import { create } from "@bufbuild/protobuf";
+import { SubscribeResponseSchema, ErrorReason, type SubscribeResponse } from "@narrowcast/gen";
+import type { ConnectError } from "@connectrpc/connect";
+import { narrowcastError } from "./errors.js";
+import type { Bus } from "./bus/types.js";
+import type { Store, StoredEvent } from "./store/types.js";
+
+const key = (appId: string, id: string) => `${appId}\u0000${id}`;
+
+/** One open Subscribe stream: a bounded queue of items with one waiting reader. */
+export class Subscription {
+  private readonly queue: { eventId: number; item: SubscribeResponse }[] = [];
+  private wake: (() => void) | undefined;
+  private failure: ConnectError | undefined;
+  /** Stored events at or below this ID were already sent by the replay; drop them. */
+  private replayedUpTo = -1;
+  private replaying = true;
+
+  constructor(
+    readonly appId: string,
+    readonly userId: string,
+    private readonly capacity: number,
+  ) {}
+
+  /** Queues a live event; ends the stream with SLOW_CONSUMER when the queue is full (rule EVT-6). */
+  push(eventId: number, item: SubscribeResponse): void {
+    if (this.failure) return;
+    if (!this.replaying && eventId !== 0 && eventId <= this.replayedUpTo) return;
+    if (this.queue.length >= this.capacity) {
+      this.fail(narrowcastError(ErrorReason.SLOW_CONSUMER, "subscriber fell too far behind; resume from the last cursor"));
+      return;
+    }
+    this.queue.push({ eventId, item });
+    this.signal();
+  }
+
+  /** Ends the replay: queued stored events it already sent are dropped. */
+  finishReplay(lastReplayed: number): void {
+    this.replaying = false;
+    this.replayedUpTo = lastReplayed;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const id = this.queue[i].eventId;
+      if (id !== 0 && id <= lastReplayed) this.queue.splice(i, 1);
+    }
+  }
+
+  fail(err: ConnectError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.queue.length = 0;
+    this.signal();
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** The next item, or undefined after `idleMs` without one; throws once the subscription failed. */
+  async next(idleMs: number, signal: AbortSignal): Promise<SubscribeResponse | undefined> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const head = this.queue.shift();
+      if (head) return head.item;
+      if (signal.aborted) return undefined;
+      const woken = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), idleMs);
+        const onAbort = () => done(true);
+        const done = (v: boolean) => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
+          this.wake = undefined;
+          resolve(v);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.wake = () => done(true);
+      });
+      if (!woken && !this.failure && this.queue.length === 0) return undefined;
+    }
+  }
+}
+
+interface UserState {
+  subs: Set<Subscription>;
+  groups: Set<string>;
+  /** Membership changes seen while the group list loads, re-applied on top of it. */
+  pending: ((groups: Set<string>) => void)[] | undefined;
+}
+
+export class Hub {
+  private readonly users = new Map<string, UserState>();
+  /** group key → user IDs online on this node who are members. */
+  private readonly groups = new Map<string, Set<string>>();
+  private readonly unsubscribe: () => void;
+  private readonly responseCache = new WeakMap<object, SubscribeResponse>();
+
+  constructor(
+    private readonly store: Store,
+    bus: Bus,
+    private readonly capacity: number,
+  ) {
+    this.unsubscribe = bus.subscribe((e) => this.route(e));
+  }
+
+  /** Registers a subscription and loads its user's groups into the index. */
+  async open(appId: string, userId: string): Promise<Subscription> {
+    const sub = new Subscription(appId, userId, this.capacity);
+    const k = key(appId, userId);
+    let state = this.users.get(k);
+    if (state) {
+      state.subs.add(sub);
+      return sub;
+    }
+    state = { subs: new Set([sub]), groups: new Set(), pending: [] };
+    this.users.set(k, state);
+    try {
+      const groups = await this.store.listUserGroups(appId, userId);
+      if (this.users.get(k) !== state) return sub;
+      for (const g of groups) state.groups.add(g.groupId);
+      for (const change of state.pending ?? []) change(state.groups);
+      state.pending = undefined;
+      for (const g of state.groups) this.indexAdd(appId, g, userId);
+    } catch (err) {
+      this.close(sub);
+      throw err;
+    }
+    return sub;
+  }
+
+  close(sub: Subscription): void {
+    const k = key(sub.appId, sub.userId);
+    const state = this.users.get(k);
+    if (!state || !state.subs.delete(sub) || state.subs.size > 0) return;
+    this.users.delete(k);
+    for (const g of state.groups) this.indexRemove(sub.appId, g, sub.userId);
+  }
+
+  /** Ends every stream (server shutdown, rule EVT-9). */
+  closeAll(err: ConnectError): void {
+    for (const state of this.users.values()) for (const sub of state.subs) sub.fail(err);
+  }
+
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const s of this.users.values()) n += s.subs.size;
+    return n;
+  }
+
+  stop(): void {
+    this.unsubscribe();
+  }
+
+  private indexAdd(appId: string, groupId: string, userId: string): void {
+    const gk = key(appId, groupId);
+    let set = this.groups.get(gk);
+    if (!set) this.groups.set(gk, (set = new Set()));
+    set.add(userId);
+  }
+
+  private indexRemove(appId: string, groupId: string, userId: string): void {
+    const gk = key(appId, groupId);
+    const set = this.groups.get(gk);
+    if (!set) return;
+    set.delete(userId);
+    if (set.size === 0) this.groups.delete(gk);
+  }
+
+  /** Applies a membership change to a user's state (or defers it while the state loads). */
+  private applyMembership(appId: string, userId: string, groupId: string, joined: boolean): void {
+    const state = this.users.get(key(appId, userId));
+    if (!state) return;
+    const change = (groups: Set<string>) => (joined ? groups.add(groupId) : groups.delete(groupId));
+    if (state.pending) {
+      state.pending.push(change);
+      return;
+    }
+    change(state.groups);
+    if (joined) this.indexAdd(appId, groupId, userId);
+    else this.indexRemove(appId, groupId, userId);
+  }
+
+  private deliverTo(appId: string, userId: string, eventId: number, item: SubscribeResponse): void {
+    const state = this.users.get(key(appId, userId));
+    if (!state) return;
+    for (const sub of state.subs) sub.push(eventId, item);
+  }
+
+  private route(e: StoredEvent): void {
+    // One response object per event, shared by every subscription that receives it.
+    let item = this.responseCache.get(e.event);
+    if (!item) {
+      item = create(SubscribeResponseSchema, { item: { case: "event", value: e.event } });
+      this.responseCache.set(e.event, item);
+    }
+    const { appId, groupId, eventId } = e;
+    if (e.membership?.change === "joined") this.applyMembership(appId, e.membership.userId, groupId, true);
+
+    switch (e.audience.kind) {
+      case "user":
+        this.deliverTo(appId, e.audience.userId, eventId, item);
+        break;
+      case "users":
+        for (const userId of e.audience.userIds) this.deliverTo(appId, userId, eventId, item);
+        break;
+      case "group": {
+        const members = this.groups.get(key(appId, groupId));
+        if (members) for (const userId of members) this.deliverTo(appId, userId, eventId, item);
+        // Users whose group list is still loading are not indexed yet: the replay covers them.
+        break;
+      }
+    }
+
+    if (e.membership?.change === "left") this.applyMembership(appId, e.membership.userId, groupId, false);
+    if (e.membership?.change === "dismissed") {
+      const members = this.groups.get(key(appId, groupId));
+      for (const userId of [...(members ?? [])]) this.applyMembership(appId, userId, groupId, false);
+      for (const state of this.users.values()) {
+        if (state.pending) state.pending.push((g) => g.delete(groupId));
+      }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+// Public entry of the reference server package.
+export { startServer, type ServerOptions, type RunningServer } from "./server.js";
+export type { Store, StoredEvent, Audience, AppendMessageInput, ConversationCounters } from "./store/types.js";
+export { StoreConflict } from "./store/types.js";
+export { SqliteStore } from "./store/sqlite.js";
+export type { Bus } from "./bus/types.js";
+export { InProcessBus } from "./bus/memory.js";
+export { mintUserToken } from "./auth.js";
+export { narrowcastError } from "./errors.js";

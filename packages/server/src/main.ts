@@ -1,0 +1,53 @@
+// `npm start`: runs the reference server on its embedded SQLite store.
+import { Command, Option } from "commander";
+import { pino } from "pino";
+import { startServer } from "./server.js";
+
+const program = new Command()
+  .name("narrowcast-server")
+  .description("Narrowcast reference server: Connect, gRPC and gRPC-Web on one port")
+  .addOption(new Option("--host <host>", "interface to listen on").env("NARROWCAST_HOST").default("127.0.0.1"))
+  .addOption(new Option("--port <port>", "port to listen on").env("NARROWCAST_PORT").default("8080").argParser((v) => Number(v)))
+  .addOption(
+    new Option("--data-dir <dir>", 'SQLite data directory, or ":memory:"').env("NARROWCAST_DATA_DIR").default("./data"),
+  )
+  .addOption(new Option("--admin-key <key>", "AdminService key (default: generated into the data directory)").env("NARROWCAST_ADMIN_KEY"))
+  .addOption(
+    new Option("--recall-window <seconds>", "sender's recall window").env("NARROWCAST_RECALL_WINDOW").default("120").argParser(Number),
+  )
+  .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
+  .parse();
+
+const opts = program.opts();
+const logger = pino({ level: opts.logLevel, base: { service: "narrowcast" } });
+const server = await startServer({
+  host: opts.host,
+  port: opts.port,
+  dataDir: opts.dataDir,
+  adminKey: opts.adminKey,
+  recallWindowSeconds: opts.recallWindow,
+  logger,
+});
+
+const keyHelp = opts.adminKey
+  ? "admin key: from NARROWCAST_ADMIN_KEY / --admin-key"
+  : server.adminKeyFile
+    ? `admin key: cat ${server.adminKeyFile}`
+    : `admin key: ${server.adminKey}`;
+process.stdout.write(`Narrowcast listening on ${server.url}\n${keyHelp}\n`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,236 @@
+// Assembles the reference server: store, bus, hub, services and interceptors behind one port
+// that speaks Connect, gRPC and gRPC-Web over HTTP/2 cleartext, and Connect and gRPC-Web over
+// HTTP/1.1 (the first bytes of a connection tell which).
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { pino, type Logger } from "pino";
+import {
+  AdminService,
+  ConversationService,
+  ErrorReason,
+  EventService,
+  GroupService,
+  MessageService,
+} from "@narrowcast/gen";
+import { Authenticator } from "./auth.js";
+import { InProcessBus } from "./bus/memory.js";
+import type { Bus } from "./bus/types.js";
+import type { Deps, Limits } from "./context.js";
+import { narrowcastError, reasonOf } from "./errors.js";
+import { Hub } from "./hub.js";
+import { ReplaySocket } from "./http/replay-socket.js";
+import { RateLimiter } from "./rate-limit.js";
+import { adminService } from "./services/admin-service.js";
+import { conversationService } from "./services/conversation-service.js";
+import { eventService } from "./services/event-service.js";
+import { groupService } from "./services/group-service.js";
+import { messageService } from "./services/message-service.js";
+import { SqliteStore } from "./store/sqlite.js";
+import type { Store, StoredEvent } from "./store/types.js";
+
+export interface ServerOptions {
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 0 (the CLI defaults to 8080). */
+  port?: number;
+  /** Directory of the SQLite database, or ":memory:" (the default). Ignored when `store` is given. */
+  dataDir?: string;
+  /** A ready store (e.g. PostgreSQL); the server migrates it and closes it on shutdown. */
+  store?: Store;
+  /** A bus shared with other nodes (e.g. NATS); default in-process. */
+  bus?: Bus;
+  /** The AdminService key; generated if absent (and, with a data directory, kept there). */
+  adminKey?: string;
+  /** The sender's recall window in seconds (rule MSG-11); default 120. */
+  recallWindowSeconds?: number;
+  /** Sends per second per group (rule MSG-5); default 40. */
+  rateLimitPerSecond?: number;
+  /** Events queued per subscription before SLOW_CONSUMER (rule EVT-6); default 1024. */
+  subscriberBufferSize?: number;
+  /** Default heartbeat interval in seconds (rule EVT-5); default 15. */
+  heartbeatSeconds?: number;
+  /** pino level; default "silent". */
+  logLevel?: string;
+  /** A logger to use instead of creating one. */
+  logger?: Logger;
+  /** Test hook: decorates the store (e.g. to build deliberately broken servers). */
+  wrapStore?: (store: Store) => Store;
+  /** Extra interceptors, run after authentication. */
+  interceptors?: Interceptor[];
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  port: number;
+  adminKey: string;
+  /** Where the admin key is kept, when it was generated into a data directory. */
+  adminKeyFile?: string;
+  /** Number of open Subscribe streams on this node. */
+  subscriptions(): number;
+  /** Ends streams with Unavailable SHUTTING_DOWN, stops listening, closes the store. */
+  close(): Promise<void>;
+}
+
+function resolveAdminKey(options: ServerOptions): { adminKey: string; adminKeyFile?: string } {
+  if (options.adminKey) return { adminKey: options.adminKey };
+  const dir = options.store ? undefined : options.dataDir;
+  if (dir && dir !== ":memory:") {
+    const file = join(dir, "admin-key");
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
+    return { adminKey: readFileSync(file, "utf8").trim(), adminKeyFile: file };
+  }
+  return { adminKey: randomBytes(24).toString("base64url") };
+}
+
+/** Logs one line per failed RPC with its code and reason (pino, structured). */
+function loggingInterceptor(log: Logger): Interceptor {
+  const report = (procedure: string, err: unknown) => {
+    const ce = ConnectError.from(err);
+    const fields = { procedure, code: Code[ce.code], reason: reasonOf(ce), message: ce.rawMessage };
+    if (ce.code === Code.Internal || ce.code === Code.Unknown) log.error({ ...fields, err }, "rpc failed");
+    else log.info(fields, "rpc failed");
+  };
+  return (next) => async (req) => {
+    const procedure = `${req.service.typeName}/${req.method.name}`;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const inner = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* inner;
+          } catch (err) {
+            report(procedure, err);
+            throw err;
+          }
+        })(),
+      };
+    } catch (err) {
+      report(procedure, err);
+      throw err;
+    }
+  };
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const log =
+    options.logger ?? pino({ level: options.logLevel ?? "silent", base: { service: "narrowcast" } });
+  const now = options.now ?? Date.now;
+  let store: Store = options.store ?? new SqliteStore({ dataDir: options.dataDir ?? ":memory:" });
+  await store.migrate();
+  if (options.wrapStore) store = options.wrapStore(store);
+  const bus = options.bus ?? new InProcessBus();
+  const hub = new Hub(store, bus, options.subscriberBufferSize ?? 1024);
+  const limits: Limits = {
+    recallWindowMs: (options.recallWindowSeconds ?? 120) * 1000,
+    heartbeatSeconds: options.heartbeatSeconds ?? 15,
+    maxMessageBytes: 12 * 1024,
+    maxReceivers: 50,
+    maxMentions: 50,
+    idempotencyWindowMs: 24 * 3600 * 1000,
+  };
+  const deps: Deps = {
+    store,
+    bus,
+    hub,
+    rateLimiter: new RateLimiter(options.rateLimitPerSecond ?? 40),
+    limits,
+    log,
+    now,
+    publish(events: StoredEvent | readonly StoredEvent[]) {
+      for (const e of Array.isArray(events) ? events : [events as StoredEvent]) bus.publish(e);
+    },
+  };
+  const { adminKey, adminKeyFile } = resolveAdminKey(options);
+  const auth = new Authenticator(store, adminKey, now);
+
+  const handler = connectNodeAdapter({
+    routes(router: ConnectRouter) {
+      router.service(GroupService, groupService(deps));
+      router.service(MessageService, messageService(deps));
+      router.service(ConversationService, conversationService(deps));
+      router.service(EventService, eventService(deps));
+      router.service(AdminService, adminService(deps));
+    },
+    interceptors: [loggingInterceptor(log), auth.interceptor(), ...(options.interceptors ?? [])],
+    readMaxBytes: 1024 * 1024,
+  });
+
+  const h2 = http2.createServer({}, handler);
+  const h1 = http.createServer(handler);
+  h1.keepAliveTimeout = 65_000;
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.setNoDelay(true);
+    socket.once("data", (first) => {
+      socket.pause();
+      // An HTTP/2 connection starts with the client preface "PRI * HTTP/2.0".
+      if (first.subarray(0, 4).toString("latin1") === "PRI ") {
+        socket.removeAllListeners("data");
+        h2.emit("connection", new ReplaySocket(socket, first));
+      } else {
+        socket.unshift(first);
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log.info({ url }, "narrowcast listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: address.port,
+    adminKey,
+    adminKeyFile,
+    subscriptions: () => hub.subscriptionCount,
+    close() {
+      closing ??= (async () => {
+        hub.closeAll(narrowcastError(ErrorReason.SHUTTING_DOWN, "server is shutting down; reconnect and resume"));
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Let streams flush their final error, then drop whatever is left.
+          setTimeout(() => {
+            for (const s of sessions) s.close();
+            for (const s of sockets) s.end();
+          }, 50).unref();
+          setTimeout(() => {
+            for (const s of sockets) s.destroy();
+          }, 1000).unref();
+        });
+        hub.stop();
+        await bus.close();
+        await store.close();
+        log.info("narrowcast stopped");
+      })();
+      return closing;
+    },
+  };
+}

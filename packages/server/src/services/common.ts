@@ -1,0 +1,107 @@
+// Lookups and conversions shared by the user and admin services.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  ConversationSchema,
+  ErrorReason,
+  GroupMemberSchema,
+  GroupSchema,
+  GroupType,
+  MemberRole,
+  type Conversation,
+  type Group,
+  type GroupMember,
+} from "@narrowcast/gen";
+import { narrowcastError } from "../errors.js";
+import { requireId } from "../ids.js";
+import type { Deps } from "../context.js";
+import { StoreConflict, type ConversationCounters, type GroupRecord, type MemberRecord } from "../store/types.js";
+
+/** The group, or GROUP_NOT_FOUND (rule AUTH-5). */
+export async function requireGroup(deps: Deps, appId: string, groupId: string): Promise<GroupRecord> {
+  requireId(groupId, "group_id");
+  const group = await deps.store.getGroup(appId, groupId);
+  if (!group) throw narrowcastError(ErrorReason.GROUP_NOT_FOUND, `group ${groupId} not found`, { field: "group_id", ids: [groupId] });
+  return group;
+}
+
+/** The caller's membership, or NOT_A_MEMBER (rules AUTH-5, MSG-1). */
+export async function requireMember(deps: Deps, group: GroupRecord, userId: string): Promise<MemberRecord> {
+  const member = await deps.store.getMember(group.appId, group.groupId, userId);
+  if (!member) {
+    throw narrowcastError(ErrorReason.NOT_A_MEMBER, `${userId} is not a member of group ${group.groupId}`, {
+      field: "group_id",
+      ids: [userId],
+    });
+  }
+  return member;
+}
+
+export function requireRole(member: MemberRecord, roles: readonly MemberRole[], what: string): void {
+  if (!roles.includes(member.role)) {
+    throw narrowcastError(ErrorReason.ROLE_REQUIRED, `only ${roles.map((r) => MemberRole[r]).join(" or ")} may ${what}`);
+  }
+}
+
+/** Checks that every user exists (USER_NOT_FOUND lists the missing ones). */
+export async function requireUsers(deps: Deps, appId: string, userIds: readonly string[], field: string): Promise<void> {
+  userIds.forEach((id, i) => requireId(id, `${field}[${i}]`));
+  const found = await deps.store.existingUsers(appId, userIds);
+  const missing = [...new Set(userIds)].filter((id) => !found.has(id));
+  if (missing.length) throw narrowcastError(ErrorReason.USER_NOT_FOUND, `unknown users: ${missing.join(", ")}`, { field, ids: missing });
+}
+
+/** Maps a conflict found inside a store transaction to the spec's error. */
+export function conflictError(err: unknown, field = "user_ids"): unknown {
+  if (!(err instanceof StoreConflict)) return err;
+  switch (err.kind) {
+    case "group_exists":
+      return narrowcastError(ErrorReason.GROUP_ALREADY_EXISTS, "group already exists", { field: "group_id", ids: err.ids });
+    case "already_member":
+      return narrowcastError(ErrorReason.ALREADY_MEMBER, `already members: ${err.ids.join(", ")}`, { field, ids: err.ids });
+    case "not_member":
+      return narrowcastError(ErrorReason.NOT_A_MEMBER, `not members: ${err.ids.join(", ")}`, { field, ids: err.ids });
+    case "already_recalled":
+      return narrowcastError(ErrorReason.ALREADY_RECALLED, "message already recalled", { field: "message_id" });
+    case "group_not_found":
+      return narrowcastError(ErrorReason.GROUP_NOT_FOUND, "group not found", { field: "group_id" });
+  }
+}
+
+export function groupProto(g: GroupRecord): Group {
+  return create(GroupSchema, {
+    groupId: g.groupId,
+    type: g.type,
+    name: g.name,
+    ownerId: g.ownerId,
+    memberCount: g.memberCount,
+    createTime: timestampFromMs(g.createdAt),
+  });
+}
+
+export function memberProto(m: MemberRecord): GroupMember {
+  return create(GroupMemberSchema, { userId: m.userId, role: m.role, joinTime: timestampFromMs(m.joinedAt) });
+}
+
+/** Group types whose conversations count unread (rule UNR-2). */
+export function countsUnread(type: GroupType): boolean {
+  return type === GroupType.WORK || type === GroupType.PUBLIC || type === GroupType.COMMUNITY;
+}
+
+export function conversationProto(g: GroupRecord, c: ConversationCounters): Conversation {
+  return create(ConversationSchema, {
+    groupId: g.groupId,
+    groupType: g.type,
+    groupName: g.name,
+    unreadCount: countsUnread(g.type) ? BigInt(c.unreadCount) : 0n,
+    lastMessage: c.lastMessage,
+    readSeq: BigInt(c.readSeq),
+    mentionedMe: c.mentionedMe,
+    mentionedAll: c.mentionedAll,
+  });
+}
+
+/** Ordering key of a conversation for its viewer: its last visible message, else creation. */
+export function activityOf(g: GroupRecord, c: Conversation): number {
+  return c.lastMessage?.serverTime ? timestampMs(c.lastMessage.serverTime) : g.createdAt;
+}

@@ -1,0 +1,231 @@
+// Sending and recalling messages: the rules of MSG-n and TGT-n, shared by MessageService (as
+// the caller) and AdminService (as any member or the system). Checks run in the order the spec
+// gives; a rejected send touches nothing (rule MSG-15).
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  Edition,
+  ErrorReason,
+  GroupType,
+  MemberRole,
+  MessageSchema,
+  type Message,
+  type SendMessageRequest,
+} from "@narrowcast/gen";
+import { fieldInvalid, narrowcastError } from "../errors.js";
+import { requireId } from "../ids.js";
+import type { Deps } from "../context.js";
+import { StoreConflict } from "../store/types.js";
+import { conflictError, countsUnread, requireGroup, requireMember } from "./common.js";
+
+/** Who sends: a user, or the system (senderId "") through AdminService (rule MSG-13). */
+export interface Sender {
+  appId: string;
+  senderId: string;
+}
+
+const MAX_CLIENT_MESSAGE_ID = 128;
+
+/** Stateless checks of a send request (first part of the spec's order of checks). */
+export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessageRequest): string[] {
+  requireId(req.groupId, "group_id");
+  if (req.receiverId && req.receiverIds.length > 0) {
+    throw fieldInvalid("receiver_id", "set receiver_id or receiver_ids, not both");
+  }
+  if (req.clientMessageId.length > MAX_CLIENT_MESSAGE_ID) {
+    throw fieldInvalid("client_message_id", `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID} characters`);
+  }
+  if (req.elements.length === 0) {
+    throw narrowcastError(ErrorReason.EMPTY_MESSAGE, "a message needs at least one element", { field: "elements" });
+  }
+  req.elements.forEach((el, i) => {
+    const bad = (field: string, why: string) =>
+      narrowcastError(ErrorReason.INVALID_ELEMENT, why, { field: `elements[${i}]${field}` });
+    switch (el.element.case) {
+      case undefined:
+        throw bad("", "element has no kind set");
+      case "text":
+        if (el.element.value.text.length === 0) throw bad(".text", "text element is empty");
+        break;
+      case "image":
+        if (!el.element.value.url) throw bad(".url", "image element needs a url");
+        break;
+      case "file":
+        if (!el.element.value.url) throw bad(".url", "file element needs a url");
+        break;
+      case "location": {
+        const { latitude, longitude } = el.element.value;
+        if (!(Math.abs(latitude) <= 90) || !(Math.abs(longitude) <= 180)) throw bad("", "location out of range");
+        break;
+      }
+    }
+  });
+  const size = toBinary(MessageSchema, create(MessageSchema, { elements: req.elements, customData: req.customData })).length;
+  if (size > deps.limits.maxMessageBytes) {
+    throw narrowcastError(ErrorReason.MESSAGE_TOO_LARGE, `message is ${size} bytes; the limit is ${deps.limits.maxMessageBytes}`, {
+      field: "elements",
+    });
+  }
+  const receivers = req.receiverId ? [req.receiverId] : [...req.receiverIds];
+  const receiverField = req.receiverId ? "receiver_id" : "receiver_ids";
+  if (receivers.length > 0 && (req.mentionedUserIds.length > 0 || req.mentionAll)) {
+    throw narrowcastError(ErrorReason.TARGETED_WITH_MENTION, "a targeted message cannot @-mention", {
+      field: req.mentionAll ? "mention_all" : "mentioned_user_ids",
+    });
+  }
+  if (receivers.length > deps.limits.maxReceivers) {
+    throw narrowcastError(
+      ErrorReason.RECEIVER_LIST_TOO_LONG,
+      `${receivers.length} receivers; at most ${deps.limits.maxReceivers}`,
+      { field: receiverField },
+    );
+  }
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const r of receivers) (seen.has(r) ? duplicates : seen).add(r);
+  if (duplicates.size) {
+    throw narrowcastError(ErrorReason.DUPLICATE_RECEIVER, `duplicate receivers: ${[...duplicates].join(", ")}`, {
+      field: receiverField,
+      ids: [...duplicates],
+    });
+  }
+  if (sender.senderId && seen.has(sender.senderId)) {
+    throw narrowcastError(ErrorReason.SENDER_IN_RECEIVER_LIST, "the sender cannot be a receiver", {
+      field: receiverField,
+      ids: [sender.senderId],
+    });
+  }
+  if (new Set(req.mentionedUserIds).size > deps.limits.maxMentions) {
+    throw narrowcastError(ErrorReason.MENTION_LIST_TOO_LONG, `at most ${deps.limits.maxMentions} mentions`, {
+      field: "mentioned_user_ids",
+    });
+  }
+  return receivers;
+}
+
+export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRequest): Promise<Message> {
+  const receivers = validateSendRequest(deps, sender, req);
+  const receiverField = req.receiverId ? "receiver_id" : "receiver_ids";
+  const { appId, senderId } = sender;
+  const group = await requireGroup(deps, appId, req.groupId);
+  if (senderId) await requireMember(deps, group, senderId);
+
+  const now = deps.now();
+  if (req.clientMessageId) {
+    const earlier = await deps.store.findSent(appId, senderId, req.clientMessageId, now - deps.limits.idempotencyWindowMs);
+    if (earlier) return earlier; // rule MSG-10: the original, nothing stored or delivered again
+  }
+
+  const targeted = receivers.length > 0;
+  if (targeted) {
+    const app = await deps.store.getApp(appId);
+    if (app?.edition !== Edition.ULTIMATE) {
+      throw narrowcastError(ErrorReason.FEATURE_NOT_IN_EDITION, "targeted group messages need the ULTIMATE edition", {
+        field: receiverField,
+      });
+    }
+    if (group.type === GroupType.COMMUNITY || group.type === GroupType.AVCHATROOM) {
+      throw narrowcastError(
+        ErrorReason.GROUP_TYPE_UNSUPPORTED,
+        `${GroupType[group.type]} groups do not allow targeted messages`,
+        { field: receiverField },
+      );
+    }
+    const members = new Set((await deps.store.listMembers(appId, group.groupId, receivers)).map((m) => m.userId));
+    const outsiders = receivers.filter((r) => !members.has(r));
+    if (outsiders.length) {
+      throw narrowcastError(ErrorReason.RECEIVER_NOT_MEMBER, `receivers not in the group: ${outsiders.join(", ")}`, {
+        field: receiverField,
+        ids: outsiders,
+      });
+    }
+  }
+  const mentions = [...new Set(req.mentionedUserIds)];
+  if (mentions.length) {
+    const members = new Set((await deps.store.listMembers(appId, group.groupId, mentions)).map((m) => m.userId));
+    const outsiders = mentions.filter((r) => !members.has(r));
+    if (outsiders.length) {
+      throw narrowcastError(ErrorReason.MENTIONED_USER_NOT_MEMBER, `mentioned users not in the group: ${outsiders.join(", ")}`, {
+        field: "mentioned_user_ids",
+        ids: outsiders,
+      });
+    }
+  }
+  if (!deps.rateLimiter.take(`${appId}\u0000${group.groupId}`)) {
+    throw narrowcastError(ErrorReason.RATE_LIMITED, "too many messages in this group; retry shortly", { field: "group_id" });
+  }
+
+  const message = create(MessageSchema, {
+    elements: req.elements,
+    targeted,
+    receiverIds: receivers,
+    mentionedUserIds: mentions,
+    mentionAll: req.mentionAll,
+    priority: req.priority,
+    onlineOnly: req.onlineOnly,
+    excludeFromUnread: req.excludeFromUnread,
+    excludeFromLastMessage: req.excludeFromLastMessage,
+    countAsUnreadForReceivers: targeted && req.countAsUnreadForReceivers,
+    clientMessageId: req.clientMessageId,
+    customData: req.customData,
+    offlinePushInfo: req.offlinePushInfo,
+  });
+  const persist = !req.onlineOnly && group.type !== GroupType.AVCHATROOM;
+  const countsAsUnread =
+    persist && countsUnread(group.type) && !req.excludeFromUnread && (!targeted || req.countAsUnreadForReceivers);
+  let result;
+  try {
+    result = await deps.store.appendMessage({ appId, groupId: group.groupId, senderId, message, persist, countsAsUnread, now });
+  } catch (err) {
+    if (err instanceof StoreConflict && err.kind === "not_member") {
+      // A receiver left between the check and the write.
+      throw narrowcastError(ErrorReason.RECEIVER_NOT_MEMBER, "a receiver left the group", { field: receiverField, ids: err.ids });
+    }
+    throw conflictError(err);
+  }
+  deps.publish(result.event);
+  return result.message;
+}
+
+/** Recalls a message (rule MSG-11). `recalledBy` is "" for AdminService, which may recall anything. */
+export async function recallMessage(
+  deps: Deps,
+  appId: string,
+  groupId: string,
+  messageId: string,
+  recalledBy: string,
+): Promise<Message> {
+  const group = await requireGroup(deps, appId, groupId);
+  if (!messageId) throw fieldInvalid("message_id", "message_id is required");
+  const notFound = () => narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
+  let message: Message | undefined;
+  if (recalledBy) {
+    const member = await requireMember(deps, group, recalledBy);
+    message = await deps.store.getMessage(appId, groupId, messageId, recalledBy);
+    if (!message || (group.type !== GroupType.MEETING && Number(message.seq) <= member.joinSeq)) throw notFound();
+    const privileged = member.role === MemberRole.OWNER || member.role === MemberRole.ADMIN;
+    const isSender = message.senderId === recalledBy;
+    if (!isSender && !privileged) {
+      throw narrowcastError(ErrorReason.RECALL_NOT_ALLOWED, "only the sender, the owner or an admin may recall", {
+        field: "message_id",
+      });
+    }
+    if (message.recall) throw conflictError(new StoreConflict("already_recalled"));
+    const age = deps.now() - (message.serverTime ? timestampMs(message.serverTime) : 0);
+    if (isSender && !privileged && age > deps.limits.recallWindowMs) {
+      throw narrowcastError(ErrorReason.RECALL_WINDOW_EXPIRED, "the recall window has passed", { field: "message_id" });
+    }
+  } else {
+    message = await deps.store.getMessage(appId, groupId, messageId, null);
+    if (!message) throw notFound();
+    if (message.recall) throw conflictError(new StoreConflict("already_recalled"));
+  }
+  let result;
+  try {
+    result = await deps.store.recallMessage(appId, groupId, messageId, recalledBy, deps.now());
+  } catch (err) {
+    throw conflictError(err);
+  }
+  deps.publish(result.event);
+  return result.message;
+}

@@ -1,0 +1,113 @@
+// Versioned schema migrations of the embedded SQLite store. Append new versions; never edit an
+// applied one. `schema_migrations` records what ran.
+export const sqliteMigrations: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE apps (
+  app_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  edition INTEGER NOT NULL,
+  secret TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  event_seq INTEGER NOT NULL DEFAULT 0          -- last event ID of the app's event log
+);
+CREATE TABLE users (
+  app_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  nickname TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (app_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE groups (
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  owner_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  member_count INTEGER NOT NULL DEFAULT 0,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_activity_at INTEGER NOT NULL,
+  bcast_cum INTEGER NOT NULL DEFAULT 0,          -- ordinary messages counted as unread, so far
+  last_bcast_seq INTEGER NOT NULL DEFAULT 0,     -- latest ordinary message eligible as last message
+  last_at_all_seq INTEGER NOT NULL DEFAULT 0,    -- latest @all message
+  dismissed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (app_id, group_id)
+) WITHOUT ROWID;
+-- One row per membership span; the current one has left_event_id NULL. Spans let the event log
+-- be replayed with the audience each event had when it happened.
+CREATE TABLE memberships (
+  id INTEGER PRIMARY KEY,
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role INTEGER NOT NULL,
+  joined_at INTEGER NOT NULL,
+  join_seq INTEGER NOT NULL,
+  join_event_id INTEGER NOT NULL,
+  left_event_id INTEGER,
+  read_seq INTEGER NOT NULL,
+  bcast_cum_at_read INTEGER NOT NULL,            -- groups.bcast_cum as of read_seq
+  tgt_cum INTEGER NOT NULL DEFAULT 0,            -- counted targeted messages received, so far
+  tgt_cum_at_read INTEGER NOT NULL DEFAULT 0,    -- tgt_cum as of read_seq
+  last_tgt_seq INTEGER NOT NULL DEFAULT 0,       -- latest targeted message eligible as last message
+  last_mention_seq INTEGER NOT NULL DEFAULT 0    -- latest message @-mentioning this member
+);
+CREATE UNIQUE INDEX memberships_current ON memberships (app_id, group_id, user_id) WHERE left_event_id IS NULL;
+CREATE INDEX memberships_by_user ON memberships (app_id, user_id, group_id);
+CREATE INDEX memberships_by_group ON memberships (app_id, group_id, user_id);
+CREATE TABLE messages (
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  message_id TEXT NOT NULL,
+  sender_id TEXT NOT NULL,
+  targeted INTEGER NOT NULL,
+  bcast_cum INTEGER NOT NULL,                    -- groups.bcast_cum just after this message
+  event_id INTEGER NOT NULL,                     -- its MessageReceived event
+  created_at INTEGER NOT NULL,
+  recalled INTEGER NOT NULL DEFAULT 0,
+  payload BLOB NOT NULL                          -- narrowcast.v1.Message, binary
+);
+CREATE UNIQUE INDEX messages_by_seq ON messages (app_id, group_id, seq);
+CREATE UNIQUE INDEX messages_by_id ON messages (app_id, message_id);
+-- The audience of targeted messages only (receivers and sender): O(receivers) rows each.
+CREATE TABLE message_audience (
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  is_sender INTEGER NOT NULL,
+  tgt_cum INTEGER NOT NULL,                      -- the receiver's memberships.tgt_cum after it
+  PRIMARY KEY (app_id, group_id, user_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  app_id TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  group_id TEXT NOT NULL,
+  audience INTEGER NOT NULL,                     -- 0 group, 1 targeted message (see target_seq), 2 one user
+  target_seq INTEGER,
+  user_id TEXT,
+  created_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,                         -- narrowcast.v1.Event, binary, cursor set
+  PRIMARY KEY (app_id, event_id)
+);
+CREATE TABLE sent_messages (
+  app_id TEXT NOT NULL,
+  sender_id TEXT NOT NULL,
+  client_message_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (app_id, sender_id, client_message_id)
+) WITHOUT ROWID;
+CREATE TABLE join_requests (
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  message TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (app_id, group_id, user_id)
+) WITHOUT ROWID;
+`,
+  },
+];
