@@ -290,7 +290,7 @@ export enum ErrorReason {
   GROUP_ALREADY_EXISTS = 32,
 
   /**
-   * The resume cursor is malformed or from another app or user (InvalidArgument, rule EVT-4).
+   * The resume cursor is malformed or ahead of the app's event log (InvalidArgument, rule EVT-4).
    *
    * @generated from enum value: ERROR_REASON_CURSOR_INVALID = 33;
    */

@@ -36,6 +36,9 @@ type Row = Record<string, any>;
 const AUDIENCE_GROUP = 0;
 const AUDIENCE_TARGETED = 1;
 const AUDIENCE_USER = 2;
+/** Members whose history reaches target_seq (rule GRP-6): recall of an ordinary message. */
+const AUDIENCE_HISTORY = 3;
+const MEETING = 3; // GroupType.MEETING
 
 export interface SqliteStoreOptions {
   /** A directory for narrowcast.db, or ":memory:". */
@@ -571,11 +574,19 @@ export class SqliteStore implements Store {
         r.event_id,
       );
       const targeted = !!r.targeted;
+      const g = this.groupRow(appId, groupId);
+      // Members who joined after the message never saw it, so they are not told of its recall
+      // (rule GRP-6), except in MEETING groups, whose history reaches back before joining.
+      const historyOnly = !targeted && g?.type !== MEETING;
       const { eventId, event } = this.appendEvent(
         appId,
         groupId,
         now,
-        targeted ? { kind: AUDIENCE_TARGETED, targetSeq: r.seq } : { kind: AUDIENCE_GROUP },
+        targeted
+          ? { kind: AUDIENCE_TARGETED, targetSeq: r.seq }
+          : historyOnly
+            ? { kind: AUDIENCE_HISTORY, targetSeq: r.seq }
+            : { kind: AUDIENCE_GROUP },
         () =>
           create(EventSchema, {
             payload: {
@@ -586,7 +597,16 @@ export class SqliteStore implements Store {
       );
       const audience: Audience = targeted
         ? { kind: "users", userIds: message.senderId ? [...message.receiverIds, message.senderId] : [...message.receiverIds] }
-        : { kind: "group" };
+        : historyOnly
+          ? {
+              kind: "users",
+              userIds: (
+                this.q(
+                  "SELECT user_id FROM memberships WHERE app_id = ? AND group_id = ? AND left_event_id IS NULL AND join_seq < ?",
+                ).all(appId, groupId, r.seq) as Row[]
+              ).map((m) => m.user_id as string),
+            }
+          : { kind: "group" };
       return { message, event: { appId, eventId, groupId, audience, event } };
     });
   }
@@ -672,8 +692,9 @@ export class SqliteStore implements Store {
          (e.audience = ${AUDIENCE_USER} AND e.user_id = ?)
          OR (e.audience <> ${AUDIENCE_USER}
              AND EXISTS (SELECT 1 FROM memberships m WHERE m.app_id = e.app_id AND m.group_id = e.group_id AND m.user_id = ?
-                         AND e.event_id >= m.join_event_id AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id))
-             AND (e.audience = ${AUDIENCE_GROUP} OR EXISTS (SELECT 1 FROM message_audience a
+                         AND e.event_id >= m.join_event_id AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
+                         AND (e.audience <> ${AUDIENCE_HISTORY} OR m.join_seq < e.target_seq))
+             AND (e.audience IN (${AUDIENCE_GROUP}, ${AUDIENCE_HISTORY}) OR EXISTS (SELECT 1 FROM message_audience a
                   WHERE a.app_id = e.app_id AND a.group_id = e.group_id AND a.user_id = ? AND a.seq = e.target_seq))))
        ORDER BY e.event_id LIMIT ?`,
     ).all(appId, afterEventId, userId, userId, userId, limit) as Row[];

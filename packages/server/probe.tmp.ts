@@ -1,0 +1,32 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, createConnectTransport } from "@connectrpc/connect-node";
+import { AdminService, MessageService, EventService, Edition, GroupType } from "@narrowcast/gen";
+import { startServer } from "@narrowcast/server";
+import { mkdtempSync } from "node:fs";
+const G = Number(process.argv[2] ?? 1000), M = Number(process.argv[3] ?? 50);
+const srv = await startServer({ port: 0, dataDir: mkdtempSync("/tmp/nc-"), rateLimitPerSecond: 1e9 });
+const t = createGrpcTransport({ baseUrl: srv.url });
+const admin = createClient(AdminService, t);
+const h = { headers: { authorization: `Bearer ${srv.adminKey}` } };
+const { app } = await admin.createApp({ name: "x", edition: Edition.ULTIMATE }, h);
+const users = Array.from({ length: G }, (_, i) => ({ userId: "u" + i }));
+await admin.importUsers({ appId: app!.appId, users }, h);
+const { group } = await admin.createGroup({ appId: app!.appId, type: GroupType.WORK, ownerId: "u0", memberIds: users.slice(1).map(u => u.userId) }, h);
+const tokens = await Promise.all(users.map(async u => (await admin.issueUserToken({ appId: app!.appId, userId: u.userId }, h)).token));
+let delivered = 0, last = 0; let readyCount = 0;
+const transports = Array.from({ length: Math.ceil(G / 100) }, () => createConnectTransport({ baseUrl: srv.url, httpVersion: "2" }));
+const ac = new AbortController();
+let resolveReady: () => void; const allReady = new Promise<void>(r => resolveReady = r);
+for (let i = 0; i < G; i++) {
+  const ev = createClient(EventService, transports[Math.floor(i / 100)]);
+  (async () => { try { for await (const r of ev.subscribe({}, { headers: { authorization: `Bearer ${tokens[i]}` }, signal: ac.signal })) { if (r.item.case === "ready") { if (++readyCount === G) resolveReady(); } else if (r.item.case === "event" && r.item.value.payload.case === "messageReceived") { delivered++; last = performance.now(); } } } catch {} })();
+}
+await allReady;
+const msgs = createClient(MessageService, t);
+const hs = { headers: { authorization: `Bearer ${tokens[0]}` } };
+const text = "x".repeat(100);
+const t0 = performance.now();
+for (let m = 0; m < M; m++) await msgs.sendMessage({ groupId: group!.groupId, elements: [{ element: { case: "text", value: { text } } }] }, hs);
+while (delivered < G * M) await new Promise(r => setTimeout(r, 5));
+console.log(`G=${G} M=${M} deliveries/s=${Math.round(G * M / ((last - t0) / 1000))}`);
+ac.abort(); await srv.close(); process.exit(0);
