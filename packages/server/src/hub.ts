@@ -13,11 +13,13 @@ const key = (appId: string, id: string) => `${appId}\u0000${id}`;
 /** One open Subscribe stream: a bounded queue of items with one waiting reader. */
 export class Subscription {
   private readonly queue: { eventId: number; item: SubscribeResponse }[] = [];
-  private wake: (() => void) | undefined;
   private failure: ConnectError | undefined;
   /** Stored events at or below this ID were already sent by the replay; drop them. */
   private replayedUpTo = -1;
   private replaying = true;
+  private onFail: ((err: ConnectError) => void) | undefined;
+  /** Settles when the subscription fails (slow consumer, shutdown), so a blocked writer can stop. */
+  readonly failed = new Promise<ConnectError>((resolve) => (this.onFail = resolve));
 
   constructor(
     readonly appId: string,
@@ -51,13 +53,12 @@ export class Subscription {
     if (this.failure) return;
     this.failure = err;
     this.queue.length = 0;
+    this.onFail?.(err);
     this.signal();
   }
 
   private signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.settle(true);
   }
 
   /** The next item, or undefined after `idleMs` without one; throws once the subscription failed. */
@@ -67,21 +68,50 @@ export class Subscription {
       const head = this.queue.shift();
       if (head) return head.item;
       if (signal.aborted) return undefined;
-      const woken = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => done(false), idleMs);
-        const onAbort = () => done(true);
-        const done = (v: boolean) => {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", onAbort);
-          this.wake = undefined;
-          resolve(v);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        this.wake = () => done(true);
-      });
-      if (!woken && !this.failure && this.queue.length === 0) return undefined;
+      if (!(await this.wait(idleMs, signal)) && !this.failure && this.queue.length === 0) return undefined;
     }
   }
+
+  /** Every queued item (empty after `idleMs` without any); throws once the subscription failed. */
+  async nextBatch(idleMs: number, signal: AbortSignal): Promise<SubscribeResponse[]> {
+    if (this.queue.length === 0 && !this.failure && !signal.aborted) await this.wait(idleMs, signal);
+    if (this.failure) throw this.failure;
+    const items = this.queue.map((q) => q.item);
+    this.queue.length = 0;
+    return items;
+  }
+
+  private waiter: ((woken: boolean) => void) | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private boundSignal: AbortSignal | undefined;
+
+  /** Resolves true when woken (item, failure, abort), false after `idleMs` idle. */
+  private wait(idleMs: number, signal: AbortSignal): Promise<boolean> {
+    if (this.boundSignal !== signal) {
+      this.boundSignal = signal;
+      signal.addEventListener("abort", () => this.settle(true), { once: true });
+    }
+    return new Promise<boolean>((resolve) => {
+      this.waiter = resolve;
+      // One timer per subscription, re-armed per wait: cheaper than a timer per event.
+      if (this.idleTimer) this.idleTimer.refresh();
+      else this.idleTimer = setTimeout(() => this.settle(false), idleMs).unref();
+    });
+  }
+
+  private settle(woken: boolean): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.(woken);
+  }
+
+  /** Releases the idle timer. */
+  dispose(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.settle(true);
+  }
+
 }
 
 interface UserState {
@@ -134,6 +164,7 @@ export class Hub {
   close(sub: Subscription): void {
     const k = key(sub.appId, sub.userId);
     const state = this.users.get(k);
+    sub.dispose();
     if (!state || !state.subs.delete(sub) || state.subs.size > 0) return;
     this.users.delete(k);
     for (const g of state.groups) this.indexRemove(sub.appId, g, sub.userId);

@@ -25,6 +25,7 @@ import type { Deps, Limits } from "./context.js";
 import { narrowcastError, reasonOf } from "./errors.js";
 import { Hub } from "./hub.js";
 import { ReplaySocket } from "./http/replay-socket.js";
+import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
 import { RateLimiter } from "./rate-limit.js";
 import { adminService } from "./services/admin-service.js";
 import { conversationService } from "./services/conversation-service.js";
@@ -168,8 +169,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     readMaxBytes: 1024 * 1024,
   });
 
-  const h2 = http2.createServer({}, handler);
-  const h1 = http.createServer(handler);
+  const fastPath = createSubscribeFastPath(deps, auth, log);
+  const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (!fastPath.handle(req, res)) handler(req as http.IncomingMessage, res as http.ServerResponse);
+  };
+  const h2 = http2.createServer({}, serve);
+  const h1 = http.createServer(serve);
   h1.keepAliveTimeout = 65_000;
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
