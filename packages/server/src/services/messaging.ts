@@ -175,7 +175,16 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
     persist && countsUnread(group.type) && !req.excludeFromUnread && (!targeted || req.countAsUnreadForReceivers);
   let result;
   try {
-    result = await deps.store.appendMessage({ appId, groupId: group.groupId, senderId, message, persist, countsAsUnread, now });
+    result = await deps.store.appendMessage({
+      appId,
+      groupId: group.groupId,
+      senderId,
+      message,
+      persist,
+      countsAsUnread,
+      now,
+      dedupeSince: now - deps.limits.idempotencyWindowMs,
+    });
   } catch (err) {
     if (err instanceof StoreConflict && err.kind === "not_member") {
       // A receiver left between the check and the write.
@@ -183,7 +192,7 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
     }
     throw conflictError(err);
   }
-  deps.publish(result.event);
+  if (!result.duplicate) deps.publish(result.event);
   return result.message;
 }
 

@@ -410,9 +410,19 @@ export class SqliteStore implements Store {
     return Promise.resolve(fromBinary(MessageSchema, r.payload));
   }
 
-  appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent }> {
+  appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
     return this.tx(() => {
       const { appId, groupId, senderId, now } = input;
+      if (input.message.clientMessageId) {
+        const r = this.q(
+          "SELECT payload, created_at FROM sent_messages WHERE app_id = ? AND sender_id = ? AND client_message_id = ?",
+        ).get(appId, senderId, input.message.clientMessageId) as Row | undefined;
+        if (r && input.dedupeSince !== undefined && r.created_at >= input.dedupeSince) {
+          const earlier = fromBinary(MessageSchema, r.payload);
+          const event = create(EventSchema, { payload: { case: "messageReceived", value: { message: earlier } } });
+          return { message: earlier, event: { appId, eventId: 0, groupId, audience: { kind: "group" }, event }, duplicate: true };
+        }
+      }
       const message = input.message;
       message.groupId = groupId;
       message.senderId = senderId;
@@ -429,7 +439,7 @@ export class SqliteStore implements Store {
         this.recordSent(appId, senderId, message, now);
         const event = buildEvent();
         event.time = timestampFromMs(now);
-        return { message, event: { appId, eventId: 0, groupId, audience, event } };
+        return { message, event: { appId, eventId: 0, groupId, audience, event }, duplicate: false };
       }
 
       const g = this.groupRow(appId, groupId);
@@ -494,7 +504,7 @@ export class SqliteStore implements Store {
         ).run(seq, bcastCum, appId, groupId, senderId);
       }
       this.recordSent(appId, senderId, message, now);
-      return { message, event: { appId, eventId, groupId, audience, event } };
+      return { message, event: { appId, eventId, groupId, audience, event }, duplicate: false };
     });
   }
 

@@ -85,6 +85,12 @@ export interface AppendMessageInput {
   /** True when the message counts as unread for its audience (rules UNR-1, UNR-4, TGT-6). */
   countsAsUnread: boolean;
   now: number;
+  /**
+   * Idempotency (rule MSG-10): when given, and the message has a client message ID already recorded for
+   * this sender at or after this time, nothing is written and the recorded message is returned
+   * with `duplicate: true`. Checked inside the transaction, so concurrent retries store once.
+   */
+  dedupeSince?: number;
 }
 
 export interface ConversationCounters {
@@ -175,7 +181,7 @@ export interface Store {
    * for an ordinary message and O(receivers) for a targeted one, updates the counters, moves the
    * sender's read position (rule UNR-5) and appends the MessageReceived event.
    */
-  appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent }>;
+  appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }>;
   /** A stored message by ID if `viewerId` is in its audience (rule TGT-4), else undefined. */
   getMessage(appId: string, groupId: string, messageId: string, viewerId: string | null): Promise<Message | undefined>;
   listMessages(appId: string, groupId: string, query: ListMessagesQuery): Promise<{ messages: Message[]; hasMore: boolean }>;
