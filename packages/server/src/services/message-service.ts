@@ -18,9 +18,10 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
 
     async getMessage(req, ctx) {
       const { appId, userId } = callerOf(ctx);
+      if (!req.messageId) throw fieldInvalid("message_id", "message_id is required");
       const group = await requireGroup(deps, appId, req.groupId);
       const member = await requireMember(deps, group, userId);
-      const message = req.messageId ? await deps.store.getMessage(appId, group.groupId, req.messageId, userId) : undefined;
+      const message = await deps.store.getMessage(appId, group.groupId, req.messageId, userId);
       // Rule MSG-14: invisible and nonexistent look the same, history floor included (GRP-6).
       if (!message || (group.type !== GroupType.MEETING && Number(message.seq) <= member.joinSeq)) {
         throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });

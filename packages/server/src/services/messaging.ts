@@ -8,6 +8,7 @@ import {
   ErrorReason,
   GroupType,
   MemberRole,
+  MessagePriority,
   MessageSchema,
   type Message,
   type SendMessageRequest,
@@ -35,12 +36,13 @@ export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessage
   if (req.clientMessageId.length > MAX_CLIENT_MESSAGE_ID) {
     throw fieldInvalid("client_message_id", `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID} characters`);
   }
+  if (!(req.priority in MessagePriority)) throw fieldInvalid("priority", "unknown priority");
   if (req.elements.length === 0) {
     throw narrowcastError(ErrorReason.EMPTY_MESSAGE, "a message needs at least one element", { field: "elements" });
   }
   req.elements.forEach((el, i) => {
-    const bad = (field: string, why: string) =>
-      narrowcastError(ErrorReason.INVALID_ELEMENT, why, { field: `elements[${i}]${field}` });
+    // Rule MSG-3: the field is the element itself, whatever part of it is wrong.
+    const bad = (_part: string, why: string) => narrowcastError(ErrorReason.INVALID_ELEMENT, why, { field: `elements[${i}]` });
     switch (el.element.case) {
       case undefined:
         throw bad("", "element has no kind set");
@@ -204,8 +206,8 @@ export async function recallMessage(
   messageId: string,
   recalledBy: string,
 ): Promise<Message> {
-  const group = await requireGroup(deps, appId, groupId);
   if (!messageId) throw fieldInvalid("message_id", "message_id is required");
+  const group = await requireGroup(deps, appId, groupId);
   const notFound = () => narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
   let message: Message | undefined;
   if (recalledBy) {

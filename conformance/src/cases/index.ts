@@ -1,0 +1,31 @@
+// Every case of the suite, grouped by the area of their main rule.
+import type { ConformanceCase } from "../case.js";
+import { admCases } from "./adm.js";
+import { authCases } from "./auth.js";
+import { cnvCases } from "./cnv.js";
+import { errCases } from "./err.js";
+import { evtCases } from "./evt.js";
+import { grpCases } from "./grp.js";
+import { msgCases } from "./msg.js";
+import { tgtCases } from "./tgt.js";
+import { unrCases } from "./unr.js";
+import { wireCases } from "./wire.js";
+
+export const allCases: readonly ConformanceCase[] = [
+  ...wireCases,
+  ...errCases,
+  ...authCases,
+  ...admCases,
+  ...grpCases,
+  ...msgCases,
+  ...tgtCases,
+  ...unrCases,
+  ...cnvCases,
+  ...evtCases,
+];
+
+const seen = new Set<string>();
+for (const c of allCases) {
+  if (seen.has(c.id)) throw new Error(`duplicate case ID ${c.id}`);
+  seen.add(c.id);
+}

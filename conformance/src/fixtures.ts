@@ -1,0 +1,294 @@
+// The fixture layer: every case builds its own app, users and groups through AdminService, so
+// cases are isolated from each other and can run in any order and in parallel on one server.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import {
+  AdminService,
+  ConversationService,
+  Edition,
+  EventService,
+  GroupService,
+  GroupType,
+  MessageService,
+  type App,
+  type Conversation,
+  type Message,
+  type SendMessageRequestSchema,
+} from "@narrowcast/gen";
+import { check } from "./check.js";
+import { isMessage } from "./events.js";
+import { Subscription, sleep, type SubscribeOptions, type WaitOptions } from "./subscription.js";
+import { createProtocolTransport, withBearer, type HttpVersion, type Protocol, type TokenSource, type TransportVariant } from "./transport.js";
+
+/** The user-facing services, as one user (or no user) calls them. */
+export interface UserClients {
+  groups: Client<typeof GroupService>;
+  messages: Client<typeof MessageService>;
+  conversations: Client<typeof ConversationService>;
+  events: Client<typeof EventService>;
+}
+
+/** A SendMessageRequest without its group; `text` is a shorthand for one text element. */
+export type SendInit = Omit<MessageInitShape<typeof SendMessageRequestSchema>, "groupId" | "$typeName"> & { text?: string };
+
+/** Builds the elements of a text message. */
+export function textElements(text: string): NonNullable<SendInit["elements"]> {
+  return [{ element: { case: "text", value: { text } } }];
+}
+
+/** Turns a SendInit (or a plain text) into a full SendMessageRequest init for a group. */
+export function sendRequest(groupId: string, init: SendInit | string = {}): MessageInitShape<typeof SendMessageRequestSchema> {
+  const spec: SendInit = typeof init === "string" ? { text: init } : init;
+  const { text, ...rest } = spec;
+  return { ...rest, groupId, elements: rest.elements ?? textElements(text ?? "hello") };
+}
+
+/** A fence for Subscription.expectNone: the given message, delivered after the forbidden one. */
+export function fence(message: Message): { description: string; predicate: ReturnType<typeof isMessage> } {
+  return { description: `the later message seq=${message.seq} (fence)`, predicate: isMessage(message.messageId) };
+}
+
+/** Creates the user-facing clients over a transport. */
+export function userClients(transport: Transport): UserClients {
+  return {
+    groups: createClient(GroupService, transport),
+    messages: createClient(MessageService, transport),
+    conversations: createClient(ConversationService, transport),
+    events: createClient(EventService, transport),
+  };
+}
+
+/** What the runner gives each case. */
+export interface CaseContext {
+  /** The wire protocol this run uses. */
+  readonly protocol: Protocol;
+  /** AdminService with the right admin key. */
+  readonly admin: Client<typeof AdminService>;
+  /** The base transport (no Authorization header unless a token is given). */
+  readonly transport: Transport;
+  /** Base URL of the server under test. */
+  readonly baseUrl: string;
+  /** The HTTP version the suite runs over. */
+  readonly httpVersion: HttpVersion;
+  /** A transport of another protocol / HTTP version / codec, closed when the case ends. */
+  openTransport(protocol: Protocol, httpVersion: HttpVersion, options?: TransportVariant): Transport;
+  /** Upper bound for positive waits and the negative wait, in milliseconds. */
+  readonly wait: WaitOptions;
+  /** User-facing clients that send the given token (or none). */
+  clientsWithToken(token: TokenSource): UserClients;
+  /** User-facing clients over another transport (see openTransport) with the given token. */
+  clientsWithTransport(transport: Transport, token: TokenSource): UserClients;
+  /** Creates a fresh app (ULTIMATE unless said otherwise). */
+  createApp(options?: { edition?: Edition; name?: string }): Promise<AppFixture>;
+  /** A fresh app with users and one group owned by the first member. */
+  world(options?: WorldOptions): Promise<World>;
+  /** Waits the negative wait, for checks that something did not happen. */
+  settle(): Promise<void>;
+  /** Registers cleanup to run when the case ends (passed or failed). */
+  defer(cleanup: () => void): void;
+}
+
+export interface WorldOptions {
+  type?: GroupType;
+  edition?: Edition;
+  /** Group members; the first one is the owner. Default alice (owner), bob, carol. */
+  members?: string[];
+  /** Users of the app who are not members. Default erin. */
+  others?: string[];
+  groupId?: string;
+}
+
+export interface World {
+  app: AppFixture;
+  groupId: string;
+  user(id: string): UserHandle;
+}
+
+/** One app on the server under test, with the users the case imported. */
+export class AppFixture {
+  private readonly users = new Map<string, UserHandle>();
+
+  constructor(
+    readonly ctx: CaseContext,
+    readonly app: App,
+  ) {}
+
+  get appId(): string {
+    return this.app.appId;
+  }
+
+  /** Imports users (AdminService.ImportUsers). */
+  async importUsers(ids: readonly string[]): Promise<void> {
+    await this.ctx.admin.importUsers({ appId: this.appId, users: ids.map((userId) => ({ userId, nickname: userId })) });
+  }
+
+  /** A handle for a user; its token is issued through AdminService on first use. */
+  user(id: string): UserHandle {
+    let handle = this.users.get(id);
+    if (!handle) {
+      handle = new UserHandle(this, id);
+      this.users.set(id, handle);
+    }
+    return handle;
+  }
+
+  /** Creates a group through AdminService and returns its ID. */
+  async createGroup(type: GroupType, options: { owner?: string; members?: string[]; groupId?: string; name?: string } = {}): Promise<string> {
+    const res = await this.ctx.admin.createGroup({
+      appId: this.appId,
+      type,
+      name: options.name ?? "conformance group",
+      groupId: options.groupId ?? "",
+      ownerId: options.owner ?? "",
+      memberIds: options.members ?? [],
+    });
+    check(res.group, "AdminService.CreateGroup returned no group");
+    return res.group.groupId;
+  }
+
+  /** Sends through AdminService as a member (or the system, with senderId ""). */
+  async adminSend(senderId: string, groupId: string, init: SendInit | string = {}): Promise<Message> {
+    const res = await this.ctx.admin.sendMessage({ appId: this.appId, senderId, message: sendRequest(groupId, init) });
+    check(res.message, "AdminService.SendMessage returned no message");
+    return res.message;
+  }
+}
+
+/** One user of a fixture app: clients that carry their token, and shorthands. */
+export class UserHandle {
+  readonly clients: UserClients;
+  private tokenPromise: Promise<string> | undefined;
+
+  constructor(
+    readonly app: AppFixture,
+    readonly id: string,
+  ) {
+    this.clients = app.ctx.clientsWithToken(() => this.token());
+  }
+
+  get groups(): Client<typeof GroupService> {
+    return this.clients.groups;
+  }
+  get messages(): Client<typeof MessageService> {
+    return this.clients.messages;
+  }
+  get conversations(): Client<typeof ConversationService> {
+    return this.clients.conversations;
+  }
+  get events(): Client<typeof EventService> {
+    return this.clients.events;
+  }
+
+  /** The user's token, issued once by AdminService.IssueUserToken. */
+  token(): Promise<string> {
+    this.tokenPromise ??= this.app.ctx.admin
+      .issueUserToken({ appId: this.app.appId, userId: this.id })
+      .then((res) => res.token);
+    return this.tokenPromise;
+  }
+
+  /** Sends a message and returns it as accepted. */
+  async send(groupId: string, init: SendInit | string = {}): Promise<Message> {
+    const res = await this.messages.sendMessage(sendRequest(groupId, init));
+    check(res.message, "SendMessage returned no message");
+    return res.message;
+  }
+
+  /** Opens a subscription and waits for `ready`. */
+  async subscribe(options: SubscribeOptions = {}, label = `${this.id}'s subscription`): Promise<Subscription> {
+    const sub = this.openSubscription(options, label);
+    await sub.ready();
+    return sub;
+  }
+
+  /** Opens a subscription without waiting for anything. It is closed when the case ends. */
+  openSubscription(options: SubscribeOptions = {}, label = `${this.id}'s subscription`): Subscription {
+    const sub = Subscription.open(this.events, options, label, this.app.ctx.wait);
+    this.app.ctx.defer(() => sub.close());
+    return sub;
+  }
+
+  /** The user's conversation of a group (GetConversation). */
+  async conversation(groupId: string): Promise<Conversation> {
+    const res = await this.conversations.getConversation({ groupId });
+    check(res.conversation, "GetConversation returned no conversation");
+    return res.conversation;
+  }
+
+  /** Every stored message of the group that the user may see, ascending (pages of 100). */
+  async history(groupId: string): Promise<Message[]> {
+    const all: Message[] = [];
+    let beforeSeq = 0n;
+    for (let page = 0; page < 100; page++) {
+      const res = await this.messages.listMessages({ groupId, beforeSeq, limit: 100 });
+      all.unshift(...res.messages);
+      const first = res.messages[0];
+      if (!res.hasMore || !first) break;
+      beforeSeq = first.seq;
+    }
+    return all;
+  }
+}
+
+/** Creates the CaseContext for one case run. Returns it with the function that cleans up. */
+export function createCaseContext(options: {
+  protocol: Protocol;
+  transport: Transport;
+  baseUrl: string;
+  httpVersion: HttpVersion;
+  adminKey: string;
+  wait: WaitOptions;
+  caseId: string;
+}): { ctx: CaseContext; cleanup: () => void } {
+  const cleanups: (() => void)[] = [];
+  const admin = createClient(AdminService, withBearer(options.transport, options.adminKey));
+  const ctx: CaseContext = {
+    protocol: options.protocol,
+    admin,
+    transport: options.transport,
+    baseUrl: options.baseUrl,
+    httpVersion: options.httpVersion,
+    openTransport(protocol, httpVersion, variant) {
+      const t = createProtocolTransport(protocol, options.baseUrl, httpVersion, variant);
+      cleanups.push(() => t.close());
+      return t.transport;
+    },
+    wait: options.wait,
+    clientsWithToken: (token) => userClients(withBearer(options.transport, token)),
+    clientsWithTransport: (transport, token) => userClients(withBearer(transport, token)),
+    async createApp(appOptions = {}) {
+      const res = await admin.createApp({
+        name: appOptions.name ?? `conformance ${options.caseId}`,
+        edition: appOptions.edition ?? Edition.ULTIMATE,
+      });
+      check(res.app, "AdminService.CreateApp returned no app");
+      return new AppFixture(ctx, res.app);
+    },
+    async world(worldOptions = {}) {
+      const members = worldOptions.members ?? ["alice", "bob", "carol"];
+      const others = worldOptions.others ?? ["erin"];
+      const app = await ctx.createApp({ edition: worldOptions.edition ?? Edition.ULTIMATE });
+      await app.importUsers([...members, ...others]);
+      const groupId = await app.createGroup(worldOptions.type ?? GroupType.WORK, {
+        owner: members[0],
+        members: members.slice(1),
+        groupId: worldOptions.groupId ?? "g1",
+      });
+      return { app, groupId, user: (id: string) => app.user(id) };
+    },
+    settle: () => sleep(options.wait.negativeWaitMs),
+    defer: (cleanup) => {
+      cleanups.push(cleanup);
+    },
+  };
+  const cleanup = () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        fn();
+      } catch {
+        // cleanup is best effort
+      }
+    }
+  };
+  return { ctx, cleanup };
+}

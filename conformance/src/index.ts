@@ -1,0 +1,16 @@
+// Programmatic API of the Narrowcast conformance suite.
+export { allCases } from "./cases/index.js";
+export { defineCase, type ConformanceCase } from "./case.js";
+export { CheckFailure, check, expectEqual } from "./check.js";
+export { coverage, uncoveredRules, unknownRules, type RuleCoverage } from "./coverage.js";
+export { checkError, expectError, observe, type ExpectedError, type ObservedError } from "./errors.js";
+export { AppFixture, UserHandle, type CaseContext, type World } from "./fixtures.js";
+export { KnownFailing, parseKnownFailing, readKnownFailing } from "./known-failing.js";
+export { main } from "./main.js";
+export { formatFailure, formatProgress, formatSummary } from "./report/console.js";
+export { formatJson } from "./report/json.js";
+export { formatJunit } from "./report/junit.js";
+export { matchesFilter, runSuite, type CaseResult, type CaseStatus, type SuiteOptions, type SuiteResult } from "./runner.js";
+export { defaultSpecPath, parseRuleIds, readRuleIds, ruleArea, ruleAreas } from "./spec.js";
+export { Subscription } from "./subscription.js";
+export { protocols, type HttpVersion, type Protocol } from "./transport.js";

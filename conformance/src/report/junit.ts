@@ -1,0 +1,43 @@
+// JUnit XML report: one <testsuite> per protocol, one <testcase> per case. Known-failing runs are
+// <skipped>; failures and unexpected passes are <failure>.
+import type { CaseResult, SuiteResult } from "../runner.js";
+
+function escapeXml(text: string): string {
+  return text
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, "")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;");
+}
+
+function testcase(r: CaseResult): string {
+  const open = `    <testcase classname="narrowcast.${escapeXml(r.protocol)}" name="${escapeXml(r.caseId)}" time="${(r.durationMs / 1000).toFixed(3)}">`;
+  const props = `      <properties><property name="rules" value="${escapeXml(r.rules.join(","))}"/><property name="requirement" value="${escapeXml(r.requirement)}"/></properties>`;
+  const body: string[] = [props];
+  if (r.status === "known-failing") body.push(`      <skipped message="known failing: ${escapeXml(r.failure?.message ?? "")}"/>`);
+  if ((r.status === "failed" || r.status === "unexpected-pass") && r.failure) {
+    const detail = [`rules: ${r.rules.join(", ")}`, `requirement: ${r.requirement}`];
+    if (r.failure.expected !== undefined) detail.push(`expected: ${r.failure.expected}`);
+    if (r.failure.actual !== undefined) detail.push(`actual: ${r.failure.actual}`);
+    body.push(`      <failure message="${escapeXml(r.failure.message)}" type="${r.status}">${escapeXml(detail.join("\n"))}</failure>`);
+  }
+  return [open, ...body, "    </testcase>"].join("\n");
+}
+
+export function formatJunit(result: SuiteResult): string {
+  const suites = result.protocols.map((p) => {
+    const runs = result.results.filter((r) => r.protocol === p);
+    const failures = runs.filter((r) => r.status === "failed" || r.status === "unexpected-pass").length;
+    const skipped = runs.filter((r) => r.status === "known-failing").length;
+    const time = runs.reduce((t, r) => t + r.durationMs, 0) / 1000;
+    return [
+      `  <testsuite name="narrowcast-conformance/${escapeXml(p)}" tests="${runs.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${time.toFixed(3)}">`,
+      ...runs.map(testcase),
+      "  </testsuite>",
+    ].join("\n");
+  });
+  const total = result.results.length;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="narrowcast-conformance" tests="${total}" failures="${result.failed}" time="${(result.durationMs / 1000).toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
+}

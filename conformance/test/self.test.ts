@@ -1,0 +1,63 @@
+// The suite against the reference server: every case over Connect, gRPC and gRPC-Web must pass,
+// and every rule of docs/spec.md must be cited by at least one case.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type RunningServer } from "@narrowcast/server";
+import { allCases, defaultSpecPath, formatFailure, readKnownFailing, readRuleIds, runSuite, uncoveredRules, unknownRules } from "../src/index.js";
+import { mentionedRuleIds } from "../src/spec.js";
+
+// Reference-server deviations from the spec that are reported and not fixed yet. The list works
+// like --known-failing: a listed case that starts passing fails this test, so it never goes stale.
+const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
+
+describe("conformance suite vs. the reference server", () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("passes every case over connect, grpc and grpc-web", async () => {
+    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, parallel: 12, knownFailing });
+    const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
+    expect(failures.join("\n\n")).toBe("");
+    expect(result.results.length).toBe(allCases.length * 3);
+    expect(result.ok).toBe(true);
+  }, 120_000);
+
+  it("runs Connect and gRPC-Web over HTTP/1.1 and skips gRPC there", async () => {
+    const result = await runSuite({
+      baseUrl: server.url,
+      adminKey: server.adminKey,
+      httpVersion: "1.1",
+      filter: "^(wire-|evt-resume|tgt-nonreceiver-live|msg-rate-limit)",
+      knownFailing,
+    });
+    expect(result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure).join("\n\n")).toBe("");
+    expect(result.protocols).toEqual(["connect", "grpc-web"]);
+    expect(result.notes.join()).toMatch(/grpc skipped/);
+    expect(result.results.length).toBeGreaterThan(10);
+  }, 60_000);
+});
+
+describe("coverage of docs/spec.md", () => {
+  const specText = readFileSync(defaultSpecPath, "utf8");
+
+  it("every rule ID is cited by at least one case", () => {
+    const ruleIds = readRuleIds();
+    expect(ruleIds.length).toBeGreaterThan(50);
+    expect(uncoveredRules(ruleIds, allCases)).toEqual([]);
+  });
+
+  it("cases cite only rule IDs the spec defines", () => {
+    expect(unknownRules(readRuleIds(), allCases)).toEqual([]);
+  });
+
+  it("every rule ID the spec mentions is one the parser found defined", () => {
+    const defined = new Set(readRuleIds());
+    expect(mentionedRuleIds(specText).filter((id) => !defined.has(id))).toEqual([]);
+  });
+});

@@ -1,0 +1,100 @@
+// Human-readable lines for the CLI. One line per message or event, so that `tail` output
+// can be read, grepped and diffed.
+import type { Conversation, Group, Message, MessageElement } from "@narrowcast/gen";
+import type { ClientEvent } from "../events.js";
+import { NarrowcastError } from "../errors.js";
+import { groupTypeName, priorityName } from "../names.js";
+
+const utf8 = new TextDecoder();
+
+export function formatElement(element: MessageElement): string {
+  const e = element.element;
+  switch (e.case) {
+    case "text":
+      return e.value.text;
+    case "custom":
+      return `[custom ${e.value.description || utf8.decode(e.value.data)}]`;
+    case "image":
+      return `[image ${e.value.url}${e.value.width ? ` ${e.value.width}x${e.value.height}` : ""}]`;
+    case "file":
+      return `[file ${e.value.fileName || e.value.url}]`;
+    case "location":
+      return `[location ${e.value.description} ${e.value.latitude},${e.value.longitude}]`;
+    case "face":
+      return `[face ${e.value.index}]`;
+    default:
+      return "[unknown element]";
+  }
+}
+
+/** e.g. `g1 #3 alice → bob, carol: hello` or `g1 #4 alice: hi @bob [high]`. */
+export function formatMessage(m: Message): string {
+  const sender = m.senderId || "(system)";
+  const audience = m.targeted ? ` → ${m.receiverIds.join(", ")}` : "";
+  const body = m.recall ? "(recalled)" : m.elements.map(formatElement).join(" ");
+  const mentions = [...m.mentionedUserIds.map((id) => `@${id}`), ...(m.mentionAll ? ["@all"] : [])];
+  const flags = [
+    m.onlineOnly ? "online only" : "",
+    m.priority ? priorityName(m.priority).toLowerCase() : "",
+    m.excludeFromUnread ? "not unread" : "",
+    m.countAsUnreadForReceivers ? "unread for receivers" : "",
+  ].filter(Boolean);
+  return (
+    `${m.groupId} #${m.seq} ${sender}${audience}: ${body}` +
+    (mentions.length ? ` ${mentions.join(" ")}` : "") +
+    (flags.length ? ` [${flags.join(", ")}]` : "")
+  );
+}
+
+/** e.g. `g1 (WORK) unread 2, read #3, last: g1 #5 alice: hi`. */
+export function formatConversation(c: Conversation): string {
+  const mention = c.mentionedMe ? ", @me" : c.mentionedAll ? ", @all" : "";
+  const last = c.lastMessage ? `, last: ${formatMessage(c.lastMessage)}` : "";
+  return `${c.groupId} (${groupTypeName(c.groupType)}) unread ${c.unreadCount}, read #${c.readSeq}${mention}${last}`;
+}
+
+export function formatGroup(g: Group): string {
+  const owner = g.ownerId ? `owner ${g.ownerId}, ` : "";
+  return `${g.groupId} (${groupTypeName(g.type)}) ${owner}${g.memberCount} members${g.name ? `, "${g.name}"` : ""}`;
+}
+
+/** One line of `tail`. */
+export function formatEvent(event: ClientEvent): string {
+  switch (event.type) {
+    case "messageReceived":
+      return `message      ${formatMessage(event.message)}`;
+    case "messageRecalled":
+      return `recalled     ${event.groupId} #${event.seq} by ${event.recall?.recalledBy || "(system)"}`;
+    case "conversationChanged":
+      return `conversation ${formatConversation(event.conversation)}`;
+    case "memberJoined":
+      return `joined       ${event.groupId} ${event.member?.userId ?? "?"}${event.addedBy ? ` (added by ${event.addedBy})` : ""}`;
+    case "memberLeft":
+      return `left         ${event.groupId} ${event.userId}${event.removedBy ? ` (removed by ${event.removedBy})` : ""}`;
+    case "groupDismissed":
+      return `dismissed    ${event.groupId}`;
+    case "ready":
+      return `ready        cursor ${event.cursor || "(none)"}`;
+    case "reconnecting":
+      return `reconnecting in ${event.delayMs} ms after ${event.error.message}`;
+  }
+}
+
+export function formatError(error: NarrowcastError): string {
+  const field = error.field ? ` (field ${error.field})` : "";
+  const ids = error.ids.length ? ` [${error.ids.join(", ")}]` : "";
+  return `${error.message}${field}${ids}`;
+}
+
+export function errorJson(error: NarrowcastError): object {
+  return {
+    error: {
+      code: error.codeName,
+      reason: error.reasonName,
+      field: error.field,
+      ids: error.ids,
+      message: error.rawMessage,
+      local: error.local,
+    },
+  };
+}

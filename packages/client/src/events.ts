@@ -1,0 +1,153 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type {
+  Conversation,
+  Event,
+  GroupMember,
+  Message,
+  RecallInfo,
+} from "@narrowcast/gen";
+import type { NarrowcastError } from "./errors.js";
+
+/** Fields of every event that comes from the server's event log. */
+interface StoredEventBase {
+  /** Resume position after this event; empty for online-only events (rule EVT-7). */
+  cursor: string;
+  /** When it happened. */
+  time: Date | undefined;
+  /** The event as the protocol delivered it. */
+  event: Event;
+}
+
+/** A new message; targeted and ordinary messages alike (rule TGT-7). */
+export interface MessageReceivedEvent extends StoredEventBase {
+  type: "messageReceived";
+  message: Message;
+}
+
+/** A message this user could see was recalled (rule MSG-11). */
+export interface MessageRecalledEvent extends StoredEventBase {
+  type: "messageRecalled";
+  groupId: string;
+  messageId: string;
+  seq: bigint;
+  recall: RecallInfo | undefined;
+}
+
+/** This user's view of a conversation changed, e.g. it was read on another device (rule UNR-3). */
+export interface ConversationChangedEvent extends StoredEventBase {
+  type: "conversationChanged";
+  conversation: Conversation;
+}
+
+/** A user joined a group this user is in (rule GRP-10). */
+export interface MemberJoinedEvent extends StoredEventBase {
+  type: "memberJoined";
+  groupId: string;
+  member: GroupMember | undefined;
+  addedBy: string;
+}
+
+/** A user left or was removed from a group this user is (or was) in (rule GRP-10). */
+export interface MemberLeftEvent extends StoredEventBase {
+  type: "memberLeft";
+  groupId: string;
+  userId: string;
+  removedBy: string;
+}
+
+/** A group this user was in was dismissed (rule GRP-9). */
+export interface GroupDismissedEvent extends StoredEventBase {
+  type: "groupDismissed";
+  groupId: string;
+}
+
+/** The stream is live: every missed event has been replayed (rule EVT-3). Sent after every (re)connect. */
+export interface ReadyEvent {
+  type: "ready";
+  /** The position the stream resumes from after a disconnect. */
+  cursor: string;
+}
+
+/** The stream broke and will reconnect after `delayMs`, resuming from the last cursor. */
+export interface ReconnectingEvent {
+  type: "reconnecting";
+  /** Consecutive failed connections so far (1 for the first). */
+  attempt: number;
+  delayMs: number;
+  error: NarrowcastError;
+}
+
+/** The stream stopped for good with a non-retryable error (e.g. Unauthenticated). */
+export interface ErrorEvent {
+  type: "error";
+  error: NarrowcastError;
+}
+
+/** Every event `on()` can listen to, by name. */
+export interface ClientEventMap {
+  messageReceived: MessageReceivedEvent;
+  messageRecalled: MessageRecalledEvent;
+  conversationChanged: ConversationChangedEvent;
+  memberJoined: MemberJoinedEvent;
+  memberLeft: MemberLeftEvent;
+  groupDismissed: GroupDismissedEvent;
+  ready: ReadyEvent;
+  reconnecting: ReconnectingEvent;
+  error: ErrorEvent;
+}
+
+export type ClientEventType = keyof ClientEventMap;
+
+/** What the async iterator yields; a fatal error is thrown from it instead of yielded. */
+export type ClientEvent = Exclude<ClientEventMap[ClientEventType], ErrorEvent>;
+
+/** Maps a protocol Event to the SDK's event, or undefined for a payload this SDK does not know. */
+export function toClientEvent(event: Event): ClientEvent | undefined {
+  const base: StoredEventBase = {
+    cursor: event.cursor,
+    time: event.time ? timestampDate(event.time) : undefined,
+    event,
+  };
+  const payload = event.payload;
+  switch (payload.case) {
+    case "messageReceived":
+      if (!payload.value.message) {
+        return undefined;
+      }
+      return { ...base, type: "messageReceived", message: payload.value.message };
+    case "messageRecalled":
+      return {
+        ...base,
+        type: "messageRecalled",
+        groupId: payload.value.groupId,
+        messageId: payload.value.messageId,
+        seq: payload.value.seq,
+        recall: payload.value.recall,
+      };
+    case "conversationUpdated":
+      if (!payload.value.conversation) {
+        return undefined;
+      }
+      return { ...base, type: "conversationChanged", conversation: payload.value.conversation };
+    case "memberJoined":
+      return {
+        ...base,
+        type: "memberJoined",
+        groupId: payload.value.groupId,
+        member: payload.value.member,
+        addedBy: payload.value.addedBy,
+      };
+    case "memberLeft":
+      return {
+        ...base,
+        type: "memberLeft",
+        groupId: payload.value.groupId,
+        userId: payload.value.userId,
+        removedBy: payload.value.removedBy,
+      };
+    case "groupDismissed":
+      return { ...base, type: "groupDismissed", groupId: payload.value.groupId };
+    default:
+      return undefined;
+  }
+}

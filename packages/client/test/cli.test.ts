@@ -1,0 +1,222 @@
+// The `narrowcast` CLI end to end: the bin is spawned as a user would run it, against a
+// real server, and its --json output (and some readable output) is checked.
+import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "@narrowcast/server";
+import type { RunningServer } from "@narrowcast/server";
+
+const bin = fileURLToPath(new URL("../bin/narrowcast.js", import.meta.url));
+
+let server: RunningServer;
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  server = await startServer({ port: 0 });
+  env = { ...process.env, NARROWCAST_URL: server.url, NARROWCAST_ADMIN_KEY: server.adminKey, NARROWCAST_TOKEN: "" };
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs a command that must succeed and returns its parsed --json output. */
+async function json(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const result = await run([...args, "--json"], extraEnv);
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+/** A running `tail`; `until` waits for an output line that matches. */
+class Tail {
+  readonly lines: string[] = [];
+  readonly stderr: string[] = [];
+  private readonly child: ChildProcessWithoutNullStreams;
+  private waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(token: string, jsonOutput: boolean) {
+    this.child = spawn(process.execPath, [bin, "tail", ...(jsonOutput ? ["--json"] : [])], {
+      env: { ...env, NARROWCAST_TOKEN: token },
+    });
+    this.exited = new Promise((resolve) => this.child.on("close", resolve));
+    readLines(this.child.stdout, (line) => this.push(this.lines, line));
+    readLines(this.child.stderr, (line) => this.push(this.stderr, line));
+  }
+
+  until(match: (line: string) => boolean): Promise<string> {
+    const found = [...this.lines, ...this.stderr].find(match);
+    return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => this.waiters.push({ match, resolve }));
+  }
+
+  /** Parsed JSON events (for --json tails). */
+  events(): { type: string; messageReceived?: { message: { elements: { text?: { text: string } }[]; receiverIds?: string[] } } }[] {
+    return this.lines.map((l) => JSON.parse(l));
+  }
+
+  texts(): string[] {
+    return this.events().flatMap((e) => (e.type === "messageReceived" ? [e.messageReceived?.message.elements[0].text?.text ?? ""] : []));
+  }
+
+  interrupt(): Promise<number | null> {
+    this.child.kill("SIGINT");
+    return this.exited;
+  }
+
+  private push(into: string[], line: string): void {
+    into.push(line);
+    this.waiters = this.waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
+  }
+}
+
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffer = "";
+  stream.on("data", (chunk) => {
+    buffer += chunk;
+    let i: number;
+    while ((i = buffer.indexOf("\n")) >= 0) {
+      onLine(buffer.slice(0, i));
+      buffer = buffer.slice(i + 1);
+    }
+  });
+}
+
+describe("narrowcast CLI", () => {
+  let appId: string;
+  const tokens: Record<string, string> = {};
+
+  it("admin: create-app, create-users, create-group, add-members, token", async () => {
+    const app = await json(["admin", "create-app", "--edition", "ultimate", "--name", "cli"]);
+    expect(app).toMatchObject({ name: "cli", edition: "EDITION_ULTIMATE" });
+    appId = app.appId;
+    const withApp = { NARROWCAST_APP: appId };
+
+    expect(await json(["admin", "create-users", "alice", "bob", "carol", "dave"], withApp)).toEqual({
+      appId,
+      userIds: ["alice", "bob", "carol", "dave"],
+    });
+    const group = await json(["admin", "create-group", "--type", "work", "--owner", "alice", "--members", "bob,carol", "--id", "team"], withApp);
+    expect(group).toMatchObject({ groupId: "team", type: "GROUP_TYPE_WORK", ownerId: "alice", memberCount: 3 });
+    const added = await json(["admin", "add-members", "--group", "team", "--members", "dave"], withApp);
+    expect(added.members.map((m: { userId: string }) => m.userId)).toEqual(["dave"]);
+
+    // Plain output of `admin token` is the token alone, for $(...).
+    await Promise.all(
+      ["alice", "bob", "carol"].map(async (user) => {
+        const result = await run(["admin", "token", "--app", appId, "--user", user]);
+        expect(result.code).toBe(0);
+        tokens[user] = result.stdout.trim();
+        expect(tokens[user].split(".")).toHaveLength(3);
+      }),
+    );
+  });
+
+  it("send --to: only the receiver's tail prints the targeted message", async () => {
+    const bob = new Tail(tokens.bob, true);
+    const carol = new Tail(tokens.carol, true);
+    try {
+      await Promise.all([bob.until((l) => l.includes('"ready"')), carol.until((l) => l.includes('"ready"'))]);
+
+      const targeted = await json(["send", "--group", "team", "--to", "bob", "--text", "for bob only"], { NARROWCAST_TOKEN: tokens.alice });
+      expect(targeted).toMatchObject({ groupId: "team", targeted: true, receiverIds: ["bob"], senderId: "alice" });
+
+      const plain = await run(["send", "--group", "team", "hello", "everyone"], { NARROWCAST_TOKEN: tokens.alice });
+      expect(plain.code).toBe(0);
+      expect(plain.stdout).toMatch(/^Sent team #\d+ alice: hello everyone\n$/);
+
+      await Promise.all([bob.until((l) => l.includes("hello everyone")), carol.until((l) => l.includes("hello everyone"))]);
+      expect(bob.texts()).toEqual(["for bob only", "hello everyone"]);
+      expect(carol.texts()).toEqual(["hello everyone"]);
+      expect(bob.events().find((e) => e.type === "messageReceived")?.messageReceived?.message.receiverIds).toEqual(["bob"]);
+    } finally {
+      expect(await bob.interrupt()).toBe(0);
+      expect(await carol.interrupt()).toBe(0);
+    }
+  });
+
+  it("tail without --json prints one readable line per event", async () => {
+    const bob = new Tail(tokens.bob, false);
+    try {
+      await bob.until((l) => l.startsWith("Listening"));
+      await run(["send", "--group", "team", "--receiver", "bob", "--text", "psst"], { NARROWCAST_TOKEN: tokens.alice });
+      const line = await bob.until((l) => l.includes("psst"));
+      expect(line).toMatch(/^message +team #\d+ alice → bob: psst$/);
+    } finally {
+      expect(await bob.interrupt()).toBe(0);
+    }
+  });
+
+  it("history and conversations show each user only what they may see", async () => {
+    const [bobHistory, carolHistory, bobConversations] = await Promise.all([
+      json(["history", "--group", "team"], { NARROWCAST_TOKEN: tokens.bob }),
+      json(["history", "--group", "team"], { NARROWCAST_TOKEN: tokens.carol }),
+      json(["conversations"], { NARROWCAST_TOKEN: tokens.bob }),
+    ]);
+    const texts = (page: { messages: { elements: { text: { text: string } }[] }[] }) =>
+      page.messages.map((m) => m.elements[0].text.text);
+    expect(texts(bobHistory)).toEqual(["for bob only", "hello everyone", "psst"]);
+    expect(texts(carolHistory)).toEqual(["hello everyone"]);
+    expect(bobConversations.conversations).toHaveLength(1);
+    expect(bobConversations.conversations[0]).toMatchObject({ groupId: "team", unreadCount: "1" });
+    expect(bobConversations.conversations[0].lastMessage.elements[0].text.text).toBe("psst");
+
+    const readable = await run(["history", "--group", "team"], { NARROWCAST_TOKEN: tokens.carol });
+    expect(readable.stdout).toMatch(/^team #2 alice: hello everyone\n$/);
+  });
+
+  it("read and recall", async () => {
+    const read = await json(["read", "--group", "team"], { NARROWCAST_TOKEN: tokens.bob });
+    expect(read).toMatchObject({ groupId: "team" });
+    expect(read.unreadCount ?? "0").toBe("0");
+    const sent = await json(["send", "--group", "team", "--text", "typo"], { NARROWCAST_TOKEN: tokens.alice });
+    const recalled = await json(["recall", "--group", "team", "--message", sent.messageId], { NARROWCAST_TOKEN: tokens.alice });
+    expect(recalled).toMatchObject({ messageId: sent.messageId, recall: { recalledBy: "alice" } });
+  });
+
+  it("errors: typed, on stderr, exit code 1; usage problems exit 2", async () => {
+    const receivers = Array.from({ length: 51 }, (_, i) => `u${i}`).join(",");
+    const tooMany = await run(["send", "--group", "team", "--to", receivers, "--text", "x", "--json"], { NARROWCAST_TOKEN: tokens.alice });
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stdout).toBe("");
+    expect(JSON.parse(tooMany.stderr)).toEqual({
+      error: {
+        code: "invalid_argument",
+        reason: "RECEIVER_LIST_TOO_LONG",
+        field: "receiver_ids",
+        ids: [],
+        message: expect.any(String),
+        local: true,
+      },
+    });
+
+    const notMember = await run(["send", "--group", "team", "--to", "mallory", "--text", "x"], { NARROWCAST_TOKEN: tokens.alice });
+    expect(notMember.code).toBe(1);
+    expect(notMember.stderr).toMatch(/RECEIVER_NOT_MEMBER.*\[mallory\]/);
+
+    const noToken = await run(["history", "--group", "team"]);
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toMatch(/NARROWCAST_TOKEN/);
+
+    const badAdmin = await run(["admin", "create-app"], { NARROWCAST_ADMIN_KEY: "wrong" });
+    expect(badAdmin.code).toBe(1);
+    expect(badAdmin.stderr).toMatch(/ADMIN_KEY_INVALID/);
+  });
+});
