@@ -157,7 +157,8 @@ export class UserClient {
     body: string,
     extra: Omit<MessageInitShape<typeof SendMessageRequestSchema>, "groupId"> = {},
   ): Promise<Message> {
-    const res = await this.messages.sendMessage({ groupId, elements: [text(body)], ...extra });
+    const req = { ...extra, groupId, elements: [text(body)] } as MessageInitShape<typeof SendMessageRequestSchema>;
+    const res = await this.messages.sendMessage(req);
     return res.message!;
   }
 
@@ -448,4 +449,27 @@ export async function drain(stream: AsyncIterable<unknown>): Promise<number> {
 /** `n` user IDs with a prefix: u1, u2, ... */
 export function ids(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
+}
+
+/** A clock for `startServer({ now })` that tests move forward (recall window, token expiry). */
+export class FakeClock {
+  private offsetMs = 0;
+  readonly now = (): number => Date.now() + this.offsetMs;
+
+  advance(seconds: number): void {
+    this.offsetMs += seconds * 1000;
+  }
+}
+
+/** What a viewer sees of one group: history IDs and the conversation's counters. */
+export async function viewOf(user: UserClient, groupId: string) {
+  const [history, conversation] = await Promise.all([user.history(groupId), user.conversation(groupId)]);
+  return {
+    history: history.map((m) => m.messageId),
+    unread: conversation.unreadCount,
+    readSeq: conversation.readSeq,
+    last: conversation.lastMessage?.messageId ?? "",
+    mentionedMe: conversation.mentionedMe,
+    mentionedAll: conversation.mentionedAll,
+  };
 }

@@ -1,0 +1,1023 @@
+// The Store contract: the behaviour every storage backend (embedded SQLite, PostgreSQL, …) must
+// have, as vitest suites. A backend's test file calls `storeContract(name, makeStore)`; the suite
+// talks to the store only through the `Store` interface, so the same cases run on every backend.
+// Each case works in a fresh app of one shared store: apps are isolated, so cases cannot see each
+// other's data, and a backend that is expensive to create is created once per file.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  ConversationSchema,
+  Edition,
+  EventSchema,
+  GroupType,
+  MemberRole,
+  MessageSchema,
+  type Event,
+  type Message,
+} from "@narrowcast/gen";
+import {
+  StoreConflict,
+  type ConversationCounters,
+  type ListMessagesQuery,
+  type Store,
+  type StoredEvent,
+} from "../src/store/types.js";
+
+const USERS = ["alice", "bob", "carol", "dave", "erin"] as const;
+
+export function storeContract(name: string, makeStore: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeAll(async () => {
+      store = await makeStore();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+    const world = (edition = Edition.ULTIMATE) => World.create(store, edition);
+
+    describe("apps and users", () => {
+      it("createApp and getApp round-trip; an unknown app is undefined", async () => {
+        const appId = `app_${randomUUID()}`;
+        const app = { appId, name: "Contract", edition: Edition.ULTIMATE, secret: "c2VjcmV0", createdAt: 1_700_000_000_000 };
+        await store.createApp(app);
+        expect(await store.getApp(appId)).toEqual(app);
+        expect(await store.getApp(`app_${randomUUID()}`)).toBeUndefined();
+        expect(await store.latestEventId(appId)).toBe(0);
+      });
+
+      it("upsertUsers creates new users and accepts existing ones; existingUsers returns the subset that exists, per app", async () => {
+        const w = await world();
+        await store.upsertUsers(w.appId, [{ userId: "alice", nickname: "Alice II" }, { userId: "zoe", nickname: "Zoe" }]);
+        expect(await store.existingUsers(w.appId, ["alice", "zoe", "nobody", "alice"])).toEqual(new Set(["alice", "zoe"]));
+        const other = await world();
+        expect(await store.existingUsers(other.appId, ["zoe"])).toEqual(new Set());
+      });
+    });
+
+    describe("groups and membership", () => {
+      it("createGroup stores the group and emits one MemberJoined per member, in order, with cursors", async () => {
+        const w = await world();
+        const createdAt = w.now();
+        const { group, events } = await store.createGroup(
+          { appId: w.appId, groupId: "g1", type: GroupType.WORK, name: "Team", ownerId: "alice", createdAt },
+          [
+            { userId: "alice", role: MemberRole.OWNER },
+            { userId: "bob", role: MemberRole.MEMBER },
+            { userId: "carol", role: MemberRole.ADMIN },
+          ],
+        );
+        const expected = {
+          appId: w.appId,
+          groupId: "g1",
+          type: GroupType.WORK,
+          name: "Team",
+          ownerId: "alice",
+          memberCount: 3,
+          createdAt,
+          lastSeq: 0,
+          lastActivityAt: createdAt,
+        };
+        expect(group).toEqual(expected);
+        expect(await store.getGroup(w.appId, "g1")).toEqual(expected);
+        expect(events.map((e) => describeEvent(e.event))).toEqual(["joined:alice", "joined:bob", "joined:carol"]);
+        expectLogged(events);
+        for (const e of events) {
+          expect(e.audience).toEqual({ kind: "group" });
+          expect(e.groupId).toBe("g1");
+        }
+        expect(events.map((e) => e.membership)).toEqual([
+          { change: "joined", userId: "alice" },
+          { change: "joined", userId: "bob" },
+          { change: "joined", userId: "carol" },
+        ]);
+        const joined = events[2].event.payload;
+        expect(joined.case === "memberJoined" && joined.value.member?.role).toBe(MemberRole.ADMIN);
+        expect(await store.latestEventId(w.appId)).toBe(events[2].eventId);
+        expect(await store.getGroup(w.appId, "nope")).toBeUndefined();
+        expect(await store.getGroup((await world()).appId, "g1")).toBeUndefined();
+      });
+
+      it("getMember, listMembers (ordered by user ID, optionally filtered) and listUserGroups (ordered by group ID)", async () => {
+        const w = await world();
+        await w.group("g2", ["carol", "alice", "bob"]);
+        await w.group("g1", ["alice", "dave"]);
+        const carol = await store.getMember(w.appId, "g2", "carol");
+        expect(carol).toMatchObject({ userId: "carol", role: MemberRole.OWNER, joinSeq: 0 });
+        expect(typeof carol?.joinedAt).toBe("number");
+        expect(await store.getMember(w.appId, "g2", "dave")).toBeUndefined();
+        expect((await store.listMembers(w.appId, "g2")).map((m) => m.userId)).toEqual(["alice", "bob", "carol"]);
+        expect((await store.listMembers(w.appId, "g2", ["dave", "bob", "alice"])).map((m) => m.userId)).toEqual(["alice", "bob"]);
+        expect((await store.listUserGroups(w.appId, "alice")).map((g) => g.groupId)).toEqual(["g1", "g2"]);
+        expect((await store.listUserGroups(w.appId, "erin")).map((g) => g.groupId)).toEqual([]);
+      });
+
+      it("addMembers: the history floor is the latest seq, memberCount grows, MemberJoined names who added", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice");
+        await w.send("g", "bob");
+        const events = await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "alice", w.now());
+        expect(events.map((e) => describeEvent(e.event))).toEqual(["joined:carol"]);
+        expectLogged(events);
+        const p = events[0].event.payload;
+        expect(p.case === "memberJoined" && p.value.addedBy).toBe("alice");
+        expect(events[0].membership).toEqual({ change: "joined", userId: "carol" });
+        expect(await store.getMember(w.appId, "g", "carol")).toMatchObject({ role: MemberRole.MEMBER, joinSeq: 2 });
+        expect((await store.getGroup(w.appId, "g"))?.memberCount).toBe(3);
+        // Rule UNR-6: joining reads everything before it.
+        expect(await w.conv("g", "carol")).toMatchObject({ readSeq: 2, unreadCount: 0 });
+      });
+
+      it("removeMembers ends the membership: MemberLeft, memberCount shrinks; removing the owner leaves no owner", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const events = await store.removeMembers(w.appId, "g", ["bob", "alice"], "carol", w.now());
+        expect(events.map((e) => describeEvent(e.event)).sort()).toEqual(["left:alice", "left:bob"]);
+        expectLogged(events);
+        for (const e of events) {
+          const p = e.event.payload;
+          expect(p.case === "memberLeft" && p.value.removedBy).toBe("carol");
+          expect(e.membership?.change).toBe("left");
+        }
+        expect(await store.getMember(w.appId, "g", "bob")).toBeUndefined();
+        expect(await store.listUserGroups(w.appId, "bob")).toEqual([]);
+        expect(await store.conversation(w.appId, "g", "bob")).toBeUndefined();
+        expect(await store.getGroup(w.appId, "g")).toMatchObject({ memberCount: 1, ownerId: "" });
+      });
+
+      it("a rejoin starts a new membership with a new history floor", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice");
+        await store.removeMembers(w.appId, "g", ["bob"], "", w.now());
+        await w.send("g", "alice");
+        await w.send("g", "alice");
+        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "", w.now());
+        expect(await store.getMember(w.appId, "g", "bob")).toMatchObject({ role: MemberRole.MEMBER, joinSeq: 3 });
+        expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 3, unreadCount: 0, lastMessage: undefined });
+        await w.send("g", "alice");
+        expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 3, unreadCount: 1 });
+        expect((await store.getGroup(w.appId, "g"))?.memberCount).toBe(2);
+      });
+
+      it("setRoles sets ADMIN and MEMBER; OWNER moves ownership and the previous owner becomes ADMIN", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await store.setRoles(w.appId, "g", [{ userId: "bob", role: MemberRole.ADMIN }]);
+        expect((await store.getMember(w.appId, "g", "bob"))?.role).toBe(MemberRole.ADMIN);
+        await store.setRoles(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }]);
+        expect((await store.getMember(w.appId, "g", "bob"))?.role).toBe(MemberRole.MEMBER);
+        await store.setRoles(w.appId, "g", [{ userId: "carol", role: MemberRole.OWNER }]);
+        expect((await store.getGroup(w.appId, "g"))?.ownerId).toBe("carol");
+        expect(await w.roles("g")).toEqual({ alice: MemberRole.ADMIN, bob: MemberRole.MEMBER, carol: MemberRole.OWNER });
+      });
+
+      it("dismissGroup emits GroupDismissed; then the group, its members and its join requests are gone", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"], GroupType.PUBLIC);
+        await store.addJoinRequest(w.appId, "g", "carol", "hi", w.now());
+        const event = await store.dismissGroup(w.appId, "g", w.now());
+        expect(describeEvent(event.event)).toBe("dismissed");
+        expectLogged([event]);
+        expect(event.audience).toEqual({ kind: "group" });
+        expect(event.membership).toEqual({ change: "dismissed" });
+        expect(await store.getGroup(w.appId, "g")).toBeUndefined();
+        expect(await store.getMember(w.appId, "g", "alice")).toBeUndefined();
+        expect(await store.listUserGroups(w.appId, "alice")).toEqual([]);
+        expect(await store.listJoinRequests(w.appId, "g")).toEqual([]);
+        expect(await store.conversation(w.appId, "g", "alice")).toBeUndefined();
+        // Members at dismissal get the event in their log (rule GRP-9).
+        expect((await w.log("bob")).at(-1)).toBe("dismissed");
+      });
+
+      it("group operations on an unknown or dismissed group are group_not_found", async () => {
+        const w = await world();
+        await w.group("gone", ["alice", "bob"]);
+        await store.dismissGroup(w.appId, "gone", w.now());
+        for (const groupId of ["gone", "never"]) {
+          const latest = await store.latestEventId(w.appId);
+          await expectConflict(store.addMembers(w.appId, groupId, [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now()), "group_not_found");
+          await expectConflict(store.removeMembers(w.appId, groupId, ["alice"], "", w.now()), "group_not_found");
+          await expectConflict(store.setRoles(w.appId, groupId, [{ userId: "bob", role: MemberRole.ADMIN }]), "group_not_found");
+          await expectConflict(store.dismissGroup(w.appId, groupId, w.now()), "group_not_found");
+          await expectConflict(w.send(groupId, "alice"), "group_not_found");
+          await expectConflict(store.markRead(w.appId, groupId, "alice", 0, w.now(), conversationUpdated), "group_not_found");
+          expect(await store.latestEventId(w.appId)).toBe(latest);
+        }
+      });
+    });
+
+    describe("join requests", () => {
+      it("add, list oldest first, re-add keeps one request, delete once", async () => {
+        const w = await world();
+        await w.group("g", ["alice"], GroupType.PUBLIC);
+        const t1 = w.now();
+        await store.addJoinRequest(w.appId, "g", "carol", "first", t1);
+        const t2 = w.now();
+        await store.addJoinRequest(w.appId, "g", "bob", "me too", t2);
+        await store.addJoinRequest(w.appId, "g", "carol", "again", w.now());
+        const list = await store.listJoinRequests(w.appId, "g");
+        expect(list.map((r) => r.userId)).toEqual(["carol", "bob"]);
+        expect(list[1]).toEqual({ userId: "bob", message: "me too", createdAt: t2 });
+        expect(list[0].message).toBe("again");
+        expect(await store.deleteJoinRequest(w.appId, "g", "carol")).toBe(true);
+        expect(await store.deleteJoinRequest(w.appId, "g", "carol")).toBe(false);
+        expect((await store.listJoinRequests(w.appId, "g")).map((r) => r.userId)).toEqual(["bob"]);
+        // Join requests create no events.
+        expect(await w.log("alice")).toEqual(["joined:alice"]);
+      });
+
+      it("becoming a member removes the applicant's pending request", async () => {
+        const w = await world();
+        await w.group("g", ["alice"], GroupType.PUBLIC);
+        await store.addJoinRequest(w.appId, "g", "bob", "", w.now());
+        await store.addJoinRequest(w.appId, "g", "carol", "", w.now());
+        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "alice", w.now());
+        expect((await store.listJoinRequests(w.appId, "g")).map((r) => r.userId)).toEqual(["carol"]);
+      });
+    });
+
+    describe("appendMessage", () => {
+      it("assigns consecutive seqs (targeted included), unique IDs and the server time; updates the group", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const sent: Message[] = [];
+        sent.push((await w.send("g", "alice")).message);
+        sent.push((await w.send("g", "bob", { receivers: ["carol"] })).message);
+        const at = w.clock + 1000;
+        sent.push((await w.send("g", "carol", { text: "third" })).message);
+        expect(sent.map((m) => m.seq)).toEqual([1n, 2n, 3n]);
+        expect(new Set(sent.map((m) => m.messageId)).size).toBe(3);
+        for (const m of sent) expect(m.messageId).not.toBe("");
+        expect(sent.map((m) => m.senderId)).toEqual(["alice", "bob", "carol"]);
+        expect(sent.every((m) => m.groupId === "g")).toBe(true);
+        expect(timestampMs(sent[2].serverTime!)).toBe(at);
+        expect(await store.getGroup(w.appId, "g")).toMatchObject({ lastSeq: 3, lastActivityAt: at });
+        // Seqs are per group.
+        await w.group("h", ["alice"]);
+        expect((await w.send("h", "alice")).message.seq).toBe(1n);
+      });
+
+      it("emits MessageReceived with a cursor: group audience for ordinary, receivers + sender for targeted", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const ordinary = await w.send("g", "alice");
+        const targeted = await w.send("g", "alice", { receivers: ["carol", "bob"] });
+        const system = await w.send("g", "", { receivers: ["dave"] });
+        expectLogged([ordinary.event, targeted.event, system.event]);
+        expect(ordinary.event.audience).toEqual({ kind: "group" });
+        expect(ordinary.event.membership).toBeUndefined();
+        expect(audienceOf(targeted.event)).toEqual(["alice", "bob", "carol"]);
+        expect(audienceOf(system.event)).toEqual(["dave"]);
+        const p = targeted.event.event.payload;
+        expect(p.case).toBe("messageReceived");
+        if (p.case === "messageReceived") {
+          expect(p.value.message?.messageId).toBe(targeted.message.messageId);
+          expect(p.value.message?.receiverIds).toEqual(["carol", "bob"]); // the sender's order (rule TGT-7)
+          expect(p.value.message?.targeted).toBe(true);
+        }
+        expect(await store.latestEventId(w.appId)).toBe(system.event.eventId);
+      });
+
+      it("persist=false records only idempotency: seq 0, no cursor, no log entry, no seq consumed, no history", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice");
+        const before = await w.snapshot("g", ["alice", "bob"]);
+        const { message, event } = await w.send("g", "alice", { persist: false, clientMessageId: "live-1" });
+        expect(message.seq).toBe(0n);
+        expect(message.messageId).not.toBe("");
+        expect(event.eventId).toBe(0);
+        expect(event.event.cursor).toBe("");
+        expect(event.event.payload.case).toBe("messageReceived");
+        expect(event.audience).toEqual({ kind: "group" });
+        expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
+        expect((await store.findSent(w.appId, "alice", "live-1", 0))?.messageId).toBe(message.messageId);
+        expect(await store.getMessage(w.appId, "g", message.messageId, "alice")).toBeUndefined();
+        expect((await w.send("g", "bob")).message.seq).toBe(2n);
+      });
+
+      it("findSent returns the original message within the window, and only for its sender", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const at = w.clock + 1000;
+        const { message } = await w.send("g", "alice", { clientMessageId: "c-1", receivers: ["bob"] });
+        const found = await store.findSent(w.appId, "alice", "c-1", at - 1);
+        expect(found).toEqual(message);
+        expect(found?.clientMessageId).toBe("c-1");
+        expect(await store.findSent(w.appId, "alice", "c-1", at + 1)).toBeUndefined();
+        expect(await store.findSent(w.appId, "bob", "c-1", 0)).toBeUndefined();
+        expect(await store.findSent(w.appId, "alice", "c-2", 0)).toBeUndefined();
+        expect(await store.findSent((await world()).appId, "alice", "c-1", 0)).toBeUndefined();
+        await w.send("g", "alice"); // no client message ID: nothing recorded
+        expect(await store.findSent(w.appId, "alice", "", 0)).toBeUndefined();
+      });
+
+      it("dedupeSince: a recorded client message ID returns the original, marked duplicate, and writes nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const first = await w.send("g", "alice", { clientMessageId: "k-1", text: "first" });
+        expect(first.duplicate).toBe(false);
+        const before = await w.snapshot("g", ["alice", "bob"]);
+        const since = w.clock - 500;
+        const again = await w.send("g", "alice", { clientMessageId: "k-1", text: "retry", dedupeSince: since });
+        expect(again.duplicate).toBe(true);
+        expect(again.message).toEqual(first.message);
+        expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
+        // Another sender's key, or a record older than the window, is not a duplicate.
+        const other = await w.send("g", "bob", { clientMessageId: "k-1", dedupeSince: since });
+        expect(other.duplicate).toBe(false);
+        expect(other.message.seq).toBe(2n);
+        const late = await w.send("g", "alice", { clientMessageId: "k-1", text: "later", dedupeSince: w.clock + 500 });
+        expect(late.duplicate).toBe(false);
+        expect(late.message.seq).toBe(3n);
+        expect((await store.findSent(w.appId, "alice", "k-1", 0))?.messageId).toBe(late.message.messageId);
+      });
+
+      it("unread: an ordinary message counts for everyone but its sender; an excluded one for nobody", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "alice");
+        await w.send("g", "alice", { counts: false }); // exclude_from_unread
+        await w.send("g", "bob");
+        // bob's own send also moved bob's read position past alice's message (rule UNR-5).
+        expect(await w.unread("g")).toEqual({ alice: 1, bob: 0, carol: 2 });
+      });
+
+      it("unread: a targeted message counts only with the opt-in, and then only for its receivers", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        await w.send("g", "alice", { receivers: ["bob"] }); // default: not counted (rule TGT-6)
+        expect(await w.unread("g")).toEqual({ alice: 0, bob: 0, carol: 0, dave: 0 });
+        await w.send("g", "alice", { receivers: ["bob", "carol"], counts: true });
+        expect(await w.unread("g")).toEqual({ alice: 0, bob: 1, carol: 1, dave: 0 });
+        await w.send("g", "dave");
+        expect(await w.unread("g")).toEqual({ alice: 1, bob: 2, carol: 2, dave: 0 });
+      });
+
+      it("a system message (no sender) counts for every member and moves nobody's read position", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const { message } = await w.send("g", "");
+        expect(message.senderId).toBe("");
+        expect(await w.unread("g")).toEqual({ alice: 1, bob: 1 });
+        expect((await w.conv("g", "alice"))?.readSeq).toBe(0);
+      });
+
+      it("sending moves the sender's read position to the new message (rule UNR-5)", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "alice");
+        await w.send("g", "alice", { receivers: ["bob"], counts: true });
+        expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 0, unreadCount: 2 });
+        await w.send("g", "bob", { receivers: ["alice"] });
+        expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 3, unreadCount: 0 });
+        await w.send("g", "carol");
+        expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 3, unreadCount: 1 });
+      });
+
+      it("last message per viewer: excluded messages are skipped; targeted ones only for their audience", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        expect((await w.conv("g", "alice"))?.lastMessage).toBeUndefined();
+        await w.send("g", "alice", { text: "one" });
+        await w.send("g", "bob", { text: "two", excludeFromLast: true });
+        expect(await w.lastTexts("g")).toEqual({ alice: "one", bob: "one", carol: "one" });
+        await w.send("g", "alice", { text: "to bob", receivers: ["bob"] });
+        expect(await w.lastTexts("g")).toEqual({ alice: "to bob", bob: "to bob", carol: "one" });
+        await w.send("g", "carol", { text: "hidden to alice", receivers: ["alice"], excludeFromLast: true });
+        expect(await w.lastTexts("g")).toEqual({ alice: "to bob", bob: "to bob", carol: "one" });
+        await w.send("g", "carol", { text: "four" });
+        expect(await w.lastTexts("g")).toEqual({ alice: "four", bob: "four", carol: "four" });
+        const last = (await w.conv("g", "bob"))?.lastMessage;
+        expect(last?.seq).toBe(5n);
+        expect(last?.senderId).toBe("carol");
+      });
+
+      it("mention flags: for the mentioned users and @all, never for the sender; cleared by reading past", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "alice", { mentions: ["bob", "alice"] });
+        expect(await w.mentions("g")).toEqual({ alice: "-", bob: "me", carol: "-" });
+        await w.send("g", "carol", { mentionAll: true });
+        expect(await w.mentions("g")).toEqual({ alice: "all", bob: "me+all", carol: "-" });
+        await store.markRead(w.appId, "g", "bob", 1, w.now(), conversationUpdated);
+        expect(await w.mentions("g")).toEqual({ alice: "all", bob: "all", carol: "-" });
+        await store.markRead(w.appId, "g", "bob", 2, w.now(), conversationUpdated);
+        expect(await w.mentions("g")).toEqual({ alice: "all", bob: "-", carol: "-" });
+      });
+
+      it("a later member sees nothing from before joining (WORK); a MEETING member's last message includes it", async () => {
+        for (const type of [GroupType.WORK, GroupType.MEETING]) {
+          const w = await world();
+          await w.group("g", ["alice", "bob"], type);
+          await w.send("g", "alice", { text: "before", mentionAll: true, mentions: ["bob"] });
+          await w.send("g", "alice", { text: "secret", receivers: ["bob"], counts: true });
+          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now());
+          const carol = await w.conv("g", "carol");
+          expect(carol).toMatchObject({ readSeq: 2, unreadCount: 0, mentionedMe: false, mentionedAll: false });
+          expect(carol?.lastMessage?.elements[0]?.element.value).toEqual(
+            type === GroupType.MEETING ? expect.objectContaining({ text: "before" }) : undefined,
+          );
+        }
+      });
+    });
+
+    describe("getMessage", () => {
+      it("ordinary messages for any viewer; targeted ones for their receivers and sender only; null viewer sees all", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const ordinary = (await w.send("g", "alice", { text: "hello" })).message;
+        const targeted = (await w.send("g", "alice", { text: "psst", receivers: ["bob"] })).message;
+        for (const viewer of ["alice", "bob", "carol", null]) {
+          expect(await store.getMessage(w.appId, "g", ordinary.messageId, viewer)).toEqual(ordinary);
+        }
+        for (const viewer of ["alice", "bob", null]) {
+          expect(await store.getMessage(w.appId, "g", targeted.messageId, viewer)).toEqual(targeted);
+        }
+        expect(await store.getMessage(w.appId, "g", targeted.messageId, "carol")).toBeUndefined();
+      });
+
+      it("an unknown ID, another group's message or another app's message is undefined", async () => {
+        const w = await world();
+        await w.group("g", ["alice"]);
+        await w.group("h", ["alice"]);
+        const { message } = await w.send("g", "alice");
+        expect(await store.getMessage(w.appId, "h", message.messageId, "alice")).toBeUndefined();
+        expect(await store.getMessage(w.appId, "g", "msg_nope", "alice")).toBeUndefined();
+        const other = await world();
+        await other.group("g", ["alice"]);
+        expect(await store.getMessage(other.appId, "g", message.messageId, null)).toBeUndefined();
+      });
+    });
+
+    describe("listMessages", () => {
+      it("pages by seq: latest page, before_seq, after_seq, has_more, ascending order", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        for (let i = 0; i < 10; i++) await w.send("g", i % 2 ? "bob" : "alice");
+        const page = (q: Partial<ListMessagesQuery>) => w.page("g", "bob", q);
+        expect(await page({ limit: 3 })).toEqual({ seqs: [8, 9, 10], hasMore: true });
+        expect(await page({ limit: 3, beforeSeq: 8 })).toEqual({ seqs: [5, 6, 7], hasMore: true });
+        expect(await page({ limit: 3, beforeSeq: 4 })).toEqual({ seqs: [1, 2, 3], hasMore: false });
+        expect(await page({ limit: 3, beforeSeq: 1 })).toEqual({ seqs: [], hasMore: false });
+        expect(await page({ limit: 3, afterSeq: 2 })).toEqual({ seqs: [3, 4, 5], hasMore: true });
+        expect(await page({ limit: 3, afterSeq: 7 })).toEqual({ seqs: [8, 9, 10], hasMore: false });
+        expect(await page({ limit: 3, afterSeq: 10 })).toEqual({ seqs: [], hasMore: false });
+        expect(await page({ limit: 20 })).toEqual({ seqs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], hasMore: false });
+        const full = await store.listMessages(w.appId, "g", { viewerId: "bob", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 1 });
+        expect(full.messages[0]).toEqual(await store.getMessage(w.appId, "g", full.messages[0].messageId, "bob"));
+      });
+
+      it("respects the history floor (rule GRP-6) in both directions", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        for (let i = 0; i < 6; i++) await w.send("g", "alice");
+        const page = (q: Partial<ListMessagesQuery>) => w.page("g", "bob", { floorSeq: 3, ...q });
+        expect(await page({ limit: 10 })).toEqual({ seqs: [4, 5, 6], hasMore: false });
+        expect(await page({ limit: 2 })).toEqual({ seqs: [5, 6], hasMore: true });
+        expect(await page({ limit: 2, beforeSeq: 5 })).toEqual({ seqs: [4], hasMore: false });
+        expect(await page({ limit: 2, afterSeq: 1 })).toEqual({ seqs: [4, 5], hasMore: true });
+      });
+
+      it("hides targeted messages from non-receivers, in the page and in has_more", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "alice", { receivers: ["bob"] }); // 1
+        await w.send("g", "alice", { receivers: ["bob"] }); // 2
+        await w.send("g", "alice"); // 3
+        await w.send("g", "carol", { receivers: ["alice"] }); // 4
+        await w.send("g", "alice"); // 5
+        await w.send("g", "bob", { receivers: ["alice"] }); // 6
+        expect(await w.page("g", "carol", { limit: 10 })).toEqual({ seqs: [3, 4, 5], hasMore: false });
+        expect(await w.page("g", "carol", { limit: 2, beforeSeq: 5 })).toEqual({ seqs: [3, 4], hasMore: false });
+        expect(await w.page("g", "carol", { limit: 1, afterSeq: 4 })).toEqual({ seqs: [5], hasMore: false });
+        expect(await w.page("g", "bob", { limit: 10 })).toEqual({ seqs: [1, 2, 3, 5, 6], hasMore: false });
+        expect(await w.page("g", "bob", { limit: 2, afterSeq: 2 })).toEqual({ seqs: [3, 5], hasMore: true });
+        expect(await w.page("g", "alice", { limit: 10 })).toEqual({ seqs: [1, 2, 3, 4, 5, 6], hasMore: false });
+      });
+    });
+
+    describe("recallMessage", () => {
+      it("clears the content, rewrites the logged MessageReceived and emits MessageRecalled", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const { message: original, event: received } = await w.send("g", "alice", { text: "oops", customData: true });
+        const at = w.clock + 1000;
+        const { message, event } = await store.recallMessage(w.appId, "g", original.messageId, "bob", at);
+        expect(message.elements).toEqual([]);
+        expect(message.customData.length).toBe(0);
+        expect(message.recall?.recalledBy).toBe("bob");
+        expect(timestampMs(message.recall!.recallTime!)).toBe(at);
+        expect(message).toMatchObject({ messageId: original.messageId, seq: 1n, senderId: "alice" });
+        expectLogged([event]);
+        expect(await w.audience(event)).toEqual(["alice", "bob"]);
+        const p = event.event.payload;
+        expect(p.case).toBe("messageRecalled");
+        if (p.case === "messageRecalled") {
+          expect(p.value).toMatchObject({ groupId: "g", messageId: original.messageId, seq: 1n });
+          expect(p.value.recall?.recalledBy).toBe("bob");
+        }
+        expect(await store.getMessage(w.appId, "g", original.messageId, "bob")).toEqual(message);
+        expect((await store.listMessages(w.appId, "g", query("bob"))).messages).toEqual([message]);
+        // A recalled last message stays the last message, shown as recalled (rule CNV-2).
+        expect((await w.conv("g", "bob"))?.lastMessage).toEqual(message);
+        // Replaying the log must not bring the content back (rule MSG-11).
+        const log = await store.readEvents(w.appId, "bob", 0, 100);
+        const replayed = log.find((e) => e.eventId === received.eventId);
+        expect(replayed?.event.cursor).toBe(received.event.cursor);
+        expect(replayed?.event.payload.case === "messageReceived" && replayed.event.payload.value.message).toEqual(message);
+        expect(log.at(-1)?.eventId).toBe(event.eventId);
+      });
+
+      it("a targeted message's recall goes to its receivers and sender only", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const { message } = await w.send("g", "alice", { receivers: ["bob"] });
+        const { event } = await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
+        expect(await w.audience(event)).toEqual(["alice", "bob"]);
+        expect(await w.log("bob")).toContain("recall:1");
+        expect(await w.log("alice")).toContain("recall:1");
+        expect(await w.log("carol")).not.toContain("recall:1");
+        expect(await w.log("carol")).not.toContain("msg:1");
+      });
+
+      it("an ordinary message's recall reaches the members whose history holds it (all members in MEETING)", async () => {
+        for (const type of [GroupType.WORK, GroupType.MEETING]) {
+          const w = await world();
+          await w.group("g", ["alice", "bob"], type);
+          const { message } = await w.send("g", "alice");
+          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now());
+          const { event } = await store.recallMessage(w.appId, "g", message.messageId, "", w.now());
+          const expected = type === GroupType.MEETING ? ["alice", "bob", "carol"] : ["alice", "bob"];
+          expect(await w.audience(event), GroupType[type]).toEqual(expected);
+          expect(await w.log("carol"), GroupType[type]).toEqual(
+            type === GroupType.MEETING ? ["joined:carol", "recall:1"] : ["joined:carol"],
+          );
+          expect((await w.log("bob")).at(-1)).toBe("recall:1");
+        }
+      });
+
+      it("does not change unread counts (rule UNR-7)", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const a = await w.send("g", "alice");
+        const b = await w.send("g", "alice", { receivers: ["bob"], counts: true });
+        const before = await w.unread("g");
+        await store.recallMessage(w.appId, "g", a.message.messageId, "alice", w.now());
+        await store.recallMessage(w.appId, "g", b.message.messageId, "", w.now());
+        expect(await w.unread("g")).toEqual(before);
+        expect(before).toEqual({ alice: 0, bob: 2, carol: 1 });
+      });
+
+      it("recalling twice is already_recalled and records nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const { message } = await w.send("g", "alice");
+        await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
+        const before = await w.snapshot("g", ["alice", "bob"]);
+        await expectConflict(store.recallMessage(w.appId, "g", message.messageId, "", w.now()), "already_recalled");
+        expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
+      });
+
+      it("recalling an unknown message or another group's message is a conflict that records nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice"]);
+        await w.group("h", ["alice"]);
+        const { message } = await w.send("g", "alice");
+        const latest = await store.latestEventId(w.appId);
+        await expect(store.recallMessage(w.appId, "h", message.messageId, "", w.now())).rejects.toBeInstanceOf(StoreConflict);
+        await expect(store.recallMessage(w.appId, "g", "msg_nope", "", w.now())).rejects.toBeInstanceOf(StoreConflict);
+        expect(await store.latestEventId(w.appId)).toBe(latest);
+        expect((await store.getMessage(w.appId, "g", message.messageId, null))?.recall).toBeUndefined();
+      });
+    });
+
+    describe("markRead", () => {
+      it("moves forward only; 0 means the latest seq; values above the latest are clamped", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        for (let i = 0; i < 5; i++) await w.send("g", "alice");
+        const read = async (seq: number) =>
+          (await store.markRead(w.appId, "g", "bob", seq, w.now(), conversationUpdated)).counters;
+        expect(await read(3)).toMatchObject({ readSeq: 3, unreadCount: 2 });
+        expect(await read(2)).toMatchObject({ readSeq: 3, unreadCount: 2 });
+        expect(await read(0)).toMatchObject({ readSeq: 5, unreadCount: 0 });
+        await w.send("g", "alice");
+        expect(await read(99)).toMatchObject({ readSeq: 6, unreadCount: 0 });
+        expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 6, unreadCount: 0 });
+      });
+
+      it("unread after a partial read counts exactly the visible, counted messages above it", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "alice"); // 1
+        await w.send("g", "alice", { receivers: ["bob"], counts: true }); // 2
+        await w.send("g", "alice", { counts: false }); // 3
+        await w.send("g", "alice", { receivers: ["carol"], counts: true }); // 4
+        await w.send("g", "alice"); // 5
+        await w.send("g", "alice", { receivers: ["bob", "carol"] }); // 6, not counted
+        expect(await w.unread("g")).toEqual({ alice: 0, bob: 3, carol: 3 });
+        const read = async (user: string, seq: number) =>
+          (await store.markRead(w.appId, "g", user, seq, w.now(), conversationUpdated)).counters.unreadCount;
+        expect(await read("bob", 2)).toBe(1);
+        expect(await read("carol", 2)).toBe(2);
+        expect(await read("carol", 3)).toBe(2);
+        expect(await read("carol", 4)).toBe(1);
+        expect(await read("bob", 5)).toBe(0);
+        expect(await w.unread("g")).toEqual({ alice: 0, bob: 0, carol: 1 });
+      });
+
+      it("records ConversationUpdated for the user only, built from the new counters", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice");
+        await w.send("g", "alice");
+        let seen: ConversationCounters | undefined;
+        const { counters, event } = await store.markRead(w.appId, "g", "bob", 1, w.now(), (c) => {
+          seen = c;
+          return conversationUpdated(c);
+        });
+        expect(seen).toEqual(counters);
+        expect(counters).toMatchObject({ readSeq: 1, unreadCount: 1 });
+        expect(counters.lastMessage?.seq).toBe(2n);
+        expectLogged([event]);
+        expect(event.audience).toEqual({ kind: "user", userId: "bob" });
+        expect(describeEvent(event.event)).toBe("read:1");
+        expect((await w.log("bob")).at(-1)).toBe("read:1");
+        expect(await w.log("alice")).not.toContain("read:1");
+      });
+
+      it("a non-member is not_member and nothing is recorded", async () => {
+        const w = await world();
+        await w.group("g", ["alice"]);
+        await w.send("g", "alice");
+        const latest = await store.latestEventId(w.appId);
+        await expectConflict(store.markRead(w.appId, "g", "bob", 0, w.now(), conversationUpdated), "not_member", ["bob"]);
+        expect(await store.latestEventId(w.appId)).toBe(latest);
+      });
+    });
+
+    describe("readEvents and latestEventId", () => {
+      it("latestEventId follows the stored events of the app", async () => {
+        const w = await world();
+        expect(await store.latestEventId(w.appId)).toBe(0);
+        const { events } = await w.group("g", ["alice", "bob"]);
+        expect(await store.latestEventId(w.appId)).toBe(events[1].eventId);
+        const { event } = await w.send("g", "alice");
+        expect(event.eventId).toBeGreaterThan(events[1].eventId);
+        expect(await store.latestEventId(w.appId)).toBe(event.eventId);
+      });
+
+      it("returns only events within the user's membership spans, their own MemberJoined and MemberLeft included", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice"); // 1: before carol
+        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "alice", w.now());
+        await w.send("g", "alice"); // 2
+        await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now());
+        await w.send("g", "alice"); // 3: while carol is out
+        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "bob", w.now());
+        await w.send("g", "bob"); // 4
+        expect(await w.log("carol")).toEqual(["joined:carol", "msg:2", "left:carol", "joined:carol", "msg:4"]);
+        // alice joined before bob was a member, so her MemberJoined is not in bob's log.
+        expect(await w.log("bob")).toEqual([
+          "joined:bob", "msg:1", "joined:carol", "msg:2", "left:carol", "msg:3", "joined:carol", "msg:4",
+        ]);
+        expect(await w.log("dave")).toEqual([]);
+      });
+
+      it("targeted message events go to their audience only; personal events to their user only", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "alice", { receivers: ["bob"] });
+        await w.send("g", "", { receivers: ["carol"] });
+        await store.markRead(w.appId, "g", "carol", 0, w.now(), conversationUpdated);
+        const tail = async (user: string) => (await w.log(user)).filter((e) => !e.startsWith("joined:"));
+        expect(await tail("alice")).toEqual(["msg:1"]);
+        expect(await tail("bob")).toEqual(["msg:1"]);
+        expect(await tail("carol")).toEqual(["msg:2", "read:2"]);
+      });
+
+      it("pages oldest first after afterEventId, at most limit events", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        for (let i = 0; i < 5; i++) await w.send("g", "alice");
+        const all = await store.readEvents(w.appId, "bob", 0, 100);
+        expect(all.map((e) => describeEvent(e.event))).toEqual(["joined:bob", "msg:1", "msg:2", "msg:3", "msg:4", "msg:5"]);
+        expectLogged(all);
+        const first = await store.readEvents(w.appId, "bob", 0, 3);
+        expect(first.map((e) => e.eventId)).toEqual(all.slice(0, 3).map((e) => e.eventId));
+        const rest = await store.readEvents(w.appId, "bob", first[2].eventId, 100);
+        expect(rest.map((e) => e.eventId)).toEqual(all.slice(3).map((e) => e.eventId));
+        expect(await store.readEvents(w.appId, "bob", all[5].eventId, 100)).toEqual([]);
+        for (const e of all) expect(e).toMatchObject({ appId: w.appId, groupId: "g" });
+      });
+
+      it("apps are isolated: one app's events never appear in another's log", async () => {
+        const a = await world();
+        const b = await world();
+        await a.group("g", ["alice", "bob"]);
+        await a.send("g", "alice");
+        const { events } = await b.group("g", ["alice"]);
+        expect(await b.log("alice")).toEqual(["joined:alice"]);
+        expect(await b.log("bob")).toEqual([]);
+        expect(await store.latestEventId(b.appId)).toBe(events[0].eventId);
+      });
+    });
+
+    describe("atomicity: a conflict leaves nothing behind", () => {
+      it("a targeted append with a non-member receiver is not_member; no seq, event, counter or idempotency record", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        await w.send("g", "carol");
+        await w.send("g", "bob", { receivers: ["alice"], counts: true });
+        const users = ["alice", "bob", "carol"];
+        const before = await w.snapshot("g", users);
+        expect(before.conversations.alice).toMatchObject({ unreadCount: 2 });
+        // bob (a member, counted) comes first, so a store that writes receiver by receiver must roll back.
+        await expectConflict(
+          w.send("g", "alice", { receivers: ["bob", "dave"], counts: true, clientMessageId: "atomic-1" }),
+          "not_member",
+          ["dave"],
+        );
+        expect(await w.snapshot("g", users)).toEqual(before);
+        expect(await store.findSent(w.appId, "alice", "atomic-1", 0)).toBeUndefined();
+        expect((await w.send("g", "alice")).message.seq).toBe(3n);
+      });
+
+      it("addMembers naming a current member is already_member naming them, and adds nobody", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const before = await w.snapshot("g", ["alice", "bob", "carol"]);
+        await expectConflict(
+          store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }, { userId: "bob", role: MemberRole.MEMBER }], "", w.now()),
+          "already_member",
+          ["bob"],
+        );
+        expect(await w.snapshot("g", ["alice", "bob", "carol"])).toEqual(before);
+        expect(await store.listUserGroups(w.appId, "carol")).toEqual([]);
+      });
+
+      it("createGroup with an existing group ID is group_exists and creates nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice"]);
+        const before = await w.snapshot("g", ["alice", "bob"]);
+        await expectConflict(
+          store.createGroup({ appId: w.appId, groupId: "g", type: GroupType.MEETING, name: "again", ownerId: "bob", createdAt: w.now() }, [
+            { userId: "bob", role: MemberRole.OWNER },
+          ]),
+          "group_exists",
+          ["g"],
+        );
+        expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
+      });
+
+      it("removeMembers naming a non-member is not_member naming them, and removes nobody", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        const before = await w.snapshot("g", ["alice", "bob"]);
+        await expectConflict(store.removeMembers(w.appId, "g", ["bob", "carol"], "", w.now()), "not_member", ["carol"]);
+        expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
+      });
+
+      it("setRoles naming a non-member is not_member and changes no role", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const before = await w.snapshot("g", ["alice", "bob", "carol"]);
+        await expectConflict(
+          store.setRoles(w.appId, "g", [{ userId: "bob", role: MemberRole.OWNER }, { userId: "dave", role: MemberRole.ADMIN }]),
+          "not_member",
+          ["dave"],
+        );
+        expect(await w.snapshot("g", ["alice", "bob", "carol"])).toEqual(before);
+      });
+    });
+  });
+}
+
+// ---- helpers ----
+
+interface SendOptions {
+  text?: string;
+  receivers?: string[];
+  /** countsAsUnread as the service computes it; default: ordinary yes, targeted no. */
+  counts?: boolean;
+  mentions?: string[];
+  mentionAll?: boolean;
+  excludeFromLast?: boolean;
+  clientMessageId?: string;
+  persist?: boolean;
+  customData?: boolean;
+  dedupeSince?: number;
+}
+
+/** The state a rejected operation must leave untouched. */
+interface Snapshot {
+  latestEventId: number;
+  group: unknown;
+  members: unknown;
+  conversations: Record<string, ConversationCounters | undefined>;
+  history: Record<string, unknown>;
+  joinRequests: unknown;
+}
+
+/** One app of the store under test, with its users, and a clock that moves 1 s per operation. */
+class World {
+  clock = 1_700_000_000_000;
+  private constructor(
+    readonly store: Store,
+    readonly appId: string,
+  ) {}
+
+  static async create(store: Store, edition: Edition): Promise<World> {
+    const w = new World(store, `app_${randomUUID()}`);
+    await store.createApp({ appId: w.appId, name: "contract", edition, secret: "c2VjcmV0", createdAt: w.clock });
+    await store.upsertUsers(w.appId, USERS.map((userId) => ({ userId, nickname: userId })));
+    return w;
+  }
+
+  now(): number {
+    return (this.clock += 1000);
+  }
+
+  /** Creates a group; the first member is its owner. */
+  group(groupId: string, members: readonly string[], type = GroupType.WORK) {
+    return this.store.createGroup(
+      { appId: this.appId, groupId, type, name: groupId, ownerId: members[0], createdAt: this.now() },
+      members.map((userId, i) => ({ userId, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER })),
+    );
+  }
+
+  send(groupId: string, senderId: string, o: SendOptions = {}) {
+    const receivers = o.receivers ?? [];
+    const message = create(MessageSchema, {
+      elements: [{ element: { case: "text", value: { text: o.text ?? `from ${senderId || "system"}` } } }],
+      targeted: receivers.length > 0,
+      receiverIds: receivers,
+      mentionedUserIds: o.mentions ?? [],
+      mentionAll: o.mentionAll ?? false,
+      excludeFromUnread: o.counts === false && receivers.length === 0,
+      excludeFromLastMessage: o.excludeFromLast ?? false,
+      countAsUnreadForReceivers: receivers.length > 0 && o.counts === true,
+      clientMessageId: o.clientMessageId ?? "",
+      customData: o.customData ? new Uint8Array([1, 2, 3]) : new Uint8Array(0),
+    });
+    const persist = o.persist ?? true;
+    return this.store.appendMessage({
+      appId: this.appId,
+      groupId,
+      senderId,
+      message,
+      persist,
+      countsAsUnread: persist && (o.counts ?? receivers.length === 0),
+      now: this.now(),
+      dedupeSince: o.dedupeSince,
+    });
+  }
+
+  conv(groupId: string, userId: string) {
+    return this.store.conversation(this.appId, groupId, userId);
+  }
+
+  private async perMember<T>(groupId: string, f: (c: ConversationCounters) => T): Promise<Record<string, T>> {
+    const out: Record<string, T> = {};
+    for (const m of await this.store.listMembers(this.appId, groupId)) {
+      const c = await this.conv(groupId, m.userId);
+      if (c) out[m.userId] = f(c);
+    }
+    return out;
+  }
+
+  unread(groupId: string) {
+    return this.perMember(groupId, (c) => c.unreadCount);
+  }
+
+  lastTexts(groupId: string) {
+    return this.perMember(groupId, (c) => {
+      const el = c.lastMessage?.elements[0]?.element;
+      return el?.case === "text" ? el.value.text : undefined;
+    });
+  }
+
+  mentions(groupId: string) {
+    return this.perMember(groupId, (c) =>
+      c.mentionedMe && c.mentionedAll ? "me+all" : c.mentionedMe ? "me" : c.mentionedAll ? "all" : "-",
+    );
+  }
+
+  /** The users an event's audience resolves to ("group": the current members), sorted. */
+  async audience(e: StoredEvent): Promise<string[]> {
+    const a = e.audience;
+    const users =
+      a.kind === "group"
+        ? (await this.store.listMembers(this.appId, e.groupId)).map((m) => m.userId)
+        : a.kind === "users"
+          ? [...a.userIds]
+          : [a.userId];
+    return users.sort();
+  }
+
+  async roles(groupId: string): Promise<Record<string, MemberRole>> {
+    return Object.fromEntries((await this.store.listMembers(this.appId, groupId)).map((m) => [m.userId, m.role]));
+  }
+
+  async page(groupId: string, viewerId: string, q: Partial<ListMessagesQuery>) {
+    const { messages, hasMore } = await this.store.listMessages(this.appId, groupId, { ...query(viewerId), ...q });
+    return { seqs: messages.map((m) => Number(m.seq)), hasMore };
+  }
+
+  /** The user's event log, described compactly (see describeEvent). */
+  async log(userId: string): Promise<string[]> {
+    return (await this.store.readEvents(this.appId, userId, 0, 10_000)).map((e) => describeEvent(e.event));
+  }
+
+  async snapshot(groupId: string, users: readonly string[]): Promise<Snapshot> {
+    const conversations: Snapshot["conversations"] = {};
+    const history: Snapshot["history"] = {};
+    for (const u of users) {
+      conversations[u] = await this.conv(groupId, u);
+      history[u] = await this.store.listMessages(this.appId, groupId, { ...query(u), limit: 100 });
+    }
+    return {
+      latestEventId: await this.store.latestEventId(this.appId),
+      group: await this.store.getGroup(this.appId, groupId),
+      members: await this.store.listMembers(this.appId, groupId),
+      conversations,
+      history,
+      joinRequests: await this.store.listJoinRequests(this.appId, groupId),
+    };
+  }
+}
+
+function query(viewerId: string): ListMessagesQuery {
+  return { viewerId, floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 20 };
+}
+
+/** A ConversationUpdated event, as ConversationService builds it for markRead. */
+function conversationUpdated(c: ConversationCounters): Event {
+  return create(EventSchema, {
+    payload: {
+      case: "conversationUpdated",
+      value: {
+        conversation: create(ConversationSchema, {
+          readSeq: BigInt(c.readSeq),
+          unreadCount: BigInt(c.unreadCount),
+          lastMessage: c.lastMessage,
+          mentionedMe: c.mentionedMe,
+          mentionedAll: c.mentionedAll,
+        }),
+      },
+    },
+  });
+}
+
+/** "msg:<seq>", "recall:<seq>", "joined:<user>", "left:<user>", "dismissed", "read:<readSeq>". */
+function describeEvent(e: Event): string {
+  const p = e.payload;
+  switch (p.case) {
+    case "messageReceived":
+      return `msg:${p.value.message?.seq}`;
+    case "messageRecalled":
+      return `recall:${p.value.seq}`;
+    case "memberJoined":
+      return `joined:${p.value.member?.userId}`;
+    case "memberLeft":
+      return `left:${p.value.userId}`;
+    case "groupDismissed":
+      return "dismissed";
+    case "conversationUpdated":
+      return `read:${p.value.conversation?.readSeq}`;
+    default:
+      return "unknown";
+  }
+}
+
+function audienceOf(e: StoredEvent): string[] {
+  return e.audience.kind === "users" ? [...e.audience.userIds].sort() : [e.audience.kind];
+}
+
+/** Stored events have increasing positive IDs and distinct, non-empty cursors. */
+function expectLogged(events: readonly StoredEvent[]): void {
+  const ids = events.map((e) => e.eventId);
+  for (const id of ids) expect(id).toBeGreaterThan(0);
+  expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  expect(new Set(ids).size).toBe(ids.length);
+  const cursors = events.map((e) => e.event.cursor);
+  for (const c of cursors) expect(c).not.toBe("");
+  expect(new Set(cursors).size).toBe(cursors.length);
+  for (const e of events) expect(e.event.time, "stored events carry their time").toBeDefined();
+}
+
+async function expectConflict(p: Promise<unknown>, kind: StoreConflict["kind"], ids?: readonly string[]): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected StoreConflict(${kind})`).toBeInstanceOf(StoreConflict);
+  expect((err as StoreConflict).kind).toBe(kind);
+  if (ids) expect([...(err as StoreConflict).ids].sort()).toEqual([...ids].sort());
+}
