@@ -152,7 +152,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       admin.sendMessage({ appId, message: { groupId: "g", elements: [text("x")] } }),
       admin.recallMessage({ appId, groupId: "g", messageId: "m" }),
     ];
-    for (const call of calls) await expectError(call, Code.NotFound, ErrorReason.APP_NOT_FOUND);
+    await Promise.all(calls.map((call) => expectError(call, Code.NotFound, ErrorReason.APP_NOT_FOUND)));
   });
 
   it("AUTH-6: apps are isolated: another app's group is GROUP_NOT_FOUND; nothing crosses apps", async () => {

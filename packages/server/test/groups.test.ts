@@ -264,7 +264,8 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
         app.admin.addMembers({ appId: app.appId, groupId: g, userIds: ["carol"] }),
         app.admin.dismissGroup({ appId: app.appId, groupId: g }),
       ];
-      for (const call of notFound) await expectError(call, Code.NotFound, ErrorReason.GROUP_NOT_FOUND);
+      // Handlers attach to every call at once: none is left rejected and unobserved meanwhile.
+      await Promise.all(notFound.map((call) => expectError(call, Code.NotFound, ErrorReason.GROUP_NOT_FOUND)));
       expect((await bob.groups.listGroups({})).groups).toEqual([]);
       expect((await bob.conversations.listConversations({})).conversations).toEqual([]);
       for (const s of streams) s.close();
@@ -293,8 +294,8 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       olaf.conversations.getConversation({ groupId }),
       olaf.conversations.markConversationRead({ groupId }),
     ];
-    for (const call of calls("no-such-group")) await expectError(call, Code.NotFound, ErrorReason.GROUP_NOT_FOUND);
-    for (const call of calls(g)) await expectError(call, Code.PermissionDenied, ErrorReason.NOT_A_MEMBER);
+    await Promise.all(calls("no-such-group").map((call) => expectError(call, Code.NotFound, ErrorReason.GROUP_NOT_FOUND)));
+    await Promise.all(calls(g).map((call) => expectError(call, Code.PermissionDenied, ErrorReason.NOT_A_MEMBER)));
     await expectError(olaf.groups.joinGroup({ groupId: "no-such-group" }), Code.NotFound, ErrorReason.GROUP_NOT_FOUND);
     expect((await olaf.groups.joinGroup({ groupId: g })).joined).toBe(false);
   });

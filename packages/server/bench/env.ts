@@ -1,0 +1,210 @@
+// The benchmark's environment: a reference server started in-process on a file-backed SQLite
+// store (so every send is persisted), one app, users and groups made through AdminService, and
+// HTTP/2 connections with the generated connect-node clients. Tokens are minted offline with
+// the app's secret, as an app backend would (AUTH-2), so that thousands of users cost no RPCs.
+import { mkdtempSync, rmSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import {
+  Http2SessionManager,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import { AdminService, Edition, EventService, GroupType, MessageService } from "@narrowcast/gen";
+import { mintUserToken, startServer, type ServerOptions } from "../src/index.js";
+import type { ServerThreadReply, ServerThreadRequest } from "./server-thread.js";
+
+export const protocols = ["connect", "grpc", "grpc-web"] as const;
+export type Protocol = (typeof protocols)[number];
+
+export interface EnvOptions {
+  protocol: Protocol;
+  /** Where the SQLite file goes; a fresh temp directory (removed on close) when absent. */
+  dataDir?: string;
+  keepData: boolean;
+  rateLimitPerSecond: number;
+  subscriberBufferSize: number;
+  /** Run the server in a worker thread instead of on the clients' event loop. */
+  serverThread: boolean;
+}
+
+/** The running server, wherever it runs. */
+export interface ServerHandle {
+  url: string;
+  adminKey: string;
+  subscriptions(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function startInProcess(options: ServerOptions): Promise<ServerHandle> {
+  const server = await startServer(options);
+  return {
+    url: server.url,
+    adminKey: server.adminKey,
+    subscriptions: async () => server.subscriptions(),
+    close: () => server.close(),
+  };
+}
+
+async function startInWorker(options: ServerOptions): Promise<ServerHandle> {
+  // tsx's loader is registered per thread: the worker registers it before loading its entry.
+  const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const entry = JSON.stringify(new URL("./server-thread.ts", import.meta.url).href);
+  const bootstrap = `import(${tsx}).then((tsx) => { tsx.register(); return import(${entry}); })`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: options });
+  const pending = new Map<number, (value: number) => void>();
+  let nextId = 0;
+  const started = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.on("message", (m: ServerThreadReply) => {
+      if (m.type === "started") resolve(m);
+      else pending.get(m.id)?.(m.value);
+    });
+  });
+  const ask = (type: ServerThreadRequest["type"]) =>
+    new Promise<number>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage({ type, id } satisfies ServerThreadRequest);
+    });
+  const { url, adminKey } = await started;
+  return {
+    url,
+    adminKey,
+    subscriptions: () => ask("subscriptions"),
+    async close() {
+      await ask("close");
+      await worker.terminate();
+    },
+  };
+}
+
+/** One HTTP/2 connection with the clients the benchmark uses. */
+export class Connection {
+  readonly messages: Client<typeof MessageService>;
+  readonly events: Client<typeof EventService>;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly session: Http2SessionManager,
+  ) {
+    this.messages = createClient(MessageService, transport);
+    this.events = createClient(EventService, transport);
+  }
+
+  close(): void {
+    this.session.abort();
+  }
+}
+
+export class BenchEnv {
+  private readonly tokens = new Map<string, string>();
+  private readonly connections = new Set<Connection>();
+  private readonly adminConnection: Connection;
+  readonly admin: Client<typeof AdminService>;
+  appId = "";
+  private secret = "";
+
+  private constructor(
+    readonly server: ServerHandle,
+    readonly options: EnvOptions,
+    readonly dataDir: string,
+    private readonly removeDataDir: boolean,
+  ) {
+    this.adminConnection = this.connection();
+    this.admin = createClient(AdminService, this.adminConnection.transport);
+  }
+
+  static async start(options: EnvOptions): Promise<BenchEnv> {
+    const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "narrowcast-bench-"));
+    const serverOptions: ServerOptions = {
+      port: 0,
+      dataDir,
+      logLevel: "silent",
+      rateLimitPerSecond: options.rateLimitPerSecond,
+      subscriberBufferSize: options.subscriberBufferSize,
+    };
+    const server = await (options.serverThread ? startInWorker : startInProcess)(serverOptions);
+    const env = new BenchEnv(server, options, dataDir, !options.dataDir && !options.keepData);
+    const { app } = await env.admin.createApp(
+      { name: "bench", edition: Edition.ULTIMATE },
+      { headers: { authorization: `Bearer ${server.adminKey}` } },
+    );
+    env.appId = app!.appId;
+    env.secret = app!.secret;
+    return env;
+  }
+
+  private get adminCall(): CallOptions {
+    return { headers: { authorization: `Bearer ${this.server.adminKey}` } };
+  }
+
+  /** A new HTTP/2 connection (its own session) speaking the chosen protocol. */
+  connection(): Connection {
+    const baseUrl = this.server.url;
+    const sessionManager = new Http2SessionManager(baseUrl);
+    const common = { baseUrl, httpVersion: "2" as const, sessionManager };
+    const transport =
+      this.options.protocol === "grpc"
+        ? createGrpcTransport(common)
+        : this.options.protocol === "grpc-web"
+          ? createGrpcWebTransport(common)
+          : createConnectTransport({ ...common, useBinaryFormat: true });
+    const connection = new Connection(transport, sessionManager);
+    this.connections.add(connection);
+    return connection;
+  }
+
+  release(connection: Connection): void {
+    connection.close();
+    this.connections.delete(connection);
+  }
+
+  /** Imports users in batches (one transaction each). */
+  async importUsers(userIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < userIds.length; i += 5000) {
+      const users = userIds.slice(i, i + 5000).map((userId) => ({ userId, nickname: userId }));
+      await this.admin.importUsers({ appId: this.appId, users }, this.adminCall);
+    }
+  }
+
+  /** Creates a WORK group owned by `ownerId` with `memberIds` as members. */
+  async createGroup(groupId: string, ownerId: string, memberIds: readonly string[]): Promise<string> {
+    const { group } = await this.admin.createGroup(
+      { appId: this.appId, groupId, type: GroupType.WORK, name: groupId, ownerId, memberIds: [...memberIds] },
+      this.adminCall,
+    );
+    if (group?.memberCount !== memberIds.length + 1) throw new Error(`group ${groupId} has ${group?.memberCount} members`);
+    return group.groupId;
+  }
+
+  /** Call options that authenticate as `userId`. */
+  async as(userId: string, signal?: AbortSignal): Promise<CallOptions> {
+    let token = this.tokens.get(userId);
+    if (!token) {
+      token = (await mintUserToken(this.appId, this.secret, userId, 6 * 3600, Date.now())).token;
+      this.tokens.set(userId, token);
+    }
+    return { headers: { authorization: `Bearer ${token}` }, signal };
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.close();
+    this.connections.clear();
+    await this.server.close();
+    if (this.removeDataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `n` user IDs with a prefix, zero-padded so they sort in creation order. */
+export function userIds(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}`);
+}
+
+/** A text element of exactly `bytes` ASCII characters. */
+export function textElement(bytes: number) {
+  return { element: { case: "text" as const, value: { text: "x".repeat(bytes) } } };
+}
