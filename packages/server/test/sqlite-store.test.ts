@@ -265,6 +265,26 @@ describe("SqliteStore: counter queries are index lookups, independent of history
     });
     expectIndexLookups(statements);
   });
+
+  it("listMessages() reads ordinary messages and the viewer's own targeted ones by index, never others' targeted ones", async () => {
+    const statements = await statementsOf(() =>
+      store.listMessages(APP, "long", { viewerId: members[5], floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 20 }),
+    );
+    expectIndexLookups(statements);
+    const details = statements.flatMap(({ sql, args }) => plan(sql, args));
+    // The targeted arm starts from the viewer's audience rows, not from a seq range of messages.
+    expect(details.join("\n")).toMatch(/SEARCH a USING PRIMARY KEY \(app_id=\? AND group_id=\? AND user_id=\?/);
+    expect(details.join("\n")).not.toMatch(/messages_by_seq \(app_id=\? AND group_id=\? AND seq>/);
+  });
+
+  it("readEvents() follows the user's membership spans, never the app's whole event log", async () => {
+    const statements = await statementsOf(() => store.readEvents(APP, members[5], 0, 100));
+    expectIndexLookups(statements);
+    const details = statements.flatMap(({ sql, args }) => plan(sql, args)).join("\n");
+    expect(details).toMatch(/SEARCH m USING INDEX memberships_by_user/);
+    expect(details).toMatch(/events_by_group \(app_id=\? AND group_id=\? AND event_id>\?\)/);
+    expect(details).not.toMatch(/\(app_id=\? AND event_id>\?\)/);
+  });
 });
 
 /** Wraps the store's connection so every statement execution is recorded with its arguments. */

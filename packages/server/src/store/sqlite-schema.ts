@@ -110,4 +110,14 @@ CREATE TABLE join_requests (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Replay reads a user's groups' events, not the whole app's; history pages read ordinary
+    // messages and the viewer's targeted ones by index, never stepping over others' targeted ones.
+    version: 2,
+    sql: `
+CREATE INDEX events_by_group ON events (app_id, group_id, event_id);
+CREATE INDEX events_by_user ON events (app_id, user_id, event_id) WHERE user_id IS NOT NULL;
+CREATE INDEX messages_ordinary ON messages (app_id, group_id, targeted, seq);
+`,
+  },
 ];

@@ -538,13 +538,18 @@ export class SqliteStore implements Store {
     const ascending = afterSeq > 0;
     const lower = Math.max(floorSeq, afterSeq);
     const upper = beforeSeq > 0 ? beforeSeq : Number.MAX_SAFE_INTEGER;
+    // Two ordered index scans merged: ordinary messages, and the targeted ones addressed to (or
+    // sent by) the viewer. Hidden targeted messages are never read. (CROSS JOIN fixes the join
+    // order: SQLite would otherwise drive the second scan from messages.)
     const rows = this.q(
-      `SELECT payload, seq FROM messages m
-       WHERE m.app_id = ? AND m.group_id = ? AND m.seq > ? AND m.seq < ?
-         AND (m.targeted = 0 OR EXISTS (SELECT 1 FROM message_audience a
-               WHERE a.app_id = m.app_id AND a.group_id = m.group_id AND a.user_id = ? AND a.seq = m.seq))
-       ORDER BY m.seq ${ascending ? "ASC" : "DESC"} LIMIT ?`,
-    ).all(appId, groupId, lower, upper, viewerId, limit + 1) as Row[];
+      `SELECT seq, payload FROM messages
+         WHERE app_id = ? AND group_id = ? AND targeted = 0 AND seq > ? AND seq < ?
+       UNION ALL
+       SELECT m.seq, m.payload FROM message_audience a
+         CROSS JOIN messages m ON m.app_id = a.app_id AND m.group_id = a.group_id AND m.seq = a.seq
+         WHERE a.app_id = ? AND a.group_id = ? AND a.user_id = ? AND a.seq > ? AND a.seq < ?
+       ORDER BY seq ${ascending ? "ASC" : "DESC"} LIMIT ?`,
+    ).all(appId, groupId, lower, upper, appId, groupId, viewerId, lower, upper, limit + 1) as Row[];
     const hasMore = rows.length > limit;
     const page = rows.slice(0, limit);
     if (!ascending) page.reverse();
@@ -696,23 +701,32 @@ export class SqliteStore implements Store {
   // ---- event log ----
 
   readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]> {
+    // The events of the user's membership spans (each span's group, within the span) plus the
+    // user's own events: cost follows what the user may see, not the app's whole log.
     const rows = this.q(
-      `SELECT e.* FROM events e
-       WHERE e.app_id = ? AND e.event_id > ? AND (
-         (e.audience = ${AUDIENCE_USER} AND e.user_id = ?)
-         OR (e.audience <> ${AUDIENCE_USER}
-             AND EXISTS (SELECT 1 FROM memberships m WHERE m.app_id = e.app_id AND m.group_id = e.group_id AND m.user_id = ?
-                         AND e.event_id >= m.join_event_id AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
-                         AND (e.audience <> ${AUDIENCE_HISTORY} OR m.join_seq < e.target_seq))
-             AND (e.audience IN (${AUDIENCE_GROUP}, ${AUDIENCE_HISTORY}) OR EXISTS (SELECT 1 FROM message_audience a
-                  WHERE a.app_id = e.app_id AND a.group_id = e.group_id AND a.user_id = ? AND a.seq = e.target_seq))))
-       ORDER BY e.event_id LIMIT ?`,
-    ).all(appId, afterEventId, userId, userId, userId, limit) as Row[];
+      `SELECT * FROM (
+         SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload
+           FROM memberships m
+           CROSS JOIN events e INDEXED BY events_by_group ON e.app_id = m.app_id AND e.group_id = m.group_id
+                AND e.event_id > ? AND e.event_id >= m.join_event_id
+                AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
+          WHERE m.app_id = ? AND m.user_id = ? AND (m.left_event_id IS NULL OR m.left_event_id > ?)
+            AND e.audience <> ${AUDIENCE_USER}
+            AND (e.audience <> ${AUDIENCE_HISTORY} OR m.join_seq < e.target_seq)
+            AND (e.audience IN (${AUDIENCE_GROUP}, ${AUDIENCE_HISTORY}) OR EXISTS (SELECT 1 FROM message_audience a
+                 WHERE a.app_id = e.app_id AND a.group_id = e.group_id AND a.user_id = m.user_id AND a.seq = e.target_seq))
+         UNION ALL
+         SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload
+           FROM events e
+          WHERE e.app_id = ? AND e.user_id = ? AND e.event_id > ? AND e.audience = ${AUDIENCE_USER}
+       ) ORDER BY event_id LIMIT ?`,
+    ).all(afterEventId, appId, userId, afterEventId, appId, userId, afterEventId, limit) as Row[];
     return Promise.resolve(
       rows.map((r) => ({
         appId,
         eventId: r.event_id,
         groupId: r.group_id,
+        // Replay only needs the event; the audience is informational here.
         audience: r.audience === AUDIENCE_USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
         event: fromBinary(EventSchema, r.payload),
       })),
