@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { BenchEnv, protocols, type Protocol } from "./env.js";
-import { FanoutRoom, fanout, latency, type FanoutResult, type LatencyResult } from "./fanout.js";
+import { FanoutRoom, fanout, latency, type FanoutResult, type LatencyResult, type SubscriberKind } from "./fanout.js";
 import { num, table, writeResults } from "./report.js";
 import { sendThroughput, type SendThroughputResult } from "./send-throughput.js";
 import { targetedCost, type TargetedCostResult } from "./targeted-cost.js";
@@ -55,6 +55,11 @@ const program = new Command("bench")
   .option("--latency-seconds <s>", "(c) seconds of sending [20; quick 3]", positive)
   .option("--cost-sizes <list>", "(d) group sizes compared (smallest first)", ints, [10, 10_000])
   .option("--cost-sends <n>", "(d) measured sends per group [2000; quick 300]", int)
+  .addOption(
+    new Option("--subscriber <kind>", "(b, c) subscriber client: a lean gRPC client on node:http2, or the generated connect-es client")
+      .choices(["raw", "connect"])
+      .default("raw"),
+  )
   .option("--server-thread", "run the server in a worker thread (own event loop) instead of the clients' one")
   .option("--buffer <n>", "server's subscriberBufferSize (events per subscription)", int, 1024)
   .option("--data-dir <dir>", "SQLite directory (default: a temp directory, removed afterwards)")
@@ -95,6 +100,7 @@ async function main(): Promise<void> {
     subscriberBufferSize: o.buffer as number,
     rateLimitPerSecond: RATE_LIMIT,
     serverThread: !!o.serverThread,
+    subscriber: o.subscriber as SubscriberKind,
   };
   if (settings.fanoutMessages > settings.subscriberBufferSize) {
     console.warn(`warning: M=${settings.fanoutMessages} exceeds the subscriber buffer (${settings.subscriberBufferSize}); slow streams may end with SLOW_CONSUMER`);
@@ -161,7 +167,7 @@ async function main(): Promise<void> {
     if (run("fanout")) {
       results.fanout = [];
       for (const size of settings.fanoutSizes) {
-        const room = await FanoutRoom.open(env, size, settings.subsPerConnection);
+        const room = await FanoutRoom.open(env, size, settings.subsPerConnection, settings.subscriber);
         results.fanout.push(
           await fanout(env, room, { messages: settings.fanoutMessages, inflight: settings.fanoutInflight, timeoutSeconds: 120 }),
         );
@@ -189,7 +195,7 @@ async function main(): Promise<void> {
     }
 
     if (run("latency")) {
-      const room = kept ?? (await FanoutRoom.open(env, settings.latencyMembers, settings.subsPerConnection));
+      const room = kept ?? (await FanoutRoom.open(env, settings.latencyMembers, settings.subsPerConnection, settings.subscriber));
       results.latency = await latency(env, room, {
         ratePerSecond: settings.latencyRate,
         seconds: settings.latencySeconds,

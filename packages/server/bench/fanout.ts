@@ -8,6 +8,10 @@ import { ConnectError, type CallOptions } from "@connectrpc/connect";
 import type { Message } from "@narrowcast/gen";
 import { type BenchEnv, type Connection, textElement, userIds } from "./env.js";
 import { now, pool, sleep, stamp, summarize, unstamp, within, type Summary } from "./stats.js";
+import { RawSubscriberConnection } from "./raw-subscriber.js";
+
+/** Which client the G subscribers use: the lean gRPC one (default) or the generated connect-es one. */
+export type SubscriberKind = "raw" | "connect";
 
 type DeliveryHandler = (message: Message, at: number) => void;
 
@@ -16,6 +20,8 @@ export class FanoutRoom {
   private readonly abort = new AbortController();
   private readonly streams: Promise<void>[] = [];
   private readonly connections: Connection[] = [];
+  private readonly rawConnections: RawSubscriberConnection[] = [];
+  private readonly cancels: (() => void)[] = [];
   /** Errors that ended a stream (e.g. SLOW_CONSUMER), by reason text. */
   readonly streamErrors = new Map<string, number>();
   onDelivery: DeliveryHandler = () => {};
@@ -30,7 +36,7 @@ export class FanoutRoom {
     setMaxListeners(0, this.abort.signal);
   }
 
-  static async open(env: BenchEnv, size: number, perConnection: number): Promise<FanoutRoom> {
+  static async open(env: BenchEnv, size: number, perConnection: number, subscriber: SubscriberKind = "raw"): Promise<FanoutRoom> {
     const prefix = `fan${size}-`;
     const members = userIds(`${prefix}m`, size);
     const sender = `${prefix}sender`;
@@ -38,7 +44,15 @@ export class FanoutRoom {
     const groupId = await env.createGroup(`fanout-${size}`, sender, members);
     const room = new FanoutRoom(env, size, groupId, sender);
     const ready: Promise<void>[] = [];
-    for (let i = 0; i < size; i += perConnection) {
+    for (let i = 0; i < size && subscriber === "raw"; i += perConnection) {
+      const connection = new RawSubscriberConnection(env.server.url);
+      room.rawConnections.push(connection);
+      for (const member of members.slice(i, i + perConnection)) {
+        const call = await env.as(member);
+        ready.push(room.subscribeRaw(connection, (call.headers as Record<string, string>).authorization));
+      }
+    }
+    for (let i = 0; i < size && subscriber === "connect"; i += perConnection) {
       const connection = env.connection();
       room.connections.push(connection);
       for (const member of members.slice(i, i + perConnection)) {
@@ -50,7 +64,34 @@ export class FanoutRoom {
   }
 
   get connectionCount(): number {
-    return this.connections.length;
+    return this.connections.length + this.rawConnections.length;
+  }
+
+  /** Opens one stream with the lean client; the promise settles when its `ready` arrives. */
+  private subscribeRaw(connection: RawSubscriberConnection, authorization: string): Promise<void> {
+    return new Promise<void>((onReady, onFail) => {
+      let done!: () => void;
+      this.streams.push(new Promise<void>((resolve) => (done = resolve)));
+      this.cancels.push(
+        connection.subscribe(
+          authorization,
+          (res) => {
+            const item = res.item;
+            if (item.case === "ready") onReady();
+            else if (item.case === "event" && item.value.payload.case === "messageReceived") {
+              const message = item.value.payload.value.message;
+              if (message?.groupId === this.groupId) this.onDelivery(message, now());
+            }
+          },
+          (err) => {
+            done();
+            if (!err || this.abort.signal.aborted) return;
+            this.streamErrors.set(err.message, (this.streamErrors.get(err.message) ?? 0) + 1);
+            onFail(err);
+          },
+        ),
+      );
+    });
   }
 
   /** Opens one stream; the returned promise settles when its `ready` arrives. */
@@ -88,7 +129,9 @@ export class FanoutRoom {
 
   async close(): Promise<void> {
     this.abort.abort();
+    for (const cancel of this.cancels) cancel();
     await Promise.allSettled(this.streams);
+    for (const c of this.rawConnections) c.close();
     for (const c of this.connections) this.env.release(c);
     // Let the server notice the closed streams before the next scenario starts.
     for (let i = 0; i < 100 && (await this.env.server.subscriptions()) > 0; i++) await sleep(20);

@@ -58,10 +58,8 @@ export class ReplaySocket extends Duplex {
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.socket.cork();
-    for (const { chunk } of chunks) this.socket.write(chunk);
-    this.socket.uncork();
-    this.socket.write(Buffer.alloc(0), cb);
+    // One socket write for everything the session queued meanwhile.
+    this.socket.write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -1,0 +1,20 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AdminService, MessageService, Edition, GroupType } from "@narrowcast/gen";
+import { startServer } from "@narrowcast/server";
+import { mkdtempSync } from "node:fs";
+const srv = await startServer({ port: 0, dataDir: process.argv[2] === "mem" ? ":memory:" : mkdtempSync("/tmp/nc-"), rateLimitPerSecond: 1e9 });
+const t = createGrpcTransport({ baseUrl: srv.url });
+const admin = createClient(AdminService, t);
+const h = { headers: { authorization: `Bearer ${srv.adminKey}` } };
+const { app } = await admin.createApp({ name: "x", edition: Edition.ULTIMATE }, h);
+await admin.importUsers({ appId: app!.appId, users: [{ userId: "a" }, { userId: "b" }] }, h);
+const { group } = await admin.createGroup({ appId: app!.appId, type: GroupType.WORK, ownerId: "a", memberIds: ["b"] }, h);
+const tok = (await admin.issueUserToken({ appId: app!.appId, userId: "a" }, h)).token;
+const msgs = createClient(MessageService, t);
+const hs = { headers: { authorization: `Bearer ${tok}` } };
+const times: number[] = [];
+for (let i = 0; i < 300; i++) { const t0 = performance.now(); await msgs.sendMessage({ groupId: group!.groupId, elements: [{ element: { case: "text", value: { text: "hello" } } }] }, hs); times.push(performance.now() - t0); if (process.argv[3]) await new Promise(r => setTimeout(r, Number(process.argv[3]))); }
+times.sort((a, b) => a - b);
+console.log(process.argv[2], "sleep", process.argv[3] ?? 0, "p50", times[150].toFixed(2), "p99", times[297].toFixed(2));
+await srv.close(); process.exit(0);
