@@ -4,6 +4,7 @@
 //   fanout   (b) deliveries/s to G online members (G = 100 and 1000 by default)
 //   latency  (c) send-to-delivery latency p50/p99 at G = 1000 and 5 messages/s
 //   cost     (d) send cost of a 2-receiver targeted message, 10- vs 10,000-member group
+//   idle     (e) memory of 10,000 idle subscribers (process RSS growth, client and server together)
 // Prints a table per scenario and writes JSON to bench-results/. Clients and server share one
 // process (and one event loop), so client work is included in every number; the output says so.
 import { cpus, loadavg } from "node:os";
@@ -15,8 +16,9 @@ import { FanoutRoom, fanout, latency, type FanoutResult, type LatencyResult, typ
 import { num, table, writeResults } from "./report.js";
 import { sendThroughput, type SendThroughputResult } from "./send-throughput.js";
 import { targetedCost, type TargetedCostResult } from "./targeted-cost.js";
+import { idleSubscribers, type IdleResult } from "./idle.js";
 
-const SCENARIOS = ["send", "fanout", "latency", "cost"] as const;
+const SCENARIOS = ["send", "fanout", "latency", "cost", "idle"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const RATE_LIMIT = 1e9;
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -60,6 +62,7 @@ const program = new Command("bench")
       .choices(["raw", "connect"])
       .default("raw"),
   )
+  .option("--idle-subscribers <n>", "(e) idle Subscribe streams [10000; quick 1000]", int)
   .option("--server-thread", "run the server in a worker thread (own event loop) instead of the clients' one")
   .option("--buffer <n>", "server's subscriberBufferSize (events per subscription)", int, 1024)
   .option("--data-dir <dir>", "SQLite directory (default: a temp directory, removed afterwards)")
@@ -75,6 +78,7 @@ interface Results {
   fanout?: FanoutResult[];
   latency?: LatencyResult;
   targetedCost?: TargetedCostResult;
+  idle?: IdleResult;
   totalSeconds?: number;
 }
 
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
     rateLimitPerSecond: RATE_LIMIT,
     serverThread: !!o.serverThread,
     subscriber: o.subscriber as SubscriberKind,
+    idleSubscribers: (o.idleSubscribers as number | undefined) ?? (quick ? 1000 : 10_000),
   };
   if (settings.fanoutMessages > settings.subscriberBufferSize) {
     console.warn(`warning: M=${settings.fanoutMessages} exceeds the subscriber buffer (${settings.subscriberBufferSize}); slow streams may end with SLOW_CONSUMER`);
@@ -234,6 +239,17 @@ async function main(): Promise<void> {
           ["group size", "sends", "mean µs", "p50 µs", "p99 µs"],
           r.rows.map((row) => [num(row.members), row.sends, num(row.us.mean), num(row.us.p50), num(row.us.p99)]),
         ) + `ratio ${num(r.rows.at(-1)!.members)} / ${num(r.rows[0].members)} members: mean ${num(r.ratioMean, 2)}×, p50 ${num(r.ratioP50, 2)}×\n`,
+      );
+    }
+    if (run("idle")) {
+      results.idle = await idleSubscribers(env, { subscribers: settings.idleSubscribers, perConnection: settings.subsPerConnection });
+      const r = results.idle;
+      print(
+        table(
+          "(e) Idle subscribers: growth of this process's resident memory (client and server together)",
+          ["subscribers", "connections", "RSS before MiB", "RSS after MiB", "RSS growth MiB", "heap growth MiB", "KiB per subscriber"],
+          [[num(r.subscribers), r.connections, num(r.rssBeforeMiB), num(r.rssAfterMiB), num(r.rssGrowthMiB), num(r.heapGrowthMiB), num(r.perSubscriberKiB, 1)]],
+        ),
       );
     }
   } finally {

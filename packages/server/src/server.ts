@@ -24,7 +24,6 @@ import type { Bus } from "./bus/types.js";
 import type { Deps, Limits } from "./context.js";
 import { narrowcastError, reasonOf } from "./errors.js";
 import { Hub } from "./hub.js";
-import { ReplaySocket } from "./http/replay-socket.js";
 import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
 import { RateLimiter } from "./rate-limit.js";
 import { adminService } from "./services/admin-service.js";
@@ -189,12 +188,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     socket.setNoDelay(true);
     socket.once("data", (first) => {
       socket.pause();
-      // An HTTP/2 connection starts with the client preface "PRI * HTTP/2.0".
+      socket.unshift(first);
+      // An HTTP/2 connection starts with the client preface "PRI * HTTP/2.0". node:http2 reads the
+      // socket's native handle and first takes what is already buffered, so the sniffed chunk is
+      // not lost; the socket must stay paused until then (resuming would drain it elsewhere).
       if (first.subarray(0, 4).toString("latin1") === "PRI ") {
-        socket.removeAllListeners("data");
-        h2.emit("connection", new ReplaySocket(socket, first));
+        h2.emit("connection", socket);
       } else {
-        socket.unshift(first);
         h1.emit("connection", socket);
         socket.resume();
       }
