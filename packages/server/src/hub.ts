@@ -10,7 +10,16 @@ import type { Store, StoredEvent } from "./store/types.js";
 
 const key = (appId: string, id: string) => `${appId}\u0000${id}`;
 
-/** One open Subscribe stream: a bounded queue of items with one waiting reader. */
+/**
+ * Writes items to a stream at once; returns false when the transport is full (backpressure).
+ * It must not throw: it runs inside the sender's call.
+ */
+export type DirectWriter = (items: SubscribeResponse[]) => boolean;
+
+/**
+ * One open Subscribe stream: a bounded queue of items with one waiting reader or, once a direct
+ * writer is attached, synchronous writes that skip the queue while the transport keeps up.
+ */
 export class Subscription {
   private readonly queue: { eventId: number; item: SubscribeResponse }[] = [];
   private failure: ConnectError | undefined;
@@ -18,6 +27,9 @@ export class Subscription {
   private replayedUpTo = -1;
   private replaying = true;
   private onFail: ((err: ConnectError) => void) | undefined;
+  private writer: DirectWriter | undefined;
+  /** The direct writer's transport is full: items queue until `drained()`. */
+  private blocked = false;
   /** Settles when the subscription fails (slow consumer, shutdown), so a blocked writer can stop. */
   readonly failed = new Promise<ConnectError>((resolve) => (this.onFail = resolve));
 
@@ -31,6 +43,11 @@ export class Subscription {
   push(eventId: number, item: SubscribeResponse): void {
     if (this.failure) return;
     if (!this.replaying && eventId !== 0 && eventId <= this.replayedUpTo) return;
+    if (this.writer && !this.blocked && this.queue.length === 0) {
+      // The hot path of fan-out: no queue, no wake-up, the shared frame goes straight out.
+      if (!this.writer([item])) this.blocked = true;
+      return;
+    }
     if (this.queue.length >= this.capacity) {
       this.fail(narrowcastError(ErrorReason.SLOW_CONSUMER, "subscriber fell too far behind; resume from the last cursor"));
       return;
@@ -47,6 +64,30 @@ export class Subscription {
       const id = this.queue[i].eventId;
       if (id !== 0 && id <= lastReplayed) this.queue.splice(i, 1);
     }
+  }
+
+  /** Switches to direct writes (after the replay and `ready`); anything queued is written now. */
+  attach(writer: DirectWriter): void {
+    this.writer = writer;
+    this.flush();
+  }
+
+  /** The direct writer's transport can take more: write what queued meanwhile. */
+  drained(): void {
+    this.blocked = false;
+    this.flush();
+  }
+
+  /** True while the direct writer's transport is full. */
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  private flush(): void {
+    if (!this.writer || this.blocked || this.failure || this.queue.length === 0) return;
+    const items = this.queue.map((q) => q.item);
+    this.queue.length = 0;
+    if (!this.writer(items)) this.blocked = true;
   }
 
   fail(err: ConnectError): void {

@@ -61,7 +61,10 @@ export interface ServerOptions {
   logger?: Logger;
   /** Test hook: decorates the store (e.g. to build deliberately broken servers). */
   wrapStore?: (store: Store) => Store;
-  /** Extra interceptors, run after authentication. */
+  /**
+   * Extra interceptors, run after authentication. Subscribe streams served by the fast path
+   * (every binary or JSON Subscribe without compression or timeout) do not pass through them.
+   */
   interceptors?: Interceptor[];
   /** Clock, for tests. */
   now?: () => number;

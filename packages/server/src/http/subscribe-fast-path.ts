@@ -131,11 +131,22 @@ class StreamWriter {
     (this.res as ServerResponse).flushHeaders?.();
   }
 
+  /** Writes frames now; false when the transport is full (wait for "drain"). */
+  writeNow(chunks: Uint8Array[]): boolean {
+    if (this.res.destroyed || this.ended) return false;
+    try {
+      this.start();
+      const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      return (this.res as ServerResponse).write(data);
+    } catch {
+      // A stream that closed under us: its "close" ends the subscription.
+      return false;
+    }
+  }
+
   /** Writes frames; resolves when the transport can take more (backpressure). */
   write(chunks: Uint8Array[]): Promise<void> | undefined {
-    this.start();
-    const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    if ((this.res as ServerResponse).write(data)) return undefined;
+    if (this.writeNow(chunks)) return undefined;
     return new Promise((resolve) => {
       const done = () => {
         this.res.off("drain", done);
@@ -226,14 +237,27 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
       frameOf(create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(last) } } }), n.binary),
     ]);
 
-    // Live: everything queued goes out in one write; the frames are shared by all streams.
-    for (;;) {
-      const items = await sub.nextBatch(interval * 1000, abort.signal);
-      if (abort.signal.aborted) return;
-      const out = items.length ? items.map((item) => frameOf(item, n.binary)) : [frameOf(HEARTBEAT, n.binary)];
-      const drained = writer.write(out);
-      // A stream that cannot drain ends when its queue overflows (rule EVT-6).
-      if (drained) await Promise.race([drained, sub.failed]);
+    // Live: the hub writes each event's shared frame directly into this stream while it keeps
+    // up; when the transport is full, events queue (bounded, rule EVT-6) until it drains.
+    const heartbeat = frameOf(HEARTBEAT, n.binary);
+    const idle = setTimeout(function beat() {
+      if (!sub!.isBlocked) writer.writeNow([heartbeat]);
+      idle.refresh();
+    }, interval * 1000).unref();
+    try {
+      res.on("drain", () => sub!.drained());
+      sub.attach((items) => {
+        idle.refresh();
+        return writer.writeNow(items.length === 1 ? [frameOf(items[0], n.binary)] : items.map((item) => frameOf(item, n.binary)));
+      });
+      const closed = new Promise<void>((resolve) => {
+        if (abort.signal.aborted) resolve();
+        else abort.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      const failure = await Promise.race([sub.failed, closed]);
+      if (failure) throw failure;
+    } finally {
+      clearTimeout(idle);
     }
   } catch (err) {
     const error = ConnectError.from(err);
