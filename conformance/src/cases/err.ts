@@ -113,4 +113,52 @@ export const errCases = [
       expectEqual(Number(c.readSeq), 0, "alice's read_seq after marking beyond the latest of an empty group (clamped)");
     },
   }),
+  defineCase({
+    id: "err-malformed-request-body",
+    rules: ["ERR-4", "ERR-2"],
+    requirement:
+      "A body that is not a valid encoding of the request (binary or JSON), or an unknown procedure, gets the protocol's standard error, never Internal, and the server keeps serving.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const alice = w.user("alice");
+      const token = await alice.token();
+      // Connect unary over plain HTTP: the framing is the same for every server, whatever ctx.protocol.
+      const post = (path: string, contentType: string, body: BodyInit) =>
+        fetch(new URL(path, ctx.baseUrl), {
+          method: "POST",
+          headers: { "content-type": contentType, "connect-protocol-version": "1", authorization: `Bearer ${token}` },
+          body,
+        });
+      const garbage = new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x12]);
+      const cases: [string, Promise<Response>, number[], string[]][] = [
+        ["binary garbage to SendMessage", post("/narrowcast.v1.MessageService/SendMessage", "application/proto", garbage), [400], ["invalid_argument"]],
+        ["malformed JSON to SendMessage", post("/narrowcast.v1.MessageService/SendMessage", "application/json", "{\"groupId\": "), [400], ["invalid_argument"]],
+        ["a JSON field of the wrong type", post("/narrowcast.v1.MessageService/SendMessage", "application/json", "{\"groupId\": 42}"), [400], ["invalid_argument"]],
+        ["an unknown procedure", post("/narrowcast.v1.MessageService/NoSuchMethod", "application/json", "{}"), [404], ["unimplemented", "not_found", ""]],
+      ];
+      const settled = await Promise.all(cases.map(([, response]) => response.then((r) => r, (err: unknown) => err as Error)));
+      for (let i = 0; i < cases.length; i++) {
+        const [what, , statuses, codes] = cases[i];
+        const res = settled[i];
+        check(!(res instanceof Error), `${what}: the connection failed`, "an HTTP response", String(res));
+        const response = res as Response;
+        const text = await response.text();
+        let code = "";
+        try {
+          code = (JSON.parse(text) as { code?: string }).code ?? "";
+        } catch {
+          // A 404 for an unknown procedure may carry any body.
+        }
+        check(
+          statuses.includes(response.status) && codes.includes(code) && code !== "internal" && code !== "unknown",
+          `${what}: wrong error`,
+          `HTTP ${statuses.join(" or ")} with code ${codes.filter(Boolean).join(" or ") || "(any)"}`,
+          `HTTP ${response.status} ${text.slice(0, 200)}`,
+        );
+      }
+      // Still serving, and nothing was stored.
+      const sent = await alice.send(w.groupId, "still here");
+      expectEqual(sent.seq, 1n, "seq of the first accepted message after the malformed requests");
+    },
+  }),
 ];

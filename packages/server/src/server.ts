@@ -8,7 +8,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { pino, type Logger } from "pino";
 import {
   AdminService,
@@ -25,6 +24,7 @@ import type { Deps, Limits } from "./context.js";
 import { narrowcastError, reasonOf } from "./errors.js";
 import { Hub } from "./hub.js";
 import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
+import { createNodeHandler } from "./http/adapter.js";
 import { RateLimiter } from "./rate-limit.js";
 import { adminService } from "./services/admin-service.js";
 import { conversationService } from "./services/conversation-service.js";
@@ -159,7 +159,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const { adminKey, adminKeyFile } = resolveAdminKey(options);
   const auth = new Authenticator(store, adminKey, now);
 
-  const handler = connectNodeAdapter({
+  const handler = createNodeHandler({
     routes(router: ConnectRouter) {
       router.service(GroupService, groupService(deps));
       router.service(MessageService, messageService(deps));
@@ -169,11 +169,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     interceptors: [loggingInterceptor(log), auth.interceptor(), ...(options.interceptors ?? [])],
     readMaxBytes: 1024 * 1024,
+    log,
   });
 
   const fastPath = createSubscribeFastPath(deps, auth, log);
   const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
-    if (!fastPath.handle(req, res)) handler(req as http.IncomingMessage, res as http.ServerResponse);
+    if (!fastPath.handle(req, res)) handler(req, res);
   };
   const h2 = http2.createServer({}, serve);
   const h1 = http.createServer(serve);
