@@ -94,6 +94,15 @@ function errorResponse(protocol: Protocol, error: ConnectError): UniversalServer
 function guardBinaryBody(handler: UniversalHandler, readMaxBytes: number): UniversalHandler {
   if (handler.method.methodKind !== "unary") return handler;
   const guarded = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    if (req.method === "GET") {
+      // Connect GET (NO_SIDE_EFFECTS RPCs): the message is in the query, binary when encoding=proto.
+      const query = new URL(req.url, "http://localhost").searchParams;
+      const message = query.get("message");
+      if (query.get("encoding") !== "proto" || message === null || query.get("compression")) return handler(req);
+      const bytes = query.get("base64") === "1" ? new Uint8Array(Buffer.from(message, "base64url")) : new TextEncoder().encode(message);
+      const error = decodeError("connect", handler.method.input, bytes);
+      return error ? errorResponse("connect", error) : handler(req);
+    }
     const protocol = req.method === "POST" ? binaryProtocol(req.header) : undefined;
     const body = req.body;
     if (!protocol || body === null || typeof body !== "object" || !(Symbol.asyncIterator in body)) return handler(req);
