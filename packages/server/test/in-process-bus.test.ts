@@ -1,0 +1,4 @@
+import { InProcessBus } from "../src/bus/memory.js";
+import { busContract } from "./bus-contract.js";
+
+busContract("InProcessBus", async () => new InProcessBus());
