@@ -7,6 +7,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import { narrowcastError } from "./errors.js";
 import type { Bus } from "./bus/types.js";
 import type { Store, StoredEvent } from "./store/types.js";
+import { Sequencer } from "./sequencer.js";
 
 const key = (appId: string, id: string) => `${appId}\u0000${id}`;
 
@@ -169,12 +170,20 @@ export class Hub {
   private readonly unsubscribe: () => void;
   private readonly responseCache = new WeakMap<object, SubscribeResponse>();
 
+  private readonly sequencer: Sequencer;
+
   constructor(
     private readonly store: Store,
     bus: Bus,
     private readonly capacity: number,
+    onGapSkipped?: (appId: string, fromId: number, toId: number) => void,
   ) {
-    this.unsubscribe = bus.subscribe((e) => this.route(e));
+    this.sequencer = new Sequencer((e) => this.route(e), {
+      gapTimeoutMs: 250,
+      maxPending: 10_000,
+      onGapSkipped: (appId, from, to) => onGapSkipped?.(appId, from, to),
+    });
+    this.unsubscribe = bus.subscribe((e) => this.sequencer.accept(e));
   }
 
   /** Registers a subscription and loads its user's groups into the index. */
@@ -224,6 +233,7 @@ export class Hub {
 
   stop(): void {
     this.unsubscribe();
+    this.sequencer.stop();
   }
 
   private indexAdd(appId: string, groupId: string, userId: string): void {

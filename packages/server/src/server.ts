@@ -135,7 +135,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   await store.migrate();
   if (options.wrapStore) store = options.wrapStore(store);
   const bus = options.bus ?? new InProcessBus();
-  const hub = new Hub(store, bus, options.subscriberBufferSize ?? 1024);
+  const hub = new Hub(store, bus, options.subscriberBufferSize ?? 1024, (appId, fromId, toId) =>
+    log.warn({ appId, fromId, toId }, "events never published (a node stopped mid-send?); live streams skip them, replay has them"),
+  );
   const limits: Limits = {
     recallWindowMs: (options.recallWindowSeconds ?? 120) * 1000,
     heartbeatSeconds: options.heartbeatSeconds ?? 15,

@@ -1,0 +1,68 @@
+// The sequencer releases each app's stored events in ID order (see src/sequencer.ts).
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { EventSchema } from "@narrowcast/gen";
+import { Sequencer } from "../src/sequencer.js";
+import type { StoredEvent } from "../src/store/types.js";
+
+const ev = (appId: string, eventId: number): StoredEvent => ({
+  appId,
+  eventId,
+  groupId: "g",
+  audience: { kind: "group" },
+  event: create(EventSchema, {}),
+});
+
+describe("Sequencer", () => {
+  afterEach(() => vi.useRealTimers());
+
+  function make(options: { gapTimeoutMs?: number; maxPending?: number } = {}) {
+    const out: string[] = [];
+    const skipped: string[] = [];
+    const seq = new Sequencer((e) => out.push(`${e.appId}:${e.eventId}`), {
+      gapTimeoutMs: options.gapTimeoutMs ?? 100,
+      maxPending: options.maxPending ?? 100,
+      onGapSkipped: (app, from, to) => skipped.push(`${app}:${from}-${to}`),
+    });
+    return { seq, out, skipped };
+  }
+
+  it("passes events in order straight through, per app, and unstored ones at once", () => {
+    const { seq, out } = make();
+    for (const e of [ev("a", 5), ev("b", 1), ev("a", 6), ev("a", 0), ev("b", 2)]) seq.accept(e);
+    expect(out).toEqual(["a:5", "b:1", "a:6", "a:0", "b:2"]);
+  });
+
+  it("holds an event that overtook another until the gap fills", () => {
+    const { seq, out } = make();
+    seq.accept(ev("a", 1));
+    seq.accept(ev("a", 3));
+    seq.accept(ev("a", 4));
+    expect(out).toEqual(["a:1"]);
+    seq.accept(ev("a", 2));
+    expect(out).toEqual(["a:1", "a:2", "a:3", "a:4"]);
+  });
+
+  it("gives a gap up after the timeout and delivers a late event anyway", () => {
+    vi.useFakeTimers();
+    const { seq, out, skipped } = make({ gapTimeoutMs: 100 });
+    seq.accept(ev("a", 1));
+    seq.accept(ev("a", 3));
+    vi.advanceTimersByTime(99);
+    expect(out).toEqual(["a:1"]);
+    vi.advanceTimersByTime(1);
+    expect(out).toEqual(["a:1", "a:3"]);
+    expect(skipped).toEqual(["a:2-2"]);
+    seq.accept(ev("a", 2));
+    seq.accept(ev("a", 4));
+    expect(out).toEqual(["a:1", "a:3", "a:2", "a:4"]);
+  });
+
+  it("gives a gap up at once when too many events wait behind it", () => {
+    const { seq, out, skipped } = make({ maxPending: 2 });
+    seq.accept(ev("a", 1));
+    for (const id of [3, 4, 5]) seq.accept(ev("a", id));
+    expect(out).toEqual(["a:1", "a:3", "a:4", "a:5"]);
+    expect(skipped).toEqual(["a:2-2"]);
+  });
+});
