@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "./server.js";
+import { NatsBus } from "./bus/nats.js";
 
 const program = new Command()
   .name("narrowcast-server")
@@ -16,11 +17,17 @@ const program = new Command()
     new Option("--recall-window <seconds>", "sender's recall window").env("NARROWCAST_RECALL_WINDOW").default("120").argParser(Number),
   )
   .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
+  .addOption(
+    new Option("--nats-url <url>", "NATS server for fan-out across nodes (default: in-process, one node)").env("NARROWCAST_NATS_URL"),
+  )
+  .addOption(new Option("--nats-subject <subject>", "NATS subject the nodes share").env("NARROWCAST_NATS_SUBJECT").default("narrowcast.events"))
   .parse();
 
 const opts = program.opts();
 const logger = pino({ level: opts.logLevel, base: { service: "narrowcast" } });
+const bus = opts.natsUrl ? await NatsBus.connect({ servers: opts.natsUrl, subject: opts.natsSubject }) : undefined;
 const server = await startServer({
+  bus,
   host: opts.host,
   port: opts.port,
   dataDir: opts.dataDir,
