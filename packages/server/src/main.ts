@@ -1,8 +1,10 @@
-// `npm start`: runs the reference server on its embedded SQLite store.
+// `npm start`: runs the reference server on its embedded SQLite store, or, with --database-url
+// and --nats-url, as one node of several sharing PostgreSQL and NATS.
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "./server.js";
 import { NatsBus } from "./bus/nats.js";
+import { PostgresStore } from "./store/postgres.js";
 
 const program = new Command()
   .name("narrowcast-server")
@@ -18,6 +20,12 @@ const program = new Command()
   )
   .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
   .addOption(
+    new Option("--database-url <url>", "PostgreSQL for several nodes (default: the embedded SQLite store in --data-dir)").env(
+      "NARROWCAST_DATABASE_URL",
+    ),
+  )
+  .addOption(new Option("--database-schema <name>", "PostgreSQL schema for the tables").env("NARROWCAST_DATABASE_SCHEMA"))
+  .addOption(
     new Option("--nats-url <url>", "NATS server for fan-out across nodes (default: in-process, one node)").env("NARROWCAST_NATS_URL"),
   )
   .addOption(new Option("--nats-subject <subject>", "NATS subject the nodes share").env("NARROWCAST_NATS_SUBJECT").default("narrowcast.events"))
@@ -26,8 +34,16 @@ const program = new Command()
 const opts = program.opts();
 const logger = pino({ level: opts.logLevel, base: { service: "narrowcast" } });
 const bus = opts.natsUrl ? await NatsBus.connect({ servers: opts.natsUrl, subject: opts.natsSubject }) : undefined;
+if (opts.databaseUrl && !opts.adminKey) {
+  // Nodes sharing a database must share the admin key; a generated one would differ per node.
+  program.error("--database-url needs --admin-key (or NARROWCAST_ADMIN_KEY): every node must use the same key");
+}
+const store = opts.databaseUrl
+  ? new PostgresStore({ connectionString: opts.databaseUrl, schema: opts.databaseSchema })
+  : undefined;
 const server = await startServer({
   bus,
+  store,
   host: opts.host,
   port: opts.port,
   dataDir: opts.dataDir,

@@ -1,14 +1,17 @@
 // Two server nodes behind one "load balancer": they share one store and one NATS subject, and
 // clients talk to either. Events committed on one node reach subscribers on the other, targeted
 // visibility holds across nodes, and a stream resumed on the other node misses nothing
-// (rules EVT-1, EVT-3, TGT-4). The store here is one SQLite instance shared in-process; the
-// PostgreSQL store runs the same scenario in postgres-store.test.ts when it is available.
+// (rules EVT-1, EVT-3, TGT-4). Run on one SQLite store shared in-process, and on two PostgreSQL
+// stores (two pools) on one database, which is how nodes are deployed.
 import { randomBytes } from "node:crypto";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupType } from "@narrowcast/gen";
 import { NatsBus } from "../src/bus/nats.js";
 import { SqliteStore } from "../src/store/sqlite.js";
+import { PostgresStore } from "../src/store/postgres.js";
+import pg from "pg";
+import { postgresAvailable, postgresUrl } from "./services.js";
 import type { Store } from "../src/store/types.js";
 import { AppFixture, TestServer, UserClient, isMessage, textOf, type Protocol } from "./support.js";
 
@@ -24,13 +27,13 @@ describe.runIf(required || !available)("multi-node needs NATS", () => {
   it(`NATS is reachable at ${natsUrl} (required by NARROWCAST_REQUIRE_SERVICES=1)`, () => expect(available).toBe(true));
 });
 
-/** Two nodes on one store and one NATS subject. */
-export async function startTwoNodes(store: () => Promise<Store>): Promise<[TestServer, TestServer]> {
+/** Two nodes, each with its store (on one database) and its bus connection (on one subject). */
+async function startTwoNodes(stores: () => Promise<[Store, Store]>): Promise<[TestServer, TestServer]> {
   const subject = `narrowcast.test.${randomBytes(6).toString("hex")}`;
-  const shared = await store();
-  const node = async () =>
-    TestServer.start({ store: shared, bus: await NatsBus.connect({ servers: natsUrl, subject }) });
-  return [await node(), await node()];
+  const [first, second] = await stores();
+  const node = async (store: Store) =>
+    TestServer.start({ store, bus: await NatsBus.connect({ servers: natsUrl, subject }) });
+  return [await node(first), await node(second)];
 }
 
 /** A user's clients on another node (same token). */
@@ -38,16 +41,17 @@ function on(node: TestServer, user: UserClient, protocol: Protocol): UserClient 
   return new UserClient(user.id, user.token, node.transport(protocol, { token: user.token, sessionManager: node.newSession() }));
 }
 
-export function multiNodeScenario(name: string, store: () => Promise<Store>): void {
-  describe.runIf(available)(`two nodes, ${name}`, () => {
+function multiNodeScenario(name: string, stores: () => Promise<[Store, Store]>, enabled = true, cleanup?: () => Promise<void>): void {
+  describe.runIf(available && enabled)(`two nodes, ${name}`, () => {
     let a: TestServer;
     let b: TestServer;
     beforeAll(async () => {
-      [a, b] = await startTwoNodes(store);
+      [a, b] = await startTwoNodes(stores);
     });
     afterAll(async () => {
       await b?.close();
       await a?.close();
+      await cleanup?.();
     });
 
     it("delivers across nodes, keeps targeted messages private, and resumes on the other node", async () => {
@@ -83,8 +87,31 @@ export function multiNodeScenario(name: string, store: () => Promise<Store>): vo
   });
 }
 
-multiNodeScenario("shared SQLite store", async () => {
+multiNodeScenario("one SQLite store shared in-process", async () => {
   const store = new SqliteStore({ dataDir: ":memory:" });
   await store.migrate();
-  return store;
+  return [store, store];
 });
+
+// The deployment shape: each node its own PostgreSQL pool on one database (a fresh schema).
+const pgReady = await postgresAvailable();
+const schema = `nc_test_${randomBytes(6).toString("hex")}`;
+multiNodeScenario(
+  "two PostgreSQL stores on one database",
+  async () => {
+    const admin = new pg.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const node = () => new PostgresStore({ connectionString: postgresUrl(), schema, max: 4 });
+    return [node(), node()];
+  },
+  pgReady,
+  async () => {
+    const admin = new pg.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  },
+);
+if (!pgReady && !required) console.warn(`PostgreSQL not reachable at ${postgresUrl()}: skipping the multi-node PostgreSQL scenario`);

@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { ConversationService, EventSchema } from "@narrowcast/gen";
 import { callerOf, type Deps } from "../context.js";
 import { activityOf, conversationProto, requireGroup, requireMember } from "./common.js";
+import { seqBound } from "./message-service.js";
 
 export function conversationService(deps: Deps): ServiceImpl<typeof ConversationService> {
   const { store } = deps;
@@ -34,7 +35,7 @@ export function conversationService(deps: Deps): ServiceImpl<typeof Conversation
       const { appId, userId } = callerOf(ctx);
       const group = await requireGroup(deps, appId, req.groupId);
       await requireMember(deps, group, userId);
-      const { counters, event } = await store.markRead(appId, group.groupId, userId, Number(req.readSeq), deps.now(), (c) =>
+      const { counters, event } = await store.markRead(appId, group.groupId, userId, seqBound(req.readSeq), deps.now(), (c) =>
         create(EventSchema, {
           payload: { case: "conversationUpdated", value: { conversation: conversationProto(group, c) } },
         }),

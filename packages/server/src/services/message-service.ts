@@ -7,6 +7,11 @@ import { requireGroup, requireMember } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
 
 const DEFAULT_PAGE = 20;
+
+/** A seq from the wire as a store bound: every stored seq is a safe integer, so larger values clamp. */
+export function seqBound(seq: bigint): number {
+  return seq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(seq);
+}
 const MAX_PAGE = 100;
 
 export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
@@ -39,8 +44,8 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       return deps.store.listMessages(appId, group.groupId, {
         viewerId: userId,
         floorSeq: group.type === GroupType.MEETING ? 0 : member.joinSeq,
-        beforeSeq: Number(req.beforeSeq),
-        afterSeq: Number(req.afterSeq),
+        beforeSeq: seqBound(req.beforeSeq),
+        afterSeq: seqBound(req.afterSeq),
         limit: req.limit || DEFAULT_PAGE,
       });
     },

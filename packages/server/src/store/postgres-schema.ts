@@ -1,0 +1,125 @@
+// Versioned schema migrations of the PostgreSQL store. Append new versions; never edit an applied
+// one. `schema_migrations` records what ran. The layout follows the SQLite store's table for
+// table (see sqlite-schema.ts for what each counter means), with BIGINT for seqs, event IDs and
+// times (ms), BYTEA for protobuf payloads, BOOLEAN for flags, and IDs in the "C" collation so
+// that ORDER BY user_id / group_id is byte order, as in SQLite, whatever the database's locale.
+export const postgresMigrations: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE apps (
+  app_id TEXT COLLATE "C" PRIMARY KEY,
+  name TEXT NOT NULL,
+  edition INTEGER NOT NULL,
+  secret TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  event_seq BIGINT NOT NULL DEFAULT 0           -- last event ID of the app's event log
+);
+CREATE TABLE users (
+  app_id TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  nickname TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (app_id, user_id)
+);
+-- Updated on every stored message: room on each page lets PostgreSQL update in place (HOT).
+CREATE TABLE groups (
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  type INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  owner_id TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  member_count INTEGER NOT NULL DEFAULT 0,
+  last_seq BIGINT NOT NULL DEFAULT 0,
+  last_activity_at BIGINT NOT NULL,
+  bcast_cum BIGINT NOT NULL DEFAULT 0,
+  last_bcast_seq BIGINT NOT NULL DEFAULT 0,
+  last_at_all_seq BIGINT NOT NULL DEFAULT 0,
+  dismissed BOOLEAN NOT NULL DEFAULT false,
+  PRIMARY KEY (app_id, group_id)
+) WITH (fillfactor = 80);
+-- One row per membership span; the current one has left_event_id NULL.
+CREATE TABLE memberships (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  role INTEGER NOT NULL,
+  joined_at BIGINT NOT NULL,
+  join_seq BIGINT NOT NULL,
+  join_event_id BIGINT NOT NULL,
+  left_event_id BIGINT,
+  read_seq BIGINT NOT NULL,
+  bcast_cum_at_read BIGINT NOT NULL,
+  tgt_cum BIGINT NOT NULL DEFAULT 0,
+  tgt_cum_at_read BIGINT NOT NULL DEFAULT 0,
+  last_tgt_seq BIGINT NOT NULL DEFAULT 0,
+  last_mention_seq BIGINT NOT NULL DEFAULT 0
+) WITH (fillfactor = 80);
+CREATE UNIQUE INDEX memberships_current ON memberships (app_id, group_id, user_id) WHERE left_event_id IS NULL;
+CREATE INDEX memberships_by_user ON memberships (app_id, user_id, group_id);
+CREATE INDEX memberships_by_group ON memberships (app_id, group_id, user_id);
+CREATE TABLE messages (
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  message_id TEXT COLLATE "C" NOT NULL,
+  sender_id TEXT COLLATE "C" NOT NULL,
+  targeted BOOLEAN NOT NULL,
+  bcast_cum BIGINT NOT NULL,
+  event_id BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  recalled BOOLEAN NOT NULL DEFAULT false,
+  payload BYTEA NOT NULL,
+  CONSTRAINT messages_by_seq PRIMARY KEY (app_id, group_id, seq)
+);
+CREATE UNIQUE INDEX messages_by_id ON messages (app_id, message_id);
+CREATE TABLE message_audience (
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  is_sender BOOLEAN NOT NULL,
+  tgt_cum BIGINT NOT NULL,
+  PRIMARY KEY (app_id, group_id, user_id, seq)
+);
+CREATE TABLE events (
+  app_id TEXT COLLATE "C" NOT NULL,
+  event_id BIGINT NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  audience SMALLINT NOT NULL,                   -- 0 group, 1 targeted message, 2 one user, 3 history
+  target_seq BIGINT,
+  user_id TEXT COLLATE "C",
+  created_at BIGINT NOT NULL,
+  payload BYTEA NOT NULL,
+  PRIMARY KEY (app_id, event_id)
+);
+CREATE TABLE sent_messages (
+  app_id TEXT COLLATE "C" NOT NULL,
+  sender_id TEXT COLLATE "C" NOT NULL,
+  client_message_id TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  payload BYTEA NOT NULL,
+  PRIMARY KEY (app_id, sender_id, client_message_id)
+);
+CREATE TABLE join_requests (
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  message TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (app_id, group_id, user_id)
+);
+`,
+  },
+  {
+    // Replay reads a user's groups' events, not the whole app's; history pages read ordinary
+    // messages and the viewer's targeted ones by index, never stepping over others' targeted ones.
+    version: 2,
+    sql: `
+CREATE INDEX events_by_group ON events (app_id, group_id, event_id);
+CREATE INDEX events_by_user ON events (app_id, user_id, event_id) WHERE user_id IS NOT NULL;
+CREATE INDEX messages_ordinary ON messages (app_id, group_id, targeted, seq);
+`,
+  },
+];

@@ -1,0 +1,987 @@
+// The shared store: PostgreSQL through a `pg` pool, for several server nodes on one database.
+// Every write method is one transaction on one pooled connection (BEGIN … COMMIT, ROLLBACK on
+// any error). Concurrency rests on a fixed lock order, so transactions queue instead of
+// deadlocking: a group's row first (FOR UPDATE to write its history or membership, FOR SHARE to
+// read it consistently), then that group's membership rows, and last the app's row, whose
+// `event_seq` hands out event IDs. That row stays locked until COMMIT, so an app's events
+// commit in ID order: a reader that sees event N has every event before it.
+import pg from "pg";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { EventSchema, MemberRole, MessageSchema, RecallInfoSchema, type Event, type Message } from "@narrowcast/gen";
+import { cursorOf } from "../cursor.js";
+import { newId } from "../ids.js";
+import { postgresMigrations } from "./postgres-schema.js";
+import {
+  StoreConflict,
+  type AppRecord,
+  type AppendMessageInput,
+  type Audience,
+  type ConversationCounters,
+  type GroupRecord,
+  type ListMessagesQuery,
+  type MemberRecord,
+  type NewMember,
+  type Store,
+  type StoredEvent,
+  type UserRecord,
+} from "./types.js";
+
+type Row = Record<string, any>;
+type Db = pg.Pool | pg.PoolClient;
+
+// events.audience, as in the SQLite store.
+const AUDIENCE_GROUP = 0;
+const AUDIENCE_TARGETED = 1;
+const AUDIENCE_USER = 2;
+/** Members whose history reaches target_seq (rule GRP-6): recall of an ordinary message. */
+const AUDIENCE_HISTORY = 3;
+const MEETING = 3; // GroupType.MEETING
+
+/** Tells this store's migrations apart from other users of advisory locks (ASCII "NCst"). */
+const MIGRATION_LOCK_CLASS = 0x4e437374;
+/** Attempts of a transaction that PostgreSQL aborted as a deadlock or serialization failure. */
+const TX_ATTEMPTS = 5;
+const RETRYABLE = new Set(["40P01", "40001"]);
+
+const INT8_OID = 20;
+const BYTEA_OID = 17;
+/**
+ * Row parsers for this store's queries: BIGINT as a JS number (seqs, event IDs and ms times stay
+ * far below 2^53; a larger value is an error, not a silent rounding), BYTEA as a plain
+ * Uint8Array (messages decoded from it then equal those built in memory). Passed per query, so
+ * a Pool handed in by the caller keeps its own global settings.
+ */
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === INT8_OID) return parseInt8;
+    const parse = pg.types.getTypeParser(oid, format as "text");
+    if (oid === BYTEA_OID) {
+      return (text: string) => {
+        const buf = parse(text) as Buffer;
+        return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      };
+    }
+    return parse;
+  }) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`BIGINT ${text} is beyond JavaScript's safe integers`);
+  return n;
+}
+
+async function rows(db: Db, text: string, values: unknown[] = []): Promise<Row[]> {
+  return (await db.query({ text, values, types: TYPES })).rows as Row[];
+}
+
+async function row(db: Db, text: string, values: unknown[] = []): Promise<Row | undefined> {
+  return (await rows(db, text, values))[0];
+}
+
+/** Thrown inside appendMessage's transaction when a concurrent send recorded the same key first. */
+class RecordedConcurrently extends Error {}
+
+export interface PostgresStoreOptions {
+  /** e.g. postgres://user@host:5432/db */
+  connectionString: string;
+  /**
+   * The PostgreSQL schema to keep the tables in (created by migrate() if missing); set as the
+   * search_path of every pooled connection. Default: the server's search_path.
+   */
+  schema?: string;
+  /** Pool size; default 10. */
+  max?: number;
+}
+
+interface EventSpec {
+  audience: { kind: number; targetSeq?: number; userId?: string };
+  build: (eventId: number) => Event;
+}
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly schema: string | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** Takes a connection string (the store owns and ends its pool) or a ready Pool (left open). */
+  constructor(options: PostgresStoreOptions | pg.Pool) {
+    if (options instanceof pg.Pool) {
+      this.pool = options;
+      this.ownsPool = false;
+      return;
+    }
+    const { connectionString, schema, max } = options;
+    if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
+    }
+    this.schema = schema;
+    this.pool = new pg.Pool({
+      connectionString,
+      max: max ?? 10,
+      options: schema ? `-c search_path=${schema}` : undefined,
+    });
+    // An idle connection that dies (server restart, network) is replaced on the next checkout;
+    // without a listener the pool's "error" event would end the process.
+    this.pool.on("error", () => {});
+    this.ownsPool = true;
+  }
+
+  /** Runs `fn` in one transaction on one pooled connection; retries deadlocks and serialization failures. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query("BEGIN");
+        const result = await fn(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackErr) {
+          broken = rollbackErr as Error; // the connection is unusable: the pool drops it
+        }
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === "string" && RETRYABLE.has(code) && attempt < TX_ATTEMPTS) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      // Nodes starting together queue here; each then sees what the previous one applied.
+      await rows(c, "SELECT pg_advisory_xact_lock($1::int, hashtext(coalesce($2::text, current_schema(), '')))", [
+        MIGRATION_LOCK_CLASS,
+        this.schema ?? null,
+      ]);
+      if (this.schema && !(await row(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [this.schema]))) {
+        await c.query(`CREATE SCHEMA ${this.schema}`);
+      }
+      await c.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+      );
+      const applied = new Set((await rows(c, "SELECT version FROM schema_migrations")).map((r) => r.version as number));
+      for (const m of postgresMigrations) {
+        if (applied.has(m.version)) continue;
+        await c.query(m.sql);
+        await rows(c, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [m.version, Date.now()]);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.ownsPool ? this.pool.end() : Promise.resolve();
+    return this.closing;
+  }
+
+  // ---- apps and users ----
+
+  async createApp(app: AppRecord): Promise<void> {
+    await rows(this.pool, "INSERT INTO apps (app_id, name, edition, secret, created_at) VALUES ($1, $2, $3, $4, $5)", [
+      app.appId,
+      app.name,
+      app.edition,
+      app.secret,
+      app.createdAt,
+    ]);
+  }
+
+  async getApp(appId: string): Promise<AppRecord | undefined> {
+    const r = await row(this.pool, "SELECT * FROM apps WHERE app_id = $1", [appId]);
+    return r && { appId: r.app_id, name: r.name, edition: r.edition, secret: r.secret, createdAt: r.created_at };
+  }
+
+  async upsertUsers(appId: string, users: readonly UserRecord[]): Promise<void> {
+    // One statement; the last entry of a repeated ID wins, as with one upsert per entry. Sorted,
+    // so concurrent imports lock rows in the same order.
+    const byId = new Map(users.map((u) => [u.userId, u.nickname]));
+    const ids = [...byId.keys()].sort();
+    if (ids.length === 0) return;
+    await rows(
+      this.pool,
+      `INSERT INTO users (app_id, user_id, nickname)
+       SELECT $1, u.user_id, u.nickname FROM unnest($2::text[], $3::text[]) AS u(user_id, nickname)
+       ON CONFLICT (app_id, user_id) DO UPDATE SET nickname = excluded.nickname`,
+      [appId, ids, ids.map((id) => byId.get(id))],
+    );
+  }
+
+  async existingUsers(appId: string, userIds: readonly string[]): Promise<Set<string>> {
+    const found = await rows(this.pool, "SELECT user_id FROM users WHERE app_id = $1 AND user_id = ANY($2::text[])", [
+      appId,
+      [...new Set(userIds)],
+    ]);
+    return new Set(found.map((r) => r.user_id as string));
+  }
+
+  // ---- groups and members ----
+
+  private static toGroup(r: Row): GroupRecord {
+    return {
+      appId: r.app_id,
+      groupId: r.group_id,
+      type: r.type,
+      name: r.name,
+      ownerId: r.owner_id,
+      memberCount: r.member_count,
+      createdAt: r.created_at,
+      lastSeq: r.last_seq,
+      lastActivityAt: r.last_activity_at,
+    };
+  }
+
+  private static toMember(r: Row): MemberRecord {
+    return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, joinSeq: r.join_seq };
+  }
+
+  /** The live group's row, locked for the rest of the transaction (see the lock order above). */
+  private lockGroup(c: pg.PoolClient, appId: string, groupId: string, mode: "UPDATE" | "SHARE", columns = "*") {
+    return row(c, `SELECT ${columns} FROM groups WHERE app_id = $1 AND group_id = $2 AND NOT dismissed FOR ${mode}`, [
+      appId,
+      groupId,
+    ]);
+  }
+
+  /**
+   * Appends events to the app's log with consecutive IDs taken from the app's row (locked to
+   * COMMIT: the last lock a transaction takes) and returns them with their cursors set.
+   */
+  private async appendEvents(
+    c: pg.PoolClient,
+    appId: string,
+    groupId: string,
+    now: number,
+    specs: readonly EventSpec[],
+  ): Promise<{ eventId: number; event: Event }[]> {
+    if (specs.length === 0) return [];
+    const r = await row(c, "UPDATE apps SET event_seq = event_seq + $2 WHERE app_id = $1 RETURNING event_seq", [
+      appId,
+      specs.length,
+    ]);
+    if (!r) throw new Error(`app ${appId} vanished`);
+    const first = (r.event_seq as number) - specs.length + 1;
+    const out = specs.map((spec, i) => {
+      const eventId = first + i;
+      const event = spec.build(eventId);
+      event.cursor = cursorOf(eventId);
+      event.time ??= timestampFromMs(now);
+      return { eventId, event };
+    });
+    await rows(
+      c,
+      `INSERT INTO events (app_id, event_id, group_id, audience, target_seq, user_id, created_at, payload)
+       SELECT $1, e.event_id, $2, e.audience, e.target_seq, e.user_id, $3, e.payload
+         FROM unnest($4::bigint[], $5::smallint[], $6::bigint[], $7::text[], $8::bytea[])
+           AS e(event_id, audience, target_seq, user_id, payload)`,
+      [
+        appId,
+        groupId,
+        now,
+        out.map((e) => e.eventId),
+        specs.map((s) => s.audience.kind),
+        specs.map((s) => s.audience.targetSeq ?? null),
+        specs.map((s) => s.audience.userId ?? null),
+        out.map((e) => toBinary(EventSchema, e.event)),
+      ],
+    );
+    return out;
+  }
+
+  private async appendEvent(c: pg.PoolClient, appId: string, groupId: string, now: number, spec: EventSpec) {
+    return (await this.appendEvents(c, appId, groupId, now, [spec]))[0];
+  }
+
+  private async insertMembers(
+    c: pg.PoolClient,
+    appId: string,
+    groupId: string,
+    members: readonly NewMember[],
+    addedBy: string,
+    now: number,
+  ): Promise<StoredEvent[]> {
+    const g = await this.lockGroup(c, appId, groupId, "UPDATE", "last_seq, bcast_cum");
+    if (!g) throw new StoreConflict("group_not_found");
+    const ids = members.map((m) => m.userId);
+    const current = new Set(
+      (
+        await rows(
+          c,
+          "SELECT user_id FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL",
+          [appId, groupId, ids],
+        )
+      ).map((r) => r.user_id as string),
+    );
+    const existing = ids.filter((id) => current.has(id));
+    if (existing.length) throw new StoreConflict("already_member", existing);
+    if (members.length === 0) return [];
+    const logged = await this.appendEvents(
+      c,
+      appId,
+      groupId,
+      now,
+      members.map((m) => ({
+        audience: { kind: AUDIENCE_GROUP },
+        build: () =>
+          create(EventSchema, {
+            payload: {
+              case: "memberJoined",
+              value: { groupId, addedBy, member: { userId: m.userId, role: m.role, joinTime: timestampFromMs(now) } },
+            },
+          }),
+      })),
+    );
+    // Rule UNR-6: a new member has read everything before joining; rule GRP-6: history floor.
+    await rows(
+      c,
+      `INSERT INTO memberships (app_id, group_id, user_id, role, joined_at, join_seq, join_event_id, read_seq, bcast_cum_at_read)
+       SELECT $1, $2, u.user_id, u.role, $3, $4, u.event_id, $4, $5
+         FROM unnest($6::text[], $7::int[], $8::bigint[]) AS u(user_id, role, event_id)`,
+      [appId, groupId, now, g.last_seq, g.bcast_cum, ids, members.map((m) => m.role), logged.map((e) => e.eventId)],
+    );
+    await rows(c, "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[])", [
+      appId,
+      groupId,
+      ids,
+    ]);
+    await rows(c, "UPDATE groups SET member_count = member_count + $3 WHERE app_id = $1 AND group_id = $2", [
+      appId,
+      groupId,
+      members.length,
+    ]);
+    return members.map((m, i) => ({
+      appId,
+      eventId: logged[i].eventId,
+      groupId,
+      audience: { kind: "group" },
+      event: logged[i].event,
+      membership: { change: "joined", userId: m.userId },
+    }));
+  }
+
+  createGroup(
+    group: Omit<GroupRecord, "memberCount" | "lastSeq" | "lastActivityAt">,
+    members: readonly NewMember[],
+  ): Promise<{ group: GroupRecord; events: StoredEvent[] }> {
+    return this.tx(async (c) => {
+      // A concurrent create of the same ID waits here for the other to commit, then conflicts.
+      const inserted = await rows(
+        c,
+        `INSERT INTO groups (app_id, group_id, type, name, owner_id, created_at, last_activity_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (app_id, group_id) DO NOTHING RETURNING group_id`,
+        [group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt],
+      );
+      if (inserted.length === 0) throw new StoreConflict("group_exists", [group.groupId]);
+      const events = await this.insertMembers(c, group.appId, group.groupId, members, "", group.createdAt);
+      const r = await row(c, "SELECT * FROM groups WHERE app_id = $1 AND group_id = $2", [group.appId, group.groupId]);
+      return { group: PostgresStore.toGroup(r!), events };
+    });
+  }
+
+  async getGroup(appId: string, groupId: string): Promise<GroupRecord | undefined> {
+    const r = await row(this.pool, "SELECT * FROM groups WHERE app_id = $1 AND group_id = $2 AND NOT dismissed", [
+      appId,
+      groupId,
+    ]);
+    return r && PostgresStore.toGroup(r);
+  }
+
+  async getMember(appId: string, groupId: string, userId: string): Promise<MemberRecord | undefined> {
+    const r = await row(
+      this.pool,
+      "SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL",
+      [appId, groupId, userId],
+    );
+    return r && PostgresStore.toMember(r);
+  }
+
+  async listMembers(appId: string, groupId: string, userIds?: readonly string[]): Promise<MemberRecord[]> {
+    const found = userIds
+      ? await rows(
+          this.pool,
+          `SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL
+           ORDER BY user_id`,
+          [appId, groupId, [...new Set(userIds)]],
+        )
+      : await rows(
+          this.pool,
+          "SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL ORDER BY user_id",
+          [appId, groupId],
+        );
+    return found.map(PostgresStore.toMember);
+  }
+
+  async listUserGroups(appId: string, userId: string): Promise<GroupRecord[]> {
+    const found = await rows(
+      this.pool,
+      `SELECT g.* FROM memberships m JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
+       WHERE m.app_id = $1 AND m.user_id = $2 AND m.left_event_id IS NULL AND NOT g.dismissed ORDER BY g.group_id`,
+      [appId, userId],
+    );
+    return found.map(PostgresStore.toGroup);
+  }
+
+  addMembers(
+    appId: string,
+    groupId: string,
+    members: readonly NewMember[],
+    addedBy: string,
+    now: number,
+  ): Promise<StoredEvent[]> {
+    return this.tx((c) => this.insertMembers(c, appId, groupId, members, addedBy, now));
+  }
+
+  removeMembers(
+    appId: string,
+    groupId: string,
+    userIds: readonly string[],
+    removedBy: string,
+    now: number,
+  ): Promise<StoredEvent[]> {
+    return this.tx(async (c) => {
+      if (!(await this.lockGroup(c, appId, groupId, "UPDATE", "1"))) throw new StoreConflict("group_not_found");
+      const current = await this.currentMembers(c, appId, groupId, userIds);
+      const missing = userIds.filter((id) => !current.has(id));
+      if (missing.length) throw new StoreConflict("not_member", missing);
+      const leaving = [...new Set(userIds)];
+      if (leaving.length === 0) return [];
+      const logged = await this.appendEvents(
+        c,
+        appId,
+        groupId,
+        now,
+        leaving.map((userId) => ({
+          audience: { kind: AUDIENCE_GROUP },
+          build: () => create(EventSchema, { payload: { case: "memberLeft", value: { groupId, userId, removedBy } } }),
+        })),
+      );
+      await rows(
+        c,
+        `UPDATE memberships m SET left_event_id = u.event_id
+           FROM unnest($3::text[], $4::bigint[]) AS u(user_id, event_id)
+          WHERE m.app_id = $1 AND m.group_id = $2 AND m.user_id = u.user_id AND m.left_event_id IS NULL`,
+        [appId, groupId, leaving, logged.map((e) => e.eventId)],
+      );
+      await rows(
+        c,
+        `UPDATE groups SET member_count = member_count - $3,
+           owner_id = CASE WHEN owner_id = ANY($4::text[]) THEN '' ELSE owner_id END
+         WHERE app_id = $1 AND group_id = $2`,
+        [appId, groupId, leaving.length, leaving],
+      );
+      return leaving.map((userId, i) => ({
+        appId,
+        eventId: logged[i].eventId,
+        groupId,
+        audience: { kind: "group" },
+        event: logged[i].event,
+        membership: { change: "left", userId },
+      }));
+    });
+  }
+
+  private async currentMembers(c: pg.PoolClient, appId: string, groupId: string, userIds: readonly string[]) {
+    const found = await rows(
+      c,
+      "SELECT user_id FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL",
+      [appId, groupId, [...new Set(userIds)]],
+    );
+    return new Set(found.map((r) => r.user_id as string));
+  }
+
+  setRoles(appId: string, groupId: string, roles: readonly NewMember[]): Promise<void> {
+    return this.tx(async (c) => {
+      const g = await this.lockGroup(c, appId, groupId, "UPDATE", "owner_id");
+      if (!g) throw new StoreConflict("group_not_found");
+      const current = await this.currentMembers(c, appId, groupId, roles.map((r) => r.userId));
+      const missing = roles.filter((r) => !current.has(r.userId)).map((r) => r.userId);
+      if (missing.length) throw new StoreConflict("not_member", missing);
+      const setRole = (userId: string, role: MemberRole) =>
+        rows(
+          c,
+          "UPDATE memberships SET role = $4 WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL",
+          [appId, groupId, userId, role],
+        );
+      for (const r of roles) {
+        if (r.role === MemberRole.OWNER && g.owner_id && g.owner_id !== r.userId) {
+          // Ownership moves: the previous owner becomes an admin.
+          await setRole(g.owner_id, MemberRole.ADMIN);
+        }
+        await setRole(r.userId, r.role);
+        if (r.role === MemberRole.OWNER) {
+          await rows(c, "UPDATE groups SET owner_id = $3 WHERE app_id = $1 AND group_id = $2", [appId, groupId, r.userId]);
+        } else if (g.owner_id === r.userId) {
+          await rows(c, "UPDATE groups SET owner_id = '' WHERE app_id = $1 AND group_id = $2", [appId, groupId]);
+        }
+      }
+    });
+  }
+
+  dismissGroup(appId: string, groupId: string, now: number): Promise<StoredEvent> {
+    return this.tx(async (c) => {
+      if (!(await this.lockGroup(c, appId, groupId, "UPDATE", "1"))) throw new StoreConflict("group_not_found");
+      const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+        audience: { kind: AUDIENCE_GROUP },
+        build: () => create(EventSchema, { payload: { case: "groupDismissed", value: { groupId } } }),
+      });
+      await rows(
+        c,
+        "UPDATE memberships SET left_event_id = $3 WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL",
+        [appId, groupId, eventId],
+      );
+      await rows(c, "UPDATE groups SET dismissed = true, member_count = 0 WHERE app_id = $1 AND group_id = $2", [
+        appId,
+        groupId,
+      ]);
+      await rows(c, "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2", [appId, groupId]);
+      return { appId, eventId, groupId, audience: { kind: "group" }, event, membership: { change: "dismissed" } };
+    });
+  }
+
+  async addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<void> {
+    // A repeated request keeps its place in the queue (created_at) and takes the new message.
+    await rows(
+      this.pool,
+      `INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (app_id, group_id, user_id) DO UPDATE SET message = excluded.message`,
+      [appId, groupId, userId, message, now],
+    );
+  }
+
+  async listJoinRequests(
+    appId: string,
+    groupId: string,
+  ): Promise<{ userId: string; message: string; createdAt: number }[]> {
+    const found = await rows(
+      this.pool,
+      "SELECT * FROM join_requests WHERE app_id = $1 AND group_id = $2 ORDER BY created_at, user_id",
+      [appId, groupId],
+    );
+    return found.map((r) => ({ userId: r.user_id, message: r.message, createdAt: r.created_at }));
+  }
+
+  async deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<boolean> {
+    const deleted = await rows(
+      this.pool,
+      "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2 AND user_id = $3 RETURNING 1",
+      [appId, groupId, userId],
+    );
+    return deleted.length > 0;
+  }
+
+  // ---- messages ----
+
+  async findSent(appId: string, senderId: string, clientMessageId: string, since: number): Promise<Message | undefined> {
+    const r = await row(
+      this.pool,
+      "SELECT payload, created_at FROM sent_messages WHERE app_id = $1 AND sender_id = $2 AND client_message_id = $3",
+      [appId, senderId, clientMessageId],
+    );
+    if (!r || r.created_at < since) return undefined;
+    return fromBinary(MessageSchema, r.payload);
+  }
+
+  async appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.tx((c) => this.appendIn(c, input));
+      } catch (err) {
+        if (!(err instanceof RecordedConcurrently)) throw err;
+        // Another send with the same key committed while this one ran (e.g. into another group,
+        // whose row lock does not order the two): this one rolled back; answer with the original.
+        const { appId, senderId, message } = input;
+        const earlier = await this.findSent(appId, senderId, message.clientMessageId, input.dedupeSince ?? 0);
+        if (earlier) return PostgresStore.duplicate(input, earlier);
+        if (attempt >= TX_ATTEMPTS) throw new Error("appendMessage: the concurrent send's record vanished");
+      }
+    }
+  }
+
+  private static duplicate(input: AppendMessageInput, earlier: Message) {
+    const event = create(EventSchema, { payload: { case: "messageReceived", value: { message: earlier } } });
+    const stored: StoredEvent = { appId: input.appId, eventId: 0, groupId: input.groupId, audience: { kind: "group" }, event };
+    return { message: earlier, event: stored, duplicate: true };
+  }
+
+  private async appendIn(
+    c: pg.PoolClient,
+    input: AppendMessageInput,
+  ): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
+    const { appId, groupId, senderId, now } = input;
+    // The group's row first: it orders this send after any other in the group, so the
+    // idempotency check below sees a concurrent retry that committed before it.
+    const g = input.persist
+      ? await this.lockGroup(c, appId, groupId, "UPDATE", "last_seq, bcast_cum")
+      : undefined;
+    const clientMessageId = input.message.clientMessageId;
+    if (clientMessageId && input.dedupeSince !== undefined) {
+      const earlier = await row(
+        c,
+        "SELECT payload FROM sent_messages WHERE app_id = $1 AND sender_id = $2 AND client_message_id = $3 AND created_at >= $4",
+        [appId, senderId, clientMessageId, input.dedupeSince],
+      );
+      if (earlier) return PostgresStore.duplicate(input, fromBinary(MessageSchema, earlier.payload));
+    }
+    const message = input.message;
+    message.groupId = groupId;
+    message.senderId = senderId;
+    message.messageId = newId("msg");
+    message.serverTime = timestampFromMs(now);
+    const targeted = message.receiverIds.length > 0;
+    const audienceIds = senderId ? [...message.receiverIds, senderId] : [...message.receiverIds];
+    const audience: Audience = targeted ? { kind: "users", userIds: audienceIds } : { kind: "group" };
+    const buildEvent = () => create(EventSchema, { payload: { case: "messageReceived", value: { message } } });
+
+    if (!input.persist) {
+      message.seq = 0n;
+      await this.recordSent(c, input);
+      const event = buildEvent();
+      event.time = timestampFromMs(now);
+      return { message, event: { appId, eventId: 0, groupId, audience, event }, duplicate: false };
+    }
+
+    if (!g) throw new StoreConflict("group_not_found");
+    const seq = (g.last_seq as number) + 1;
+    message.seq = BigInt(seq);
+    const counts = input.countsAsUnread;
+    const eligibleLast = !message.excludeFromLastMessage;
+
+    let bcastCum = g.bcast_cum as number;
+    if (!targeted) {
+      if (counts) bcastCum += 1;
+      await rows(
+        c,
+        `UPDATE groups SET last_seq = $3, last_activity_at = $4, bcast_cum = $5,
+           last_bcast_seq = CASE WHEN $6::boolean THEN $3 ELSE last_bcast_seq END,
+           last_at_all_seq = CASE WHEN $7::boolean THEN $3 ELSE last_at_all_seq END
+         WHERE app_id = $1 AND group_id = $2`,
+        [appId, groupId, seq, now, bcastCum, eligibleLast, message.mentionAll],
+      );
+      if (message.mentionedUserIds.length) {
+        await rows(
+          c,
+          `UPDATE memberships SET last_mention_seq = $4
+           WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL`,
+          [appId, groupId, [...new Set(message.mentionedUserIds)], seq],
+        );
+      }
+    } else {
+      await rows(c, "UPDATE groups SET last_seq = $3, last_activity_at = $4 WHERE app_id = $1 AND group_id = $2", [
+        appId,
+        groupId,
+        seq,
+        now,
+      ]);
+      // The audience's counters, checked in the same statement: whoever is not a current member
+      // has no row to update (the sender's own copy is never counted as unread).
+      const users = [...new Set(audienceIds)];
+      const updated = await rows(
+        c,
+        `UPDATE memberships SET
+           tgt_cum = tgt_cum + CASE WHEN $4::boolean AND user_id <> $5 THEN 1 ELSE 0 END,
+           last_tgt_seq = CASE WHEN $6::boolean THEN $7::bigint ELSE last_tgt_seq END
+         WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL
+         RETURNING user_id, tgt_cum`,
+        [appId, groupId, users, counts, senderId, eligibleLast, seq],
+      );
+      const cum = new Map(updated.map((r) => [r.user_id as string, r.tgt_cum as number]));
+      const missing = users.filter((id) => !cum.has(id));
+      if (missing.length) throw new StoreConflict("not_member", missing);
+      await rows(
+        c,
+        `INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum)
+         SELECT $1, $2, a.user_id, $3, a.user_id = $4, a.tgt_cum FROM unnest($5::text[], $6::bigint[]) AS a(user_id, tgt_cum)`,
+        [appId, groupId, seq, senderId, users, users.map((id) => cum.get(id))],
+      );
+    }
+
+    if (senderId) {
+      // Rule UNR-5: sending moves the sender's read position to the new message.
+      await rows(
+        c,
+        `UPDATE memberships SET read_seq = $4, bcast_cum_at_read = $5, tgt_cum_at_read = tgt_cum
+         WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL`,
+        [appId, groupId, senderId, seq, bcastCum],
+      );
+    }
+    await this.recordSent(c, input);
+
+    // The event ID last: the app's row stays locked from here to COMMIT.
+    const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+      audience: targeted ? { kind: AUDIENCE_TARGETED, targetSeq: seq } : { kind: AUDIENCE_GROUP },
+      build: buildEvent,
+    });
+    await rows(
+      c,
+      `INSERT INTO messages (app_id, group_id, seq, message_id, sender_id, targeted, bcast_cum, event_id, created_at, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [appId, groupId, seq, message.messageId, senderId, targeted, bcastCum, eventId, now, toBinary(MessageSchema, message)],
+    );
+    return { message, event: { appId, eventId, groupId, audience, event }, duplicate: false };
+  }
+
+  /**
+   * Records the idempotency key. With `dedupeSince`, a record within the window that another
+   * transaction committed meanwhile is kept, and this send is abandoned as its duplicate (the
+   * upsert waits for that transaction, so of concurrent sends with one key exactly one stores).
+   */
+  private async recordSent(c: pg.PoolClient, input: AppendMessageInput): Promise<void> {
+    const { message } = input;
+    if (!message.clientMessageId) return;
+    const recorded = await rows(
+      c,
+      `INSERT INTO sent_messages (app_id, sender_id, client_message_id, created_at, payload) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (app_id, sender_id, client_message_id) DO UPDATE SET created_at = excluded.created_at, payload = excluded.payload
+         WHERE $6::bigint IS NULL OR sent_messages.created_at < $6::bigint
+       RETURNING 1`,
+      [input.appId, input.senderId, message.clientMessageId, input.now, toBinary(MessageSchema, message), input.dedupeSince ?? null],
+    );
+    if (recorded.length === 0) throw new RecordedConcurrently();
+  }
+
+  async getMessage(appId: string, groupId: string, messageId: string, viewerId: string | null): Promise<Message | undefined> {
+    const r = await row(
+      this.pool,
+      `SELECT m.payload FROM messages m
+        WHERE m.app_id = $1 AND m.message_id = $2 AND m.group_id = $3
+          AND (NOT m.targeted OR $4::text IS NULL OR EXISTS (SELECT 1 FROM message_audience a
+               WHERE a.app_id = m.app_id AND a.group_id = m.group_id AND a.user_id = $4 AND a.seq = m.seq))`,
+      [appId, messageId, groupId, viewerId],
+    );
+    return r && fromBinary(MessageSchema, r.payload);
+  }
+
+  async listMessages(
+    appId: string,
+    groupId: string,
+    query: ListMessagesQuery,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const { viewerId, floorSeq, beforeSeq, afterSeq, limit } = query;
+    const dir = afterSeq > 0 ? "ASC" : "DESC";
+    const lower = Math.max(floorSeq, afterSeq);
+    const upper = beforeSeq > 0 ? beforeSeq : Number.MAX_SAFE_INTEGER;
+    // Two ordered index scans, each cut at the page size, merged: ordinary messages, and the
+    // targeted ones addressed to (or sent by) the viewer, found from the viewer's audience rows.
+    // Hidden targeted messages are never read.
+    const found = await rows(
+      this.pool,
+      `SELECT seq, payload FROM (
+         (SELECT seq, payload FROM messages
+           WHERE app_id = $1 AND group_id = $2 AND targeted = false AND seq > $3 AND seq < $4
+           ORDER BY seq ${dir} LIMIT $6)
+         UNION ALL
+         (SELECT m.seq, m.payload FROM message_audience a
+            JOIN messages m ON m.app_id = a.app_id AND m.group_id = a.group_id AND m.seq = a.seq
+           WHERE a.app_id = $1 AND a.group_id = $2 AND a.user_id = $5 AND a.seq > $3 AND a.seq < $4
+           ORDER BY a.seq ${dir} LIMIT $6)
+       ) page ORDER BY seq ${dir} LIMIT $6`,
+      [appId, groupId, lower, upper, viewerId, limit + 1],
+    );
+    const hasMore = found.length > limit;
+    const page = found.slice(0, limit);
+    if (dir === "DESC") page.reverse();
+    return { messages: page.map((r) => fromBinary(MessageSchema, r.payload)), hasMore };
+  }
+
+  recallMessage(
+    appId: string,
+    groupId: string,
+    messageId: string,
+    recalledBy: string,
+    now: number,
+  ): Promise<{ message: Message; event: StoredEvent }> {
+    return this.tx(async (c) => {
+      // The message's row lock orders concurrent recalls: the second sees `recalled`.
+      const r = await row(
+        c,
+        "SELECT seq, event_id, created_at, targeted, recalled, payload FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE",
+        [appId, messageId, groupId],
+      );
+      if (!r) throw new StoreConflict("group_not_found");
+      if (r.recalled) throw new StoreConflict("already_recalled");
+      const message = fromBinary(MessageSchema, r.payload);
+      message.elements = [];
+      message.customData = new Uint8Array(0);
+      message.recall = create(RecallInfoSchema, { recalledBy, recallTime: timestampFromMs(now) });
+      await rows(c, "UPDATE messages SET recalled = true, payload = $3 WHERE app_id = $1 AND message_id = $2", [
+        appId,
+        messageId,
+        toBinary(MessageSchema, message),
+      ]);
+      // The logged MessageReceived must not replay the recalled content (rule MSG-11).
+      const original = create(EventSchema, {
+        cursor: cursorOf(r.event_id),
+        time: timestampFromMs(r.created_at),
+        payload: { case: "messageReceived", value: { message } },
+      });
+      await rows(c, "UPDATE events SET payload = $3 WHERE app_id = $1 AND event_id = $2", [
+        appId,
+        r.event_id,
+        toBinary(EventSchema, original),
+      ]);
+      const targeted = r.targeted as boolean;
+      const g = await row(c, "SELECT type FROM groups WHERE app_id = $1 AND group_id = $2 AND NOT dismissed", [
+        appId,
+        groupId,
+      ]);
+      // Members who joined after the message never saw it, so they are not told of its recall
+      // (rule GRP-6), except in MEETING groups, whose history reaches back before joining.
+      const historyOnly = !targeted && g?.type !== MEETING;
+      const audience: Audience = targeted
+        ? { kind: "users", userIds: message.senderId ? [...message.receiverIds, message.senderId] : [...message.receiverIds] }
+        : historyOnly
+          ? {
+              kind: "users",
+              userIds: (
+                await rows(
+                  c,
+                  `SELECT user_id FROM memberships
+                   WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL AND join_seq < $3 ORDER BY user_id`,
+                  [appId, groupId, r.seq],
+                )
+              ).map((m) => m.user_id as string),
+            }
+          : { kind: "group" };
+      const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+        audience: targeted
+          ? { kind: AUDIENCE_TARGETED, targetSeq: r.seq }
+          : historyOnly
+            ? { kind: AUDIENCE_HISTORY, targetSeq: r.seq }
+            : { kind: AUDIENCE_GROUP },
+        build: () =>
+          create(EventSchema, {
+            payload: { case: "messageRecalled", value: { groupId, messageId, seq: BigInt(r.seq), recall: message.recall } },
+          }),
+      });
+      return { message, event: { appId, eventId, groupId, audience, event } };
+    });
+  }
+
+  // ---- conversations ----
+
+  /**
+   * A member's counters in one statement (one snapshot): the group's and the member's counters,
+   * and the last message, the newer of the group's last ordinary message (if within this
+   * member's history, rule GRP-6; MEETING history has no floor) and the member's last targeted one.
+   */
+  private async counters(db: Db, appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined> {
+    const r = await row(
+      db,
+      `SELECT g.bcast_cum, g.last_at_all_seq, m.read_seq, m.bcast_cum_at_read, m.tgt_cum, m.tgt_cum_at_read,
+              m.last_mention_seq, m.join_seq, last.payload AS last_payload
+         FROM groups g
+         JOIN memberships m ON m.app_id = g.app_id AND m.group_id = g.group_id AND m.user_id = $3 AND m.left_event_id IS NULL
+         LEFT JOIN messages last ON last.app_id = g.app_id AND last.group_id = g.group_id
+              AND last.seq = CASE WHEN g.last_bcast_seq > m.last_tgt_seq AND (g.type = ${MEETING} OR g.last_bcast_seq > m.join_seq)
+                                  THEN g.last_bcast_seq ELSE m.last_tgt_seq END
+        WHERE g.app_id = $1 AND g.group_id = $2 AND NOT g.dismissed`,
+      [appId, groupId, userId],
+    );
+    if (!r) return undefined;
+    const unread = r.bcast_cum - r.bcast_cum_at_read + (r.tgt_cum - r.tgt_cum_at_read);
+    return {
+      readSeq: r.read_seq,
+      unreadCount: Math.max(0, unread),
+      lastMessage: r.last_payload ? fromBinary(MessageSchema, r.last_payload) : undefined,
+      mentionedMe: r.last_mention_seq > r.read_seq,
+      mentionedAll: r.last_at_all_seq > r.read_seq && r.last_at_all_seq > r.join_seq,
+    };
+  }
+
+  conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined> {
+    return this.counters(this.pool, appId, groupId, userId);
+  }
+
+  markRead(
+    appId: string,
+    groupId: string,
+    userId: string,
+    readSeq: number,
+    now: number,
+    buildEvent: (counters: ConversationCounters) => Event,
+  ): Promise<{ counters: ConversationCounters; event: StoredEvent }> {
+    return this.tx(async (c) => {
+      // FOR SHARE: no message lands in the group meanwhile, yet members may read concurrently.
+      const g = await this.lockGroup(c, appId, groupId, "SHARE", "last_seq");
+      if (!g) throw new StoreConflict("group_not_found");
+      const m = await row(
+        c,
+        `SELECT id, read_seq, join_seq FROM memberships
+         WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL FOR UPDATE`,
+        [appId, groupId, userId],
+      );
+      if (!m) throw new StoreConflict("not_member", [userId]);
+      const target = readSeq === 0 ? g.last_seq : Math.min(readSeq, g.last_seq);
+      if (target > m.read_seq) {
+        // The counters as of the target: the group's ordinary count at the last message up to
+        // it, and this member's targeted count at their last targeted message up to it.
+        await rows(
+          c,
+          `UPDATE memberships SET read_seq = GREATEST(read_seq, $2),
+             bcast_cum_at_read = GREATEST(bcast_cum_at_read, COALESCE((SELECT bcast_cum FROM messages
+               WHERE app_id = $3 AND group_id = $4 AND seq <= $2 ORDER BY seq DESC LIMIT 1), 0)),
+             tgt_cum_at_read = GREATEST(tgt_cum_at_read, COALESCE((SELECT tgt_cum FROM message_audience
+               WHERE app_id = $3 AND group_id = $4 AND user_id = $5 AND seq <= $2 AND seq > $6 ORDER BY seq DESC LIMIT 1), 0))
+           WHERE id = $1`,
+          [m.id, target, appId, groupId, userId, m.join_seq],
+        );
+      }
+      const counters = (await this.counters(c, appId, groupId, userId))!;
+      const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+        audience: { kind: AUDIENCE_USER, userId },
+        build: () => buildEvent(counters),
+      });
+      return { counters, event: { appId, eventId, groupId, audience: { kind: "user", userId }, event } };
+    });
+  }
+
+  // ---- event log ----
+
+  async readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]> {
+    // The events of the user's membership spans (each span's group, within the span, through
+    // events_by_group, at most `limit` per span) plus the user's own events: cost follows what
+    // the user may see, not the app's whole log.
+    const found = await rows(
+      this.pool,
+      `SELECT event_id, group_id, audience, user_id, payload FROM (
+         SELECT e.* FROM memberships m
+         CROSS JOIN LATERAL (
+           SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
+            WHERE e.app_id = m.app_id AND e.group_id = m.group_id
+              AND e.event_id > $2 AND e.event_id >= m.join_event_id
+              AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
+              AND e.audience <> ${AUDIENCE_USER}
+              AND (e.audience <> ${AUDIENCE_HISTORY} OR m.join_seq < e.target_seq)
+              AND (e.audience IN (${AUDIENCE_GROUP}, ${AUDIENCE_HISTORY}) OR EXISTS (SELECT 1 FROM message_audience a
+                   WHERE a.app_id = e.app_id AND a.group_id = e.group_id AND a.user_id = m.user_id AND a.seq = e.target_seq))
+            ORDER BY e.event_id LIMIT $4
+         ) e
+         WHERE m.app_id = $1 AND m.user_id = $3 AND (m.left_event_id IS NULL OR m.left_event_id > $2)
+         UNION ALL
+         (SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
+           WHERE e.app_id = $1 AND e.user_id = $3 AND e.event_id > $2 AND e.audience = ${AUDIENCE_USER}
+           ORDER BY e.event_id LIMIT $4)
+       ) visible ORDER BY event_id LIMIT $4`,
+      [appId, afterEventId, userId, limit],
+    );
+    return found.map((r) => ({
+      appId,
+      eventId: r.event_id,
+      groupId: r.group_id,
+      // Replay only needs the event; the audience is informational here.
+      audience: r.audience === AUDIENCE_USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
+      event: fromBinary(EventSchema, r.payload),
+    }));
+  }
+
+  async latestEventId(appId: string): Promise<number> {
+    const r = await row(this.pool, "SELECT event_seq FROM apps WHERE app_id = $1", [appId]);
+    return r ? r.event_seq : 0;
+  }
+}
