@@ -158,6 +158,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       for (const e of Array.isArray(events) ? events : [events as StoredEvent]) bus.publish(e);
     },
   };
+  // Idempotency records are needed for 24 hours (rule MSG-10); prune older ones hourly.
+  const prune = () =>
+    store.pruneSent(now() - limits.idempotencyWindowMs).catch((err: unknown) => log.warn({ err }, "pruning idempotency records failed"));
+  void prune();
+  const pruneTimer = setInterval(prune, 3600 * 1000).unref();
   const { adminKey, adminKeyFile } = resolveAdminKey(options);
   const auth = new Authenticator(store, adminKey, now);
 
@@ -224,6 +229,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     subscriptions: () => hub.subscriptionCount,
     close() {
       closing ??= (async () => {
+        clearInterval(pruneTimer);
         hub.closeAll(narrowcastError(ErrorReason.SHUTTING_DOWN, "server is shutting down; reconnect and resume"));
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

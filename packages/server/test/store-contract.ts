@@ -316,6 +316,19 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await store.findSent(w.appId, "alice", "", 0)).toBeUndefined();
       });
 
+      it("pruneSent deletes idempotency records made before the given time, and only those", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice", { clientMessageId: "old" });
+        const cutoff = w.now();
+        await w.send("g", "alice", { clientMessageId: "new" });
+        expect(await store.pruneSent(cutoff)).toBeGreaterThanOrEqual(1);
+        expect(await store.findSent(w.appId, "alice", "old", 0)).toBeUndefined();
+        expect((await store.findSent(w.appId, "alice", "new", 0))?.clientMessageId).toBe("new");
+        // The messages themselves stay.
+        expect((await store.listMessages(w.appId, "g", { viewerId: "bob", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 10 })).messages).toHaveLength(2);
+      });
+
       it("dedupeSince: a recorded client message ID returns the original, marked duplicate, and writes nothing", async () => {
         const w = await world();
         await w.group("g", ["alice", "bob"]);

@@ -122,4 +122,11 @@ CREATE INDEX events_by_user ON events (app_id, user_id, event_id) WHERE user_id 
 CREATE INDEX messages_ordinary ON messages (app_id, group_id, targeted, seq);
 `,
   },
+  {
+    // Idempotency records older than the 24-hour window are pruned by time.
+    version: 3,
+    sql: `
+CREATE INDEX sent_messages_by_time ON sent_messages (created_at);
+`,
+  },
 ];

@@ -980,6 +980,11 @@ export class PostgresStore implements Store {
     }));
   }
 
+  async pruneSent(before: number): Promise<number> {
+    const result = await this.pool.query("DELETE FROM sent_messages WHERE created_at < $1", [before]);
+    return result.rowCount ?? 0;
+  }
+
   async latestEventId(appId: string): Promise<number> {
     const r = await row(this.pool, "SELECT event_seq FROM apps WHERE app_id = $1", [appId]);
     return r ? r.event_seq : 0;

@@ -733,6 +733,10 @@ export class SqliteStore implements Store {
     );
   }
 
+  pruneSent(before: number): Promise<number> {
+    return this.tx(() => this.q("DELETE FROM sent_messages WHERE created_at < ?").run(before).changes);
+  }
+
   latestEventId(appId: string): Promise<number> {
     const r = this.q("SELECT event_seq FROM apps WHERE app_id = ?").get(appId) as Row | undefined;
     return Promise.resolve(r ? r.event_seq : 0);

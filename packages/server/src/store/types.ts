@@ -209,4 +209,6 @@ export interface Store {
   /** Events after `afterEventId` that `userId` may see, oldest first (rule EVT-3). */
   readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]>;
   latestEventId(appId: string): Promise<number>;
+  /** Deletes idempotency records made before `before` (ms); returns how many (rule MSG-10). */
+  pruneSent(before: number): Promise<number>;
 }
