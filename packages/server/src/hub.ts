@@ -181,6 +181,7 @@ export class Hub {
     this.sequencer = new Sequencer((e) => this.route(e), {
       gapTimeoutMs: 250,
       maxPending: 10_000,
+      recover: (appId, from, to) => store.readEventRange(appId, from, to),
       onGapSkipped: (appId, from, to) => onGapSkipped?.(appId, from, to),
     });
     this.unsubscribe = bus.subscribe((e) => this.sequencer.accept(e));

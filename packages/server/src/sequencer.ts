@@ -10,7 +10,12 @@ export interface SequencerOptions {
   gapTimeoutMs: number;
   /** Most events held back per app; beyond it the gap is given up at once. */
   maxPending: number;
-  /** Called when a gap is given up (an event never published, e.g. its node stopped). */
+  /**
+   * Reads the events of a gap that stayed open (from the store): a publication that never came,
+   * e.g. because its node stopped between commit and publish, is recovered from the log.
+   */
+  recover?: (appId: string, fromId: number, toId: number) => Promise<StoredEvent[]>;
+  /** Called when a gap is given up (neither published nor recoverable). */
   onGapSkipped?: (appId: string, fromId: number, toId: number) => void;
 }
 
@@ -19,6 +24,7 @@ interface AppState {
   expected: number;
   pending: Map<number, StoredEvent>;
   timer: NodeJS.Timeout | undefined;
+  recovering: boolean;
 }
 
 export class Sequencer {
@@ -37,7 +43,7 @@ export class Sequencer {
     let state = this.apps.get(event.appId);
     if (!state) {
       // The first event seen of an app starts its sequence.
-      state = { expected: event.eventId, pending: new Map(), timer: undefined };
+      state = { expected: event.eventId, pending: new Map(), timer: undefined, recovering: false };
       this.apps.set(event.appId, state);
     }
     if (event.eventId < state.expected) {
@@ -82,6 +88,29 @@ export class Sequencer {
   private skipGap(appId: string, state: AppState): void {
     if (state.timer) clearTimeout(state.timer);
     state.timer = undefined;
+    if (state.pending.size === 0 || state.recovering) return;
+    const recover = this.options.recover;
+    if (!recover) {
+      this.giveUp(appId, state);
+      return;
+    }
+    state.recovering = true;
+    recover(appId, state.expected, Math.min(...state.pending.keys()) - 1)
+      .then(
+        (events) => {
+          for (const e of events) if (e.eventId >= state.expected && !state.pending.has(e.eventId)) state.pending.set(e.eventId, e);
+        },
+        () => {},
+      )
+      .finally(() => {
+        state.recovering = false;
+        this.giveUp(appId, state);
+      });
+  }
+
+  /** Releases what the recovery filled in; a gap that is still open is skipped. */
+  private giveUp(appId: string, state: AppState): void {
+    this.drain(state);
     if (state.pending.size === 0) return;
     const resume = Math.min(...state.pending.keys());
     this.options.onGapSkipped?.(appId, state.expected, resume - 1);

@@ -136,7 +136,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (options.wrapStore) store = options.wrapStore(store);
   const bus = options.bus ?? new InProcessBus();
   const hub = new Hub(store, bus, options.subscriberBufferSize ?? 1024, (appId, fromId, toId) =>
-    log.warn({ appId, fromId, toId }, "events never published (a node stopped mid-send?); live streams skip them, replay has them"),
+    log.warn({ appId, fromId, toId }, "events neither published nor readable from the store: live streams skip them"),
   );
   const limits: Limits = {
     recallWindowMs: (options.recallWindowSeconds ?? 120) * 1000,

@@ -12,7 +12,8 @@ import { SqliteStore } from "../src/store/sqlite.js";
 import { PostgresStore } from "../src/store/postgres.js";
 import pg from "pg";
 import { postgresAvailable, postgresUrl } from "./services.js";
-import type { Store } from "../src/store/types.js";
+import type { Store, StoredEvent } from "../src/store/types.js";
+import type { Bus } from "../src/bus/types.js";
 import { AppFixture, TestServer, UserClient, isMessage, textOf, type Protocol } from "./support.js";
 
 const natsUrl = process.env.NARROWCAST_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -31,9 +32,28 @@ describe.runIf(required)("multi-node needs NATS", () => {
 async function startTwoNodes(stores: () => Promise<[Store, Store]>): Promise<[TestServer, TestServer]> {
   const subject = `narrowcast.test.${randomBytes(6).toString("hex")}`;
   const [first, second] = await stores();
-  const node = async (store: Store) =>
-    TestServer.start({ store, bus: await NatsBus.connect({ servers: natsUrl, subject }) });
-  return [await node(first), await node(second)];
+  const node = async (store: Store, bus: Bus) => TestServer.start({ store, bus });
+  const busA = await NatsBus.connect({ servers: natsUrl, subject });
+  return [await node(first, new LossyBus(busA)), await node(second, await NatsBus.connect({ servers: natsUrl, subject }))];
+}
+
+/**
+ * Node A's bus loses the publication of any message whose text is "never published", as if
+ * the node stopped between its commit and its publish.
+ */
+class LossyBus implements Bus {
+  constructor(private readonly inner: Bus) {}
+  publish(event: StoredEvent): void {
+    const p = event.event.payload;
+    if (p.case === "messageReceived" && textOf(p.value.message) === "never published") return;
+    this.inner.publish(event);
+  }
+  subscribe(handler: (event: StoredEvent) => void): () => void {
+    return this.inner.subscribe(handler);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /** A user's clients on another node (same token). */
@@ -83,6 +103,22 @@ function multiNodeScenario(name: string, stores: () => Promise<[Store, Store]>, 
       await aliceOnB.send(g, "live");
       await bobOnB.waitFor(isMessage("live"));
       for (const s of [carol, aliceOtherDevice, bobOnB]) s.close();
+    });
+
+    it("recovers from the store an event whose publication was lost, and keeps the order", async () => {
+      const protocol: Protocol = "connect";
+      const app = await AppFixture.create(a, protocol, { users: ["alice", "bob"] });
+      const g = await app.group(GroupType.WORK, "alice", ["bob"]);
+      const bobOnB = await on(b, app.user("bob"), protocol).subscribe();
+      const aliceOnA = await app.user("alice").subscribe();
+      await app.user("alice").send(g, "never published");
+      await app.user("alice").send(g, "after it");
+      for (const s of [bobOnB, aliceOnA]) {
+        await s.waitFor(isMessage("after it"));
+        expect(s.messages.map(textOf)).toEqual(["never published", "after it"]);
+      }
+      bobOnB.close();
+      aliceOnA.close();
     });
   });
 }

@@ -16,12 +16,13 @@ const ev = (appId: string, eventId: number): StoredEvent => ({
 describe("Sequencer", () => {
   afterEach(() => vi.useRealTimers());
 
-  function make(options: { gapTimeoutMs?: number; maxPending?: number } = {}) {
+  function make(options: { gapTimeoutMs?: number; maxPending?: number; recover?: (app: string, from: number, to: number) => Promise<StoredEvent[]> } = {}) {
     const out: string[] = [];
     const skipped: string[] = [];
     const seq = new Sequencer((e) => out.push(`${e.appId}:${e.eventId}`), {
       gapTimeoutMs: options.gapTimeoutMs ?? 100,
       maxPending: options.maxPending ?? 100,
+      recover: options.recover,
       onGapSkipped: (app, from, to) => skipped.push(`${app}:${from}-${to}`),
     });
     return { seq, out, skipped };
@@ -63,6 +64,36 @@ describe("Sequencer", () => {
     seq.accept(ev("a", 1));
     for (const id of [3, 4, 5]) seq.accept(ev("a", id));
     expect(out).toEqual(["a:1", "a:3", "a:4", "a:5"]);
+    expect(skipped).toEqual(["a:2-2"]);
+  });
+
+  it("recovers a gap from the store, in order, when its publication never comes", async () => {
+    vi.useFakeTimers();
+    const asked: string[] = [];
+    const { seq, out, skipped } = make({
+      gapTimeoutMs: 100,
+      recover: async (app, from, to) => {
+        asked.push(`${app}:${from}-${to}`);
+        return [ev(app, 2), ev(app, 3)];
+      },
+    });
+    seq.accept(ev("a", 1));
+    seq.accept(ev("a", 4));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(asked).toEqual(["a:2-3"]);
+    expect(out).toEqual(["a:1", "a:2", "a:3", "a:4"]);
+    expect(skipped).toEqual([]);
+    seq.accept(ev("a", 5));
+    expect(out.at(-1)).toBe("a:5");
+  });
+
+  it("skips a gap the store cannot fill either", async () => {
+    vi.useFakeTimers();
+    const { seq, out, skipped } = make({ gapTimeoutMs: 100, recover: async () => [] });
+    seq.accept(ev("a", 1));
+    seq.accept(ev("a", 3));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(out).toEqual(["a:1", "a:3"]);
     expect(skipped).toEqual(["a:2-2"]);
   });
 });

@@ -316,6 +316,32 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await store.findSent(w.appId, "alice", "", 0)).toBeUndefined();
       });
 
+      it("readEventRange rebuilds every event exactly as it was published: audience, membership change, payload", async () => {
+        const w = await world();
+        const published: StoredEvent[] = [];
+        published.push(...(await w.group("g", ["alice", "bob", "carol"])).events);
+        published.push(...(await store.addMembers(w.appId, "g", [{ userId: "dave", role: MemberRole.MEMBER }], "alice", w.now())));
+        const ordinary = await w.send("g", "alice");
+        published.push(ordinary.event, (await w.send("g", "alice", { receivers: ["bob"] })).event);
+        published.push((await store.recallMessage(w.appId, "g", ordinary.message.messageId, "alice", w.now())).event);
+        published.push((await store.markRead(w.appId, "g", "bob", 0, w.now(), () => create(EventSchema, {}))).event);
+        published.push(...(await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now())));
+        published.push(await store.dismissGroup(w.appId, "g", w.now()));
+        const ids = published.map((e) => e.eventId);
+        const rebuilt = await store.readEventRange(w.appId, ids[0], ids[ids.length - 1]);
+        // Recall events are published with the payload that existed then; the log holds the same.
+        const normal = (e: StoredEvent) => ({
+          eventId: e.eventId,
+          groupId: e.groupId,
+          audience: e.audience.kind === "users" ? { kind: "users", userIds: [...e.audience.userIds].sort() } : e.audience,
+          membership: e.membership,
+          payload: e.event.payload.case,
+          cursor: e.event.cursor,
+        });
+        expect(rebuilt.map(normal)).toEqual(published.map(normal));
+        expect(await store.readEventRange(w.appId, ids[ids.length - 1] + 1, ids[ids.length - 1] + 10)).toEqual([]);
+      });
+
       it("pruneSent deletes idempotency records made before the given time, and only those", async () => {
         const w = await world();
         await w.group("g", ["alice", "bob"]);

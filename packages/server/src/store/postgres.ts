@@ -10,6 +10,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { EventSchema, MemberRole, MessageSchema, RecallInfoSchema, type Event, type Message } from "@narrowcast/gen";
 import { cursorOf } from "../cursor.js";
+import { membershipOf } from "./routing.js";
 import { newId } from "../ids.js";
 import { postgresMigrations } from "./postgres-schema.js";
 import {
@@ -978,6 +979,40 @@ export class PostgresStore implements Store {
       audience: r.audience === AUDIENCE_USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
       event: fromBinary(EventSchema, r.payload),
     }));
+  }
+
+  async readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]> {
+    const found = await rows(
+      this.pool,
+      "SELECT * FROM events WHERE app_id = $1 AND event_id >= $2 AND event_id <= $3 ORDER BY event_id",
+      [appId, fromId, toId],
+    );
+    const out: StoredEvent[] = [];
+    for (const r of found) {
+      const event = fromBinary(EventSchema, r.payload);
+      let audience: Audience;
+      if (r.audience === AUDIENCE_USER) audience = { kind: "user", userId: r.user_id };
+      else if (r.audience === AUDIENCE_GROUP) audience = { kind: "group" };
+      else {
+        const users =
+          r.audience === AUDIENCE_TARGETED
+            ? await rows(this.pool, "SELECT user_id FROM message_audience WHERE app_id = $1 AND group_id = $2 AND seq = $3", [
+                appId,
+                r.group_id,
+                r.target_seq,
+              ])
+            : // Members at the time of the event whose history held the message (rule GRP-6).
+              await rows(
+                this.pool,
+                `SELECT user_id FROM memberships WHERE app_id = $1 AND group_id = $2 AND join_event_id <= $3
+                   AND (left_event_id IS NULL OR left_event_id >= $3) AND join_seq < $4`,
+                [appId, r.group_id, r.event_id, r.target_seq],
+              );
+        audience = { kind: "users", userIds: users.map((u) => u.user_id as string) };
+      }
+      out.push({ appId, eventId: Number(r.event_id), groupId: r.group_id, audience, event, membership: membershipOf(event) });
+    }
+    return out;
   }
 
   async pruneSent(before: number): Promise<number> {

@@ -30,6 +30,7 @@ import {
   type UserRecord,
 } from "./types.js";
 import { cursorOf } from "../cursor.js";
+import { membershipOf } from "./routing.js";
 
 type Row = Record<string, any>;
 
@@ -730,6 +731,34 @@ export class SqliteStore implements Store {
         audience: r.audience === AUDIENCE_USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
         event: fromBinary(EventSchema, r.payload),
       })),
+    );
+  }
+
+  readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]> {
+    const rows = this.q("SELECT * FROM events WHERE app_id = ? AND event_id >= ? AND event_id <= ? ORDER BY event_id").all(
+      appId,
+      fromId,
+      toId,
+    ) as Row[];
+    return Promise.resolve(
+      rows.map((r) => {
+        const event = fromBinary(EventSchema, r.payload);
+        let audience: Audience;
+        if (r.audience === AUDIENCE_USER) audience = { kind: "user", userId: r.user_id };
+        else if (r.audience === AUDIENCE_GROUP) audience = { kind: "group" };
+        else {
+          const users =
+            r.audience === AUDIENCE_TARGETED
+              ? this.q("SELECT user_id FROM message_audience WHERE app_id = ? AND group_id = ? AND seq = ?").all(appId, r.group_id, r.target_seq)
+              : // Members at the time of the event whose history held the message (rule GRP-6).
+                this.q(
+                  `SELECT user_id FROM memberships WHERE app_id = ? AND group_id = ? AND join_event_id <= ?
+                     AND (left_event_id IS NULL OR left_event_id >= ?) AND join_seq < ?`,
+                ).all(appId, r.group_id, r.event_id, r.event_id, r.target_seq);
+          audience = { kind: "users", userIds: (users as Row[]).map((u) => u.user_id as string) };
+        }
+        return { appId, eventId: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) };
+      }),
     );
   }
 

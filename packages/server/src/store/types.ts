@@ -209,6 +209,12 @@ export interface Store {
   /** Events after `afterEventId` that `userId` may see, oldest first (rule EVT-3). */
   readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]>;
   latestEventId(appId: string): Promise<number>;
+  /**
+   * The app's events with IDs from `fromId` to `toId`, with the audience and membership change
+   * they were published with: a node that missed a publication (its publisher stopped between
+   * commit and publish) routes them from here.
+   */
+  readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]>;
   /** Deletes idempotency records made before `before` (ms); returns how many (rule MSG-10). */
   pruneSent(before: number): Promise<number>;
 }
