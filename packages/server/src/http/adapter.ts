@@ -1,16 +1,18 @@
 // The Node request handler for the connect-es router. It is connect-node's adapter plus one
-// guard: connect-es answers a unary request whose binary body does not decode with Internal
-// ("parse binary: …"), which rule ERR-2 forbids for bad input. The guard decodes binary unary
-// bodies first and answers a bad one with InvalidArgument FIELD_INVALID in the request's
-// protocol (rule ERR-4); good bodies go on to connect-es unchanged.
+// guard: connect-es answers a request whose binary body does not decode with Internal
+// ("parse binary: …"), which rule ERR-2 forbids for bad input. The guard decodes binary request
+// bodies first (unary and server-streaming, compressed or not, POST or Connect GET) and answers a
+// bad one with InvalidArgument FIELD_INVALID in the request's protocol (rule ERR-4); good bodies
+// go on to connect-es unchanged.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
 import { createAsyncIterable, encodeEnvelope, readAllBytes } from "@connectrpc/connect/protocol";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import {
@@ -27,34 +29,62 @@ type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 type Protocol = "connect" | "grpc" | "grpc-web";
 
+const encoder = new TextEncoder();
+
 export interface NodeHandlerOptions extends ConnectRouterOptions {
   routes(router: ConnectRouter): void;
   readMaxBytes: number;
   log: Logger;
 }
 
-/** The protocol of a binary, uncompressed unary request, or undefined when the guard stays out. */
-function binaryProtocol(header: Headers): Protocol | undefined {
-  const ct = header.get("content-type") ?? "";
-  const identity = (v: string | null) => v === null || v === "identity";
-  if (ct.startsWith("application/grpc-web")) {
-    return /^application\/grpc-web(\+proto)?(;|$)/.test(ct) && identity(header.get("grpc-encoding")) ? "grpc-web" : undefined;
-  }
-  if (ct.startsWith("application/grpc")) {
-    return /^application\/grpc(\+proto)?(;|$)/.test(ct) && identity(header.get("grpc-encoding")) ? "grpc" : undefined;
-  }
-  return /^application\/proto(;|$)/.test(ct) && identity(header.get("content-encoding")) ? "connect" : undefined;
+/** How a binary request is framed and compressed; undefined when the guard stays out. */
+interface BinaryRequest {
+  protocol: Protocol;
+  /** Connect streaming, gRPC and gRPC-Web wrap the message in a 5-byte envelope. */
+  enveloped: boolean;
+  /** The request's compression ("identity" for none). */
+  encoding: string;
 }
 
-/** Checks that `bytes` decode as `schema` in the protocol's framing; returns the error if not. */
-function decodeError(protocol: Protocol, schema: DescMessage, bytes: Uint8Array): ConnectError | undefined {
-  let payload = bytes;
-  if (protocol !== "connect") {
-    if (bytes.length < 5 || bytes[0] !== 0) return undefined; // connect-es reports framing itself
+function binaryRequest(header: Headers, streaming: boolean): BinaryRequest | undefined {
+  const ct = header.get("content-type") ?? "";
+  const grpcEncoding = header.get("grpc-encoding") ?? "identity";
+  if (/^application\/grpc-web(\+proto)?(;|$)/.test(ct)) return { protocol: "grpc-web", enveloped: true, encoding: grpcEncoding };
+  if (/^application\/grpc(\+proto)?(;|$)/.test(ct)) return { protocol: "grpc", enveloped: true, encoding: grpcEncoding };
+  if (streaming && /^application\/connect\+proto(;|$)/.test(ct)) {
+    return { protocol: "connect", enveloped: true, encoding: header.get("connect-content-encoding") ?? "identity" };
+  }
+  if (!streaming && /^application\/proto(;|$)/.test(ct)) {
+    return { protocol: "connect", enveloped: false, encoding: header.get("content-encoding") ?? "identity" };
+  }
+  return undefined;
+}
+
+/** Undoes a compression connect-es accepts; undefined when it cannot (connect-es then reports it). */
+function decompress(encoding: string, data: Uint8Array, maxBytes: number): Uint8Array | undefined {
+  try {
+    if (encoding === "identity") return data;
+    if (encoding === "gzip") return gunzipSync(data, { maxOutputLength: maxBytes });
+    if (encoding === "br") return brotliDecompressSync(data, { maxOutputLength: maxBytes });
+  } catch {
+    // Corrupt or oversized: connect-es answers it with its own typed error.
+  }
+  return undefined;
+}
+
+/** Checks that the body decodes as `schema`; returns the error if not, undefined otherwise. */
+function decodeError(req: BinaryRequest, schema: DescMessage, bytes: Uint8Array, maxBytes: number): ConnectError | undefined {
+  let payload: Uint8Array | undefined = bytes;
+  if (req.enveloped) {
+    // One request message (unary or server-streaming); odd framing is left to connect-es.
+    if (bytes.length < 5 || (bytes[0] & ~1) !== 0) return undefined;
     const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
     if (bytes.length !== 5 + length) return undefined;
-    payload = bytes.subarray(5);
+    payload = bytes[0] & 1 ? decompress(req.encoding, bytes.subarray(5), maxBytes) : bytes.subarray(5);
+  } else {
+    payload = decompress(req.encoding, bytes, maxBytes);
   }
+  if (!payload) return undefined;
   try {
     fromBinary(schema, payload);
     return undefined;
@@ -67,9 +97,17 @@ function decodeError(protocol: Protocol, schema: DescMessage, bytes: Uint8Array)
 }
 
 /** An error response in the request's protocol. */
-function errorResponse(protocol: Protocol, error: ConnectError): UniversalServerResponse {
-  switch (protocol) {
+function errorResponse(req: BinaryRequest, error: ConnectError): UniversalServerResponse {
+  switch (req.protocol) {
     case "connect":
+      if (req.enveloped) {
+        // Connect streaming: HTTP 200 and an end-of-stream message carrying the error.
+        return {
+          status: 200,
+          header: new Headers({ "content-type": "application/connect+proto" }),
+          body: createAsyncIterable([encodeEnvelope(endStreamFlag, encoder.encode(JSON.stringify(endStreamToJson(new Headers(), error, undefined))))]),
+        };
+      }
       return {
         status: codeToHttpStatus(error.code),
         header: new Headers({ "content-type": "application/json" }),
@@ -92,7 +130,8 @@ function errorResponse(protocol: Protocol, error: ConnectError): UniversalServer
 }
 
 function guardBinaryBody(handler: UniversalHandler, readMaxBytes: number): UniversalHandler {
-  if (handler.method.methodKind !== "unary") return handler;
+  const kind = handler.method.methodKind;
+  if (kind !== "unary" && kind !== "server_streaming") return handler;
   const guarded = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     if (req.method === "GET") {
       // Connect GET (NO_SIDE_EFFECTS RPCs): the message is in the query, binary when encoding=proto.
@@ -100,20 +139,21 @@ function guardBinaryBody(handler: UniversalHandler, readMaxBytes: number): Unive
       const message = query.get("message");
       if (query.get("encoding") !== "proto" || message === null || query.get("compression")) return handler(req);
       const bytes = query.get("base64") === "1" ? new Uint8Array(Buffer.from(message, "base64url")) : new TextEncoder().encode(message);
-      const error = decodeError("connect", handler.method.input, bytes);
-      return error ? errorResponse("connect", error) : handler(req);
+      const get: BinaryRequest = { protocol: "connect", enveloped: false, encoding: "identity" };
+      const error = decodeError(get, handler.method.input, bytes, readMaxBytes);
+      return error ? errorResponse(get, error) : handler(req);
     }
-    const protocol = req.method === "POST" ? binaryProtocol(req.header) : undefined;
+    const binary = req.method === "POST" ? binaryRequest(req.header, kind === "server_streaming") : undefined;
     const body = req.body;
-    if (!protocol || body === null || typeof body !== "object" || !(Symbol.asyncIterator in body)) return handler(req);
+    if (!binary || body === null || typeof body !== "object" || !(Symbol.asyncIterator in body)) return handler(req);
     let bytes: Uint8Array;
     try {
       bytes = await readAllBytes(body as AsyncIterable<Uint8Array>, readMaxBytes + 5, req.header.get("content-length"));
     } catch (err) {
-      return errorResponse(protocol, ConnectError.from(err, Code.ResourceExhausted));
+      return errorResponse(binary, ConnectError.from(err, Code.ResourceExhausted));
     }
-    const error = decodeError(protocol, handler.method.input, bytes);
-    if (error) return errorResponse(protocol, error);
+    const error = decodeError(binary, handler.method.input, bytes, readMaxBytes);
+    if (error) return errorResponse(binary, error);
     return handler({ ...req, body: createAsyncIterable([bytes]) });
   };
   return Object.assign(guarded, {
