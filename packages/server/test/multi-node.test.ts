@@ -4,37 +4,27 @@
 // (rules EVT-1, EVT-3, TGT-4). Run on one SQLite store shared in-process, and on two PostgreSQL
 // stores (two pools) on one database, which is how nodes are deployed.
 import { randomBytes } from "node:crypto";
-import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupType } from "@narrowcast/gen";
 import { NatsBus } from "../src/bus/nats.js";
 import { SqliteStore } from "../src/store/sqlite.js";
 import { PostgresStore } from "../src/store/postgres.js";
 import pg from "pg";
-import { postgresAvailable, postgresUrl } from "./services.js";
+import { natsAvailable, natsUrl, postgresAvailable, postgresUrl, requireOrSkip } from "./services.js";
 import type { Store, StoredEvent } from "../src/store/types.js";
 import type { Bus } from "../src/bus/types.js";
 import { AppFixture, TestServer, UserClient, isMessage, textOf, type Protocol } from "./support.js";
 
-const natsUrl = process.env.NARROWCAST_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
-const required = process.env.NARROWCAST_REQUIRE_SERVICES === "1";
-const available = await connect({ servers: natsUrl, timeout: 2_000, reconnect: false }).then(
-  async (nc) => (await nc.close(), true),
-  () => false,
-);
-if (!available && !required) console.warn(`NATS not reachable at ${natsUrl}: skipping the multi-node tests`);
-
-describe.runIf(required)("multi-node needs NATS", () => {
-  it(`NATS is reachable at ${natsUrl} (required by NARROWCAST_REQUIRE_SERVICES=1)`, () => expect(available).toBe(true));
-});
+const url = natsUrl();
+const skip = requireOrSkip(await natsAvailable(url), `NATS at ${url}`);
 
 /** Two nodes, each with its store (on one database) and its bus connection (on one subject). */
 async function startTwoNodes(stores: () => Promise<[Store, Store]>): Promise<[TestServer, TestServer]> {
   const subject = `narrowcast.test.${randomBytes(6).toString("hex")}`;
   const [first, second] = await stores();
   const node = async (store: Store, bus: Bus) => TestServer.start({ store, bus });
-  const busA = await NatsBus.connect({ servers: natsUrl, subject });
-  return [await node(first, new LossyBus(busA)), await node(second, await NatsBus.connect({ servers: natsUrl, subject }))];
+  const busA = await NatsBus.connect({ servers: url, subject });
+  return [await node(first, new LossyBus(busA)), await node(second, await NatsBus.connect({ servers: url, subject }))];
 }
 
 /**
@@ -62,7 +52,7 @@ function on(node: TestServer, user: UserClient, protocol: Protocol): UserClient 
 }
 
 function multiNodeScenario(name: string, stores: () => Promise<[Store, Store]>, enabled = true, cleanup?: () => Promise<void>): void {
-  describe.runIf(available && enabled)(`two nodes, ${name}`, () => {
+  describe.runIf(!skip && enabled)(`two nodes, ${name}`, () => {
     let a: TestServer;
     let b: TestServer;
     beforeAll(async () => {
@@ -150,4 +140,5 @@ multiNodeScenario(
     await admin.end();
   },
 );
-if (!pgReady && !required) console.warn(`PostgreSQL not reachable at ${postgresUrl()}: skipping the multi-node PostgreSQL scenario`);
+// PostgreSQL's own reachability check (required in CI) is in postgres-store.test.ts.
+if (!pgReady) console.warn(`PostgreSQL not reachable at ${postgresUrl()}: skipping the multi-node PostgreSQL scenario`);

@@ -1,43 +1,24 @@
 // The NATS bus against the shared Bus contract, on the NATS server this machine runs.
-// Without NATS these tests skip, unless NARROWCAST_REQUIRE_SERVICES=1 makes them fail.
+// Without NATS these tests skip, unless NARROWCAST_REQUIRE_SERVICES=1 makes them fail (services.ts).
 import { randomBytes } from "node:crypto";
-import { connect } from "nats";
 import { describe, expect, it } from "vitest";
 import { NatsBus } from "../src/bus/nats.js";
 import { busContract } from "./bus-contract.js";
+import { natsAvailable, natsUrl, requireOrSkip } from "./services.js";
 
-export const natsUrl = process.env.NARROWCAST_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
-const required = process.env.NARROWCAST_REQUIRE_SERVICES === "1";
+const url = natsUrl();
+const skip = requireOrSkip(await natsAvailable(url), `NATS at ${url}`);
 
-async function natsReachable(): Promise<boolean> {
-  try {
-    const nc = await connect({ servers: natsUrl, timeout: 2_000, reconnect: false });
-    await nc.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = await natsReachable();
-if (!available && !required) console.warn(`NATS not reachable at ${natsUrl}: skipping the NATS bus tests`);
-
-describe.runIf(required)("NATS availability", () => {
-  it(`NATS is reachable at ${natsUrl} (required by NARROWCAST_REQUIRE_SERVICES=1)`, () => {
-    expect(available).toBe(true);
-  });
-});
-
-describe.runIf(available)("NatsBus", () => {
+describe.skipIf(skip)("NatsBus", () => {
   // A subject per bus pair, so parallel test files never hear each other.
   busContract("NatsBus", async () =>
-    NatsBus.connect({ servers: natsUrl, subject: `narrowcast.test.${randomBytes(6).toString("hex")}` }),
+    NatsBus.connect({ servers: url, subject: `narrowcast.test.${randomBytes(6).toString("hex")}` }),
   );
 
   it("carries events between two connections (two nodes) in one order", async () => {
     const subject = `narrowcast.test.${randomBytes(6).toString("hex")}`;
-    const a = await NatsBus.connect({ servers: natsUrl, subject });
-    const b = await NatsBus.connect({ servers: natsUrl, subject });
+    const a = await NatsBus.connect({ servers: url, subject });
+    const b = await NatsBus.connect({ servers: url, subject });
     const seenByA: number[] = [];
     const seenByB: number[] = [];
     a.subscribe((e) => seenByA.push(e.eventId));

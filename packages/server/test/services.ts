@@ -1,8 +1,9 @@
-// External services the server's tests may use (PostgreSQL today; NATS can follow the same
-// pattern): where they are, whether they answer, and what a test file does when they do not.
+// External services the server's tests may use (PostgreSQL, NATS): where they are, whether they
+// answer, and what a test file does when they do not.
 // A developer without the service sees the file's suites skipped with a warning; a run with
 // NARROWCAST_REQUIRE_SERVICES=1 (CI, where the services are provisioned) fails instead.
 import pg from "pg";
+import { connect as connectNats } from "nats";
 import { describe, expect, it } from "vitest";
 
 /** The PostgreSQL server the tests use: NARROWCAST_TEST_DATABASE_URL or the local default. */
@@ -48,6 +49,22 @@ export async function postgresAvailable(url = postgresUrl(), timeoutMs = 2000): 
   } finally {
     clearTimeout(timer);
     void client.end().catch(() => {});
+  }
+}
+
+/** The NATS server the tests use: NARROWCAST_TEST_NATS_URL or the local default. */
+export function natsUrl(): string {
+  return process.env.NARROWCAST_TEST_NATS_URL || "nats://127.0.0.1:4222";
+}
+
+/** Whether NATS at `url` accepts a connection within `timeoutMs`. */
+export async function natsAvailable(url = natsUrl(), timeoutMs = 2000): Promise<boolean> {
+  try {
+    const nc = await connectNats({ servers: url, timeout: timeoutMs, reconnect: false });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
   }
 }
 
