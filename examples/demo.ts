@@ -1,4 +1,4 @@
-// Shared set-up of the examples: a fresh ULTIMATE app (targeted messages need it, rule TGT-9),
+// Shared set-up of the examples: a fresh app on the ULTIMATE plan (targeted messages need it, rule TGT-9),
 // its users, one WORK group, and a logged-in client per user, all through the admin API.
 import { pathToFileURL } from "node:url";
 import { createAdminClient, createClient } from "@narrowcast/client";
@@ -31,7 +31,7 @@ export async function startDemo(options: ExampleOptions, userIds: string[], grou
     throw new Error("set NARROWCAST_ADMIN_KEY (npm start prints where to find the admin key)");
   }
   const admin = createAdminClient({ baseUrl, adminKey, protocol: options.protocol });
-  const app = await admin.createApp({ name: "example", edition: "ultimate" });
+  const app = await admin.createApp({ name: "example", plan: "ultimate" });
   await admin.importUsers(app.appId, userIds);
   await admin.createGroup(app.appId, { type: "work", groupId, ownerId: userIds[0], memberIds: userIds.slice(1) });
 

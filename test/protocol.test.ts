@@ -1,5 +1,6 @@
 // Protocol-level tests, no server needed: the generated code round-trips every main message in
-// both encodings, and docs/spec.md agrees with the generated services and enums (RPC table, error
+// both encodings (the google.rpc error details included), no integer field is unsigned, and
+// docs/spec.md agrees with the generated services and enums of both packages (RPC table, error
 // table, rule IDs, idempotency levels). The last block proves that the spec checks can fail.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -16,23 +17,38 @@ import {
   type DescService,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { MethodOptions_IdempotencyLevel, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  anyPack,
+  anyUnpack,
+  durationFromMs,
+  MethodOptions_IdempotencyLevel,
+  timestampFromMs,
+} from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import * as gen from "@narrowcast/gen";
+import * as adminGen from "@narrowcast/gen/admin";
+import { AppSchema, Plan } from "@narrowcast/gen/admin";
 import {
+  BadRequestSchema,
   ConversationSchema,
-  ErrorDetailSchema,
+  ErrorInfoSchema,
   ErrorReason,
   ErrorReasonSchema,
   EventSchema,
   GroupSchema,
   GroupType,
   GroupTypeSchema,
+  JoinGroupResponseSchema,
+  ListMessagesRequestSchema,
   MemberRole,
   MessageElementSchema,
   MessagePriority,
   MessageSchema,
+  RetryInfoSchema,
   SendMessageRequestSchema,
+  ServerInfoSchema,
+  StatusSchema,
+  SubscribeRequestSchema,
   SubscribeResponseSchema,
   type Event,
   type Message,
@@ -51,14 +67,25 @@ import {
 } from "./spec-tables.js";
 
 const spec = readSpec();
-const services: DescService[] = Object.values(gen).flatMap((value) => (isService(value) ? [value] : []));
+// Both packages: narrowcast.v1 (the "@narrowcast/gen" barrel) and narrowcast.admin.v1 ("/admin").
+const services: DescService[] = [...Object.values(gen), ...Object.values(adminGen)].flatMap((value) =>
+  isService(value) ? [value] : [],
+);
+const messageSchemas: DescMessage[] = [...Object.values(gen), ...Object.values(adminGen)].flatMap((value) =>
+  isMessage(value) ? [value] : [],
+);
 const codeNames = Object.keys(Code).filter((key) => Number.isNaN(Number(key)));
 
-// Every rule ID of the first published rule table. IDs are never removed or reused (spec section 2),
-// so each of these must stay defined forever; new rules add to the spec, not to this list.
+// Every rule ID published so far: the first rule table (0.1.0) and the v1 freeze (0.2.0). IDs are
+// never removed or reused (spec section 2; a withdrawn rule stays listed as withdrawn), so each of
+// these must stay defined forever. A new rule adds its ID here in the release that publishes it.
 const stableRuleIds = [
+  // 0.1.0
   ...range("ERR", 3), ...range("AUTH", 6), ...range("ADM", 6), ...range("GRP", 12), ...range("MSG", 15),
   ...range("TGT", 12), ...range("UNR", 8), ...range("CNV", 3), ...range("EVT", 9),
+  // 0.2.0
+  ...range("WIRE", 5), "ERR-4", "ERR-5", "AUTH-7", ...range("ADM", 11), ...range("GRP", 14), ...range("VIS", 3),
+  ...range("MSG", 16), ...range("EVT", 11), ...range("PAG", 3), ...range("SRV", 2),
 ];
 
 function range(prefix: string, last: number): string[] {
@@ -67,6 +94,10 @@ function range(prefix: string, last: number): string[] {
 
 function isService(value: unknown): value is DescService {
   return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "service";
+}
+
+function isMessage(value: unknown): value is DescMessage {
+  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "message";
 }
 
 /** Binary and JSON (through a JSON string, as on the wire) round trips must give an equal message. */
@@ -135,8 +166,7 @@ const targetedMessage: Message = create(MessageSchema, {
   senderId: "alice",
   serverTime: time,
   elements: [allElements[0]],
-  targeted: true,
-  receiverIds: ["bob", "dave@example.com"],
+  receiverIds: ["bob", "dave@example.com"], // non-empty: targeted (TGT-7)
   countAsUnreadForReceivers: true,
   priority: MessagePriority.NORMAL,
 });
@@ -174,7 +204,7 @@ const eventFixtures: Event[] = [
     time,
     payload: {
       case: "conversationUpdated",
-      value: { conversation: { groupId: "grp.work-1", groupType: GroupType.WORK, unreadCount: 3n, readSeq: 39n } },
+      value: { conversation: { groupId: "grp.work-1", groupType: GroupType.WORK, unreadCount: 3, readSeq: 39n } },
     },
   }),
   create(EventSchema, {
@@ -201,12 +231,14 @@ describe("round trips of the main messages (binary and JSON)", () => {
     const json = toJson(MessageSchema, targetedMessage) as Record<string, unknown>;
     expect(json).toMatchObject({
       seq: "42", // 64-bit integers are strings in JSON
-      targeted: true,
       receiverIds: ["bob", "dave@example.com"],
       countAsUnreadForReceivers: true,
       priority: "MESSAGE_PRIORITY_NORMAL",
     });
+    expect(json).not.toHaveProperty("targeted"); // removed in 0.2.0: targeted ⇔ receiver_ids non-empty
     expect((toJson(MessageSchema, ordinaryMessage) as Record<string, unknown>).customData).toBe("AQID");
+    // int32 sizes are JSON numbers, int64 sizes JSON strings (spec section 3.2).
+    expect(toJson(MessageElementSchema, allElements[2])).toMatchObject({ image: { width: 640, sizeBytes: "123456" } });
   });
 
   it("Group", () => {
@@ -227,7 +259,7 @@ describe("round trips of the main messages (binary and JSON)", () => {
       groupId: "grp.work-1",
       groupType: GroupType.PUBLIC,
       groupName: "Support",
-      unreadCount: 5n,
+      unreadCount: 5,
       lastMessage: targetedMessage,
       readSeq: 37n,
       mentionedMe: true,
@@ -254,19 +286,99 @@ describe("round trips of the main messages (binary and JSON)", () => {
     for (const item of items) expectRoundTrips(SubscribeResponseSchema, item);
   });
 
-  it("ErrorDetail", () => {
-    const detail = create(ErrorDetailSchema, {
-      reason: ErrorReason.RECEIVER_NOT_MEMBER,
-      field: "receiver_ids",
-      ids: ["mallory", "trent"],
+  it("google.rpc error details: ErrorInfo, BadRequest, RetryInfo, inside a google.rpc.Status (ERR-1, ERR-5, WIRE-5)", () => {
+    const info = create(ErrorInfoSchema, {
+      reason: "RECEIVER_NOT_MEMBER",
+      domain: "narrowcast",
+      metadata: { field: "receiver_ids", ids: "mallory,trent" },
     });
-    expect(fieldsSetByNone(ErrorDetailSchema, [detail])).toEqual([]);
-    expectRoundTrips(ErrorDetailSchema, detail);
-    expect(toJson(ErrorDetailSchema, detail)).toEqual({
-      reason: "ERROR_REASON_RECEIVER_NOT_MEMBER",
-      field: "receiver_ids",
-      ids: ["mallory", "trent"],
+    const badRequest = create(BadRequestSchema, {
+      fieldViolations: [{ field: "receiver_ids", description: "not members: mallory, trent", reason: "RECEIVER_NOT_MEMBER" }],
     });
+    const retry = create(RetryInfoSchema, { retryDelay: durationFromMs(100) });
+    expectRoundTrips(ErrorInfoSchema, info);
+    expectRoundTrips(BadRequestSchema, badRequest);
+    expectRoundTrips(RetryInfoSchema, retry);
+    expect(toJson(ErrorInfoSchema, info)).toEqual({
+      reason: "RECEIVER_NOT_MEMBER",
+      domain: "narrowcast",
+      metadata: { field: "receiver_ids", ids: "mallory,trent" },
+    });
+    expect(toJson(RetryInfoSchema, retry)).toEqual({ retryDelay: "0.100s" });
+
+    // What gRPC carries in grpc-status-details-bin: a Status whose details are Any-packed.
+    const status = create(StatusSchema, {
+      code: 9,
+      message: "not members: mallory, trent",
+      details: [anyPack(ErrorInfoSchema, info), anyPack(BadRequestSchema, badRequest)],
+    });
+    expect(status.details.map((d) => d.typeUrl)).toEqual([
+      "type.googleapis.com/google.rpc.ErrorInfo",
+      "type.googleapis.com/google.rpc.BadRequest",
+    ]);
+    const decoded = fromBinary(StatusSchema, toBinary(StatusSchema, status));
+    expect(equals(ErrorInfoSchema, anyUnpack(decoded.details[0], ErrorInfoSchema)!, info)).toBe(true);
+    expect(equals(BadRequestSchema, anyUnpack(decoded.details[1], BadRequestSchema)!, badRequest)).toBe(true);
+  });
+
+  it("ErrorInfo.reason is the ErrorReason name without its prefix, which is the generated enum's key", () => {
+    for (const value of ErrorReasonSchema.values) {
+      expect(value.name.startsWith("ERROR_REASON_"), value.name).toBe(true);
+      expect(ErrorReason[value.number as ErrorReason]).toBe(value.name.replace(/^ERROR_REASON_/, ""));
+    }
+    expect(ErrorReason[ErrorReason.FEATURE_NOT_IN_PLAN]).toBe("FEATURE_NOT_IN_PLAN");
+  });
+
+  it("ServerInfo, SubscribeRequest (Durations as JSON strings), ListMessagesRequest, JoinGroupResponse", () => {
+    const info = create(ServerInfoSchema, {
+      serverVersion: "narrowcast-reference/0.2.0",
+      groupTypeLimits: [
+        { type: GroupType.WORK, maxMembers: 2000, memberEventsMaxMembers: 0 },
+        { type: GroupType.COMMUNITY, maxMembers: 100_000, memberEventsMaxMembers: 1000 },
+      ],
+      sendRatePerGroup: 40,
+      sendRatePerGroupBound: 80,
+      recallWindow: durationFromMs(120_000),
+      idempotencyWindow: durationFromMs(86_400_000),
+      eventRetention: durationFromMs(604_800_000),
+      messageRetention: durationFromMs(1000),
+    });
+    expect(fieldsSetByNone(ServerInfoSchema, [info])).toEqual([]);
+    expectRoundTrips(ServerInfoSchema, info);
+    expect(toJson(ServerInfoSchema, info)).toMatchObject({ recallWindow: "120s", eventRetention: "604800s", sendRatePerGroup: 40 });
+
+    const subscribe = create(SubscribeRequestSchema, { cursor: "c6", heartbeatInterval: durationFromMs(15_000) });
+    expect(fieldsSetByNone(SubscribeRequestSchema, [subscribe])).toEqual([]);
+    expectRoundTrips(SubscribeRequestSchema, subscribe);
+    expect(toJson(SubscribeRequestSchema, subscribe)).toEqual({ cursor: "c6", heartbeatInterval: "15s" });
+
+    const list = create(ListMessagesRequestSchema, { groupId: "g", pageSize: 20, pageToken: "t", beforeSeq: 9n, afterSeq: 3n });
+    expect(fieldsSetByNone(ListMessagesRequestSchema, [list])).toEqual([]);
+    expectRoundTrips(ListMessagesRequestSchema, list);
+
+    const joined = [
+      create(JoinGroupResponseSchema, { result: { case: "member", value: { userId: "erin", role: MemberRole.MEMBER, joinTime: time } } }),
+      create(JoinGroupResponseSchema, {
+        result: { case: "joinRequest", value: { groupId: "pub", userId: "erin", message: "hi", createTime: time } },
+      }),
+    ];
+    expect(fieldsSetByNone(JoinGroupResponseSchema, joined)).toEqual([]);
+    for (const response of joined) expectRoundTrips(JoinGroupResponseSchema, response);
+  });
+
+  it("admin App (narrowcast.admin.v1)", () => {
+    const app = create(AppSchema, {
+      appId: "app_1",
+      name: "Acme",
+      plan: Plan.ULTIMATE,
+      secret: "c2VjcmV0",
+      createTime: time,
+      previousSecretExpireTime: time,
+    });
+    expect(AppSchema.typeName).toBe("narrowcast.admin.v1.App");
+    expect(fieldsSetByNone(AppSchema, [app])).toEqual([]);
+    expectRoundTrips(AppSchema, app);
+    expect(toJson(AppSchema, app)).toMatchObject({ plan: "PLAN_ULTIMATE" });
   });
 
   it("SendMessageRequest: ordinary, targeted, single-receiver form", () => {
@@ -290,7 +402,8 @@ describe("round trips of the main messages (binary and JSON)", () => {
         receiverIds: ["bob", "carol"],
         countAsUnreadForReceivers: true,
       }),
-      create(SendMessageRequestSchema, { groupId: "grp.work-1", elements: [allElements[0]], receiverId: "bob" }),
+      // The vendor SDKs' single-receiver form is a list of one (TGT-2).
+      create(SendMessageRequestSchema, { groupId: "grp.work-1", elements: [allElements[0]], receiverIds: ["bob"] }),
     ];
     expect(fieldsSetByNone(SendMessageRequestSchema, requests)).toEqual([]);
     for (const request of requests) expectRoundTrips(SendMessageRequestSchema, request);
@@ -306,15 +419,32 @@ describe("round trips of the main messages (binary and JSON)", () => {
   });
 });
 
+describe("numbers (spec section 3.2)", () => {
+  it("no field of either package is unsigned or fixed-width (AIP-141)", () => {
+    const forbidden = [ScalarType.UINT32, ScalarType.UINT64, ScalarType.FIXED32, ScalarType.FIXED64, ScalarType.SFIXED32, ScalarType.SFIXED64];
+    const narrowcast = messageSchemas.filter((schema) => schema.typeName.startsWith("narrowcast."));
+    expect(narrowcast.length).toBeGreaterThan(50);
+    const bad = narrowcast.flatMap((schema) =>
+      schema.fields
+        .filter((field) => (field.fieldKind === "scalar" || field.fieldKind === "list") && field.scalar !== undefined && forbidden.includes(field.scalar))
+        .map((field) => `${schema.typeName}.${field.name}`),
+    );
+    expect(bad).toEqual([]);
+  });
+});
+
 describe("docs/spec.md agrees with the generated code", () => {
-  it("the generated barrel exposes the five services", () => {
+  it("the generated barrels expose the six services of the two packages", () => {
     expect(services.map((s) => s.typeName).sort()).toEqual([
-      "narrowcast.v1.AdminService",
+      "narrowcast.admin.v1.AdminService",
       "narrowcast.v1.ConversationService",
       "narrowcast.v1.EventService",
       "narrowcast.v1.GroupService",
       "narrowcast.v1.MessageService",
+      "narrowcast.v1.ServerService",
     ]);
+    // The user barrel carries no admin types, the admin barrel no user services.
+    expect(Object.keys(gen).some((name) => name === "AdminService" || name === "AppSchema")).toBe(false);
   });
 
   it("the RPC table names every generated RPC, and only those, with matching kind and idempotency", () => {
@@ -347,14 +477,23 @@ describe("docs/spec.md agrees with the generated code", () => {
     expect(checkRuleIds(spec, stableRuleIds)).toEqual([]);
   });
 
-  it("the .proto files cite only rules the spec defines", () => {
+  it("the .proto files of both packages cite only rules the spec defines", () => {
     const defined = new Set(ruleDefinitions(spec).map((rule) => rule.id));
-    const dir = new URL("../proto/narrowcast/v1/", import.meta.url);
-    const files = readdirSync(dir).filter((name) => name.endsWith(".proto"));
-    expect(files.length).toBeGreaterThan(0);
-    for (const name of files) {
-      expect(checkCitations(readFileSync(new URL(name, dir), "utf8"), defined, name)).toEqual([]);
+    for (const path of ["../proto/narrowcast/v1/", "../proto/narrowcast/admin/v1/"]) {
+      const dir = new URL(path, import.meta.url);
+      const files = readdirSync(dir).filter((name) => name.endsWith(".proto"));
+      expect(files.length, path).toBeGreaterThan(0);
+      for (const name of files) {
+        expect(checkCitations(readFileSync(new URL(name, dir), "utf8"), defined, name)).toEqual([]);
+      }
     }
+  });
+
+  it("the rule parser keeps nested lists and indented paragraphs inside their rule", () => {
+    const msg12 = ruleDefinitions(spec).find((rule) => rule.id === "MSG-12");
+    expect(msg12?.text).toContain("PAGE_TOKEN_INVALID"); // in the paragraph after MSG-12's list
+    const err5 = ruleDefinitions(spec).find((rule) => rule.id === "ERR-5");
+    expect(err5?.text).toContain("RetryInfo");
   });
 
   it("the group-type table has a row for every GroupType", () => {
@@ -400,12 +539,22 @@ describe("the spec checks detect a broken spec", () => {
   });
 
   it("a wrong idempotency, an unknown error or a missing auth error in an RPC row", () => {
-    const broken = mutate("| GroupService.ListGroups | unary | NO_SIDE_EFFECTS | AUTH-1, AUTH-6 | TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED |",
-      "| GroupService.ListGroups | unary | — | AUTH-1, AUTH-6 | TOKEN_INVALID, TOKEN_EXPIRED, NO_SUCH_REASON |");
+    const broken = mutate("| GroupService.ListGroups | unary | NO_SIDE_EFFECTS | AUTH-1, AUTH-6, PAG-1 to PAG-3 | TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, FIELD_INVALID, PAGE_TOKEN_INVALID |",
+      "| GroupService.ListGroups | unary | — | AUTH-1, AUTH-6, PAG-1 to PAG-3 | TOKEN_INVALID, TOKEN_EXPIRED, NO_SUCH_REASON |");
     const problems = checkRpcTable(broken, services, ErrorReasonSchema);
     expect(problems).toContain('GroupService.ListGroups: idempotency "—", generated NO_SIDE_EFFECTS');
     expect(problems).toContain('GroupService.ListGroups: "NO_SUCH_REASON" is not an ErrorReason');
     expect(problems).toContain("GroupService.ListGroups: errors lack TOKEN_MISSING");
+  });
+
+  it("an unauthenticated RPC that lists an authentication error, or an admin RPC without a group error", () => {
+    const broken = mutate("| ServerService.GetServerInfo | unary | NO_SIDE_EFFECTS | AUTH-7, SRV-1, SRV-2 | — |",
+      "| ServerService.GetServerInfo | unary | NO_SIDE_EFFECTS | AUTH-7, SRV-1, SRV-2 | TOKEN_MISSING |");
+    expect(checkRpcTable(broken, services, ErrorReasonSchema)).toContain(
+      "ServerService.GetServerInfo: lists TOKEN_MISSING, but needs no authentication (AUTH-7)",
+    );
+    const noGroupError = mutate(/^(\| AdminService\.GetGroup \|.*), GROUP_NOT_FOUND \|$/m, "$1 |");
+    expect(checkRpcTable(noGroupError, services, ErrorReasonSchema)).toContain("AdminService.GetGroup: errors lack GROUP_NOT_FOUND");
   });
 
   it("a missing error row or a code that is not a Connect code", () => {
@@ -418,9 +567,13 @@ describe("the spec checks detect a broken spec", () => {
   });
 
   it("a rule whose error disagrees with the error table", () => {
-    const broken = mutate("rejected with PermissionDenied FEATURE_NOT_IN_EDITION", "rejected with FailedPrecondition FEATURE_NOT_IN_EDITION");
+    const broken = mutate("rejected with PermissionDenied FEATURE_NOT_IN_PLAN", "rejected with FailedPrecondition FEATURE_NOT_IN_PLAN");
     expect(checkErrorTable(broken, ErrorReasonSchema, codeNames)).toContain(
-      "TGT-9 gives FEATURE_NOT_IN_EDITION code FailedPrecondition, the error table PermissionDenied",
+      "TGT-9 gives FEATURE_NOT_IN_PLAN code FailedPrecondition, the error table PermissionDenied",
+    );
+    const expired = mutate("rejected with OutOfRange CURSOR_EXPIRED", "rejected with InvalidArgument CURSOR_EXPIRED");
+    expect(checkErrorTable(expired, ErrorReasonSchema, codeNames)).toContain(
+      "EVT-10 gives CURSOR_EXPIRED code InvalidArgument, the error table OutOfRange",
     );
   });
 

@@ -1,5 +1,6 @@
 // Reads the machine-checkable parts of docs/spec.md — rule definitions, the RPC table and the error
-// table — and cross-checks them against the generated descriptors. Every check is a pure function
+// table — and cross-checks them against the generated descriptors of both packages (narrowcast.v1
+// and narrowcast.admin.v1). Every check is a pure function
 // from the spec's text to a list of problems, so that a test can also feed it a broken spec and
 // see it complain (a check that cannot fail proves nothing).
 import { readFileSync } from "node:fs";
@@ -13,7 +14,9 @@ export function readSpec(): string {
 }
 
 // A rule is defined by a list item that starts with its bold ID: "- **TGT-4** Only the ...".
-// Its text runs until a blank line, a heading, a table or the next list item.
+// Its text runs until a heading, a table, the next top-level list item, or a blank line that is
+// not followed by an indented line: indented lines (nested lists, and paragraphs after a blank
+// line inside the item) belong to the rule, as Markdown renders them.
 const ruleDefinitionLine = /^- \*\*([A-Z]+-\d+)\*\*(.*)$/;
 
 export interface RuleDefinition {
@@ -24,13 +27,18 @@ export interface RuleDefinition {
 export function ruleDefinitions(spec: string): RuleDefinition[] {
   const rules: RuleDefinition[] = [];
   let current: RuleDefinition | undefined;
+  let afterBlank = false;
   for (const line of spec.split("\n")) {
     const match = ruleDefinitionLine.exec(line);
     if (match) {
       current = { id: match[1], text: match[2].trim() };
       rules.push(current);
-    } else if (current && line.trim() !== "" && !/^(- |#|\|)/.test(line)) {
+      afterBlank = false;
+    } else if (current && line.trim() === "") {
+      afterBlank = true;
+    } else if (current && (/^\s+\S/.test(line) || (!afterBlank && !/^(- |#|\|)/.test(line)))) {
       current.text += " " + line.trim();
+      afterBlank = false;
     } else {
       current = undefined;
     }
@@ -157,6 +165,10 @@ export function checkCitations(text: string, defined: ReadonlySet<string>, where
   return [...problems];
 }
 
+/** Services served without authentication (rule AUTH-7). */
+export const unauthenticatedServices: readonly string[] = ["ServerService"];
+const authErrors = ["TOKEN_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED", "ADMIN_KEY_INVALID"];
+
 /** The RPC table and the generated services list the same RPCs, with the same kind and idempotency. */
 export function checkRpcTable(spec: string, services: readonly DescService[], errorReason: DescEnum): string[] {
   const problems: string[] = [];
@@ -181,9 +193,19 @@ export function checkRpcTable(spec: string, services: readonly DescService[], er
     for (const rule of row.rules) if (!rules.has(rule)) problems.push(`${row.rpc}: undefined rule ${rule}`);
     for (const error of row.errors) if (!reasons.has(error)) problems.push(`${row.rpc}: "${error}" is not an ErrorReason`);
 
-    // Authentication errors (AUTH-1, AUTH-4) and group-scoped errors (AUTH-5) must be listed.
+    // Authentication errors (AUTH-1, AUTH-4) and group-scoped errors (AUTH-5) must be listed;
+    // ServerService needs no authentication (AUTH-7), so it must not list any.
     const required =
-      row.service === "AdminService" ? ["ADMIN_KEY_INVALID"] : ["TOKEN_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED"];
+      row.service === "AdminService"
+        ? ["ADMIN_KEY_INVALID"]
+        : unauthenticatedServices.includes(row.service)
+          ? []
+          : ["TOKEN_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED"];
+    if (unauthenticatedServices.includes(row.service)) {
+      for (const error of row.errors) {
+        if (authErrors.includes(error)) problems.push(`${row.rpc}: lists ${error}, but needs no authentication (AUTH-7)`);
+      }
+    }
     const groupScoped = method.input.fields.some((f) => f.name === "group_id") && row.method !== "CreateGroup";
     if (groupScoped) required.push("GROUP_NOT_FOUND");
     if (groupScoped && row.service !== "AdminService" && row.method !== "JoinGroup") required.push("NOT_A_MEMBER");

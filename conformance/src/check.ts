@@ -13,6 +13,14 @@ export class CheckFailure extends Error {
   }
 }
 
+/**
+ * Thrown by CaseContext.skip: the case cannot check its requirement against this server (e.g. a
+ * declared limit is too large to reach in a test). Reported as skipped, never as passed or failed.
+ */
+export class SkipCase extends Error {
+  override name = "SkipCase";
+}
+
 /** Fails the case unless `condition` holds. */
 export function check(condition: unknown, message: string, expected?: string, actual?: string): asserts condition {
   if (!condition) throw new CheckFailure(message, expected, actual);
@@ -28,6 +36,11 @@ export function expectEqual<T>(actual: T, expected: T, what: string): void {
 /** Fails the case unconditionally. */
 export function fail(message: string, expected?: string, actual?: string): never {
   throw new CheckFailure(message, expected, actual);
+}
+
+/** Milliseconds of a google.protobuf.Duration, or undefined when unset. */
+export function durationMs(d: { seconds: bigint; nanos: number } | undefined): number | undefined {
+  return d === undefined ? undefined : Number(d.seconds) * 1000 + d.nanos / 1e6;
 }
 
 /** Renders a value for reports: JSON with bigints as numbers and byte arrays in hex. */

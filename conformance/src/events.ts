@@ -41,6 +41,28 @@ export function isConversationUpdate(groupId: string): (e: Event) => boolean {
   return (e) => e.payload.case === "conversationUpdated" && e.payload.value.conversation?.groupId === groupId;
 }
 
+/** The group an event belongs to ("" if none). */
+export function groupOf(e: Event): string {
+  switch (e.payload.case) {
+    case "messageReceived":
+      return e.payload.value.message?.groupId ?? "";
+    case "conversationUpdated":
+      return e.payload.value.conversation?.groupId ?? "";
+    case "messageRecalled":
+    case "memberJoined":
+    case "memberLeft":
+    case "groupDismissed":
+      return e.payload.value.groupId;
+    default:
+      return "";
+  }
+}
+
+/** Matches any event of the group. */
+export function isIn(groupId: string): (e: Event) => boolean {
+  return (e) => groupOf(e) === groupId;
+}
+
 /** Matches any event that mentions the message ID anywhere (received or recalled). */
 export function concernsMessage(messageId: string): (e: Event) => boolean {
   return (e) => isMessage(messageId)(e) || isRecallOf(messageId)(e);
@@ -50,7 +72,7 @@ export function concernsMessage(messageId: string): (e: Event) => boolean {
 export function describeMessage(m: Message | undefined): string {
   if (!m) return "no message";
   const parts = [`seq=${m.seq}`, `id=${m.messageId}`, `sender=${JSON.stringify(m.senderId)}`];
-  if (m.targeted || m.receiverIds.length > 0) parts.push(`targeted=${m.targeted} receivers=${JSON.stringify(m.receiverIds)}`);
+  if (m.receiverIds.length > 0) parts.push(`receivers=${JSON.stringify(m.receiverIds)}`);
   if (m.recall) parts.push("recalled");
   const text = m.elements.map((el) => (el.element.case === "text" ? el.element.value.text : el.element.case ?? "?")).join("|");
   if (text) parts.push(`text=${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`);

@@ -3,19 +3,21 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import {
-  AdminService,
   ConversationService,
-  Edition,
   EventService,
   GroupService,
   GroupType,
   MessageService,
-  type App,
+  ServerService,
   type Conversation,
+  type GroupMember,
   type Message,
   type SendMessageRequestSchema,
+  type ServerInfo,
 } from "@narrowcast/gen";
-import { check } from "./check.js";
+import { AdminService, Plan, type App } from "@narrowcast/gen/admin";
+import { CheckFailure, SkipCase, check, durationMs } from "./check.js";
+import { describeObserved, observe, reasonOf } from "./errors.js";
 import { isMessage } from "./events.js";
 import { Subscription, sleep, type SubscribeOptions, type WaitOptions } from "./subscription.js";
 import { createProtocolTransport, withBearer, type HttpVersion, type Protocol, type TokenSource, type TransportVariant } from "./transport.js";
@@ -26,6 +28,7 @@ export interface UserClients {
   messages: Client<typeof MessageService>;
   conversations: Client<typeof ConversationService>;
   events: Client<typeof EventService>;
+  server: Client<typeof ServerService>;
 }
 
 /** A SendMessageRequest without its group; `text` is a shorthand for one text element. */
@@ -55,6 +58,7 @@ export function userClients(transport: Transport): UserClients {
     messages: createClient(MessageService, transport),
     conversations: createClient(ConversationService, transport),
     events: createClient(EventService, transport),
+    server: createClient(ServerService, transport),
   };
 }
 
@@ -64,6 +68,8 @@ export interface CaseContext {
   readonly protocol: Protocol;
   /** AdminService with the right admin key. */
   readonly admin: Client<typeof AdminService>;
+  /** The admin key itself (for checks that it is ignored or refused where it must be). */
+  readonly adminKey: string;
   /** The base transport (no Authorization header unless a token is given). */
   readonly transport: Transport;
   /** Base URL of the server under test. */
@@ -79,18 +85,22 @@ export interface CaseContext {
   /** User-facing clients over another transport (see openTransport) with the given token. */
   clientsWithTransport(transport: Transport, token: TokenSource): UserClients;
   /** Creates a fresh app (ULTIMATE unless said otherwise). */
-  createApp(options?: { edition?: Edition; name?: string }): Promise<AppFixture>;
+  createApp(options?: { plan?: Plan; name?: string }): Promise<AppFixture>;
   /** A fresh app with users and one group owned by the first member. */
   world(options?: WorldOptions): Promise<World>;
   /** Waits the negative wait, for checks that something did not happen. */
   settle(): Promise<void>;
   /** Registers cleanup to run when the case ends (passed or failed). */
   defer(cleanup: () => void): void;
+  /** ServerService.GetServerInfo, called without a token (rule AUTH-7); fetched once per case. */
+  serverInfo(): Promise<ServerInfo>;
+  /** Ends the case as skipped: it cannot check its requirement against this server. */
+  skip(reason: string): never;
 }
 
 export interface WorldOptions {
   type?: GroupType;
-  edition?: Edition;
+  plan?: Plan;
   /** Group members; the first one is the owner. Default alice (owner), bob, carol. */
   members?: string[];
   /** Users of the app who are not members. Default erin. */
@@ -119,7 +129,9 @@ export class AppFixture {
 
   /** Imports users (AdminService.ImportUsers). */
   async importUsers(ids: readonly string[]): Promise<void> {
-    await this.ctx.admin.importUsers({ appId: this.appId, users: ids.map((userId) => ({ userId, nickname: userId })) });
+    for (let i = 0; i < ids.length; i += 500) {
+      await this.ctx.admin.importUsers({ appId: this.appId, users: ids.slice(i, i + 500).map((userId) => ({ userId, nickname: userId })) });
+    }
   }
 
   /** A handle for a user; its token is issued through AdminService on first use. */
@@ -144,6 +156,28 @@ export class AppFixture {
     });
     check(res.group, "AdminService.CreateGroup returned no group");
     return res.group.groupId;
+  }
+
+  /**
+   * Sends `count` messages through AdminService as `senderId`, one after another, waiting out
+   * RATE_LIMITED rejections (MSG-5) by their RetryInfo delay. Returns them in seq order.
+   */
+  async sendMany(senderId: string, groupId: string, count: number, text = (i: number) => `message ${i + 1}`): Promise<Message[]> {
+    const sent: Message[] = [];
+    for (let i = 0; i < count; i++) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          sent.push(await this.adminSend(senderId, groupId, text(i)));
+          break;
+        } catch (err) {
+          const o = observe(err);
+          if (reasonOf(o) !== "RATE_LIMITED" || attempt > 50) throw err;
+          const d = o.retryInfos[0]?.retryDelay;
+          await sleep(Math.min(1000, Math.max(5, d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 25)));
+        }
+      }
+    }
+    return sent;
   }
 
   /** Sends through AdminService as a member (or the system, with senderId ""). */
@@ -201,6 +235,22 @@ export class UserHandle {
     return sub;
   }
 
+  /**
+   * Resumes from a cursor for a replay check and waits for `ready`. `takenAt` is when the cursor's
+   * event happened (ms). Returns undefined when the server answers CURSOR_EXPIRED and the cursor
+   * is older than the declared event_retention (which EVT-10 allows, e.g. on a server configured
+   * with a retention of seconds), so the caller skips its replay check; any other error fails.
+   */
+  async replay(cursor: string, takenAt: number, label = `${this.id}'s replay`): Promise<Subscription | undefined> {
+    const sub = this.openSubscription({ cursor }, label);
+    const outcome = await sub.until("ready or an error", () => (sub.readyIndex >= 0 ? ("ready" as const) : sub.ended?.kind === "error" ? sub.ended.error : undefined));
+    if (outcome === "ready") return sub;
+    const retention = durationMs((await this.app.ctx.serverInfo()).eventRetention);
+    // The cursor's age is measured on this machine; 1 s of slack covers clock and transit.
+    if (reasonOf(outcome) === "CURSOR_EXPIRED" && retention !== undefined && Date.now() - takenAt + 1000 >= retention) return undefined;
+    throw new CheckFailure(`${label}: Subscribe with a cursor failed`, "ready (the cursor is younger than event_retention)", describeObserved(outcome));
+  }
+
   /** Opens a subscription without waiting for anything. It is closed when the case ends. */
   openSubscription(options: SubscribeOptions = {}, label = `${this.id}'s subscription`): Subscription {
     const sub = Subscription.open(this.events, options, label, this.app.ctx.wait);
@@ -215,16 +265,41 @@ export class UserHandle {
     return res.conversation;
   }
 
-  /** Every stored message of the group that the user may see, ascending (pages of 100). */
+  /** Every stored message of the group that the user may see, ascending (pages of 100, walking back from the latest). */
   async history(groupId: string): Promise<Message[]> {
     const all: Message[] = [];
-    let beforeSeq = 0n;
+    let pageToken = "";
     for (let page = 0; page < 100; page++) {
-      const res = await this.messages.listMessages({ groupId, beforeSeq, limit: 100 });
+      const res = await this.messages.listMessages({ groupId, pageSize: 100, pageToken });
       all.unshift(...res.messages);
-      const first = res.messages[0];
-      if (!res.hasMore || !first) break;
-      beforeSeq = first.seq;
+      if (res.nextPageToken === "") break;
+      pageToken = res.nextPageToken;
+    }
+    return all;
+  }
+
+  /** Every current member of the group (ListMembers, walking every page). */
+  async members(groupId: string): Promise<GroupMember[]> {
+    const all: GroupMember[] = [];
+    let pageToken = "";
+    for (let page = 0; page < 1000; page++) {
+      const res = await this.groups.listMembers({ groupId, pageSize: 1000, pageToken });
+      all.push(...res.members);
+      if (res.nextPageToken === "") break;
+      pageToken = res.nextPageToken;
+    }
+    return all;
+  }
+
+  /** The user's conversations (ListConversations, walking every page). */
+  async allConversations(): Promise<Conversation[]> {
+    const all: Conversation[] = [];
+    let pageToken = "";
+    for (let page = 0; page < 1000; page++) {
+      const res = await this.conversations.listConversations({ pageSize: 1000, pageToken });
+      all.push(...res.conversations);
+      if (res.nextPageToken === "") break;
+      pageToken = res.nextPageToken;
     }
     return all;
   }
@@ -241,10 +316,12 @@ export function createCaseContext(options: {
   caseId: string;
 }): { ctx: CaseContext; cleanup: () => void } {
   const cleanups: (() => void)[] = [];
+  let serverInfo: Promise<ServerInfo> | undefined;
   const admin = createClient(AdminService, withBearer(options.transport, options.adminKey));
   const ctx: CaseContext = {
     protocol: options.protocol,
     admin,
+    adminKey: options.adminKey,
     transport: options.transport,
     baseUrl: options.baseUrl,
     httpVersion: options.httpVersion,
@@ -259,7 +336,7 @@ export function createCaseContext(options: {
     async createApp(appOptions = {}) {
       const res = await admin.createApp({
         name: appOptions.name ?? `conformance ${options.caseId}`,
-        edition: appOptions.edition ?? Edition.ULTIMATE,
+        plan: appOptions.plan ?? Plan.ULTIMATE,
       });
       check(res.app, "AdminService.CreateApp returned no app");
       return new AppFixture(ctx, res.app);
@@ -267,7 +344,7 @@ export function createCaseContext(options: {
     async world(worldOptions = {}) {
       const members = worldOptions.members ?? ["alice", "bob", "carol"];
       const others = worldOptions.others ?? ["erin"];
-      const app = await ctx.createApp({ edition: worldOptions.edition ?? Edition.ULTIMATE });
+      const app = await ctx.createApp({ plan: worldOptions.plan ?? Plan.ULTIMATE });
       await app.importUsers([...members, ...others]);
       const groupId = await app.createGroup(worldOptions.type ?? GroupType.WORK, {
         owner: members[0],
@@ -279,6 +356,18 @@ export function createCaseContext(options: {
     settle: () => sleep(options.wait.negativeWaitMs),
     defer: (cleanup) => {
       cleanups.push(cleanup);
+    },
+    serverInfo() {
+      serverInfo ??= userClients(options.transport)
+        .server.getServerInfo({})
+        .then((res) => {
+          check(res.serverInfo, "ServerService.GetServerInfo returned no server_info");
+          return res.serverInfo;
+        });
+      return serverInfo;
+    },
+    skip(reason) {
+      throw new SkipCase(reason);
     },
   };
   const cleanup = () => {

@@ -1,9 +1,9 @@
 // Programmatic API of the Narrowcast conformance suite.
 export { allCases } from "./cases/index.js";
 export { defineCase, type ConformanceCase } from "./case.js";
-export { CheckFailure, check, expectEqual } from "./check.js";
+export { CheckFailure, SkipCase, check, durationMs, expectEqual } from "./check.js";
 export { coverage, uncoveredRules, unknownRules, type RuleCoverage } from "./coverage.js";
-export { checkError, expectError, observe, type ExpectedError, type ObservedError } from "./errors.js";
+export { ERROR_DOMAIN, checkError, detailProblems, expectError, observe, reasonOf, type ErrorSummary, type ExpectedError, type ObservedError } from "./errors.js";
 export { AppFixture, UserHandle, type CaseContext, type World } from "./fixtures.js";
 export { KnownFailing, parseKnownFailing, readKnownFailing } from "./known-failing.js";
 export { main } from "./main.js";

@@ -14,6 +14,7 @@ import { protocols, type HttpVersion, type Protocol } from "./transport.js";
 
 interface CliOptions {
   baseUrl?: string;
+  otherNode: string[];
   adminKey?: string;
   protocol: string;
   http: HttpVersion;
@@ -48,6 +49,7 @@ function buildProgram(): Command {
     .name("narrowcast-conformance")
     .description("Runs the Narrowcast conformance suite against a running server, rule by rule.")
     .addOption(new Option("--base-url <url>", "base URL of the server under test, e.g. http://127.0.0.1:8080").env("NARROWCAST_BASE_URL"))
+    .option("--other-node <url>", "another node of the same deployment (repeatable): calls go to the nodes in turn", (url: string, all: string[]) => [...all, url.replace(/\/+$/, "")], [] as string[])
     .addOption(new Option("--admin-key <key>", "the server's admin key (AdminService bearer token)").env("NARROWCAST_ADMIN_KEY"))
     .option("--protocol <protocol>", "connect, grpc, grpc-web, a comma-separated list, or all", "all")
     .addOption(new Option("--http <version>", "HTTP version; gRPC runs only over HTTP/2").choices(["1.1", "2"]).default("2"))
@@ -116,6 +118,7 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
   }
   const result = await runSuite({
     baseUrl: opts.baseUrl.replace(/\/+$/, ""),
+    otherNodeUrls: opts.otherNode,
     adminKey: opts.adminKey,
     protocols: selectedProtocols,
     httpVersion: opts.http,

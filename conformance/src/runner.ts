@@ -1,20 +1,25 @@
 // Runs the selected cases once per selected protocol against one server, in parallel, and
 // classifies each result against the known-failing list.
 import { ConnectError, createClient } from "@connectrpc/connect";
-import { AdminService } from "@narrowcast/gen";
+import { AdminService } from "@narrowcast/gen/admin";
 import type { ConformanceCase } from "./case.js";
-import { CheckFailure } from "./check.js";
+import { CheckFailure, SkipCase } from "./check.js";
 import { describeObserved, observe } from "./errors.js";
 import { createCaseContext } from "./fixtures.js";
 import { KnownFailing } from "./known-failing.js";
 import { allCases } from "./cases/index.js";
-import { createProtocolTransport, protocolSupports, withBearer, protocols as allProtocols, type HttpVersion, type Protocol, type ProtocolTransport } from "./transport.js";
+import { createProtocolTransport, protocolSupports, spreadAcrossNodes, withBearer, protocols as allProtocols, type HttpVersion, type Protocol, type ProtocolTransport } from "./transport.js";
 
 export interface SuiteOptions {
   /** Base URL of the server under test, e.g. http://127.0.0.1:8080. */
   baseUrl: string;
   /** The server's admin key (AdminService bearer token). */
   adminKey: string;
+  /**
+   * Further nodes of the same deployment (sharing state with `baseUrl`'s node). Calls then go to
+   * the nodes in turn, so every case also checks delivery and state across nodes.
+   */
+  otherNodeUrls?: readonly string[];
   /** Protocols to run every case over; default all three. */
   protocols?: readonly Protocol[];
   /** HTTP version; default "2". Over "1.1" gRPC is skipped (it needs HTTP/2). */
@@ -49,9 +54,10 @@ export interface SuitePlan {
 /**
  * passed: ran and passed. failed: ran and failed. known-failing: failed and is listed as known
  * failing (does not fail the run). unexpected-pass: passed although listed (fails the run, so the
- * list never goes stale).
+ * list never goes stale). skipped: the case found it cannot check its requirement against this
+ * server (e.g. a declared limit too large to reach) and said why; it neither passes nor fails.
  */
-export type CaseStatus = "passed" | "failed" | "known-failing" | "unexpected-pass";
+export type CaseStatus = "passed" | "failed" | "known-failing" | "unexpected-pass" | "skipped";
 
 export interface CaseFailure {
   message: string;
@@ -69,6 +75,8 @@ export interface CaseResult {
   status: CaseStatus;
   durationMs: number;
   failure?: CaseFailure;
+  /** Why the case skipped itself (status "skipped"). */
+  skipReason?: string;
 }
 
 export interface SuiteResult {
@@ -82,6 +90,8 @@ export interface SuiteResult {
   failed: number;
   knownFailing: number;
   unexpectedPasses: number;
+  /** Runs that skipped themselves (they count neither as passed nor as failed). */
+  skipped: number;
   durationMs: number;
   /** Set when the suite could not start (server unreachable, admin key refused); no case ran. */
   setupError?: string;
@@ -126,7 +136,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   options.onPlan?.({ protocols, httpVersion, cases, notes });
 
   const transports = new Map<Protocol, ProtocolTransport>();
-  for (const p of protocols) transports.set(p, createProtocolTransport(p, options.baseUrl, httpVersion));
+  const nodeUrls = [options.baseUrl, ...(options.otherNodeUrls ?? [])];
+  for (const p of protocols) transports.set(p, spreadAcrossNodes(nodeUrls.map((url) => createProtocolTransport(p, url, httpVersion))));
 
   const jobs: { protocol: Protocol; c: ConformanceCase }[] = [];
   for (const protocol of protocols) for (const c of cases) if (matchesFilter(c, protocol, options.filter)) jobs.push({ protocol, c });
@@ -145,6 +156,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       failed: 0,
       knownFailing: 0,
       unexpectedPasses: 0,
+      skipped: 0,
       durationMs: Date.now() - started,
       setupError,
       ok: false,
@@ -161,7 +173,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const outcome = await runOne(job.c, job.protocol, { transport, baseUrl: options.baseUrl, httpVersion, adminKey: options.adminKey, wait, caseTimeoutMs });
       const id = `${job.protocol}/${job.c.id}`;
       const listed = knownFailing.matches(id);
-      const status: CaseStatus = outcome.failure ? (listed ? "known-failing" : "failed") : listed ? "unexpected-pass" : "passed";
+      const status: CaseStatus =
+        outcome.skipReason !== undefined ? "skipped" : outcome.failure ? (listed ? "known-failing" : "failed") : listed ? "unexpected-pass" : "passed";
       const result: CaseResult = {
         id,
         caseId: job.c.id,
@@ -171,6 +184,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
         status,
         durationMs: outcome.durationMs,
         ...(outcome.failure ? { failure: outcome.failure } : {}),
+        ...(outcome.skipReason !== undefined ? { skipReason: outcome.skipReason } : {}),
       };
       if (status === "unexpected-pass") {
         result.failure = { message: "the case passed but is listed as known failing: remove it from the list" };
@@ -198,6 +212,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     failed,
     knownFailing: count("known-failing"),
     unexpectedPasses: count("unexpected-pass"),
+    skipped: count("skipped"),
     durationMs: Date.now() - started,
     ok: failed === 0,
   };
@@ -223,7 +238,7 @@ async function runOne(
     wait: { timeoutMs: number; negativeWaitMs: number };
     caseTimeoutMs: number;
   },
-): Promise<{ failure?: CaseFailure; durationMs: number }> {
+): Promise<{ failure?: CaseFailure; skipReason?: string; durationMs: number }> {
   const started = Date.now();
   const { ctx, cleanup } = createCaseContext({ ...options, protocol, caseId: c.id });
   let timer: NodeJS.Timeout | undefined;
@@ -234,6 +249,7 @@ async function runOne(
     await Promise.race([c.run(ctx), timeout]);
     return { durationMs: Date.now() - started };
   } catch (err) {
+    if (err instanceof SkipCase) return { skipReason: err.message, durationMs: Date.now() - started };
     return { failure: toFailure(err), durationMs: Date.now() - started };
   } finally {
     clearTimeout(timer);

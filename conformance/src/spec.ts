@@ -5,11 +5,13 @@ import { fileURLToPath } from "node:url";
 /** Human names of the rule areas, in the spec's order. */
 export const ruleAreas: Readonly<Record<string, string>> = {
   WIRE: "Wire protocols",
+  SRV: "Server information",
   AUTH: "Authentication and isolation",
   ERR: "Errors",
   ADM: "Admin API",
   GRP: "Groups",
   MSG: "Messages",
+  PAG: "Pagination",
   TGT: "Targeted messages",
   UNR: "Unread counts and mentions",
   CNV: "Conversations",

@@ -10,6 +10,8 @@ import { describeEvent } from "./events.js";
 export interface SubscribeOptions {
   cursor?: string;
   heartbeatIntervalSeconds?: number;
+  /** A raw heartbeat_interval (overrides heartbeatIntervalSeconds), for invalid Durations. */
+  heartbeatInterval?: { seconds: bigint; nanos: number };
 }
 
 export interface WaitOptions {
@@ -44,7 +46,14 @@ export class Subscription {
   private async read(client: Client<typeof EventService>, request: SubscribeOptions): Promise<void> {
     try {
       const stream = client.subscribe(
-        { cursor: request.cursor ?? "", heartbeatIntervalSeconds: request.heartbeatIntervalSeconds ?? 0 },
+        {
+          cursor: request.cursor ?? "",
+          ...(request.heartbeatInterval
+            ? { heartbeatInterval: request.heartbeatInterval }
+            : request.heartbeatIntervalSeconds
+              ? { heartbeatInterval: { seconds: BigInt(request.heartbeatIntervalSeconds) } }
+              : {}),
+        },
         { signal: this.abort.signal },
       );
       for await (const item of stream) {

@@ -54,6 +54,24 @@ export function createProtocolTransport(protocol: Protocol, baseUrl: string, htt
   return { transport, close: () => sessionManager.abort() };
 }
 
+/**
+ * One transport over several nodes of a deployment: each call (unary or stream) goes to the next
+ * node in turn, as an HTTP/2-aware balancer would route requests. So a user's subscription and the
+ * sends it must see usually run on different nodes.
+ */
+export function spreadAcrossNodes(nodes: readonly ProtocolTransport[]): ProtocolTransport {
+  if (nodes.length === 1) return nodes[0]!;
+  let next = 0;
+  const pick = () => nodes[next++ % nodes.length]!.transport;
+  return {
+    transport: {
+      unary: (...args) => pick().unary(...args),
+      stream: (...args) => pick().stream(...args),
+    },
+    close: () => nodes.forEach((n) => n.close()),
+  };
+}
+
 /** A bearer token, or a function that yields it (called once per call; cache it yourself). */
 export type TokenSource = string | undefined | (() => Promise<string>);
 

@@ -4,8 +4,11 @@
 // run fails and that a failing case cites the broken rule.
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { ErrorDetailSchema, ErrorReason, type Message, type SendMessageRequest } from "@narrowcast/gen";
+import { create } from "@bufbuild/protobuf";
+import { ErrorInfoSchema, ErrorReason, EventSchema, type Message, type SendMessageRequest } from "@narrowcast/gen";
 import { startServer, type ServerOptions, type Store, type StoredEvent } from "@narrowcast/server";
+
+type PageQuery = Parameters<Store["listUsers"]>[1];
 import { formatFailure, runSuite, type Protocol } from "../src/index.js";
 
 // ---- building blocks for broken servers ----
@@ -26,7 +29,7 @@ function override(store: Store, overrides: (inner: Store) => Partial<Store>): St
 class TargetedLog {
   private readonly byGroup = new Map<string, Message[]>();
   record(appId: string, message: Message): void {
-    if (!message.targeted || message.seq === 0n) return;
+    if (message.receiverIds.length === 0 || message.seq === 0n) return;
     const key = `${appId}/${message.groupId}`;
     this.byGroup.set(key, [...(this.byGroup.get(key) ?? []), message]);
   }
@@ -42,8 +45,11 @@ function isSend(req: Parameters<Parameters<Interceptor>[0]>[0]): boolean {
 }
 
 function reasonOf(err: unknown): { reason: ErrorReason; ids: string[] } | undefined {
-  const detail = ConnectError.from(err).findDetails(ErrorDetailSchema)[0];
-  return detail ? { reason: detail.reason, ids: [...detail.ids] } : undefined;
+  const info = ConnectError.from(err).findDetails(ErrorInfoSchema).find((i) => i.domain === "narrowcast");
+  if (!info) return undefined;
+  const reason = ErrorReason[info.reason as keyof typeof ErrorReason];
+  const ids = info.metadata.ids ?? "";
+  return reason === undefined ? undefined : { reason, ids: ids === "" ? [] : ids.split(",") };
 }
 
 /** An interceptor that rewrites SendMessage requests before the server sees them. */
@@ -81,7 +87,22 @@ function onSendError(reasons: ErrorReason[], recover: (err: unknown, retry: (rew
 
 function stripReceivers(req: SendMessageRequest, keep: (id: string) => boolean = () => false): void {
   req.receiverIds = req.receiverIds.filter(keep);
-  if (req.receiverId && !keep(req.receiverId)) req.receiverId = "";
+}
+
+/**
+ * Offset pagination, the classic PAG-1 bug: a page token remembers the position (index) of its
+ * last item when the page was made, so items inserted before that position repeat on the next
+ * page (and removals skip items).
+ */
+class OffsetPages {
+  private readonly positions = new Map<string, number>();
+  async page<T>(scope: string, page: PageQuery, all: () => Promise<T[]>, keyOf: (item: T) => string): Promise<T[]> {
+    const items = await all();
+    const start = page.after === undefined ? 0 : (this.positions.get(`${scope}|${page.after}`) ?? -1) + 1;
+    const out = items.slice(start, start + page.limit);
+    out.forEach((item, i) => this.positions.set(`${scope}|${keyOf(item)}`, start + i));
+    return out;
+  }
 }
 
 // ---- the broken servers ----
@@ -133,7 +154,7 @@ const broken: BrokenServer[] = [
         override(s, (inner) => ({
           async appendMessage(input) {
             const out = await inner.appendMessage(input);
-            const event: StoredEvent = out.message.targeted ? { ...out.event, audience: everyone } : out.event;
+            const event: StoredEvent = out.message.receiverIds.length > 0 ? { ...out.event, audience: everyone } : out.event;
             return { ...out, event };
           },
         })),
@@ -215,7 +236,7 @@ const broken: BrokenServer[] = [
     options: () => ({
       interceptors: [
         rewriteSend((req) => {
-          if (req.receiverIds.length > 0 || req.receiverId !== "") {
+          if (req.receiverIds.length > 0) {
             req.mentionedUserIds = [];
             req.mentionAll = false;
           }
@@ -277,7 +298,7 @@ const broken: BrokenServer[] = [
       interceptors: [
         onSendError([ErrorReason.DUPLICATE_RECEIVER], async () => {
           throw new ConnectError("bad receivers", Code.InvalidArgument, undefined, [
-            { desc: ErrorDetailSchema, value: { reason: ErrorReason.FIELD_INVALID, field: "receiver_ids" } },
+            { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { domain: "narrowcast", reason: "FIELD_INVALID", metadata: { field: "receiver_ids" } }) },
           ]);
         }),
       ],
@@ -324,6 +345,92 @@ const broken: BrokenServer[] = [
         })),
     }),
   },
+  {
+    name: "recall events of targeted messages reach receivers who left the group",
+    rule: "VIS-2",
+    filter: "VIS-2",
+    protocol: "grpc",
+    options: () => ({
+      wrapStore: (s) =>
+        override(s, (inner) => ({
+          async recallMessage(...args) {
+            const out = await inner.recallMessage(...args);
+            if (out.message.receiverIds.length === 0) return out;
+            // The audience as fixed at send time, ignoring who is still a member.
+            const userIds = [...new Set([...out.message.receiverIds, out.message.senderId].filter((id) => id !== ""))];
+            return { ...out, event: { ...out.event, audience: { kind: "users" as const, userIds } } };
+          },
+        })),
+    }),
+  },
+  {
+    name: "page tokens are offsets (items added before the position repeat)",
+    rule: "PAG-1",
+    filter: "PAG-1",
+    protocol: "connect",
+    options() {
+      const pages = new OffsetPages();
+      return {
+        wrapStore: (s) =>
+          override(s, (inner) => ({
+            listMembers: (appId, groupId, userIds, page) =>
+              userIds || !page ? inner.listMembers(appId, groupId, userIds, page) : pages.page(`m|${appId}|${groupId}`, page, () => inner.listMembers(appId, groupId), (m) => m.userId),
+            listUserGroups: (appId, userId, page) =>
+              !page ? inner.listUserGroups(appId, userId) : pages.page(`g|${appId}|${userId}`, page, () => inner.listUserGroups(appId, userId), (g) => g.groupId),
+            listUsers: (appId, page) => pages.page(`u|${appId}`, page, () => inner.listUsers(appId, { limit: 1_000_000 }), (u) => u.userId),
+          })),
+      };
+    },
+  },
+  {
+    name: "the idempotency key is per sender, not per (sender, group)",
+    rule: "MSG-10",
+    filter: "MSG-10",
+    protocol: "grpc",
+    options() {
+      const sent = new Map<string, Message>();
+      const keyOf = (appId: string, senderId: string, key: string) => `${appId}|${senderId}|${key}`;
+      return {
+        wrapStore: (s) =>
+          override(s, (inner) => ({
+            async findSent(appId, senderId, groupId, clientMessageId, since) {
+              return (await inner.findSent(appId, senderId, groupId, clientMessageId, since)) ?? sent.get(keyOf(appId, senderId, clientMessageId));
+            },
+            async appendMessage(input) {
+              const key = input.message.clientMessageId;
+              const prior = key ? sent.get(keyOf(input.appId, input.senderId, key)) : undefined;
+              if (prior) {
+                const event = create(EventSchema, {});
+                return { message: prior, event: { appId: input.appId, eventId: 0, groupId: input.groupId, audience: everyone, event }, duplicate: true };
+              }
+              const out = await inner.appendMessage(input);
+              if (key && !out.duplicate) sent.set(keyOf(input.appId, input.senderId, key), out.message);
+              return out;
+            },
+          })),
+      };
+    },
+  },
+  {
+    name: "errors lose their BadRequest and RetryInfo details (only the ErrorInfo is sent)",
+    rule: "ERR-5",
+    filter: "ERR-5",
+    protocol: "grpc-web",
+    options: () => ({
+      interceptors: [
+        (next) => async (req) => {
+          try {
+            return await next(req);
+          } catch (err) {
+            const ce = ConnectError.from(err);
+            const info = ce.findDetails(ErrorInfoSchema)[0];
+            if (!info) throw err;
+            throw new ConnectError(ce.rawMessage, ce.code, ce.metadata, [{ desc: ErrorInfoSchema, value: info }]);
+          }
+        },
+      ],
+    }),
+  },
 ];
 
 describe("the suite catches deliberately broken servers", () => {
@@ -341,6 +448,7 @@ describe("the suite catches deliberately broken servers", () => {
         const failing = result.results.filter((r) => r.status === "failed");
         expect(result.ok, "the suite passed against a broken server").toBe(false);
         const citing = failing.filter((r) => r.rules.includes(b.rule));
+        if (process.env.DEBUG_BROKEN) console.log(b.name, "\n", failing.map(formatFailure).join("\n"));
         expect(citing.length, `no failing case cites ${b.rule}; failures:\n${failing.map(formatFailure).join("\n")}`).toBeGreaterThan(0);
       } finally {
         await server.close();

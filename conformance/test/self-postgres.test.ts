@@ -1,13 +1,16 @@
 // The suite against the reference server as it runs across nodes: on PostgreSQL, with NATS
-// fan-out. (Several nodes are exercised in packages/server/test/multi-node.test.ts; here every
-// case runs against one such node, over Connect, gRPC and gRPC-Web.) Without PostgreSQL or NATS
-// it skips, unless NARROWCAST_REQUIRE_SERVICES=1 makes it fail.
+// fan-out — once against one such node, once against two nodes sharing the database and the NATS
+// subject with the suite's calls spread over both (so a user's subscription and the sends it must
+// see usually run on different nodes), over Connect, gRPC and gRPC-Web. Without PostgreSQL or NATS it
+// skips, unless NARROWCAST_REQUIRE_SERVICES=1 makes it fail.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Interceptor } from "@connectrpc/connect";
 import { NatsBus, PostgresStore, startServer, type RunningServer } from "@narrowcast/server";
 import { allCases, formatFailure, readKnownFailing, runSuite } from "../src/index.js";
+import { selfTestOptions } from "./self-options.js";
 
 const databaseUrl = process.env.NARROWCAST_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.NARROWCAST_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -34,6 +37,17 @@ async function reachable(): Promise<{ postgres: boolean; nats: boolean }> {
   return { postgres, nats };
 }
 
+/** Runs one statement on its own connection (schema set-up and clean-up). */
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
 const services = await reachable();
 const available = services.postgres && services.nats;
 if (!available && !required) {
@@ -51,22 +65,17 @@ describe.runIf(available)("conformance suite vs. the reference server on Postgre
   let server: RunningServer;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await admin.end();
+    await adminQuery(`CREATE SCHEMA ${schema}`);
     server = await startServer({
       port: 0,
+      ...selfTestOptions,
       store: new PostgresStore({ connectionString: databaseUrl, schema }),
       bus: await NatsBus.connect({ servers: natsUrl, subject: `narrowcast.test.${schema}` }),
     });
   });
   afterAll(async () => {
     await server?.close();
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
   it("passes every case over connect, grpc and grpc-web", async () => {
@@ -75,5 +84,49 @@ describe.runIf(available)("conformance suite vs. the reference server on Postgre
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");
     expect(result.results.length).toBe(allCases.length * 3);
-  }, 120_000);
+    expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
+  }, 180_000);
+});
+
+describe.runIf(available)("conformance suite vs. two reference nodes sharing PostgreSQL + NATS", () => {
+  const schema = `nc_conformance2_${randomBytes(6).toString("hex")}`;
+  const subject = `narrowcast.test.${schema}`;
+  const adminKey = randomBytes(16).toString("hex");
+  const nodes: RunningServer[] = [];
+  const callsPerNode = [0, 0];
+
+  beforeAll(async () => {
+    await adminQuery(`CREATE SCHEMA ${schema}`);
+    for (let i = 0; i < 2; i++) {
+      const countCalls: Interceptor = (next) => (req) => (callsPerNode[i]!++, next(req));
+      nodes.push(
+        await startServer({
+          port: 0,
+          ...selfTestOptions,
+          adminKey,
+          // Each node enforces MSG-5 alone; the deployment declares the bound of both (SRV-1).
+          rateLimitNodes: 2,
+          interceptors: [countCalls],
+          store: new PostgresStore({ connectionString: databaseUrl, schema }),
+          bus: await NatsBus.connect({ servers: natsUrl, subject }),
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const node of nodes) await node.close();
+    await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
+
+  it("passes every case over connect, grpc and grpc-web", async () => {
+    const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
+    const [first, second] = nodes.map((n) => n.url);
+    const result = await runSuite({ baseUrl: first!, otherNodeUrls: [second!], adminKey, parallel: 12, knownFailing });
+    // Both nodes served a good share of the calls, so the run really crossed nodes.
+    expect(Math.min(...callsPerNode)).toBeGreaterThan(Math.max(...callsPerNode) / 3);
+    const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
+    expect(failures.join("\n\n")).toBe("");
+    expect(result.results.length).toBe(allCases.length * 3);
+    expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
+  }, 240_000);
 });

@@ -1,7 +1,8 @@
 // Authentication and isolation (AUTH): user tokens, the admin key, group scoping, app isolation.
 import { createClient } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
-import { AdminService, ErrorReason, GroupType } from "@narrowcast/gen";
+import { ErrorReason, GroupType } from "@narrowcast/gen";
+import { AdminService } from "@narrowcast/gen/admin";
 import { defineCase } from "../case.js";
 import { expectEqual } from "../check.js";
 import { checkError, expectError } from "../errors.js";
@@ -99,6 +100,35 @@ export const authCases = [
       await sub.ready();
       const m = await w.user("alice").send(w.groupId, "hi bob");
       await sub.waitFor("alice's message", isMessage(m.messageId));
+    },
+  }),
+  defineCase({
+    id: "auth-token-not-before",
+    rules: ["AUTH-2"],
+    requirement: "A token used before its nbf claim is Unauthenticated TOKEN_INVALID on every service; one whose nbf has passed is accepted.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const now = nowSeconds();
+      const early = signToken({ iss: w.app.appId, sub: "alice", exp: now + 3600, iat: now, nbf: now + 600 }, w.app.app.secret);
+      await expectEveryServiceRefuses(ctx, ctx.clientsWithToken(early), w.groupId, ErrorReason.TOKEN_INVALID, "with a token whose nbf is 10 minutes away");
+      const ready = signToken({ iss: w.app.appId, sub: "alice", exp: now + 3600, iat: now - 60, nbf: now - 30 }, w.app.app.secret);
+      const sent = await ctx.clientsWithToken(ready).messages.sendMessage({ groupId: w.groupId, elements: [{ element: { case: "text", value: { text: "nbf passed" } } }] });
+      expectEqual(Number(sent.message?.seq), 1, "seq of a send with a token whose nbf has passed (the refused sends stored nothing)");
+    },
+  }),
+  defineCase({
+    id: "auth-token-extra-claims",
+    rules: ["AUTH-2"],
+    requirement: "Claims other than iss, sub, exp, iat and nbf (aud, jti, custom ones) are ignored: such a token is accepted.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const now = nowSeconds();
+      const token = signToken({ iss: w.app.appId, sub: "bob", exp: now + 600, iat: now, aud: ["narrowcast", "other"], jti: "token-1234", scope: "chat", custom: { nested: true } }, w.app.app.secret);
+      const bob = ctx.clientsWithToken(token);
+      expectEqual((await bob.groups.listGroups({})).groups.map((g) => g.groupId), [w.groupId], "ListGroups with a token carrying aud, jti and custom claims");
+      const sub = Subscription.open(bob.events, {}, "bob's subscription with extra claims", ctx.wait);
+      ctx.defer(() => sub.close());
+      await sub.ready();
     },
   }),
   defineCase({

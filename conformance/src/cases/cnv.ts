@@ -100,4 +100,24 @@ export const cnvCases = [
       expectEqual(view(await w.user("bob").conversation(w.groupId)), { group: w.groupId, unread: 0, readSeq: 2, last: 2 }, "bob's conversation");
     },
   }),
+  defineCase({
+    id: "cnv-order-ignores-invisible",
+    rules: ["CNV-1", "TGT-4", "VIS-1", "CNV-3"],
+    requirement:
+      "A conversation's activity is the server_time of the viewer's last message (or the group's creation): a targeted message to others or an exclude_from_last_message message does not move the viewer's conversation forward; it does for the receiver.",
+    async run(ctx) {
+      const w = await ctx.world({ groupId: "g1" });
+      const g2 = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["bob", "carol"], groupId: "g2" });
+      await w.user("alice").send(w.groupId, "older, in g1");
+      await sleep(15);
+      await w.user("alice").send(g2, "newer, in g2");
+      await sleep(15);
+      await w.user("alice").send(w.groupId, { text: "for carol only", receiverIds: ["carol"] });
+      await sleep(15);
+      await w.user("alice").send(w.groupId, { text: "not a last message", excludeFromLastMessage: true });
+      const order = async (user: string) => (await w.user(user).allConversations()).map((c) => c.groupId);
+      expectEqual(await order("bob"), [g2, w.groupId], "bob's conversations (the targeted message to carol and the excluded one do not count as his activity)");
+      expectEqual(await order("carol"), [w.groupId, g2], "carol's conversations (the targeted message to her is her last message)");
+    },
+  }),
 ];

@@ -3,35 +3,73 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason, GroupType, MemberRole, MessagePriority } from "@narrowcast/gen";
 import { defineCase } from "../case.js";
 import { check, expectEqual } from "../check.js";
-import { describeObserved, expectError, observe } from "../errors.js";
+import { ERROR_DOMAIN, checkError, describeObserved, detailProblems, expectError, observe, reasonOf } from "../errors.js";
 import { textElements } from "../fixtures.js";
 import { expectSeqs } from "./util.js";
 
 export const errCases = [
   defineCase({
     id: "err-detail-on-every-error",
-    rules: ["ERR-1"],
-    requirement: "Every error carries exactly one narrowcast.v1.ErrorDetail with a non-UNSPECIFIED reason.",
+    rules: ["ERR-1", "ERR-5"],
+    requirement:
+      "Every error carries exactly one google.rpc.ErrorInfo of domain \"narrowcast\" with a reason name; errors naming a field also carry a google.rpc.BadRequest violation for it.",
     async run(ctx) {
       const w = await ctx.world();
-      const failures: (() => Promise<unknown>)[] = [
-        () => w.user("alice").send(w.groupId, { elements: [] }),
-        () => w.user("erin").send(w.groupId, "x"),
-        () => w.user("alice").messages.getMessage({ groupId: w.groupId, messageId: "nope" }),
-        () => w.user("alice").groups.getGroup({ groupId: "nope" }),
-        () => ctx.clientsWithToken(undefined).groups.listGroups({}),
-        () => ctx.admin.issueUserToken({ appId: w.app.appId, userId: "ghost" }),
-        () => w.user("alice").groups.leaveGroup({ groupId: w.groupId }),
+      const failures: [string, () => Promise<unknown>][] = [
+        ["a send without elements", () => w.user("alice").send(w.groupId, { elements: [] })],
+        ["a send by a non-member", () => w.user("erin").send(w.groupId, "x")],
+        ["GetMessage of an unknown message", () => w.user("alice").messages.getMessage({ groupId: w.groupId, messageId: "nope" })],
+        ["GetGroup of an unknown group", () => w.user("alice").groups.getGroup({ groupId: "nope" })],
+        ["a call without a token", () => ctx.clientsWithToken(undefined).groups.listGroups({})],
+        ["IssueUserToken of an unknown user", () => ctx.admin.issueUserToken({ appId: w.app.appId, userId: "ghost" })],
+        ["LeaveGroup by the owner", () => w.user("alice").groups.leaveGroup({ groupId: w.groupId })],
+        ["a send to a non-member receiver", () => w.user("alice").send(w.groupId, { receiverIds: ["erin"] })],
+        ["ListGroups with a garbage page token", () => w.user("alice").groups.listGroups({ pageToken: "garbage" })],
+        ["ListMembers with a negative page size", () => w.user("alice").groups.listMembers({ groupId: w.groupId, pageSize: -1 })],
+        ["a call with a malformed token", () => ctx.clientsWithToken("wrong").groups.createGroup({ type: GroupType.WORK })],
       ];
-      for (const call of failures) {
+      for (const [what, call] of failures) {
         const outcome = await call().then(
           () => undefined,
           (err: unknown) => observe(err),
         );
-        check(outcome, "a call that must fail succeeded", "an error", "success");
-        const reasons = outcome.details.map((d) => d.reason);
-        check(reasons.length === 1 && reasons[0] !== ErrorReason.UNSPECIFIED, "an error lacks exactly one ErrorDetail with a reason", "exactly one ErrorDetail, reason set", describeObserved(outcome));
+        check(outcome, `${what} succeeded but must fail`, "an error", "success");
+        const problems = detailProblems(outcome);
+        check(problems.length === 0, `${what}: the error's details are malformed: ${problems.join("; ")}`, `one ErrorInfo of domain "${ERROR_DOMAIN}" (+ BadRequest for a field)`, describeObserved(outcome));
       }
+    },
+  }),
+  defineCase({
+    id: "err-bad-request-for-fields",
+    rules: ["ERR-5", "ERR-3"],
+    requirement:
+      "An error about a request field has ErrorInfo metadata field = the field path and exactly one google.rpc.BadRequest violation naming the same field and reason, with a description.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const alice = w.user("alice");
+      const cases: [string, () => Promise<unknown>, string, string][] = [
+        ["an element without a kind at index 1", () => alice.send(w.groupId, { elements: [...textElements("ok"), {}] }), "INVALID_ELEMENT", "elements[1]"],
+        ["51 receivers", () => alice.send(w.groupId, { receiverIds: Array.from({ length: 51 }, (_, i) => `r${i}`) }), "RECEIVER_LIST_TOO_LONG", "receiver_ids"],
+        ["a bad group ID", () => alice.groups.createGroup({ type: GroupType.WORK, groupId: "bad id" }), "FIELD_INVALID", "group_id"],
+        ["a negative page size", () => alice.conversations.listConversations({ pageSize: -5 }), "FIELD_INVALID", "page_size"],
+        ["a garbage page token", () => alice.conversations.listConversations({ pageToken: "!!" }), "PAGE_TOKEN_INVALID", "page_token"],
+      ];
+      for (const [what, call, reason, field] of cases) {
+        let observed;
+        try {
+          await call();
+        } catch (err) {
+          observed = observe(err);
+        }
+        check(observed, `${what} was accepted but must be rejected`, reason, "success");
+        checkError(observed, Code.InvalidArgument, reason, { field }, what);
+        const violations = observed.badRequests.flatMap((b) => b.fieldViolations);
+        expectEqual(violations.map((v) => [v.field, v.reason]), [[field, reason]], `${what}: BadRequest field violations [field, reason]`);
+        check(violations[0]!.description !== "", `${what}: the BadRequest violation has no description`, "the error message", '""');
+      }
+      // Where the spec requires no field, a server may still name one; then ERR-5 applies as well.
+      await expectError(alice.messages.getMessage({ groupId: w.groupId, messageId: "nope" }), Code.NotFound, ErrorReason.MESSAGE_NOT_FOUND, { what: "GetMessage of an unknown message" });
+      await expectError(w.user("erin").send(w.groupId, "x"), Code.PermissionDenied, ErrorReason.NOT_A_MEMBER, { what: "a non-member's send" });
     },
   }),
   defineCase({
@@ -49,6 +87,10 @@ export const errCases = [
         ["SetMemberRole with an unknown role", () => alice.groups.setMemberRole({ groupId: w.groupId, userId: "bob", role: 9 as MemberRole }), "role"],
         ["SetMemberRole with UNSPECIFIED role", () => alice.groups.setMemberRole({ groupId: w.groupId, userId: "bob", role: MemberRole.UNSPECIFIED }), "role"],
         ["CreateGroup with a bad group ID", () => alice.groups.createGroup({ type: GroupType.WORK, groupId: "bad id" }), "group_id"],
+        ["MarkConversationRead with a negative read_seq", () => alice.conversations.markConversationRead({ groupId: w.groupId, readSeq: -1n }), "read_seq"],
+        ["ListMessages with a negative before_seq", () => alice.messages.listMessages({ groupId: w.groupId, beforeSeq: -1n }), "before_seq"],
+        ["ListMessages with a negative after_seq", () => alice.messages.listMessages({ groupId: w.groupId, afterSeq: -3n }), "after_seq"],
+        ["ListGroups with a negative page_size", () => alice.groups.listGroups({ pageSize: -1 }), "page_size"],
       ];
       for (const [what, call, field] of checks) await expectError(call(), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field, what });
       expectSeqs(await alice.history(w.groupId), [], "history after rejected sends");
@@ -97,9 +139,13 @@ export const errCases = [
         ["a huge receiver list", () => alice.send(w.groupId, { receiverIds: Array.from({ length: 5000 }, (_, i) => `r${i}`) })],
         ["a huge mention list", () => alice.send(w.groupId, { mentionedUserIds: Array.from({ length: 5000 }, (_, i) => `m${i}`) })],
         ["10,000 elements", () => alice.send(w.groupId, { elements: Array.from({ length: 10_000 }, () => textElements("x")[0]!) })],
-        ["a read_seq far beyond the latest", () => alice.conversations.markConversationRead({ groupId: w.groupId, readSeq: 18_446_744_073_709_551_615n })],
-        ["a huge before_seq", () => alice.messages.listMessages({ groupId: w.groupId, beforeSeq: 18_446_744_073_709_551_615n })],
-        ["an unknown join-request decision", () => alice.groups.decideJoinRequest({ groupId: w.groupId, userId: "ghost", approve: true })],
+        ["a read_seq far beyond the latest", () => alice.conversations.markConversationRead({ groupId: w.groupId, readSeq: 9_223_372_036_854_775_807n })],
+        ["a huge before_seq", () => alice.messages.listMessages({ groupId: w.groupId, beforeSeq: 9_223_372_036_854_775_807n })],
+        ["a huge after_seq", () => alice.messages.listMessages({ groupId: w.groupId, afterSeq: 9_223_372_036_854_775_807n })],
+        ["the smallest int64 read_seq", () => alice.conversations.markConversationRead({ groupId: w.groupId, readSeq: -9_223_372_036_854_775_808n })],
+        ["a huge page size", () => alice.messages.listMessages({ groupId: w.groupId, pageSize: 2_147_483_647 })],
+        ["an unknown join-request approval", () => alice.groups.approveJoinRequest({ groupId: w.groupId, userId: "ghost" })],
+        ["an unknown join-request rejection", () => alice.groups.rejectJoinRequest({ groupId: w.groupId, userId: "ghost" })],
       ];
       for (const [what, call] of odd) {
         const outcome = await call().then(

@@ -7,17 +7,21 @@ import { errCases } from "./err.js";
 import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
 import { msgCases } from "./msg.js";
+import { pagCases } from "./pag.js";
+import { srvCases } from "./srv.js";
 import { tgtCases } from "./tgt.js";
 import { unrCases } from "./unr.js";
 import { wireCases } from "./wire.js";
 
 export const allCases: readonly ConformanceCase[] = [
   ...wireCases,
+  ...srvCases,
   ...errCases,
   ...authCases,
   ...admCases,
   ...grpCases,
   ...msgCases,
+  ...pagCases,
   ...tgtCases,
   ...unrCases,
   ...cnvCases,

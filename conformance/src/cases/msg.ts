@@ -5,9 +5,10 @@ import { Code } from "@connectrpc/connect";
 import { ErrorReason, GroupType, MemberRole, MessagePriority, MessageSchema, type Message } from "@narrowcast/gen";
 import { defineCase } from "../case.js";
 import { check, expectEqual, show } from "../check.js";
-import { expectError, observe, reasonName } from "../errors.js";
-import { describeMessage, isMessage, isRecallOf, receivedMessage } from "../events.js";
+import { checkError, expectError, observe, reasonOf } from "../errors.js";
+import { concernsMessage, describeMessage, isMessage, isRecallOf, receivedMessage } from "../events.js";
 import { fence, textElements, type SendInit } from "../fixtures.js";
+import { sleep } from "../subscription.js";
 import { expectInvisible, expectLastMessage, expectSeqs, expectUnread, expectVisible, seqsOf, userIds } from "./util.js";
 
 /** The fields of a message that a sender chose, for comparing sent and delivered copies. */
@@ -128,6 +129,44 @@ export const msgCases = [
     },
   }),
   defineCase({
+    id: "msg-element-content-and-ranges",
+    rules: ["MSG-3", "MSG-15"],
+    requirement:
+      "An image or file without url, a location outside -90..90 / -180..180, or a negative width, height, size_bytes or face index is InvalidArgument INVALID_ELEMENT (field elements[i]) and stores nothing; the bounds themselves and custom/face elements without content are accepted.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const alice = w.user("alice");
+      const ok = textElements("ok")[0]!;
+      const bad: [string, NonNullable<SendInit["elements"]>[number]][] = [
+        ["an image without url", { element: { case: "image", value: { url: "" } } }],
+        ["a file without url", { element: { case: "file", value: { url: "", fileName: "f" } } }],
+        ["latitude 90.5", { element: { case: "location", value: { latitude: 90.5, longitude: 0 } } }],
+        ["latitude -91", { element: { case: "location", value: { latitude: -91, longitude: 0 } } }],
+        ["longitude 180.01", { element: { case: "location", value: { latitude: 0, longitude: 180.01 } } }],
+        ["longitude NaN", { element: { case: "location", value: { latitude: 0, longitude: Number.NaN } } }],
+        ["a negative image width", { element: { case: "image", value: { url: "https://x/a.png", width: -1 } } }],
+        ["a negative image height", { element: { case: "image", value: { url: "https://x/a.png", height: -5 } } }],
+        ["a negative image size_bytes", { element: { case: "image", value: { url: "https://x/a.png", sizeBytes: -1n } } }],
+        ["a negative file size_bytes", { element: { case: "file", value: { url: "https://x/f", sizeBytes: -9_223_372_036_854_775_808n } } }],
+        ["a negative face index", { element: { case: "face", value: { index: -1 } } }],
+      ];
+      for (const [what, element] of bad) {
+        await expectError(alice.send(w.groupId, { elements: [ok, element] }), Code.InvalidArgument, ErrorReason.INVALID_ELEMENT, { field: "elements[1]", what: `a send with ${what} at index 1` });
+      }
+      expectSeqs(await alice.history(w.groupId), [], "history after the rejected sends");
+      const edges = await alice.send(w.groupId, {
+        elements: [
+          { element: { case: "location", value: { latitude: -90, longitude: 180 } } },
+          { element: { case: "location", value: { latitude: 90, longitude: -180 } } },
+          { element: { case: "image", value: { url: "https://x/a.png", width: 0, height: 0, sizeBytes: 0n } } },
+          { element: { case: "face", value: {} } },
+          { element: { case: "custom", value: {} } },
+        ],
+      });
+      expectEqual([Number(edges.seq), edges.elements.length], [1, 5], "[seq, elements] of a send with boundary locations, zero sizes and empty custom/face elements");
+    },
+  }),
+  defineCase({
     id: "msg-element-kinds",
     rules: ["MSG-3", "MSG-7", "MSG-8"],
     requirement: "Every element kind, custom_data, priority and offline push info round-trip unchanged through the response, the live event, history and GetMessage.",
@@ -180,24 +219,37 @@ export const msgCases = [
   }),
   defineCase({
     id: "msg-rate-limit",
-    rules: ["MSG-5", "MSG-15"],
-    requirement: "More than 40 sends per second into one group are partly ResourceExhausted RATE_LIMITED; history holds exactly the accepted ones.",
+    rules: ["MSG-5", "MSG-15", "ERR-5", "SRV-1"],
+    requirement:
+      "A burst of at least 2 × send_rate_per_group_bound + 1 sends into one group is partly ResourceExhausted RATE_LIMITED, each with a RetryInfo; at most bound × (t + 1) are accepted; history holds exactly the accepted ones; after the retry delay a send is accepted.",
     async run(ctx) {
+      const info = await ctx.serverInfo();
+      const bound = Math.max(info.sendRatePerGroupBound, info.sendRatePerGroup);
       const w = await ctx.world();
       const senders = ["alice", "bob", "carol"].map((id) => w.user(id));
       await Promise.all(senders.map((s) => s.token()));
-      const attempts = 100;
+      const attempts = Math.max(100, 2 * bound + 1);
+      const started = Date.now();
       const outcomes = await Promise.allSettled(Array.from({ length: attempts }, (_, i) => senders[i % 3]!.send(w.groupId, `burst ${i}`)));
+      const elapsed = (Date.now() - started) / 1000;
       const accepted = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
       const rejected = outcomes.flatMap((o) => (o.status === "rejected" ? [observe(o.reason)] : []));
-      const limited = rejected.filter((e) => e.code === Code.ResourceExhausted && e.details.length === 1 && e.details[0]!.reason === ErrorReason.RATE_LIMITED);
+      const limited = rejected.filter((e) => e.code === Code.ResourceExhausted && reasonOf(e) === "RATE_LIMITED");
       check(limited.length > 0, `${attempts} concurrent sends into one group were never rate limited`, "at least one ResourceExhausted RATE_LIMITED", `${accepted.length} accepted`);
       check(
         limited.length === rejected.length,
         "a burst of sends failed with something other than RATE_LIMITED",
         "only ResourceExhausted RATE_LIMITED",
-        rejected.map((e) => `${e.code}/${e.details.map((d) => reasonName(d.reason)).join(",")}`).join(" "),
+        rejected.map((e) => `${e.code}/${reasonOf(e)}`).join(" "),
       );
+      for (const e of limited) checkError(e, Code.ResourceExhausted, ErrorReason.RATE_LIMITED, {}, "a rate-limited send");
+      const delays = limited.map((e) => {
+        const d = e.retryInfos[0]?.retryDelay;
+        return d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : -1;
+      });
+      check(delays.every((d) => d >= 1 && d <= 1000), "a RATE_LIMITED RetryInfo delay is outside 1 ms … 1 s", "1 ms ≤ retry_delay ≤ 1 s", JSON.stringify(delays.slice(0, 10)));
+      const most = Math.floor(bound * (elapsed + 1));
+      check(accepted.length <= most, `more sends were accepted in ${elapsed.toFixed(2)} s than send_rate_per_group_bound × (t + 1)`, `≤ ${most}`, String(accepted.length));
       expectEqual(accepted.length + rejected.length, attempts, "accepted + rejected sends");
       const history = await w.user("alice").history(w.groupId);
       expectEqual(
@@ -206,6 +258,9 @@ export const msgCases = [
         "IDs in history vs. IDs of the accepted sends",
       );
       expectEqual(seqsOf(history), Array.from({ length: accepted.length }, (_, i) => i + 1), "history seqs (one per accepted send, no gaps)");
+      await sleep(Math.max(...delays) + 5);
+      const after = await w.user("alice").send(w.groupId, "after waiting the retry delay");
+      expectEqual(Number(after.seq), accepted.length + 1, "seq of a send after waiting the retry delay");
     },
   }),
   defineCase({
@@ -298,6 +353,36 @@ export const msgCases = [
     },
   }),
   defineCase({
+    id: "msg-idempotent-per-group",
+    rules: ["MSG-10"],
+    requirement:
+      "The idempotency key is scoped to (sender, group), the system being one sender: the same client_message_id in another group is a new message there; in the same group it returns the original.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const other = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["bob"], groupId: "g2" });
+      const alice = w.user("alice");
+      await alice.send(w.groupId, "warm-up");
+      const first = await alice.send(w.groupId, { text: "in g1", clientMessageId: "k-1" });
+      const elsewhere = await alice.send(other, { text: "in g2", clientMessageId: "k-1" });
+      check(elsewhere.messageId !== first.messageId, "a send with a key used in another group returned that group's message", "a new message in g2", describeMessage(elsewhere));
+      expectEqual([elsewhere.groupId, Number(elsewhere.seq), elsewhere.clientMessageId], [other, 1, "k-1"], "[group_id, seq, client_message_id] of the send in the other group");
+      const retryHere = await alice.send(w.groupId, { text: "in g1", clientMessageId: "k-1" });
+      expectEqual([retryHere.messageId, Number(retryHere.seq)], [first.messageId, 2], "[message_id, seq] of a retry in the first group");
+      const retryThere = await alice.send(other, { text: "in g2", clientMessageId: "k-1" });
+      expectEqual([retryThere.messageId, Number(retryThere.seq)], [elsewhere.messageId, 1], "[message_id, seq] of a retry in the other group");
+      expectSeqs(await w.user("bob").history(other), [1], "history of the other group");
+      expectSeqs(await w.user("bob").history(w.groupId), [1, 2], "history of the first group");
+      // The system (AdminService.SendMessage with an empty sender_id) is one sender.
+      const sys = await w.app.adminSend("", w.groupId, { text: "system", clientMessageId: "k-1" });
+      check(sys.messageId !== first.messageId, "a system message with alice's key returned alice's message", "a new message", describeMessage(sys));
+      const sysAgain = await w.app.adminSend("", w.groupId, { text: "system", clientMessageId: "k-1" });
+      expectEqual([sysAgain.messageId, Number(sysAgain.seq)], [sys.messageId, Number(sys.seq)], "[message_id, seq] of a repeated system message with the same key");
+      const sysOther = await w.app.adminSend("", other, { text: "system", clientMessageId: "k-1" });
+      check(sysOther.messageId !== sys.messageId, "a system message with a key used in another group returned that group's message", "a new message", describeMessage(sysOther));
+      expectEqual(Number(sysOther.seq), 2, "seq of the system message in the other group");
+    },
+  }),
+  defineCase({
     id: "msg-idempotent-concurrent",
     rules: ["MSG-10"],
     requirement: "Concurrent sends with one client_message_id store one message and all return it.",
@@ -347,6 +432,27 @@ export const msgCases = [
       const [inHistory] = (await w.user("carol").history(w.groupId)).filter((m) => m.messageId === sent.messageId);
       check(inHistory?.recall && inHistory.elements.length === 0 && inHistory.customData.length === 0, "history shows a recalled message with content", "no elements, recall set", describeMessage(inHistory));
       await expectUnread(w.user("carol"), w.groupId, 1, "after recall (unchanged)");
+    },
+  }),
+  defineCase({
+    id: "msg-recall-replayed-as-recalled",
+    rules: ["MSG-11", "EVT-3"],
+    requirement: "Replaying past a message that was recalled since delivers its MessageReceived showing it recalled (no elements, recall set), then the MessageRecalled.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const takenAt = Date.now();
+      const first = await w.user("bob").subscribe();
+      const cursor = await first.ready();
+      first.close();
+      const sent = await w.user("alice").send(w.groupId, { text: "soon gone", customData: new Uint8Array([1]) });
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: sent.messageId });
+      const replay = await w.user("bob").replay(cursor, takenAt);
+      if (!replay) return; // the cursor outlived a (very short) event retention
+      const events = replay.replayed.filter((e) => concernsMessage(sent.messageId)(e));
+      expectEqual(events.map((e) => e.payload.case), ["messageReceived", "messageRecalled"], "events of the message replayed to bob");
+      const m = receivedMessage(events[0]!);
+      check(m?.recall && m.elements.length === 0 && m.customData.length === 0, "the replayed MessageReceived shows the recalled message with its content", "recall set, no elements, no custom_data", describeMessage(m));
+      expectEqual([m.seq, m.senderId], [sent.seq, "alice"], "[seq, sender_id] of the replayed recalled message (kept)");
     },
   }),
   defineCase({
@@ -412,45 +518,71 @@ export const msgCases = [
   }),
   defineCase({
     id: "msg-history-paging",
-    rules: ["MSG-12"],
-    requirement: "ListMessages pages by seq with exclusive before_seq/after_seq, ascending results, limit and has_more.",
+    rules: ["MSG-12", "PAG-1"],
+    requirement:
+      "ListMessages: no anchor walks back from the latest, before_seq walks back below it, after_seq walks forward above it (after_seq 0 from the first message; before_seq 0 selects nothing; anchors beyond the latest allowed); each page ascending; next_page_token is set exactly when more visible messages lie beyond the page.",
     async run(ctx) {
       const w = await ctx.world();
       for (let i = 1; i <= 5; i++) await w.user("alice").send(w.groupId, `m${i}`);
-      const list = (req: { beforeSeq?: bigint; afterSeq?: bigint; limit?: number }) =>
-        w.user("bob").messages.listMessages({ groupId: w.groupId, beforeSeq: req.beforeSeq ?? 0n, afterSeq: req.afterSeq ?? 0n, limit: req.limit ?? 0 });
-      const cases: [string, Parameters<typeof list>[0], number[], boolean][] = [
-        ["latest, limit 2", { limit: 2 }, [4, 5], true],
-        ["latest, default limit", {}, [1, 2, 3, 4, 5], false],
-        ["before_seq 4, limit 2", { beforeSeq: 4n, limit: 2 }, [2, 3], true],
-        ["before_seq 2, limit 2", { beforeSeq: 2n, limit: 2 }, [1], false],
-        ["after_seq 3", { afterSeq: 3n }, [4, 5], false],
-        ["after_seq 1, limit 2", { afterSeq: 1n, limit: 2 }, [2, 3], true],
-        ["after_seq 5", { afterSeq: 5n }, [], false],
-      ];
-      for (const [what, req, seqs, hasMore] of cases) {
-        const page = await list(req);
-        expectEqual({ seqs: seqsOf(page.messages), hasMore: page.hasMore }, { seqs, hasMore }, `ListMessages ${what}`);
-      }
+      const bob = w.user("bob").messages;
+      const walk = async (what: string, first: { beforeSeq?: bigint; afterSeq?: bigint; pageSize?: number }, pages: number[][]) => {
+        let pageToken = "";
+        for (let i = 0; i < pages.length; i++) {
+          const res = await bob.listMessages({ groupId: w.groupId, beforeSeq: first.beforeSeq, afterSeq: first.afterSeq, pageSize: first.pageSize ?? 0, pageToken });
+          const last = i === pages.length - 1;
+          expectEqual({ seqs: seqsOf(res.messages), more: res.nextPageToken !== "" }, { seqs: pages[i]!, more: !last }, `ListMessages ${what}, page ${i + 1}`);
+          pageToken = res.nextPageToken;
+        }
+      };
+      await walk("latest, page_size 2", { pageSize: 2 }, [[4, 5], [2, 3], [1]]);
+      await walk("latest, default page_size", {}, [[1, 2, 3, 4, 5]]);
+      await walk("before_seq 4, page_size 2", { beforeSeq: 4n, pageSize: 2 }, [[2, 3], [1]]);
+      await walk("before_seq 2, page_size 2", { beforeSeq: 2n, pageSize: 2 }, [[1]]);
+      await walk("after_seq 3", { afterSeq: 3n }, [[4, 5]]);
+      await walk("after_seq 1, page_size 2", { afterSeq: 1n, pageSize: 2 }, [[2, 3], [4, 5]]);
+      await walk("no anchor (latest), page_size 3", { pageSize: 3 }, [[3, 4, 5], [1, 2]]);
+      await walk("after_seq 0 walks from the first message, page_size 3", { afterSeq: 0n, pageSize: 3 }, [[1, 2, 3], [4, 5]]);
+      await walk("before_seq 0 selects nothing", { beforeSeq: 0n }, [[]]);
+      await walk("after_seq 5", { afterSeq: 5n }, [[]]);
+      await walk("before_seq 1", { beforeSeq: 1n }, [[]]);
+      await walk("before_seq beyond the latest (starts at the latest), page_size 3", { beforeSeq: 1000n, pageSize: 3 }, [[3, 4, 5], [1, 2]]);
+      await walk("after_seq beyond the latest", { afterSeq: 1000n }, [[]]);
     },
   }),
   defineCase({
     id: "msg-history-bad-arguments",
-    rules: ["MSG-12", "ERR-3"],
-    requirement: "ListMessages with both bounds is FIELD_INVALID (field after_seq); a limit over 100 is FIELD_INVALID (field limit).",
+    rules: ["MSG-12", "PAG-2", "PAG-3", "ERR-3"],
+    requirement:
+      "ListMessages with both anchors is FIELD_INVALID (field after_seq); page_size above 100 is coerced to 100 and a negative one is FIELD_INVALID (field page_size); a page token with other anchors than the first request is PAGE_TOKEN_INVALID.",
     async run(ctx) {
       const w = await ctx.world();
-      await w.user("alice").send(w.groupId, "x");
-      await expectError(w.user("bob").messages.listMessages({ groupId: w.groupId, beforeSeq: 5n, afterSeq: 1n }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
+      await w.app.sendMany("alice", w.groupId, 103);
+      const bob = w.user("bob").messages;
+      await expectError(bob.listMessages({ groupId: w.groupId, beforeSeq: 5n, afterSeq: 1n }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
         field: "after_seq",
         what: "ListMessages with before_seq and after_seq",
       });
-      await expectError(w.user("bob").messages.listMessages({ groupId: w.groupId, limit: 101 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
-        field: "limit",
-        what: "ListMessages with limit 101",
-      });
-      const page = await w.user("bob").messages.listMessages({ groupId: w.groupId, limit: 100 });
-      expectSeqs(page.messages, [1], "ListMessages with limit 100");
+      await expectError(bob.listMessages({ groupId: w.groupId, pageSize: -1 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "page_size", what: "ListMessages with page_size -1" });
+      const defaulted = await bob.listMessages({ groupId: w.groupId });
+      check(defaulted.messages.length > 0 && defaulted.messages.length <= 20 && defaulted.nextPageToken !== "", "ListMessages with page_size 0 did not use the default of 20", "1..20 messages and a next_page_token", `${defaulted.messages.length} messages`);
+      expectEqual(Number(defaulted.messages.at(-1)?.seq), 103, "last seq of the latest page");
+      const clamped = await bob.listMessages({ groupId: w.groupId, pageSize: 101 });
+      check(clamped.messages.length <= 100 && clamped.messages.length > 0 && clamped.nextPageToken !== "", "page_size 101 was not coerced to at most 100", "1..100 messages and a next_page_token", `${clamped.messages.length} messages, token ${JSON.stringify(clamped.nextPageToken)}`);
+      const huge = await bob.listMessages({ groupId: w.groupId, pageSize: 5000, afterSeq: 1n });
+      check(huge.messages.length <= 100 && huge.nextPageToken !== "", "page_size 5000 was not coerced to at most 100", "≤ 100 messages and a next_page_token (102 follow)", `${huge.messages.length} messages`);
+      const page = await bob.listMessages({ groupId: w.groupId, beforeSeq: 50n, pageSize: 5 });
+      check(page.nextPageToken !== "", "a page with more messages before it has no next_page_token");
+      for (const [what, anchors] of [
+        ["no anchors", {}],
+        ["another before_seq", { beforeSeq: 40n }],
+        ["after_seq instead", { afterSeq: 50n }],
+      ] as const) {
+        await expectError(bob.listMessages({ groupId: w.groupId, pageSize: 5, pageToken: page.nextPageToken, ...anchors }), Code.InvalidArgument, ErrorReason.PAGE_TOKEN_INVALID, {
+          field: "page_token",
+          what: `ListMessages with a before_seq=50 page token and ${what}`,
+        });
+      }
+      expectSeqs((await bob.listMessages({ groupId: w.groupId, pageSize: 5, beforeSeq: 50n, pageToken: page.nextPageToken })).messages, [40, 41, 42, 43, 44], "the next page with the same anchor");
     },
   }),
   defineCase({
@@ -504,7 +636,7 @@ export const msgCases = [
   defineCase({
     id: "msg-rejected-send-no-trace",
     rules: ["MSG-15", "ERR-2"],
-    requirement: "Rejected sends store nothing, deliver nothing and change no seq, unread count, last message or mention flag.",
+    requirement: "Rejected sends store nothing, deliver nothing and change no seq, unread count, last message, mention flag or idempotency record.",
     async run(ctx) {
       const w = await ctx.world();
       const bob = await w.user("bob").subscribe();
@@ -516,6 +648,7 @@ export const msgCases = [
         () => alice.send(w.groupId, { mentionAll: true, elements: [{}] }),
         () => alice.send(w.groupId, { receiverIds: ["bob", "erin"], countAsUnreadForReceivers: true }),
         () => alice.send(w.groupId, { receiverIds: ["bob", "bob"] }),
+        () => alice.send(w.groupId, { text: "keyed", clientMessageId: "key-1", mentionedUserIds: ["erin"] }),
       ];
       for (const call of rejected) {
         const outcome = await call().then(
@@ -532,8 +665,8 @@ export const msgCases = [
         "bob's conversation after rejected sends",
       );
       expectSeqs(await w.user("bob").history(w.groupId), [], "history after rejected sends");
-      const next = await alice.send(w.groupId, "accepted");
-      expectEqual(Number(next.seq), 1, "seq of the first accepted message");
+      const next = await alice.send(w.groupId, { text: "accepted", clientMessageId: "key-1" });
+      expectEqual([Number(next.seq), next.clientMessageId, next.elements.length], [1, "key-1", 1], "[seq, client_message_id, elements] of the first accepted message (its key was used by a rejected send: no idempotency record)");
       await bob.expectNone("a message from a rejected send", (e) => receivedMessage(e) !== undefined && !isMessage(next.messageId)(e), fence(next));
     },
   }),

@@ -1,11 +1,13 @@
 // Targeted group messages (TGT): only the receivers and the sender ever see them, on every path,
 // and every malformed receiver list is rejected without a trace.
 import { Code } from "@connectrpc/connect";
-import { Edition, ErrorReason, GroupType } from "@narrowcast/gen";
+import { ErrorReason, GroupType } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
 import { defineCase } from "../case.js";
 import { check, expectEqual } from "../check.js";
 import { expectError } from "../errors.js";
-import { concernsMessage, describeMessage, isMessage, isRecallOf, receivedMessage } from "../events.js";
+import type { Event } from "@narrowcast/gen";
+import { concernsMessage, describeEvent, describeMessage, isIn, isLeft, isMessage, isRecallOf, receivedMessage } from "../events.js";
 import { fence } from "../fixtures.js";
 import { expectInvisible, expectLastMessage, expectSeqs, expectUnread, expectVisible, seqsOf, userIds } from "./util.js";
 
@@ -13,15 +15,13 @@ export const tgtCases = [
   defineCase({
     id: "tgt-receiver-gets-live",
     rules: ["TGT-7", "TGT-1", "EVT-2"],
-    requirement: "A receiver gets a targeted message through MessageReceived with targeted = true and the full receiver list.",
+    requirement: "A receiver gets a targeted message through MessageReceived with the full receiver list (non-empty receiver_ids marks it targeted).",
     async run(ctx) {
       const w = await ctx.world({ members: ["alice", "bob", "carol", "dave"] });
       const bob = await w.user("bob").subscribe();
       const sent = await w.user("alice").send(w.groupId, { text: "for bob and dave", receiverIds: ["dave", "bob"] });
-      check(sent.targeted, "SendMessage response of a targeted message", "targeted=true", describeMessage(sent));
       expectEqual(sent.receiverIds, ["dave", "bob"], "receiver_ids in the SendMessage response (sender's order)");
       const got = receivedMessage(await bob.waitFor("the targeted message", isMessage(sent.messageId)))!;
-      check(got.targeted, "bob's MessageReceived of a targeted message", "targeted=true", describeMessage(got));
       expectEqual(got.receiverIds, ["dave", "bob"], "receiver_ids of the delivered targeted message");
       expectEqual(Number(got.seq), Number(sent.seq), "seq of the delivered targeted message");
       expectEqual(got.senderId, "alice", "sender_id seen by a receiver");
@@ -38,7 +38,7 @@ export const tgtCases = [
       const sent = await w.user("alice").send(w.groupId, { receiverIds: ["bob"] });
       for (const device of [phone, laptop]) {
         const got = receivedMessage(await device.waitFor("alice's own targeted message", isMessage(sent.messageId)))!;
-        check(got.targeted, `${device.label}: the echo is marked targeted`, "targeted=true", describeMessage(got));
+        expectEqual(got.receiverIds, ["bob"], `${device.label}: receiver_ids of the echo`);
       }
       await expectVisible(w.user("alice"), w.groupId, sent, "the sender of a targeted message");
     },
@@ -70,13 +70,14 @@ export const tgtCases = [
       expectSeqs(await w.user("carol").history(w.groupId), [1, 3], "seqs in carol's (non-receiver) history");
       expectSeqs(await w.user("bob").history(w.groupId), [1, 2, 3], "seqs in bob's (receiver) history");
       expectSeqs(await alice.history(w.groupId), [1, 2, 3], "seqs in alice's (sender) history");
-      const page = await w.user("carol").messages.listMessages({ groupId: w.groupId, afterSeq: 1n, limit: 1 });
-      expectSeqs(page.messages, [3], "carol's page after seq 1 (the targeted seq 2 is skipped)");
-      expectEqual(page.hasMore, false, "has_more of carol's page after seq 1");
-      const below = await w.user("carol").messages.listMessages({ groupId: w.groupId, beforeSeq: 3n, limit: 1 });
-      expectEqual({ seqs: seqsOf(below.messages), hasMore: below.hasMore }, { seqs: [1], hasMore: false }, "carol's page before seq 3, limit 1 (has_more ignores the invisible seq 2)");
-      const latest = await w.user("carol").messages.listMessages({ groupId: w.groupId, limit: 1 });
-      expectEqual({ seqs: seqsOf(latest.messages), hasMore: latest.hasMore }, { seqs: [3], hasMore: true }, "carol's latest page, limit 1");
+      const page = await w.user("carol").messages.listMessages({ groupId: w.groupId, afterSeq: 1n, pageSize: 1 });
+      expectEqual({ seqs: seqsOf(page.messages), more: page.nextPageToken !== "" }, { seqs: [3], more: false }, "carol's page after seq 1, page_size 1 (the targeted seq 2 skipped; no next page)");
+      const below = await w.user("carol").messages.listMessages({ groupId: w.groupId, beforeSeq: 3n, pageSize: 1 });
+      expectEqual({ seqs: seqsOf(below.messages), more: below.nextPageToken !== "" }, { seqs: [1], more: false }, "carol's page before seq 3, page_size 1 (the invisible seq 2 makes no next page)");
+      const latest = await w.user("carol").messages.listMessages({ groupId: w.groupId, pageSize: 1 });
+      expectEqual({ seqs: seqsOf(latest.messages), more: latest.nextPageToken !== "" }, { seqs: [3], more: true }, "carol's latest page, page_size 1");
+      const next = await w.user("carol").messages.listMessages({ groupId: w.groupId, pageSize: 1, pageToken: latest.nextPageToken });
+      expectEqual({ seqs: seqsOf(next.messages), more: next.nextPageToken !== "" }, { seqs: [1], more: false }, "carol's second page (skips the invisible seq 2)");
       await expectInvisible(w.user("carol"), w.groupId, secret, "targeted to bob");
     },
   }),
@@ -95,6 +96,7 @@ export const tgtCases = [
         what: "GetMessage of an unknown message ID",
       });
       expectEqual(hidden.field, missing.field, "field of the invisible vs. unknown message error");
+      expectEqual(hidden.ids, missing.ids, "ids of the invisible vs. unknown message error");
       check(!hidden.ids.includes("alice") && !hidden.ids.includes("bob"), "the error for an invisible message names its sender or receivers", "no user IDs", JSON.stringify(hidden.ids));
     },
   }),
@@ -208,28 +210,17 @@ export const tgtCases = [
   defineCase({
     id: "tgt-single-receiver-form",
     rules: ["TGT-2", "TGT-4"],
-    requirement: "receiver_id alone is the same as a receiver list of one.",
+    requirement: "A receiver list of one is a targeted message like any other: it reaches that receiver (and the sender) only.",
     async run(ctx) {
       const w = await ctx.world();
       const bob = await w.user("bob").subscribe();
-      const sent = await w.user("alice").send(w.groupId, { receiverId: "bob" });
-      check(sent.targeted, "a message with receiver_id is targeted", "targeted=true", describeMessage(sent));
-      expectEqual(sent.receiverIds, ["bob"], "receiver_ids of a message sent with receiver_id");
+      const carol = await w.user("carol").subscribe();
+      const sent = await w.user("alice").send(w.groupId, { receiverIds: ["bob"] });
+      expectEqual(sent.receiverIds, ["bob"], "receiver_ids of a message sent to one receiver");
       await bob.waitFor("the single-receiver message", isMessage(sent.messageId));
-      await expectInvisible(w.user("carol"), w.groupId, sent, "sent with receiver_id=bob");
-    },
-  }),
-  defineCase({
-    id: "tgt-both-receiver-forms",
-    rules: ["TGT-2", "ERR-3"],
-    requirement: "Setting both receiver_id and receiver_ids is InvalidArgument FIELD_INVALID (field receiver_id).",
-    async run(ctx) {
-      const w = await ctx.world();
-      await expectError(w.user("alice").send(w.groupId, { receiverId: "bob", receiverIds: ["carol"] }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
-        field: "receiver_id",
-        what: "a send with receiver_id and receiver_ids",
-      });
-      expectSeqs(await w.user("alice").history(w.groupId), [], "history after the rejected send");
+      const after = await w.user("alice").send(w.groupId, "everyone");
+      await carol.expectNone("a message targeted to bob alone", concernsMessage(sent.messageId), fence(after));
+      await expectInvisible(w.user("carol"), w.groupId, sent, "sent to bob alone");
     },
   }),
   defineCase({
@@ -288,7 +279,7 @@ export const tgtCases = [
       await expectError(w.user("alice").send(w.groupId, { receiverIds: ["bob"], mentionedUserIds: ["bob"] }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION, {
         what: "a targeted send that mentions a user",
       });
-      await expectError(w.user("alice").send(w.groupId, { receiverId: "bob", mentionAll: true }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION, {
+      await expectError(w.user("alice").send(w.groupId, { receiverIds: ["bob"], mentionAll: true }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION, {
         what: "a targeted send that mentions all",
       });
       const c = await w.user("bob").conversation(w.groupId);
@@ -296,14 +287,14 @@ export const tgtCases = [
     },
   }),
   defineCase({
-    id: "tgt-standard-edition",
+    id: "tgt-standard-plan",
     rules: ["TGT-9", "ADM-1"],
-    requirement: "In a STANDARD app (or one created with EDITION_UNSPECIFIED) targeted sends are PermissionDenied FEATURE_NOT_IN_EDITION; ordinary sends work.",
+    requirement: "In a STANDARD app (or one created with PLAN_UNSPECIFIED) targeted sends are PermissionDenied FEATURE_NOT_IN_PLAN; ordinary sends work.",
     async run(ctx) {
-      for (const edition of [Edition.STANDARD, Edition.UNSPECIFIED]) {
-        const w = await ctx.world({ edition });
-        expectEqual(w.app.app.edition, Edition.STANDARD, `edition of an app created with ${Edition[edition]}`);
-        await expectError(w.user("alice").send(w.groupId, { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_EDITION, {
+      for (const plan of [Plan.STANDARD, Plan.UNSPECIFIED]) {
+        const w = await ctx.world({ plan });
+        expectEqual(w.app.app.plan, Plan.STANDARD, `plan of an app created with ${Plan[plan]}`);
+        await expectError(w.user("alice").send(w.groupId, { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_PLAN, {
           what: "a targeted send in a STANDARD app",
         });
         const ok = await w.user("alice").send(w.groupId, "ordinary");
@@ -333,7 +324,7 @@ export const tgtCases = [
     async run(ctx) {
       const w = await ctx.world({ type: GroupType.AVCHATROOM });
       const bob = await w.user("bob").subscribe();
-      await expectError(w.user("alice").send(w.groupId, { receiverId: "bob" }), Code.FailedPrecondition, ErrorReason.GROUP_TYPE_UNSUPPORTED, {
+      await expectError(w.user("alice").send(w.groupId, { receiverIds: ["bob"] }), Code.FailedPrecondition, ErrorReason.GROUP_TYPE_UNSUPPORTED, {
         what: "a targeted send into an AVCHATROOM group",
       });
       const next = await w.user("alice").send(w.groupId, "ordinary");
@@ -349,7 +340,7 @@ export const tgtCases = [
       const before = await w.user("alice").send(w.groupId, "before erin");
       const secret = await w.user("alice").send(w.groupId, { receiverIds: ["bob"] });
       const joined = await w.user("erin").groups.joinGroup({ groupId: w.groupId });
-      expectEqual(joined.joined, true, "JoinGroup on a MEETING group");
+      expectEqual(joined.result.case, "member", "JoinGroup on a MEETING group (joined at once)");
       const erin = await w.user("erin").subscribe();
       await expectVisible(w.user("erin"), w.groupId, before, "MEETING history from before joining");
       await expectInvisible(w.user("erin"), w.groupId, secret, "targeted before erin joined");
@@ -389,12 +380,11 @@ export const tgtCases = [
   defineCase({
     id: "tgt-receiver-sees-everywhere",
     rules: ["TGT-7", "TGT-4", "CNV-2"],
-    requirement: "A receiver sees the targeted message in history, GetMessage and last message, with targeted = true and the whole receiver list in order.",
+    requirement: "A receiver sees the targeted message in history, GetMessage and last message, with the whole receiver list in order.",
     async run(ctx) {
       const w = await ctx.world({ members: ["alice", "bob", "carol", "dave"] });
       const sent = await w.user("alice").send(w.groupId, { text: "to carol and bob", receiverIds: ["carol", "bob"] });
       const seen = await expectVisible(w.user("bob"), w.groupId, sent, "receiver");
-      check(seen.targeted, "GetMessage of a targeted message marks it targeted", "targeted=true", describeMessage(seen));
       expectEqual(seen.receiverIds, ["carol", "bob"], "receiver_ids seen by a receiver");
       const c = await w.user("carol").conversation(w.groupId);
       expectEqual(c.lastMessage?.receiverIds ?? [], ["carol", "bob"], "receiver_ids of carol's last message");
@@ -463,7 +453,7 @@ export const tgtCases = [
   defineCase({
     id: "tgt-admin-send-rules",
     rules: ["ADM-5", "TGT-9", "TGT-10", "TGT-5"],
-    requirement: "AdminService.SendMessage applies every targeted-message rule: edition, group type and receiver membership.",
+    requirement: "AdminService.SendMessage applies every targeted-message rule: plan, group type and receiver membership.",
     async run(ctx) {
       const w = await ctx.world({ type: GroupType.COMMUNITY });
       await expectError(w.app.adminSend("alice", w.groupId, { receiverIds: ["bob"] }), Code.FailedPrecondition, ErrorReason.GROUP_TYPE_UNSUPPORTED, {
@@ -474,8 +464,8 @@ export const tgtCases = [
         ids: ["carol"],
         what: "admin targeted send to a non-member",
       });
-      const std = await ctx.world({ edition: Edition.STANDARD });
-      await expectError(std.app.adminSend("", std.groupId, { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_EDITION, {
+      const std = await ctx.world({ plan: Plan.STANDARD });
+      await expectError(std.app.adminSend("", std.groupId, { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_PLAN, {
         what: "admin targeted send in a STANDARD app",
       });
     },
@@ -485,7 +475,7 @@ export const tgtCases = [
     rules: ["TGT-11", "TGT-1", "TGT-9", "MSG-1"],
     requirement: "SendMessage checks run in the spec's order: the first failing check decides the error.",
     async run(ctx) {
-      const w = await ctx.world({ edition: Edition.STANDARD, type: GroupType.COMMUNITY });
+      const w = await ctx.world({ plan: Plan.STANDARD, type: GroupType.COMMUNITY });
       const alice = w.user("alice");
       const many = userIds(51, "x");
       await expectError(alice.send(w.groupId, { receiverIds: many, mentionAll: true }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION, {
@@ -495,10 +485,10 @@ export const tgtCases = [
         what: "52 receivers with a duplicate (RECEIVER_LIST_TOO_LONG comes before DUPLICATE_RECEIVER)",
       });
       await expectError(w.user("erin").send(w.groupId, { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.NOT_A_MEMBER, {
-        what: "a non-member's targeted send in a STANDARD app (NOT_A_MEMBER comes before FEATURE_NOT_IN_EDITION)",
+        what: "a non-member's targeted send in a STANDARD app (NOT_A_MEMBER comes before FEATURE_NOT_IN_PLAN)",
       });
-      await expectError(alice.send(w.groupId, { receiverIds: ["erin"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_EDITION, {
-        what: "a targeted send to a non-member in a STANDARD COMMUNITY group (edition comes first)",
+      await expectError(alice.send(w.groupId, { receiverIds: ["erin"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_PLAN, {
+        what: "a targeted send to a non-member in a STANDARD COMMUNITY group (the plan comes first)",
       });
       await expectError(alice.send("no-such-group", { receiverIds: ["bob", "bob"] }), Code.InvalidArgument, ErrorReason.DUPLICATE_RECEIVER, {
         ids: ["bob"],
@@ -506,4 +496,132 @@ export const tgtCases = [
       });
     },
   }),
+  defineCase({
+    id: "tgt-recall-not-told-to-receiver-who-left",
+    rules: ["VIS-2", "EVT-2", "TGT-4", "MSG-11", "GRP-10", "EVT-3"],
+    requirement:
+      "A targeted message's receiver (or sender) who left the group gets no MessageRecalled for it, neither live nor on replay from a cursor before the recall, and no event of the group after their own MemberLeft.",
+    async run(ctx) {
+      const w = await ctx.world({ members: ["alice", "bob", "carol", "dave"] });
+      const beforeAllAt = Date.now();
+      const carol = await w.user("carol").subscribe();
+      const beforeAll = await carol.ready();
+      const bob = await w.user("bob").subscribe();
+      const receivedAt = Date.now();
+      const secret = await w.user("alice").send(w.groupId, { text: "for bob and carol", receiverIds: ["bob", "carol"] });
+      const received = await carol.waitFor("the targeted message", isMessage(secret.messageId));
+      await w.user("carol").groups.leaveGroup({ groupId: w.groupId });
+      await carol.waitFor("carol's own MemberLeft", isLeft(w.groupId, "carol"));
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: secret.messageId });
+      await bob.waitFor("MessageRecalled (bob is still a member)", isRecallOf(secret.messageId));
+      const after = await w.user("alice").send(w.groupId, "after the recall");
+      await bob.waitFor("the message after the recall", isMessage(after.messageId));
+      await ctx.settle();
+      carol.assertNone("MessageRecalled of a targeted message after she left the group", isRecallOf(secret.messageId));
+      const afterLeaving = (events: Event[]) => {
+        const left = events.findIndex(isLeft(w.groupId, "carol"));
+        return left < 0 ? events.filter(isIn(w.groupId)) : events.slice(left + 1).filter(isIn(w.groupId));
+      };
+      const liveLeak = afterLeaving(carol.events);
+      check(liveLeak.length === 0, "carol's live stream received events of the group after her MemberLeft", "none", liveLeak.map(describeEvent).join(", "));
+      carol.close();
+      for (const [what, cursor, at, kinds] of [
+        ["the ready cursor before the message", beforeAll, beforeAllAt, ["messageReceived", "memberLeft"]],
+        ["the cursor of the targeted message", received.cursor, receivedAt, ["memberLeft"]],
+      ] as const) {
+        const replay = await w.user("carol").replay(cursor, at, `carol's replay from ${what}`);
+        if (!replay) continue; // the cursor outlived a (very short) event retention
+        const events = replay.replayed.filter(isIn(w.groupId));
+        expectEqual(
+          events.filter((e) => e.payload.case !== "conversationUpdated").map((e) => e.payload.case),
+          [...kinds],
+          `kinds of the group's events replayed to carol from ${what} (${events.map(describeEvent).join(", ")})`,
+        );
+        replay.assertNone("a replayed MessageRecalled of a targeted message recalled after she left", isRecallOf(secret.messageId));
+        const leak = afterLeaving(events);
+        check(leak.length === 0, `carol's replay from ${what} holds events of the group after her MemberLeft`, "none", leak.map(describeEvent).join(", "));
+      }
+      // The sender who left: dave's targeted message to bob is recalled by the admin after dave left.
+      const dave = await w.user("dave").subscribe();
+      const fromDave = await w.user("dave").send(w.groupId, { text: "for bob, from dave", receiverIds: ["bob"] });
+      await dave.waitFor("dave's own targeted message", isMessage(fromDave.messageId));
+      await w.user("dave").groups.leaveGroup({ groupId: w.groupId });
+      await dave.waitFor("dave's own MemberLeft", isLeft(w.groupId, "dave"));
+      await ctx.admin.recallMessage({ appId: w.app.appId, groupId: w.groupId, messageId: fromDave.messageId });
+      await bob.waitFor("MessageRecalled of dave's message (bob is its receiver)", isRecallOf(fromDave.messageId));
+      const last = await w.user("alice").send(w.groupId, "after the second recall");
+      await bob.waitFor("the message after the second recall", isMessage(last.messageId));
+      await ctx.settle();
+      dave.assertNone("MessageRecalled of his own targeted message after he left the group", isRecallOf(fromDave.messageId));
+    },
+  }),
+  defineCase({
+    id: "tgt-rejoin-work-hides-old-targeted",
+    rules: ["VIS-3", "VIS-1", "GRP-6", "TGT-4", "EVT-2", "CNV-2", "UNR-6"],
+    requirement:
+      "In a WORK group a receiver who left and re-joined no longer sees a targeted message from before the re-join on any path: ListMessages, GetMessage, last message, and no MessageRecalled live or on replay.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const alice = w.user("alice");
+      const bobUser = w.user("bob");
+      const secret = await alice.send(w.groupId, { text: "for bob", receiverIds: ["bob"] });
+      const ordinary = await alice.send(w.groupId, "before bob left");
+      await bobUser.groups.leaveGroup({ groupId: w.groupId });
+      await ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: ["bob"] });
+      const cursorAt = Date.now();
+      const bob = await bobUser.subscribe();
+      const cursor = await bob.ready();
+      await expectInvisible(bobUser, w.groupId, secret, "targeted to bob before he left and re-joined a WORK group");
+      await expectInvisible(bobUser, w.groupId, ordinary, "sent before bob re-joined a WORK group");
+      const c = await expectUnread(bobUser, w.groupId, 0, "just re-joined");
+      expectLastMessage(c, "", "bob's conversation after re-joining (everything is below his history floor)");
+      await alice.messages.recallMessage({ groupId: w.groupId, messageId: secret.messageId });
+      const after = await alice.send(w.groupId, "after bob re-joined");
+      await bob.expectNone("MessageRecalled of a targeted message from before his re-join", isRecallOf(secret.messageId), fence(after));
+      bob.close();
+      const replay = await bobUser.replay(cursor, cursorAt);
+      const messageEvents = (replay?.replayed ?? bob.events).filter((e) => e.payload.case === "messageReceived" || e.payload.case === "messageRecalled");
+      expectEqual(messageEvents.map(describeEvent), [`MessageReceived${describeMessage(after)} (cursor)`], `message events ${replay ? "replayed" : "received live"} after bob's re-join (only the later message, no recall)`);
+      expectLastMessage(await bobUser.conversation(w.groupId), after.messageId, "bob's conversation after the later message");
+    },
+  }),
+  defineCase({
+    id: "tgt-rejoin-meeting-shows-old-targeted",
+    rules: ["VIS-3", "VIS-1", "GRP-6", "TGT-4", "TGT-12", "EVT-2", "CNV-2", "UNR-6"],
+    requirement:
+      "In a MEETING group a receiver who left and re-joined again sees the targeted messages they received, on every path: ListMessages, GetMessage, last message and MessageRecalled, live and on replay alike; targeted messages to others stay hidden.",
+    async run(ctx) {
+      const w = await ctx.world({ type: GroupType.MEETING });
+      const alice = w.user("alice");
+      const bobUser = w.user("bob");
+      await alice.send(w.groupId, { text: "@bob before he left", mentionedUserIds: ["bob"] });
+      const secret = await alice.send(w.groupId, { text: "for bob", receiverIds: ["bob"] });
+      await bobUser.groups.leaveGroup({ groupId: w.groupId });
+      const toCarol = await alice.send(w.groupId, { text: "for carol", receiverIds: ["carol"] });
+      const rejoined = await bobUser.groups.joinGroup({ groupId: w.groupId });
+      expectEqual(rejoined.result.case, "member", "JoinGroup on a MEETING group (joined at once)");
+      const cursorAt = Date.now();
+      const bob = await bobUser.subscribe();
+      const cursor = await bob.ready();
+      const seen = await expectVisible(bobUser, w.groupId, secret, "targeted to bob before he left and re-joined a MEETING group");
+      expectEqual(seen.receiverIds, ["bob"], "receiver_ids of the old targeted message seen again");
+      await expectInvisible(bobUser, w.groupId, toCarol, "targeted to carol while bob was away");
+      const c = await expectUnread(bobUser, w.groupId, 0, "re-joined a MEETING group");
+      expectLastMessage(c, secret.messageId, "bob's conversation after re-joining (the newer message is carol's alone)");
+      expectEqual([c.mentionedMe, c.mentionedAll], [false, false], "bob's mention flags after re-joining (the old mention lies below his new read position)");
+      await alice.messages.recallMessage({ groupId: w.groupId, messageId: secret.messageId });
+      await bob.waitFor("MessageRecalled of his old targeted message", isRecallOf(secret.messageId));
+      const after = await alice.send(w.groupId, "after the recall");
+      await bob.expectNone("anything about the message targeted to carol", concernsMessage(toCarol.messageId), fence(after));
+      bob.close();
+      const replay = await bobUser.replay(cursor, cursorAt);
+      if (replay) {
+        check(replay.replayed.some(isRecallOf(secret.messageId)), "bob's replay lacks the MessageRecalled he received live", "MessageRecalled of the old targeted message", replay.describeItems());
+        replay.assertNone("a replayed event about the message targeted to carol", concernsMessage(toCarol.messageId));
+      }
+      const recalled = await expectVisible(bobUser, w.groupId, secret, "recalled, targeted to bob");
+      check(recalled.recall, "the recalled message is not shown as recalled", "recall set", describeMessage(recalled));
+    },
+  }),
+
 ];

@@ -4,7 +4,7 @@ import { Code } from "@connectrpc/connect";
 import { defineCase } from "../case.js";
 import { expectEqual } from "../check.js";
 import { expectError } from "../errors.js";
-import { isConversationUpdate } from "../events.js";
+import { isConversationUpdate, isIn, isMessage } from "../events.js";
 import { expectUnread } from "./util.js";
 
 export const unrCases = [
@@ -146,6 +146,105 @@ export const unrCases = [
       await expectError(w.user("erin").conversations.markConversationRead({ groupId: w.groupId, readSeq: 0n }), Code.PermissionDenied, ErrorReason.NOT_A_MEMBER, {
         what: "MarkConversationRead by a non-member",
       });
+    },
+  }),
+  defineCase({
+    id: "unr-mention-survives-recall",
+    rules: ["UNR-8", "UNR-7", "MSG-11"],
+    requirement: "Recalling a message that mentioned a member changes neither their unread count nor mentioned_me / mentioned_all: the flags stay until they read past it.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const byId = await w.user("alice").send(w.groupId, { text: "@bob look", mentionedUserIds: ["bob"] });
+      const all = await w.user("alice").send(w.groupId, { text: "@all look", mentionAll: true });
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: byId.messageId });
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: all.messageId });
+      const bob = await expectUnread(w.user("bob"), w.groupId, 2, "two recalled messages");
+      expectEqual([bob.mentionedMe, bob.mentionedAll], [true, true], "bob's [mentioned_me, mentioned_all] after both mentions were recalled");
+      await w.user("bob").conversations.markConversationRead({ groupId: w.groupId, readSeq: byId.seq });
+      const half = await w.user("bob").conversation(w.groupId);
+      expectEqual([half.mentionedMe, half.mentionedAll, Number(half.unreadCount)], [false, true, 1], "bob's [mentioned_me, mentioned_all, unread] after reading past the first");
+      await w.user("bob").conversations.markConversationRead({ groupId: w.groupId, readSeq: 0n });
+      const done = await w.user("bob").conversation(w.groupId);
+      expectEqual([done.mentionedMe, done.mentionedAll, Number(done.unreadCount)], [false, false, 0], "bob's flags after reading everything");
+    },
+  }),
+  defineCase({
+    id: "unr-mentions-in-meeting",
+    rules: ["UNR-8", "UNR-2"],
+    requirement: "Mention flags work in MEETING groups (unread stays 0 there): mentioned_me and mentioned_all are set by unread mentions and cleared by marking read.",
+    async run(ctx) {
+      const w = await ctx.world({ type: GroupType.MEETING });
+      await w.user("alice").send(w.groupId, { text: "@bob", mentionedUserIds: ["bob"] });
+      await w.user("alice").send(w.groupId, { text: "@all", mentionAll: true });
+      const bob = await expectUnread(w.user("bob"), w.groupId, 0, "MEETING group with two mentions");
+      expectEqual([bob.mentionedMe, bob.mentionedAll], [true, true], "bob's [mentioned_me, mentioned_all] in a MEETING group");
+      const carol = await w.user("carol").conversation(w.groupId);
+      expectEqual([carol.mentionedMe, carol.mentionedAll], [false, true], "carol's [mentioned_me, mentioned_all] in a MEETING group");
+      const alice = await w.user("alice").conversation(w.groupId);
+      expectEqual([alice.mentionedMe, alice.mentionedAll], [false, false], "the sender's flags (its own messages)");
+      const marked = (await w.user("bob").conversations.markConversationRead({ groupId: w.groupId, readSeq: 0n })).conversation;
+      expectEqual([marked?.mentionedMe, marked?.mentionedAll, Number(marked?.readSeq)], [false, false, 2], "bob's [mentioned_me, mentioned_all, read_seq] after marking read");
+      const listed = (await w.user("carol").conversations.listConversations({})).conversations.find((c) => c.groupId === w.groupId);
+      expectEqual([listed?.mentionedAll, Number(listed?.unreadCount)], [true, 0], "carol's [mentioned_all, unread] in ListConversations");
+    },
+  }),
+  defineCase({
+    id: "unr-mark-read-no-move-no-event",
+    rules: ["UNR-3", "EVT-2", "EVT-8"],
+    requirement: "A MarkConversationRead that does not move the read position sends no ConversationUpdated and stores none (nothing replayed); one that moves it sends exactly one, after the message it marks read.",
+    async run(ctx) {
+      const w = await ctx.world();
+      for (let i = 1; i <= 3; i++) await w.user("alice").send(w.groupId, `m${i}`);
+      const cursorAt = Date.now();
+      const bob = await w.user("bob").subscribe();
+      const cursor = await bob.ready();
+      const mark = (readSeq: bigint) => w.user("bob").conversations.markConversationRead({ groupId: w.groupId, readSeq });
+      await mark(2n);
+      await bob.waitFor("ConversationUpdated with read_seq 2", (e) => isConversationUpdate(w.groupId)(e) && e.payload.case === "conversationUpdated" && Number(e.payload.value.conversation?.readSeq) === 2);
+      for (const [what, seq] of [["the same position", 2n], ["a lower position", 1n]] as const) {
+        const c = (await mark(seq)).conversation;
+        expectEqual([Number(c?.readSeq), Number(c?.unreadCount)], [2, 1], `[read_seq, unread] after marking ${what}`);
+      }
+      const after = await w.user("alice").send(w.groupId, "fence");
+      await bob.waitFor("the fence message", isMessage(after.messageId));
+      await ctx.settle();
+      expectEqual(bob.events.filter(isConversationUpdate(w.groupId)).length, 1, "ConversationUpdated events after marks that moved nothing (only the first mark's)");
+      await mark(0n);
+      await bob.waitFor("ConversationUpdated with read_seq 4", (e) => isConversationUpdate(w.groupId)(e) && e.payload.case === "conversationUpdated" && Number(e.payload.value.conversation?.readSeq) === 4);
+      await mark(0n);
+      await mark(4n);
+      const last = await w.user("alice").send(w.groupId, "second fence");
+      await bob.waitFor("the second fence", isMessage(last.messageId));
+      await ctx.settle();
+      expectEqual(bob.events.filter(isConversationUpdate(w.groupId)).map((e) => (e.payload.case === "conversationUpdated" ? Number(e.payload.value.conversation?.readSeq) : -1)), [2, 4], "read_seq of every ConversationUpdated bob received live");
+      bob.close();
+      const replay = await w.user("bob").replay(cursor, cursorAt);
+      if (!replay) return; // the cursor outlived a (very short) event retention
+      const events = replay.replayed.filter(isIn(w.groupId));
+      expectEqual(
+        events.map((e) => (e.payload.case === "conversationUpdated" ? `read ${Number(e.payload.value.conversation?.readSeq)}` : e.payload.case === "messageReceived" ? `seq ${Number(e.payload.value.message?.seq)}` : e.payload.case)),
+        ["read 2", "seq 4", "read 4", "seq 5"],
+        "the group's events replayed to bob, in order (a ConversationUpdated after the message it marks read)",
+      );
+    },
+  }),
+  defineCase({
+    id: "unr-read-seq-clamps-to-latest",
+    rules: ["UNR-3", "TGT-8"],
+    requirement: "A read position beyond the latest seq is clamped to the group's latest seq, even when that is a targeted message the viewer cannot see.",
+    async run(ctx) {
+      const w = await ctx.world();
+      await w.user("alice").send(w.groupId, "1");
+      await w.user("alice").send(w.groupId, "2");
+      const secret = await w.user("alice").send(w.groupId, { receiverIds: ["carol"] });
+      expectEqual(Number(secret.seq), 3, "seq of the targeted message");
+      const c = (await w.user("bob").conversations.markConversationRead({ groupId: w.groupId, readSeq: 1000n })).conversation;
+      expectEqual([Number(c?.readSeq), Number(c?.unreadCount)], [3, 0], "bob's [read_seq, unread] after marking 1000 (clamped to the latest seq, 3)");
+      const again = await w.user("bob").conversation(w.groupId);
+      expectEqual(Number(again.readSeq), 3, "bob's read_seq in GetConversation");
+      const next = await w.user("alice").send(w.groupId, "4");
+      expectEqual(Number(next.seq), 4, "seq of the next message");
+      await expectUnread(w.user("bob"), w.groupId, 1, "one message after the clamped read position");
     },
   }),
 ];

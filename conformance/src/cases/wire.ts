@@ -2,10 +2,10 @@
 // read-only RPCs, and where error details travel.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { ErrorDetailSchema, ErrorReason, MessageSchema } from "@narrowcast/gen";
+import { BadRequestSchema, ErrorInfoSchema, ErrorReason, MessageSchema } from "@narrowcast/gen";
 import { defineCase } from "../case.js";
 import { check, expectEqual } from "../check.js";
-import { checkError, expectError, reasonName } from "../errors.js";
+import { checkError, expectError } from "../errors.js";
 import { isMessage, receivedMessage } from "../events.js";
 import type { CaseContext, UserClients, UserHandle } from "../fixtures.js";
 import { textElements } from "../fixtures.js";
@@ -86,7 +86,7 @@ export const wireCases = [
       expectEqual(Number(sent.message?.seq), 1, "seq over JSON");
       const got = receivedMessage(await sub.waitFor("the message", isMessage(sent.message!.messageId)));
       expectEqual(Array.from(got?.customData ?? []), [1, 2, 250], "custom_data over JSON");
-      await expectError(json.messages.listMessages({ groupId: w.groupId, limit: 500 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "limit", what: "ListMessages over Connect JSON" });
+      await expectError(json.messages.listMessages({ groupId: w.groupId, pageSize: -1 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "page_size", what: "ListMessages over Connect JSON" });
       const raw = await rawFetch(ctx, "/narrowcast.v1.MessageService/ListMessages", {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${await w.user("bob").token()}` },
@@ -118,15 +118,17 @@ export const wireCases = [
       const anonymous = await rawFetch(ctx, path, { method: "GET" });
       const error = JSON.parse(anonymous.body || "{}") as { code?: string; details?: { type?: string; value?: string }[] };
       expectEqual([anonymous.status, error.code], [401, "unauthenticated"], "[HTTP status, code] of a Connect GET without a token");
-      const detail = error.details?.find((d) => d.type === "narrowcast.v1.ErrorDetail");
-      check(detail?.value, "the GET error has no narrowcast.v1.ErrorDetail", "a details entry", anonymous.body);
-      expectEqual(reasonName(fromBinary(ErrorDetailSchema, Buffer.from(detail.value, "base64")).reason), "TOKEN_MISSING", "reason of a Connect GET without a token");
+      const detail = error.details?.find((d) => d.type === "google.rpc.ErrorInfo");
+      check(detail?.value, "the GET error has no google.rpc.ErrorInfo", "a details entry", anonymous.body);
+      const info = fromBinary(ErrorInfoSchema, Buffer.from(detail.value, "base64"));
+      expectEqual([info.domain, info.reason], ["narrowcast", "TOKEN_MISSING"], "[domain, reason] of a Connect GET without a token");
     },
   }),
   defineCase({
     id: "wire-error-detail-slot",
     rules: ["WIRE-5", "ERR-1"],
-    requirement: "The ErrorDetail travels in the protocol's standard error-detail slot: the Connect details array (unary body, end-of-stream message) and the gRPC / gRPC-Web status details.",
+    requirement:
+      "The google.rpc details (ErrorInfo, BadRequest) travel in the protocol's standard error-detail slot: the Connect details array (unary body, end-of-stream message) and the gRPC / gRPC-Web status details.",
     async run(ctx) {
       const w = await ctx.world();
       const raw = await rawFetch(ctx, "/narrowcast.v1.MessageService/SendMessage", {
@@ -136,10 +138,14 @@ export const wireCases = [
       });
       const error = JSON.parse(raw.body || "{}") as { code?: string; details?: { type?: string; value?: string }[] };
       expectEqual([raw.status, error.code], [400, "invalid_argument"], "[HTTP status, code] of a raw Connect JSON error");
-      const entries = (error.details ?? []).filter((d) => d.type === "narrowcast.v1.ErrorDetail");
-      expectEqual(entries.length, 1, "narrowcast.v1.ErrorDetail entries in the Connect error body");
-      const detail = fromBinary(ErrorDetailSchema, Buffer.from(entries[0]!.value ?? "", "base64"));
-      expectEqual([reasonName(detail.reason), detail.field], ["EMPTY_MESSAGE", "elements"], "[reason, field] decoded from the Connect error body");
+      const entries = (error.details ?? []).filter((d) => d.type === "google.rpc.ErrorInfo");
+      expectEqual(entries.length, 1, "google.rpc.ErrorInfo entries in the Connect error body");
+      const info = fromBinary(ErrorInfoSchema, Buffer.from(entries[0]!.value ?? "", "base64"));
+      expectEqual([info.domain, info.reason, info.metadata.field], ["narrowcast", "EMPTY_MESSAGE", "elements"], "[domain, reason, metadata.field] decoded from the Connect error body");
+      const bad = (error.details ?? []).filter((d) => d.type === "google.rpc.BadRequest");
+      expectEqual(bad.length, 1, "google.rpc.BadRequest entries in the Connect error body");
+      const violations = fromBinary(BadRequestSchema, Buffer.from(bad[0]!.value ?? "", "base64")).fieldViolations;
+      expectEqual(violations.map((v) => [v.field, v.reason]), [["elements", "EMPTY_MESSAGE"]], "[field, reason] of the BadRequest violations in the Connect error body");
       // Over the suite's protocol the client reads the detail from that protocol's slot.
       await expectError(w.user("alice").send(w.groupId, { receiverIds: ["bob", "bob"] }), Code.InvalidArgument, ErrorReason.DUPLICATE_RECEIVER, {
         ids: ["bob"],

@@ -12,6 +12,7 @@ const marks: Record<CaseResult["status"], string> = {
   failed: "✗",
   "known-failing": "~",
   "unexpected-pass": "✗",
+  skipped: "-",
 };
 
 /** The plan line printed before the first case. */
@@ -29,7 +30,14 @@ function plural(n: number, word: string): string {
 
 /** The live progress line of one case run. */
 export function formatProgress(r: CaseResult): string {
-  const suffix = r.status === "known-failing" ? "  (known failing)" : r.status === "unexpected-pass" ? "  (passed, but listed as known failing)" : "";
+  const suffix =
+    r.status === "known-failing"
+      ? "  (known failing)"
+      : r.status === "unexpected-pass"
+        ? "  (passed, but listed as known failing)"
+        : r.status === "skipped"
+          ? `  (skipped: ${r.skipReason ?? ""})`
+          : "";
   return `${marks[r.status]} ${r.id}  [${r.rules.join(", ")}]  ${r.durationMs} ms${suffix}\n`;
 }
 
@@ -64,10 +72,13 @@ export function formatSummary(result: SuiteResult): string {
   }
   const known = result.results.filter((r) => r.status === "known-failing");
   if (known.length > 0) out.push("", `Known failing, still failing (${known.length}): ${known.map((r) => r.id).join(", ")}`);
+  const skipped = result.results.filter((r) => r.status === "skipped");
+  if (skipped.length > 0) out.push("", `Skipped (${skipped.length}):`, ...skipped.map((r) => `- ${r.id}: ${r.skipReason ?? ""}`));
 
   const areas = new Map<string, Tally>();
   for (const area of Object.keys(ruleAreas)) areas.set(area, { passed: 0, total: 0, failingRules: new Set() });
   for (const r of result.results) {
+    if (r.status === "skipped") continue;
     // What the server did, whatever the known-failing list says.
     const ok = r.status === "passed" || r.status === "unexpected-pass";
     for (const area of new Set(r.rules.map(ruleArea))) {
@@ -90,7 +101,7 @@ export function formatSummary(result: SuiteResult): string {
     out.push("(a case run counts in every area whose rules it cites)");
   }
   const perProtocol = result.protocols.map((p) => {
-    const runs = result.results.filter((r) => r.protocol === p);
+    const runs = result.results.filter((r) => r.protocol === p && r.status !== "skipped");
     return `${p} ${runs.filter((r) => r.status === "passed").length}/${runs.length}`;
   });
   if (perProtocol.length > 0) out.push("", `Protocols: ${perProtocol.join(", ")}`);
@@ -98,6 +109,7 @@ export function formatSummary(result: SuiteResult): string {
   const extra = [
     result.knownFailing > 0 ? `${result.knownFailing} known failing` : "",
     result.unexpectedPasses > 0 ? `${result.unexpectedPasses} unexpectedly passing` : "",
+    result.skipped > 0 ? `${result.skipped} skipped` : "",
   ].filter((s) => s !== "");
   out.push("", `${result.passed} passed, ${result.failed} failed${extra.length ? ` (${extra.join(", ")})` : ""} in ${(result.durationMs / 1000).toFixed(1)} s`);
   return `${out.join("\n")}\n`;

@@ -1,5 +1,5 @@
 // JUnit XML report: one <testsuite> per protocol, one <testcase> per case. Known-failing runs are
-// <skipped>; failures and unexpected passes are <failure>.
+// <skipped> (as are runs that skipped themselves); failures and unexpected passes are <failure>.
 import type { CaseResult, SuiteResult } from "../runner.js";
 
 function escapeXml(text: string): string {
@@ -16,6 +16,7 @@ function testcase(r: CaseResult): string {
   const open = `    <testcase classname="narrowcast.${escapeXml(r.protocol)}" name="${escapeXml(r.caseId)}" time="${(r.durationMs / 1000).toFixed(3)}">`;
   const props = `      <properties><property name="rules" value="${escapeXml(r.rules.join(","))}"/><property name="requirement" value="${escapeXml(r.requirement)}"/></properties>`;
   const body: string[] = [props];
+  if (r.status === "skipped") body.push(`      <skipped message="${escapeXml(r.skipReason ?? "skipped")}"/>`);
   if (r.status === "known-failing") body.push(`      <skipped message="known failing: ${escapeXml(r.failure?.message ?? "")}"/>`);
   if ((r.status === "failed" || r.status === "unexpected-pass") && r.failure) {
     const detail = [`rules: ${r.rules.join(", ")}`, `requirement: ${r.requirement}`];
@@ -30,7 +31,7 @@ export function formatJunit(result: SuiteResult): string {
   const suites = result.protocols.map((p) => {
     const runs = result.results.filter((r) => r.protocol === p);
     const failures = runs.filter((r) => r.status === "failed" || r.status === "unexpected-pass").length;
-    const skipped = runs.filter((r) => r.status === "known-failing").length;
+    const skipped = runs.filter((r) => r.status === "known-failing" || r.status === "skipped").length;
     const time = runs.reduce((t, r) => t + r.durationMs, 0) / 1000;
     return [
       `  <testsuite name="narrowcast-conformance/${escapeXml(p)}" tests="${runs.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${time.toFixed(3)}">`,

@@ -1,16 +1,19 @@
 import type { Client } from "@connectrpc/connect";
-import { AdminService } from "@narrowcast/gen";
-import type { App, Group, GroupMember, Message } from "@narrowcast/gen";
+import { AdminService } from "@narrowcast/gen/admin";
 import { bearerAuth } from "./auth.js";
 import type { MessageDraft } from "./builders.js";
 import { NarrowcastError, required } from "./errors.js";
-import { parseEdition, parseGroupType } from "./names.js";
-import type { EditionInit, GroupTypeInit } from "./names.js";
+import { refuseWhenClosed } from "./lifecycle.js";
+import { toApp, toGroup, toGroupMember, toMessage, toUser } from "./model.js";
+import type { App, Group, GroupMember, Message, User } from "./model.js";
+import { parseGroupType, parsePlan, parseRole } from "./names.js";
+import type { GroupTypeInit, PlanInit, RoleInit } from "./names.js";
+import { walkPages } from "./paging.js";
+import type { Page, PageOptions } from "./paging.js";
 import { withRetries } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { toSendMessageRequest } from "./send-request.js";
 import type { SendOptions } from "./send-request.js";
-import { refuseWhenClosed } from "./lifecycle.js";
 import { createServiceClient } from "./service-client.js";
 import type { ConnectionOptions, TransportFactory } from "./transport.js";
 import { checkSendMessageRequest } from "./validate.js";
@@ -30,29 +33,61 @@ export interface AdminSendOptions extends SendOptions {
 }
 
 /**
- * The app backend's client (AdminService): apps, users, tokens, groups and system
- * messages. Every method throws NarrowcastError.
+ * The app backend's client (narrowcast.admin.v1.AdminService): apps and their plans and
+ * secrets, users, tokens, groups and system messages. Every method throws NarrowcastError.
+ * Lists come as one page (`listUsers`, `listGroups`, `listMembers`) or as an async iterator over
+ * every page (`users`, `groups`, `members`), as in the user client.
  */
 export interface NarrowcastAdminClient {
-  createApp(init?: { name?: string; edition?: EditionInit }): Promise<App>;
-  /** Creates or updates users; a string is a user ID without nickname. */
-  importUsers(appId: string, users: readonly (string | { userId: string; nickname?: string })[]): Promise<void>;
+  /** Creates an app; the result carries its token-signing secret (rule ADM-1). Default plan: standard. */
+  createApp(init?: { name?: string; plan?: PlanInit }): Promise<App>;
+  /** An app without its secret (rule ADM-7). */
+  getApp(appId: string): Promise<App>;
+  /** Moves the app to a plan; applies to every later request (rule ADM-8). */
+  setAppPlan(appId: string, plan: PlanInit): Promise<App>;
+  /**
+   * Replaces the app's secret; the result carries the new one. Tokens signed with the old secret
+   * stop working at once, or after `previousSecretGraceSeconds` (0 to 30 days; rule ADM-9).
+   */
+  rotateAppSecret(appId: string, options?: { previousSecretGraceSeconds?: number }): Promise<App>;
+
+  /** Creates or updates users (a string is a user ID without nickname); resolves to them as stored. */
+  importUsers(appId: string, users: readonly (string | { userId: string; nickname?: string })[]): Promise<User[]>;
+  getUser(appId: string, userId: string): Promise<User>;
+  /** One page of the app's users, by user ID. */
+  listUsers(appId: string, options?: PageOptions): Promise<Page<User>>;
+  users(appId: string, options?: PageOptions): AsyncIterableIterator<User>;
+  /** Deletes a user: memberships end, tokens stop working; sent messages stay (rule ADM-11). */
+  deleteUser(appId: string, userId: string): Promise<void>;
   /** Issues a user token (rule ADM-3); `ttlSeconds` 0 means one day. */
   issueUserToken(appId: string, userId: string, ttlSeconds?: number): Promise<string>;
+
   createGroup(
     appId: string,
     init: { type: GroupTypeInit; groupId?: string; name?: string; ownerId?: string; memberIds?: readonly string[] },
   ): Promise<Group>;
+  getGroup(appId: string, groupId: string): Promise<Group>;
+  /** One page of the app's groups, by group ID. */
+  listGroups(appId: string, options?: PageOptions): Promise<Page<Group>>;
+  groups(appId: string, options?: PageOptions): AsyncIterableIterator<Group>;
+  /** One page of any group's members, by user ID. */
+  listMembers(appId: string, groupId: string, options?: PageOptions): Promise<Page<GroupMember>>;
+  members(appId: string, groupId: string, options?: PageOptions): AsyncIterableIterator<GroupMember>;
   addMembers(appId: string, groupId: string, userIds: readonly string[]): Promise<GroupMember[]>;
   removeMembers(appId: string, groupId: string, userIds: readonly string[]): Promise<void>;
+  /** Sets any role, OWNER included (the previous owner becomes ADMIN); resolves to the member. */
+  setMemberRole(appId: string, groupId: string, userId: string, role: RoleInit): Promise<GroupMember>;
   dismissGroup(appId: string, groupId: string): Promise<void>;
+
   /** Sends a draft as a member or as the system (rules ADM-5, MSG-13), with the same checks and retries as the user client. */
   sendMessage(appId: string, message: MessageDraft, options?: AdminSendOptions): Promise<Message>;
   recallMessage(appId: string, groupId: string, messageId: string): Promise<Message>;
-  /** The raw generated client, for everything else. */
+  /** The raw generated client, for everything else (wire types: int64 as bigint). */
   readonly service: Client<typeof AdminService>;
   close(): Promise<void>;
 }
+
+const pageRequest = (options: PageOptions = {}) => ({ pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" });
 
 export function createAdminClientWith(factory: TransportFactory, options: AdminClientOptions): NarrowcastAdminClient {
   const lifetime = new AbortController();
@@ -61,23 +96,63 @@ export function createAdminClientWith(factory: TransportFactory, options: AdminC
     interceptors: [refuseWhenClosed(lifetime.signal), ...(options.interceptors ?? []), bearerAuth(() => options.adminKey)],
   });
   const service = createServiceClient(AdminService, transport);
+
+  const listUsers = async (appId: string, page?: PageOptions): Promise<Page<User>> => {
+    const response = await service.listUsers({ appId, ...pageRequest(page) });
+    return { items: response.users.map(toUser), nextPageToken: response.nextPageToken };
+  };
+  const listGroups = async (appId: string, page?: PageOptions): Promise<Page<Group>> => {
+    const response = await service.listGroups({ appId, ...pageRequest(page) });
+    return { items: response.groups.map(toGroup), nextPageToken: response.nextPageToken };
+  };
+  const listMembers = async (appId: string, groupId: string, page?: PageOptions): Promise<Page<GroupMember>> => {
+    const response = await service.listMembers({ appId, groupId, ...pageRequest(page) });
+    return { items: response.members.map(toGroupMember), nextPageToken: response.nextPageToken };
+  };
+
   return {
     async createApp(init = {}) {
       const response = await service.createApp({
         name: init.name ?? "",
-        edition: init.edition === undefined ? undefined : parseEdition(init.edition),
+        plan: init.plan === undefined ? undefined : parsePlan(init.plan),
       });
-      return required(response.app, "app");
+      return toApp(required(response.app, "app"));
     },
+    async getApp(appId) {
+      return toApp(required((await service.getApp({ appId })).app, "app"));
+    },
+    async setAppPlan(appId, plan) {
+      return toApp(required((await service.setAppPlan({ appId, plan: parsePlan(plan) })).app, "app"));
+    },
+    async rotateAppSecret(appId, rotate = {}) {
+      const grace = rotate.previousSecretGraceSeconds ?? 0;
+      const response = await service.rotateAppSecret({
+        appId,
+        previousSecretGracePeriod: grace > 0 ? { seconds: BigInt(Math.floor(grace)), nanos: 0 } : undefined,
+      });
+      return toApp(required(response.app, "app"));
+    },
+
     async importUsers(appId, users) {
-      await service.importUsers({
+      const response = await service.importUsers({
         appId,
         users: users.map((u) => (typeof u === "string" ? { userId: u } : { userId: u.userId, nickname: u.nickname ?? "" })),
       });
+      return response.users.map(toUser);
+    },
+    async getUser(appId, userId) {
+      return toUser(required((await service.getUser({ appId, userId })).user, "user"));
+    },
+    listUsers,
+    users: (appId, page = {}) => walkPages((pageToken) => listUsers(appId, { ...page, pageToken }), page.pageToken),
+    async deleteUser(appId, userId) {
+      await service.deleteUser({ appId, userId });
     },
     async issueUserToken(appId, userId, ttlSeconds = 0) {
-      return (await service.issueUserToken({ appId, userId, ttlSeconds })).token;
+      const ttl = ttlSeconds > 0 ? { seconds: BigInt(Math.floor(ttlSeconds)), nanos: 0 } : undefined;
+      return (await service.issueUserToken({ appId, userId, ttl })).token;
     },
+
     async createGroup(appId, init) {
       const response = await service.createGroup({
         appId,
@@ -87,17 +162,30 @@ export function createAdminClientWith(factory: TransportFactory, options: AdminC
         ownerId: init.ownerId ?? "",
         memberIds: [...(init.memberIds ?? [])],
       });
-      return required(response.group, "group");
+      return toGroup(required(response.group, "group"));
     },
+    async getGroup(appId, groupId) {
+      return toGroup(required((await service.getGroup({ appId, groupId })).group, "group"));
+    },
+    listGroups,
+    groups: (appId, page = {}) => walkPages((pageToken) => listGroups(appId, { ...page, pageToken }), page.pageToken),
+    listMembers,
+    members: (appId, groupId, page = {}) =>
+      walkPages((pageToken) => listMembers(appId, groupId, { ...page, pageToken }), page.pageToken),
     async addMembers(appId, groupId, userIds) {
-      return (await service.addMembers({ appId, groupId, userIds: [...userIds] })).members;
+      return (await service.addMembers({ appId, groupId, userIds: [...userIds] })).members.map(toGroupMember);
     },
     async removeMembers(appId, groupId, userIds) {
       await service.removeMembers({ appId, groupId, userIds: [...userIds] });
     },
+    async setMemberRole(appId, groupId, userId, role) {
+      const response = await service.setMemberRole({ appId, groupId, userId, role: parseRole(role) });
+      return toGroupMember(required(response.member, "member"));
+    },
     async dismissGroup(appId, groupId) {
       await service.dismissGroup({ appId, groupId });
     },
+
     async sendMessage(appId, message, sendOptions = {}) {
       const request = toSendMessageRequest(message, sendOptions);
       checkSendMessageRequest(request);
@@ -111,13 +199,13 @@ export function createAdminClientWith(factory: TransportFactory, options: AdminC
           options.retry === false ? { maxAttempts: 1 } : options.retry,
           signal,
         );
-        return required(response.message, "message");
+        return toMessage(required(response.message, "message"));
       } catch (e) {
         throw NarrowcastError.from(e);
       }
     },
     async recallMessage(appId, groupId, messageId) {
-      return required((await service.recallMessage({ appId, groupId, messageId })).message, "message");
+      return toMessage(required((await service.recallMessage({ appId, groupId, messageId })).message, "message"));
     },
     service,
     async close() {

@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { ErrorReason, MessageElementSchema, MessagePriority } from "@narrowcast/gen";
+import { MessageElementSchema, MessagePriority } from "@narrowcast/gen";
+// Drafts hold wire elements: they are sent as they are, never read back as SDK data.
 import type { MessageElement } from "@narrowcast/gen";
 import { localError } from "./errors.js";
+import { Reason } from "./reasons.js";
 
 /**
  * Put AT_ALL in an `atUserList` (or the `mentions` send option) to @-mention everyone
@@ -171,7 +173,7 @@ function isWebForm<P>(input: unknown): input is WebMessageInit<P> {
 function fromWebForm<P>(init: WebMessageInit<P>, element: ElementInit, atUserList: readonly string[] = []): MessageDraft {
   if (init.conversationType !== undefined && init.conversationType !== ConversationType.GROUP) {
     throw localError(
-      ErrorReason.FIELD_INVALID,
+      Reason.FIELD_INVALID,
       "conversationType",
       `conversation type ${String(init.conversationType)} is not supported: Narrowcast has group conversations only`,
     );

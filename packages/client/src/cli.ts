@@ -1,22 +1,38 @@
 // The `narrowcast` command: try the whole protocol from a terminal. Readable output by
 // default, `--json` (one JSON value per line) for scripts. Run through bin/narrowcast.js.
 import { toJson } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
-  AppSchema,
   ConversationSchema,
   EventSchema,
   GroupMemberSchema,
   GroupSchema,
+  JoinRequestSchema,
   MessageSchema,
 } from "@narrowcast/gen";
+import { AppSchema, UserSchema } from "@narrowcast/gen/admin";
 import { Command, Option } from "commander";
 import { AT_ALL, createMessage } from "./builders.js";
 import type { ElementInit } from "./builders.js";
-import { errorJson, formatConversation, formatError, formatEvent, formatGroup, formatMessage } from "./cli/format.js";
+import {
+  errorJson,
+  formatConversation,
+  formatError,
+  formatEvent,
+  formatGroup,
+  formatJoinRequest,
+  formatMember,
+  formatMessage,
+  formatUser,
+} from "./cli/format.js";
+import { toProto } from "./convert.js";
+import type { Plain } from "./convert.js";
 import { NarrowcastError } from "./errors.js";
-import { editionName } from "./names.js";
+import { planName } from "./names.js";
+import { walkPages } from "./paging.js";
+import type { Page, PageOptions } from "./paging.js";
 import { createAdminClient, createClient } from "./index.js";
-import type { NarrowcastAdminClient, NarrowcastClient, Protocol } from "./index.js";
+import type { App, NarrowcastAdminClient, NarrowcastClient, Protocol } from "./index.js";
 
 interface GlobalOptions {
   url: string;
@@ -25,6 +41,13 @@ interface GlobalOptions {
   json?: boolean;
   adminKey?: string;
   token?: string;
+}
+
+/** The paging options every list command takes. */
+interface PagingFlags {
+  pageSize?: number;
+  pageToken?: string;
+  all?: boolean;
 }
 
 /** Thrown for a usage problem the argument parser cannot see (e.g. a missing key). */
@@ -52,6 +75,11 @@ function globals(command: Command): GlobalOptions {
 
 function print(command: Command, text: string, json: unknown): void {
   process.stdout.write((globals(command).json ? JSON.stringify(json) : text) + "\n");
+}
+
+/** The protocol's canonical JSON of an SDK value (int64 as strings, enums by name). */
+function jsonOf<Desc extends DescMessage>(schema: Desc, value: Plain<MessageShape<Desc>>) {
+  return toJson(schema, toProto(schema, value));
 }
 
 function connection(g: GlobalOptions) {
@@ -89,25 +117,101 @@ async function withUser(command: Command, body: (client: NarrowcastClient) => Pr
 const appOption = () =>
   new Option("--app <appId>", "the app (from admin create-app)").env("NARROWCAST_APP").makeOptionMandatory();
 
+/**
+ * Adds the paging flags. List commands print one page by default (the server's page size) and
+ * say how to get the next one; `--all` follows the page tokens to the end.
+ */
+function paged(command: Command): Command {
+  return command
+    .option("--page-size <n>", "items per page (0: the server's default)", Number)
+    .option("--page-token <token>", "continue from this page token (printed after a page)")
+    .option("--all", "follow the page tokens and print every item");
+}
+
+/** One page, or with --all every page from --page-token on (then `nextPageToken` is empty). */
+async function fetchList<T>(flags: PagingFlags, fetchPage: (page: PageOptions) => Promise<Page<T>>): Promise<Page<T>> {
+  if (!flags.all) {
+    return fetchPage({ pageSize: flags.pageSize, pageToken: flags.pageToken });
+  }
+  const items: T[] = [];
+  for await (const item of walkPages((pageToken) => fetchPage({ pageSize: flags.pageSize, pageToken }), flags.pageToken)) {
+    items.push(item);
+  }
+  return { items, nextPageToken: "" };
+}
+
+/** Prints a page: one line per item (and a hint when more follow), or JSON `{ <key>: [...], nextPageToken }`. */
+function printPage<T>(command: Command, key: string, page: Page<T>, line: (item: T) => string, json: (item: T) => unknown) {
+  const more = page.nextPageToken ? `\n(more: --page-token ${page.nextPageToken}, or --all)` : "";
+  print(command, (page.items.map(line).join("\n") || `(no ${key})`) + more, {
+    [key]: page.items.map(json),
+    nextPageToken: page.nextPageToken,
+  });
+}
+
+function describeApp(app: App): string {
+  const lines = [`app ${app.appId} "${app.name}" (plan ${planName(app.plan)})`];
+  if (app.secret) {
+    lines.push(`  secret: ${app.secret}`);
+  }
+  if (app.previousSecretExpireTime) {
+    lines.push(`  the previous secret works until ${app.previousSecretExpireTime.toISOString()}`);
+  }
+  return lines.join("\n");
+}
+
 // ---- admin ---------------------------------------------------------------------------
 
 const admin = program.command("admin").description("app backend commands (need the admin key)");
 
 admin
   .command("create-app")
-  .description("create an app (tenant); targeted messages need --edition ultimate")
+  .description("create an app (tenant); targeted messages need --plan ultimate")
   .option("--name <name>", "display name", "narrowcast-cli")
-  .addOption(new Option("--edition <edition>", "edition").choices(["standard", "ultimate"]))
-  .action(async (opts: { name: string; edition?: "standard" | "ultimate" }, command: Command) => {
+  .addOption(new Option("--plan <plan>", "plan").choices(["standard", "ultimate"]))
+  .action(async (opts: { name: string; plan?: "standard" | "ultimate" }, command: Command) => {
     await withAdmin(command, async (client) => {
-      const app = await client.createApp({ name: opts.name, edition: opts.edition });
+      const app = await client.createApp({ name: opts.name, plan: opts.plan });
       print(
         command,
-        `Created app ${app.appId} (edition ${editionName(app.edition)}).\n` +
-          `  secret: ${app.secret}\n` +
-          `Use it in the next commands with: export NARROWCAST_APP=${app.appId}`,
-        toJson(AppSchema, app),
+        `Created ${describeApp(app)}\nUse it in the next commands with: export NARROWCAST_APP=${app.appId}`,
+        jsonOf(AppSchema, app),
       );
+    });
+  });
+
+admin
+  .command("get-app")
+  .description("show an app (without its secret)")
+  .addOption(appOption())
+  .action(async (_opts: object, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      const app = await client.getApp(appId);
+      print(command, describeApp(app), jsonOf(AppSchema, app));
+    });
+  });
+
+admin
+  .command("set-plan")
+  .description("move an app to another plan (applies to the next request)")
+  .addOption(new Option("--plan <plan>", "the new plan").choices(["standard", "ultimate"]).makeOptionMandatory())
+  .addOption(appOption())
+  .action(async (opts: { plan: "standard" | "ultimate" }, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      const app = await client.setAppPlan(appId, opts.plan);
+      print(command, `Moved ${describeApp(app)}`, jsonOf(AppSchema, app));
+    });
+  });
+
+admin
+  .command("rotate-secret")
+  .description("replace an app's token secret; old tokens stop working at once unless --grace")
+  .option("--grace <seconds>", "keep accepting tokens of the previous secret this long (at most 30 days)", Number)
+  .addOption(appOption())
+  .action(async (opts: { grace?: number }, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      const app = await client.rotateAppSecret(appId, { previousSecretGraceSeconds: opts.grace });
+      print(command, `Rotated the secret of ${describeApp(app)}`, jsonOf(AppSchema, app));
     });
   });
 
@@ -118,8 +222,32 @@ admin
   .addOption(appOption())
   .action(async (userIds: string[], _opts: object, command: Command) => {
     await withAdmin(command, async (client, appId) => {
-      await client.importUsers(appId, userIds);
-      print(command, `Created or updated ${userIds.length} users in ${appId}: ${userIds.join(", ")}`, { appId, userIds });
+      const users = await client.importUsers(appId, userIds);
+      print(command, `Created or updated ${users.length} users in ${appId}: ${users.map((u) => u.userId).join(", ")}`, {
+        appId,
+        users: users.map((u) => jsonOf(UserSchema, u)),
+      });
+    });
+  });
+
+paged(admin.command("users").description("list the app's users, by user ID"))
+  .addOption(appOption())
+  .action(async (opts: PagingFlags, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      const page = await fetchList(opts, (p) => client.listUsers(appId, p));
+      printPage(command, "users", page, formatUser, (u) => jsonOf(UserSchema, u));
+    });
+  });
+
+admin
+  .command("delete-user")
+  .description("delete a user: memberships end, tokens stop working, sent messages stay")
+  .argument("<userId>", "the user")
+  .addOption(appOption())
+  .action(async (userId: string, _opts: object, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      await client.deleteUser(appId, userId);
+      print(command, `Deleted user ${userId} from ${appId}`, { appId, userId });
     });
   });
 
@@ -162,10 +290,29 @@ admin
           groupId: opts.id,
           name: opts.name,
         });
-        print(command, `Created group ${formatGroup(group)}`, toJson(GroupSchema, group));
+        print(command, `Created group ${formatGroup(group)}`, jsonOf(GroupSchema, group));
       });
     },
   );
+
+paged(admin.command("groups").description("list every group of the app, by group ID"))
+  .addOption(appOption())
+  .action(async (opts: PagingFlags, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      const page = await fetchList(opts, (p) => client.listGroups(appId, p));
+      printPage(command, "groups", page, formatGroup, (g) => jsonOf(GroupSchema, g));
+    });
+  });
+
+paged(admin.command("members").description("list any group's members, by user ID"))
+  .requiredOption("--group <groupId>", "the group")
+  .addOption(appOption())
+  .action(async (opts: PagingFlags & { group: string }, command: Command) => {
+    await withAdmin(command, async (client, appId) => {
+      const page = await fetchList(opts, (p) => client.listMembers(appId, opts.group, p));
+      printPage(command, "members", page, formatMember, (m) => jsonOf(GroupMemberSchema, m));
+    });
+  });
 
 admin
   .command("add-members")
@@ -177,7 +324,7 @@ admin
     await withAdmin(command, async (client, appId) => {
       const members = await client.addMembers(appId, opts.group, opts.members);
       print(command, `Added ${members.map((m) => m.userId).join(", ")} to ${opts.group}`, {
-        members: members.map((m) => toJson(GroupMemberSchema, m)),
+        members: members.map((m) => jsonOf(GroupMemberSchema, m)),
       });
     });
   });
@@ -191,7 +338,7 @@ program
   .argument("[words...]", "the text (or use --text)")
   .option("--text <text>", "text element")
   .option("--to <ids>", "receivers of a targeted message, comma-separated (at most 50)", list)
-  .option("--receiver <userId>", "single-receiver form (receiver_id)")
+  .option("--receiver <userId>", "single-receiver form: a targeted message to this one member")
   .option("--custom <data>", "custom element with this data")
   .option("--at <ids>", "@-mention these users, comma-separated", list)
   .option("--at-all", "@-mention everyone")
@@ -244,7 +391,7 @@ program
           countAsUnreadForReceivers: opts.countUnread,
           clientMessageId: opts.clientId,
         });
-        print(command, `Sent ${formatMessage(message)}`, toJson(MessageSchema, message));
+        print(command, `Sent ${formatMessage(message)}`, jsonOf(MessageSchema, message));
       });
     },
   );
@@ -272,13 +419,17 @@ program
         }
         if (g.json) {
           const json =
-            event.type === "ready" ? { type: "ready", cursor: event.cursor } : { type: event.type, ...(toJson(EventSchema, event.event) as object) };
+            event.type === "ready" || event.type === "resync"
+              ? { type: event.type, cursor: event.cursor }
+              : { type: event.type, ...(toJson(EventSchema, event.event) as object) };
           process.stdout.write(JSON.stringify(json) + "\n");
         } else if (event.type === "ready") {
           if (!announced) {
             process.stderr.write("Listening for events (Ctrl-C to stop).\n");
             announced = true;
           }
+        } else if (event.type === "resync") {
+          process.stderr.write(formatEvent(event) + "\n");
         } else {
           process.stdout.write(formatEvent(event) + "\n");
         }
@@ -290,32 +441,68 @@ program
     }
   });
 
-program
-  .command("history")
-  .description("print a page of a group's history you may see")
-  .requiredOption("--group <groupId>", "the group")
-  .option("--limit <n>", "messages per page, 1-100", Number)
-  .option("--before <seq>", "only messages below this seq", Number)
-  .option("--after <seq>", "only messages above this seq", Number)
-  .action(async (opts: { group: string; limit?: number; before?: number; after?: number }, command: Command) => {
+paged(
+  program
+    .command("history")
+    .description("print a page of a group's history you may see (latest first page; ascending within it)")
+    .requiredOption("--group <groupId>", "the group")
+    .option("--before <seq>", "start below this seq and walk back", Number)
+    .option("--after <seq>", "start above this seq and walk forward", Number),
+).action(async (opts: PagingFlags & { group: string; before?: number; after?: number }, command: Command) => {
+  await withUser(command, async (client) => {
+    const page = await fetchList(opts, (p) =>
+      client.listMessages(opts.group, { ...p, beforeSeq: opts.before, afterSeq: opts.after }),
+    );
+    // With --all a backward walk comes newest page first; print the whole history ascending.
+    page.items.sort((a, b) => a.seq - b.seq);
+    printPage(command, "messages", page, formatMessage, (m) => jsonOf(MessageSchema, m));
+  });
+});
+
+paged(program.command("conversations").description("list your conversations: unread count, last message, mentions")).action(
+  async (opts: PagingFlags, command: Command) => {
     await withUser(command, async (client) => {
-      const page = await client.getHistory(opts.group, { limit: opts.limit, beforeSeq: opts.before, afterSeq: opts.after });
-      print(command, page.messages.map(formatMessage).join("\n") || "(no messages)", {
-        messages: page.messages.map((m) => toJson(MessageSchema, m)),
-        hasMore: page.hasMore,
-      });
+      const page = await fetchList(opts, (p) => client.listConversations(p));
+      printPage(command, "conversations", page, formatConversation, (c) => jsonOf(ConversationSchema, c));
+    });
+  },
+);
+
+paged(program.command("groups").description("list the groups you are in, by group ID")).action(
+  async (opts: PagingFlags, command: Command) => {
+    await withUser(command, async (client) => {
+      const page = await fetchList(opts, (p) => client.listGroups(p));
+      printPage(command, "groups", page, formatGroup, (g) => jsonOf(GroupSchema, g));
+    });
+  },
+);
+
+paged(program.command("members").description("list a group's members, by user ID"))
+  .requiredOption("--group <groupId>", "the group")
+  .action(async (opts: PagingFlags & { group: string }, command: Command) => {
+    await withUser(command, async (client) => {
+      const page = await fetchList(opts, (p) => client.listMembers(opts.group, p));
+      printPage(command, "members", page, formatMember, (m) => jsonOf(GroupMemberSchema, m));
     });
   });
 
 program
-  .command("conversations")
-  .description("list your conversations: unread count, last message, mentions")
-  .action(async (_opts: object, command: Command) => {
+  .command("join")
+  .description("join a group: at once (meeting, community, avchatroom) or by request (public)")
+  .requiredOption("--group <groupId>", "the group")
+  .option("--message <text>", "a note for the approvers of a public group")
+  .action(async (opts: { group: string; message?: string }, command: Command) => {
     await withUser(command, async (client) => {
-      const conversations = await client.listConversations();
-      print(command, conversations.map(formatConversation).join("\n") || "(no conversations)", {
-        conversations: conversations.map((c) => toJson(ConversationSchema, c)),
-      });
+      const result = await client.joinGroup(opts.group, opts.message);
+      if (result.member) {
+        print(command, `Joined ${opts.group} as ${formatMember(result.member)}`, {
+          member: jsonOf(GroupMemberSchema, result.member),
+        });
+      } else {
+        print(command, `Asked to join: ${formatJoinRequest(result.joinRequest)}`, {
+          joinRequest: jsonOf(JoinRequestSchema, result.joinRequest),
+        });
+      }
     });
   });
 
@@ -327,7 +514,7 @@ program
   .action(async (opts: { group: string; seq?: number }, command: Command) => {
     await withUser(command, async (client) => {
       const conversation = await client.markConversationRead(opts.group, opts.seq);
-      print(command, formatConversation(conversation), toJson(ConversationSchema, conversation));
+      print(command, formatConversation(conversation), jsonOf(ConversationSchema, conversation));
     });
   });
 
@@ -339,7 +526,7 @@ program
   .action(async (opts: { group: string; message: string }, command: Command) => {
     await withUser(command, async (client) => {
       const message = await client.recallMessage(opts.group, opts.message);
-      print(command, `Recalled ${formatMessage(message)}`, toJson(MessageSchema, message));
+      print(command, `Recalled ${formatMessage(message)}`, jsonOf(MessageSchema, message));
     });
   });
 

@@ -5,18 +5,31 @@ import {
   EventService,
   GroupService,
   MessageService,
+  ServerService,
 } from "@narrowcast/gen";
-import type { Conversation, Group, GroupMember, Message } from "@narrowcast/gen";
 import { bearerAuth, tokenSource } from "./auth.js";
 import type { TokenSource } from "./auth.js";
 import type { BackoffOptions } from "./backoff.js";
 import * as builders from "./builders.js";
-import { NarrowcastError, required } from "./errors.js";
+import type { MessageDraft } from "./builders.js";
+import { NarrowcastError, localError, required } from "./errors.js";
 import { EventStream } from "./event-stream.js";
-import { refuseWhenClosed } from "./lifecycle.js";
 import type { ClientEvent, ClientEventMap, ClientEventType } from "./events.js";
-import { parseGroupType } from "./names.js";
-import type { GroupTypeInit } from "./names.js";
+import { refuseWhenClosed } from "./lifecycle.js";
+import {
+  toConversation,
+  toGroup,
+  toGroupMember,
+  toJoinRequest,
+  toMessage,
+  toServerInfo,
+} from "./model.js";
+import type { Conversation, Group, GroupMember, JoinRequest, Message, ServerInfo } from "./model.js";
+import { parseGroupType, parseRole } from "./names.js";
+import type { GroupTypeInit, RoleInit } from "./names.js";
+import { walkPages } from "./paging.js";
+import type { Page, PageOptions } from "./paging.js";
+import { Reason } from "./reasons.js";
 import { withRetries } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { toSendMessageRequest } from "./send-request.js";
@@ -24,7 +37,6 @@ import type { SendOptions } from "./send-request.js";
 import { createServiceClient } from "./service-client.js";
 import type { ConnectionOptions, TransportFactory } from "./transport.js";
 import { checkSendMessageRequest } from "./validate.js";
-import type { MessageDraft } from "./builders.js";
 
 /** Options of `createClient`. */
 export interface ClientOptions extends ConnectionOptions {
@@ -50,22 +62,42 @@ export interface SendMessageOptions extends SendOptions {
   retry?: RetryOptions | false;
 }
 
-/** A page of history (rule MSG-12). */
-export interface HistoryPage {
-  /** Ascending by seq; may have gaps where targeted messages to others sit (rule TGT-8). */
-  messages: Message[];
-  hasMore: boolean;
+/**
+ * Which history to list (rule MSG-12). Without an anchor the first page holds the latest
+ * messages and later pages walk back in time; `beforeSeq` starts below that seq and walks back;
+ * `afterSeq` starts above it and walks forward (`afterSeq: 0` walks from the group's first
+ * message). At most one anchor (both is FIELD_INVALID `after_seq`, raised before any network
+ * call).
+ * Pages after the first repeat the first request's anchor with the page token (the iterator
+ * does this for you).
+ */
+export interface ListMessagesOptions extends PageOptions {
+  beforeSeq?: number;
+  afterSeq?: number;
 }
 
-/** The raw generated clients, for RPCs the high-level API does not wrap. */
+/** What JoinGroup did: joined at once (MEETING, COMMUNITY, AVCHATROOM) or applied (PUBLIC). */
+export type JoinResult =
+  | { member: GroupMember; joinRequest?: undefined }
+  | { member?: undefined; joinRequest: JoinRequest };
+
+/** The raw generated clients, for RPCs the high-level API does not wrap (wire types: int64 as bigint). */
 export interface NarrowcastServices {
   groups: Client<typeof GroupService>;
   messages: Client<typeof MessageService>;
   conversations: Client<typeof ConversationService>;
   events: Client<typeof EventService>;
+  server: Client<typeof ServerService>;
 }
 
-/** The high-level Narrowcast client of one user. */
+/**
+ * The high-level Narrowcast client of one user.
+ *
+ * Lists come two ways (rule PAG-1): `listX(...)` returns one page `{ items, nextPageToken }`
+ * (pass the token back as `pageToken` for the next), and `x(...)` — `groups()`, `members(groupId)`,
+ * `joinRequests(groupId)`, `conversations()`, `messages(groupId)` — is an async iterator over
+ * every item of every page, fetching pages as the loop goes.
+ */
 export interface NarrowcastClient {
   // Builders, as methods too so that the vendor SDKs' `tim.createTextMessage(...)` reads the same.
   createMessage: typeof builders.createMessage;
@@ -86,29 +118,59 @@ export interface NarrowcastClient {
    */
   sendMessage(message: MessageDraft, options?: SendMessageOptions): Promise<Message>;
   getMessage(groupId: string, messageId: string): Promise<Message>;
-  /** A page of history; with neither bound, the latest messages (rule MSG-12). */
-  getHistory(
-    groupId: string,
-    options?: { beforeSeq?: number | bigint; afterSeq?: number | bigint; limit?: number },
-  ): Promise<HistoryPage>;
+  /** One page of the history this user may see; messages ascending by seq within the page (rule MSG-12). */
+  listMessages(groupId: string, options?: ListMessagesOptions): Promise<Page<Message>>;
+  /**
+   * Every message of the walk, in walk order: newest first without an anchor or with
+   * `beforeSeq`, oldest first with `afterSeq`. Break out of the loop to stop fetching.
+   */
+  messages(groupId: string, options?: ListMessagesOptions): AsyncIterableIterator<Message>;
   recallMessage(groupId: string, messageId: string): Promise<Message>;
 
-  listConversations(): Promise<Conversation[]>;
+  /** One page of this user's conversations, most recently active first (rule CNV-1). */
+  listConversations(options?: PageOptions): Promise<Page<Conversation>>;
+  /**
+   * Every conversation. A conversation whose activity changes during the walk moves to the
+   * front and may be skipped (PAG-1); its new state arrives as a "conversationChanged" or
+   * "messageReceived" event.
+   */
+  conversations(options?: PageOptions): AsyncIterableIterator<Conversation>;
   getConversation(groupId: string): Promise<Conversation>;
   /** Marks read up to `readSeq` (default: the latest, rule UNR-3). */
-  markConversationRead(groupId: string, readSeq?: number | bigint): Promise<Conversation>;
+  markConversationRead(groupId: string, readSeq?: number): Promise<Conversation>;
 
-  createGroup(init: { type: GroupTypeInit; name?: string; groupId?: string; memberIds?: string[] }): Promise<Group>;
-  joinGroup(groupId: string, message?: string): Promise<{ joined: boolean }>;
-  inviteMembers(groupId: string, userIds: string[]): Promise<GroupMember[]>;
+  createGroup(init: { type: GroupTypeInit; name?: string; groupId?: string; memberIds?: readonly string[] }): Promise<Group>;
+  getGroup(groupId: string): Promise<Group>;
+  /** One page of the groups this user is in, by group ID. */
+  listGroups(options?: PageOptions): Promise<Page<Group>>;
+  groups(options?: PageOptions): AsyncIterableIterator<Group>;
+  /** One page of a group's members, by user ID. */
+  listMembers(groupId: string, options?: PageOptions): Promise<Page<GroupMember>>;
+  members(groupId: string, options?: PageOptions): AsyncIterableIterator<GroupMember>;
+  inviteMembers(groupId: string, userIds: readonly string[]): Promise<GroupMember[]>;
+  /** Joins at once (`member`) or, for a PUBLIC group, applies (`joinRequest`) (rules GRP-3, GRP-4). */
+  joinGroup(groupId: string, message?: string): Promise<JoinResult>;
+  /** One page of a PUBLIC group's pending join requests, oldest first (owner or admin). */
+  listJoinRequests(groupId: string, options?: PageOptions): Promise<Page<JoinRequest>>;
+  joinRequests(groupId: string, options?: PageOptions): AsyncIterableIterator<JoinRequest>;
+  /** Approves a join request; resolves to the new member. */
+  approveJoinRequest(groupId: string, userId: string): Promise<GroupMember>;
+  /** Rejects a join request; resolves to the request as it was. */
+  rejectJoinRequest(groupId: string, userId: string): Promise<JoinRequest>;
   leaveGroup(groupId: string): Promise<void>;
-  listMembers(groupId: string): Promise<GroupMember[]>;
-  listGroups(): Promise<Group[]>;
+  removeMembers(groupId: string, userIds: readonly string[]): Promise<void>;
+  /** Makes a member ADMIN or MEMBER (owner only); resolves to the changed member. */
+  setMemberRole(groupId: string, userId: string, role: RoleInit): Promise<GroupMember>;
+  dismissGroup(groupId: string): Promise<void>;
+
+  /** The server's limits, windows and retention (rule SRV-1; needs no valid token). */
+  getServerInfo(): Promise<ServerInfo>;
 
   /**
    * Listens to an event; starts the event stream if it is not running. Returns a function
    * that removes the handler. "error" reports a fatal stream error (after which the stream
-   * stops until on()/events()/connect() is called again).
+   * stops until on()/events()/connect() is called again); "resync" says the saved cursor had
+   * expired and the app must reload its state (see ResyncEvent).
    */
   on<K extends ClientEventType>(type: K, handler: (event: ClientEventMap[K]) => void): () => void;
   off<K extends ClientEventType>(type: K, handler: (event: ClientEventMap[K]) => void): void;
@@ -122,6 +184,24 @@ export interface NarrowcastClient {
   readonly services: NarrowcastServices;
   /** Stops the event stream, ends iterators and closes the connection. */
   close(): Promise<void>;
+}
+
+/** The page fields of a request: absent options mean the server's defaults. */
+function pageRequest(options: PageOptions = {}): { pageSize: number; pageToken: string } {
+  return { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" };
+}
+
+/** Checks the one ListMessages rule the client can see alone (MSG-12: at most one anchor). */
+function messageAnchors(options: ListMessagesOptions): { beforeSeq?: bigint; afterSeq?: bigint } {
+  const { beforeSeq, afterSeq } = options;
+  if (beforeSeq !== undefined && afterSeq !== undefined) {
+    throw localError(Reason.FIELD_INVALID, "after_seq", "give before_seq or after_seq, not both");
+  }
+  // The anchors have presence on the wire: unset is "no anchor", 0 is a real position.
+  return {
+    beforeSeq: beforeSeq === undefined ? undefined : BigInt(beforeSeq),
+    afterSeq: afterSeq === undefined ? undefined : BigInt(afterSeq),
+  };
 }
 
 /** Builds a client on the given transport factory (the Node.js and browser entry points differ only in it). */
@@ -138,6 +218,7 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
     messages: createServiceClient(MessageService, transport),
     conversations: createServiceClient(ConversationService, transport),
     events: createServiceClient(EventService, transport),
+    server: createServiceClient(ServerService, transport),
   };
   const stream = new EventStream(
     (request, signal) => services.events.subscribe(request, { signal }),
@@ -149,6 +230,27 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
     },
   );
   let closed = false;
+
+  const listMessages = async (groupId: string, page: ListMessagesOptions = {}): Promise<Page<Message>> => {
+    const response = await services.messages.listMessages({ groupId, ...pageRequest(page), ...messageAnchors(page) });
+    return { items: response.messages.map(toMessage), nextPageToken: response.nextPageToken };
+  };
+  const listConversations = async (page?: PageOptions): Promise<Page<Conversation>> => {
+    const response = await services.conversations.listConversations(pageRequest(page));
+    return { items: response.conversations.map(toConversation), nextPageToken: response.nextPageToken };
+  };
+  const listGroups = async (page?: PageOptions): Promise<Page<Group>> => {
+    const response = await services.groups.listGroups(pageRequest(page));
+    return { items: response.groups.map(toGroup), nextPageToken: response.nextPageToken };
+  };
+  const listMembers = async (groupId: string, page?: PageOptions): Promise<Page<GroupMember>> => {
+    const response = await services.groups.listMembers({ groupId, ...pageRequest(page) });
+    return { items: response.members.map(toGroupMember), nextPageToken: response.nextPageToken };
+  };
+  const listJoinRequests = async (groupId: string, page?: PageOptions): Promise<Page<JoinRequest>> => {
+    const response = await services.groups.listJoinRequests({ groupId, ...pageRequest(page) });
+    return { items: response.joinRequests.map(toJoinRequest), nextPageToken: response.nextPageToken };
+  };
 
   return {
     createMessage: builders.createMessage,
@@ -175,38 +277,39 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
           retry === false ? { maxAttempts: 1 } : retry,
           signal,
         );
-        return required(response.message, "message");
+        return toMessage(required(response.message, "message"));
       } catch (e) {
         throw NarrowcastError.from(e);
       }
     },
     async getMessage(groupId, messageId) {
       const response = await services.messages.getMessage({ groupId, messageId });
-      return required(response.message, "message");
+      return toMessage(required(response.message, "message"));
     },
-    async getHistory(groupId, page = {}) {
-      const response = await services.messages.listMessages({
-        groupId,
-        beforeSeq: BigInt(page.beforeSeq ?? 0),
-        afterSeq: BigInt(page.afterSeq ?? 0),
-        limit: page.limit ?? 0,
-      });
-      return { messages: response.messages, hasMore: response.hasMore };
+    listMessages,
+    messages(groupId, page = {}) {
+      messageAnchors(page); // fail at the call, not at the first next()
+      // Pages are ascending by seq; a backward walk yields each page newest first so that the
+      // whole walk is in one order.
+      const forward = page.afterSeq !== undefined;
+      return walkPages(async (pageToken) => {
+        const result = await listMessages(groupId, { ...page, pageToken });
+        return forward ? result : { ...result, items: result.items.reverse() };
+      }, page.pageToken);
     },
     async recallMessage(groupId, messageId) {
       const response = await services.messages.recallMessage({ groupId, messageId });
-      return required(response.message, "message");
+      return toMessage(required(response.message, "message"));
     },
 
-    async listConversations() {
-      return (await services.conversations.listConversations({})).conversations;
-    },
+    listConversations,
+    conversations: (page = {}) => walkPages((pageToken) => listConversations({ ...page, pageToken }), page.pageToken),
     async getConversation(groupId) {
-      return required((await services.conversations.getConversation({ groupId })).conversation, "conversation");
+      return toConversation(required((await services.conversations.getConversation({ groupId })).conversation, "conversation"));
     },
     async markConversationRead(groupId, readSeq = 0) {
       const response = await services.conversations.markConversationRead({ groupId, readSeq: BigInt(readSeq) });
-      return required(response.conversation, "conversation");
+      return toConversation(required(response.conversation, "conversation"));
     },
 
     async createGroup(init) {
@@ -214,25 +317,57 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
         type: parseGroupType(init.type),
         name: init.name ?? "",
         groupId: init.groupId ?? "",
-        memberIds: init.memberIds ?? [],
+        memberIds: [...(init.memberIds ?? [])],
       });
-      return required(response.group, "group");
+      return toGroup(required(response.group, "group"));
+    },
+    async getGroup(groupId) {
+      return toGroup(required((await services.groups.getGroup({ groupId })).group, "group"));
+    },
+    listGroups,
+    groups: (page = {}) => walkPages((pageToken) => listGroups({ ...page, pageToken }), page.pageToken),
+    listMembers,
+    members: (groupId, page = {}) => walkPages((pageToken) => listMembers(groupId, { ...page, pageToken }), page.pageToken),
+    async inviteMembers(groupId, userIds) {
+      return (await services.groups.inviteMembers({ groupId, userIds: [...userIds] })).members.map(toGroupMember);
     },
     async joinGroup(groupId, note = "") {
-      const response = await services.groups.joinGroup({ groupId, message: note });
-      return { joined: response.joined };
+      const { result } = await services.groups.joinGroup({ groupId, message: note });
+      switch (result.case) {
+        case "member":
+          return { member: toGroupMember(result.value) };
+        case "joinRequest":
+          return { joinRequest: toJoinRequest(result.value) };
+        default:
+          throw new NarrowcastError({ code: Code.Internal, message: "the server's response has no member or join_request" });
+      }
     },
-    async inviteMembers(groupId, userIds) {
-      return (await services.groups.inviteMembers({ groupId, userIds })).members;
+    listJoinRequests,
+    joinRequests: (groupId, page = {}) =>
+      walkPages((pageToken) => listJoinRequests(groupId, { ...page, pageToken }), page.pageToken),
+    async approveJoinRequest(groupId, userId) {
+      return toGroupMember(required((await services.groups.approveJoinRequest({ groupId, userId })).member, "member"));
+    },
+    async rejectJoinRequest(groupId, userId) {
+      const response = await services.groups.rejectJoinRequest({ groupId, userId });
+      return toJoinRequest(required(response.joinRequest, "join_request"));
     },
     async leaveGroup(groupId) {
       await services.groups.leaveGroup({ groupId });
     },
-    async listMembers(groupId) {
-      return (await services.groups.listMembers({ groupId })).members;
+    async removeMembers(groupId, userIds) {
+      await services.groups.removeMembers({ groupId, userIds: [...userIds] });
     },
-    async listGroups() {
-      return (await services.groups.listGroups({})).groups;
+    async setMemberRole(groupId, userId, role) {
+      const response = await services.groups.setMemberRole({ groupId, userId, role: parseRole(role) });
+      return toGroupMember(required(response.member, "member"));
+    },
+    async dismissGroup(groupId) {
+      await services.groups.dismissGroup({ groupId });
+    },
+
+    async getServerInfo() {
+      return toServerInfo(required((await services.server.getServerInfo({})).serverInfo, "server_info"));
     },
 
     on: (type, handler) => stream.on(type, handler),

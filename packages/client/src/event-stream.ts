@@ -1,10 +1,11 @@
 import { Code } from "@connectrpc/connect";
-import { ErrorReason } from "@narrowcast/gen";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { SubscribeRequestSchema, SubscribeResponse } from "@narrowcast/gen";
-import { backoffDelay, sleep } from "./backoff.js";
+import { sleep } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { NarrowcastError } from "./errors.js";
+import { Reason } from "./reasons.js";
+import { retryDelay } from "./retry.js";
 import { EventQueue } from "./event-queue.js";
 import { toClientEvent } from "./events.js";
 import type { ClientEvent, ClientEventMap, ClientEventType } from "./events.js";
@@ -38,8 +39,11 @@ const defaultReconnect = { baseDelayMs: 250, maxDelayMs: 15_000 };
  * `on()` handlers and `events()` iterators. When the call breaks it reconnects with
  * exponential backoff and full jitter, resuming from the last cursor received (an event's
  * cursor, or the cursor of `ready`), so that the server replays exactly what was missed
- * (rule EVT-3): no event is lost or delivered twice across disconnects. It stops on close(),
- * or on an error that retrying cannot fix, which it reports through "error".
+ * (rule EVT-3): no event is lost or delivered twice across disconnects. It waits at least the
+ * RetryInfo delay the server gave (SLOW_CONSUMER, SHUTTING_DOWN). A cursor the server no longer
+ * has events for (CURSOR_EXPIRED, rule EVT-10) cannot be resumed from, ever: the stream starts
+ * afresh without a cursor and tells the app through "resync" to reload its state. It stops on
+ * close(), or on an error that retrying cannot fix, which it reports through "error".
  */
 export class EventStream {
   private readonly handlers = new Map<ClientEventType, Set<Handler<ClientEventType>>>();
@@ -49,6 +53,8 @@ export class EventStream {
   private closed = false;
   private lastCursor: string;
   private isLive = false;
+  /** Set when the cursor expired: the next `ready` is followed by a "resync" event. */
+  private pendingResync?: NarrowcastError;
 
   constructor(
     private readonly subscribe: SubscribeFn,
@@ -149,7 +155,11 @@ export class EventStream {
         attempt.abort(new NarrowcastError({ code: Code.Unavailable, message: "no heartbeat from the server" })),
       );
       try {
-        const request = { cursor: this.lastCursor, heartbeatIntervalSeconds: this.options.heartbeatSeconds ?? 0 };
+        const heartbeat = this.options.heartbeatSeconds;
+        const request = {
+          cursor: this.lastCursor,
+          heartbeatInterval: heartbeat ? { seconds: BigInt(Math.floor(heartbeat)), nanos: 0 } : undefined,
+        };
         for await (const response of this.subscribe(request, attempt.signal)) {
           watchdog.reset();
           if (this.handleResponse(response)) {
@@ -170,15 +180,23 @@ export class EventStream {
       if (signal.aborted) {
         return;
       }
+      if (error.is(Reason.CURSOR_EXPIRED) && this.lastCursor !== "") {
+        // The events after the cursor were pruned: resuming from it can never work, and backing
+        // off would only delay the app's resync. Start afresh at once; with no cursor left, a
+        // second CURSOR_EXPIRED is a server bug and ends the stream below instead of looping.
+        this.lastCursor = "";
+        this.pendingResync = error;
+        continue;
+      }
       const retryExpiredToken: boolean =
-        error.reason === ErrorReason.TOKEN_EXPIRED && this.options.tokenRefreshes === true && !expiredTokenRetried;
+        error.is(Reason.TOKEN_EXPIRED) && this.options.tokenRefreshes === true && !expiredTokenRetried;
       if (!isRetryable(error) && !retryExpiredToken) {
         this.fail(error);
         return;
       }
       expiredTokenRetried ||= retryExpiredToken;
       failures++;
-      const delayMs = backoffDelay(failures - 1, this.options.reconnect ?? {}, defaultReconnect);
+      const delayMs = retryDelay(error, failures - 1, this.options.reconnect ?? {}, defaultReconnect);
       this.dispatch({ type: "reconnecting", attempt: failures, delayMs, error });
       try {
         await sleep(delayMs, signal);
@@ -211,6 +229,11 @@ export class EventStream {
         const waiters = this.readyWaiters;
         this.readyWaiters = [];
         this.dispatch({ type: "ready", cursor: this.lastCursor });
+        const resync = this.pendingResync;
+        if (resync) {
+          this.pendingResync = undefined;
+          this.dispatch({ type: "resync", cursor: this.lastCursor, error: resync });
+        }
         for (const waiter of waiters) {
           waiter.resolve();
         }
@@ -268,8 +291,8 @@ export class EventStream {
 
 /**
  * Errors after which reconnecting cannot help: the request itself is refused (bad token,
- * bad cursor, …). Everything else (Unavailable, SHUTTING_DOWN, SLOW_CONSUMER, resets) is a
- * reason to resume.
+ * bad cursor, …; CURSOR_EXPIRED is handled before this). Everything else (Unavailable,
+ * SHUTTING_DOWN, SLOW_CONSUMER, resets) is a reason to resume.
  */
 function isRetryable(error: NarrowcastError): boolean {
   switch (error.code) {

@@ -1,12 +1,10 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type {
-  Conversation,
-  Event,
-  GroupMember,
-  Message,
-  RecallInfo,
-} from "@narrowcast/gen";
+import { MessageRecalledSchema } from "@narrowcast/gen";
+import type { Event } from "@narrowcast/gen";
+import { fromProto } from "./convert.js";
 import type { NarrowcastError } from "./errors.js";
+import { toConversation, toGroupMember, toMessage } from "./model.js";
+import type { Conversation, GroupMember, Message, RecallInfo } from "./model.js";
 
 /** Fields of every event that comes from the server's event log. */
 interface StoredEventBase {
@@ -14,7 +12,7 @@ interface StoredEventBase {
   cursor: string;
   /** When it happened. */
   time: Date | undefined;
-  /** The event as the protocol delivered it. */
+  /** The event as the protocol delivered it (wire form: int64 as bigint). */
   event: Event;
 }
 
@@ -29,7 +27,7 @@ export interface MessageRecalledEvent extends StoredEventBase {
   type: "messageRecalled";
   groupId: string;
   messageId: string;
-  seq: bigint;
+  seq: number;
   recall: RecallInfo | undefined;
 }
 
@@ -68,6 +66,22 @@ export interface ReadyEvent {
   cursor: string;
 }
 
+/**
+ * The saved cursor was older than the server's event retention (OutOfRange CURSOR_EXPIRED,
+ * rule EVT-10): the events after it are gone, so the stream started afresh without a cursor and
+ * this client missed an unknown number of events. Sent once the fresh stream is live (right
+ * after its `ready`): reload what the app shows — `conversations()`, and `listMessages()` of the
+ * open conversations — then keep applying events as usual (an event may repeat something the
+ * reload already has: match messages by `messageId`).
+ */
+export interface ResyncEvent {
+  type: "resync";
+  /** The new stream's cursor. */
+  cursor: string;
+  /** The CURSOR_EXPIRED error that caused it. */
+  error: NarrowcastError;
+}
+
 /** The stream broke and will reconnect after `delayMs`, resuming from the last cursor. */
 export interface ReconnectingEvent {
   type: "reconnecting";
@@ -92,6 +106,7 @@ export interface ClientEventMap {
   memberLeft: MemberLeftEvent;
   groupDismissed: GroupDismissedEvent;
   ready: ReadyEvent;
+  resync: ResyncEvent;
   reconnecting: ReconnectingEvent;
   error: ErrorEvent;
 }
@@ -114,27 +129,22 @@ export function toClientEvent(event: Event): ClientEvent | undefined {
       if (!payload.value.message) {
         return undefined;
       }
-      return { ...base, type: "messageReceived", message: payload.value.message };
-    case "messageRecalled":
-      return {
-        ...base,
-        type: "messageRecalled",
-        groupId: payload.value.groupId,
-        messageId: payload.value.messageId,
-        seq: payload.value.seq,
-        recall: payload.value.recall,
-      };
+      return { ...base, type: "messageReceived", message: toMessage(payload.value.message) };
+    case "messageRecalled": {
+      const { groupId, messageId, seq, recall } = fromProto(MessageRecalledSchema, payload.value);
+      return { ...base, type: "messageRecalled", groupId, messageId, seq, recall };
+    }
     case "conversationUpdated":
       if (!payload.value.conversation) {
         return undefined;
       }
-      return { ...base, type: "conversationChanged", conversation: payload.value.conversation };
+      return { ...base, type: "conversationChanged", conversation: toConversation(payload.value.conversation) };
     case "memberJoined":
       return {
         ...base,
         type: "memberJoined",
         groupId: payload.value.groupId,
-        member: payload.value.member,
+        member: payload.value.member && toGroupMember(payload.value.member),
         addedBy: payload.value.addedBy,
       };
     case "memberLeft":

@@ -1,10 +1,14 @@
-import { Edition, GroupType, MemberRole, MessagePriority } from "@narrowcast/gen";
+import { GroupType, MemberRole, MessagePriority } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
 
 /** A group type as the enum or by lower-case name ("work", "public", …). */
 export type GroupTypeInit = GroupType | "work" | "public" | "meeting" | "community" | "avchatroom";
 
-/** An edition as the enum or by lower-case name. */
-export type EditionInit = Edition | "standard" | "ultimate";
+/** A plan as the enum or by lower-case name; targeted messages need "ultimate" (rule TGT-9). */
+export type PlanInit = Plan | "standard" | "ultimate";
+
+/** A member role as the enum or by lower-case name (OWNER only through the admin API). */
+export type RoleInit = MemberRole | "owner" | "admin" | "member";
 
 function parseEnum<T extends number>(what: string, enumObject: Record<string, string | number>, value: T | string): T {
   if (typeof value === "number") {
@@ -22,12 +26,16 @@ export function parseGroupType(value: GroupTypeInit | string): GroupType {
   return parseEnum<GroupType>("group type", GroupType, value);
 }
 
-export function parseEdition(value: EditionInit | string): Edition {
-  return parseEnum<Edition>("edition", Edition, value);
+export function parsePlan(value: PlanInit | string): Plan {
+  return parseEnum<Plan>("plan", Plan, value);
+}
+
+export function parseRole(value: RoleInit | string): MemberRole {
+  return parseEnum<MemberRole>("role", MemberRole, value);
 }
 
 /** Enum names for display, e.g. groupTypeName(GroupType.WORK) === "WORK". */
 export const groupTypeName = (value: GroupType): string => GroupType[value] ?? String(value);
-export const editionName = (value: Edition): string => Edition[value] ?? String(value);
+export const planName = (value: Plan): string => Plan[value] ?? String(value);
 export const roleName = (value: MemberRole): string => MemberRole[value] ?? String(value);
 export const priorityName = (value: MessagePriority): string => MessagePriority[value] ?? String(value);

@@ -1,5 +1,4 @@
 import { Code } from "@connectrpc/connect";
-import { ErrorReason } from "@narrowcast/gen";
 import { backoffDelay, sleep } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { NarrowcastError } from "./errors.js";
@@ -14,12 +13,16 @@ const defaultBackoff = { baseDelayMs: 100, maxDelayMs: 2_000 };
 const defaultMaxAttempts = 5;
 
 /**
- * Whether a failed attempt may have been lost on the way (so retrying can help) rather than
- * rejected by the server. Connection resets surface as Aborted, Canceled or Unavailable, deadlines as
- * DeadlineExceeded, and low-level HTTP/2 failures as Internal or Unknown without the
- * narrowcast.v1.ErrorDetail that every server error carries (rule ERR-1).
+ * Whether retrying a failed attempt can help. Yes when the server said so with a RetryInfo
+ * (RATE_LIMITED, SLOW_CONSUMER, SHUTTING_DOWN; rule ERR-5), and when the attempt may have been
+ * lost on the way rather than rejected: connection resets surface as Aborted, Canceled or
+ * Unavailable, deadlines as DeadlineExceeded, and low-level HTTP/2 failures as Internal or
+ * Unknown without the ErrorInfo that every server error carries (rule ERR-1).
  */
 export function isTransient(error: NarrowcastError): boolean {
+  if (error.retryDelayMs !== undefined) {
+    return true;
+  }
   switch (error.code) {
     case Code.Unavailable:
     case Code.Aborted:
@@ -28,17 +31,27 @@ export function isTransient(error: NarrowcastError): boolean {
       return true;
     case Code.Internal:
     case Code.Unknown:
-      return error.reason === ErrorReason.UNSPECIFIED;
+      return error.reason === "";
     default:
       return false;
   }
 }
 
 /**
+ * How long to wait before attempt `n + 1`: at least the server's RetryInfo delay when it gave
+ * one, plus exponential backoff with full jitter, so that clients told "1 s" by a server that
+ * shuts down do not all come back in the same millisecond.
+ */
+export function retryDelay(error: NarrowcastError, n: number, options: BackoffOptions, defaults: Required<BackoffOptions>): number {
+  return (error.retryDelayMs ?? 0) + backoffDelay(n, options, defaults);
+}
+
+/**
  * Calls `attempt` until it succeeds, fails with a non-transient error, or the attempts run
- * out; waits with exponential backoff and full jitter in between. The caller makes the
- * attempt idempotent (same client message ID every time, rule MSG-10), so a retry after a
- * lost response returns the stored message instead of storing it twice.
+ * out. The caller makes the attempt idempotent (same client message ID every time, rule
+ * MSG-10), so a retry after a lost response returns the stored message instead of storing it
+ * twice. A server asking for a longer wait than `maxDelayMs` gets its error passed on instead:
+ * a send should fail visibly rather than hang.
  */
 export async function withRetries<T>(
   attempt: () => Promise<T>,
@@ -46,15 +59,17 @@ export async function withRetries<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   const maxAttempts = Math.max(1, options.maxAttempts ?? defaultMaxAttempts);
+  const maxDelayMs = options.maxDelayMs ?? defaultBackoff.maxDelayMs;
   for (let n = 0; ; n++) {
+    let error: NarrowcastError;
     try {
       return await attempt();
     } catch (e) {
-      const error = NarrowcastError.from(e);
-      if (n + 1 >= maxAttempts || !isTransient(error) || signal?.aborted) {
+      error = NarrowcastError.from(e);
+      if (n + 1 >= maxAttempts || !isTransient(error) || signal?.aborted || (error.retryDelayMs ?? 0) > maxDelayMs) {
         throw error;
       }
     }
-    await sleep(backoffDelay(n, options, defaultBackoff), signal);
+    await sleep(retryDelay(error, n, options, defaultBackoff), signal);
   }
 }

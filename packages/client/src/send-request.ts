@@ -3,6 +3,8 @@ import { MessagePriority, SendMessageRequestSchema } from "@narrowcast/gen";
 import type { SendMessageRequest } from "@narrowcast/gen";
 import { AT_ALL } from "./builders.js";
 import type { MessageDraft } from "./builders.js";
+import { localError } from "./errors.js";
+import { Reason } from "./reasons.js";
 
 /** A priority as the enum or by name; "default" leaves it unspecified (rule MSG-7). */
 export type PriorityInit = MessagePriority | "default" | "high" | "normal" | "low";
@@ -11,7 +13,11 @@ export type PriorityInit = MessagePriority | "default" | "high" | "normal" | "lo
 export interface SendOptions {
   /** The group; defaults to the draft's `to`. */
   groupId?: string;
-  /** The single-receiver form: a targeted message to this one member (rule TGT-2). */
+  /**
+   * The vendor SDKs' single-receiver form (group ID plus one receiver): a targeted message to
+   * this one member, sent as a receiver list of one (rule TGT-2). Not together with a draft that
+   * has a receiver list.
+   */
   receiver?: string;
   /** Delivery priority (rule MSG-7). */
   priority?: PriorityInit;
@@ -53,14 +59,25 @@ export function toPriority(priority: PriorityInit | undefined): MessagePriority 
   return value;
 }
 
-/** Turns a draft and send options into the wire request (without checking it). */
+/**
+ * Turns a draft and send options into the wire request. It checks only what the protocol has no
+ * field for (a receiver option on a draft that already has receivers); `checkSendMessageRequest`
+ * checks the request.
+ */
 export function toSendMessageRequest(message: MessageDraft, options: SendOptions = {}): SendMessageRequest {
+  if (options.receiver !== undefined && message.receiverList.length > 0) {
+    throw localError(
+      Reason.FIELD_INVALID,
+      "receiver_ids",
+      "give either the receiver option (single receiver) or a receiver list, not both",
+    );
+  }
+  const receiverIds = options.receiver !== undefined ? [options.receiver] : [...message.receiverList];
   const mentions = [...message.atUserList, ...(options.mentions ?? [])];
   return create(SendMessageRequestSchema, {
     groupId: options.groupId ?? message.to ?? "",
     elements: [...message.elements],
-    receiverIds: [...message.receiverList],
-    receiverId: options.receiver ?? "",
+    receiverIds,
     mentionedUserIds: mentions.filter((id) => id !== AT_ALL),
     mentionAll: mentions.includes(AT_ALL),
     priority: toPriority(options.priority),

@@ -29,7 +29,32 @@ export type {
   FacePayload,
 } from "./builders.js";
 export { NarrowcastError } from "./errors.js";
-export type { ClientOptions, SendMessageOptions, HistoryPage, NarrowcastClient, NarrowcastServices } from "./client.js";
+export type { FieldViolation, NarrowcastErrorInit } from "./errors.js";
+export { Reason, NARROWCAST_DOMAIN, isKnownReason } from "./reasons.js";
+export type {
+  ClientOptions,
+  SendMessageOptions,
+  ListMessagesOptions,
+  JoinResult,
+  NarrowcastClient,
+  NarrowcastServices,
+} from "./client.js";
+export type { Page, PageOptions } from "./paging.js";
+export { isTargeted } from "./model.js";
+export type {
+  Message,
+  MessageElement,
+  RecallInfo,
+  Conversation,
+  Group,
+  GroupMember,
+  JoinRequest,
+  ServerInfo,
+  App,
+  User,
+} from "./model.js";
+export { fromProto, toProto } from "./convert.js";
+export type { Plain } from "./convert.js";
 export type { AdminClientOptions, AdminSendOptions, NarrowcastAdminClient } from "./admin.js";
 export type { SendOptions, PriorityInit } from "./send-request.js";
 export { toSendMessageRequest } from "./send-request.js";
@@ -49,12 +74,14 @@ export type {
   MemberLeftEvent,
   GroupDismissedEvent,
   ReadyEvent,
+  ResyncEvent,
   ReconnectingEvent,
   ErrorEvent,
 } from "./events.js";
-export { parseGroupType, parseEdition } from "./names.js";
-export type { GroupTypeInit, EditionInit } from "./names.js";
-// The protocol's enums and the status codes, so that callers need no second import.
+export { parseGroupType, parsePlan, parseRole } from "./names.js";
+export type { GroupTypeInit, PlanInit, RoleInit } from "./names.js";
+// The protocol's enums and the status codes, so that callers need no second import. (Error
+// reasons are strings: see `Reason`, not the proto's ErrorReason enum.)
 export { Code } from "@connectrpc/connect";
-export { ErrorReason, GroupType, Edition, MemberRole, MessagePriority } from "@narrowcast/gen";
-export type { Message, MessageElement, Conversation, Group, GroupMember, App } from "@narrowcast/gen";
+export { GroupType, MemberRole, MessagePriority } from "@narrowcast/gen";
+export { Plan } from "@narrowcast/gen/admin";

@@ -1,7 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ErrorReason, MessageSchema } from "@narrowcast/gen";
+import { MessageSchema } from "@narrowcast/gen";
 import type { SendMessageRequest } from "@narrowcast/gen";
 import { localError } from "./errors.js";
+import { Reason } from "./reasons.js";
 
 // Limits from docs/spec.md.
 export const MAX_RECEIVERS = 50; // TGT-1
@@ -14,76 +15,69 @@ const ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/; // GRP-8
  * Rejects a SendMessage request that the server would certainly reject, with the same
  * code, reason, field and IDs, so that nothing goes over the network. The checks run in
  * the spec's order of checks for SendMessage (first failing wins), and only cover what
- * the client can know: the checks that need server state (membership, edition, group
+ * the client can know: the checks that need server state (membership, plan, group
  * type, the sender's own ID) are left to the server.
  */
 export function checkSendMessageRequest(req: SendMessageRequest): void {
   if (!ID_PATTERN.test(req.groupId)) {
     throw localError(
-      ErrorReason.FIELD_INVALID,
+      Reason.FIELD_INVALID,
       "group_id",
       req.groupId === "" ? "group_id is required" : "group_id must be 1 to 64 characters of [A-Za-z0-9_.@-]",
-    );
-  }
-  if (req.receiverId !== "" && req.receiverIds.length > 0) {
-    throw localError(
-      ErrorReason.FIELD_INVALID,
-      "receiver_id",
-      "set either receiver_id (single receiver) or receiver_ids, not both",
     );
   }
   // Count code points, the most lenient reading of "characters": never reject what a server accepts.
   if ([...req.clientMessageId].length > MAX_CLIENT_MESSAGE_ID_LENGTH) {
     throw localError(
-      ErrorReason.FIELD_INVALID,
+      Reason.FIELD_INVALID,
       "client_message_id",
       `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID_LENGTH} characters`,
     );
   }
   if (req.elements.length === 0) {
-    throw localError(ErrorReason.EMPTY_MESSAGE, "elements", "a message needs at least one element");
+    throw localError(Reason.EMPTY_MESSAGE, "elements", "a message needs at least one element");
   }
   req.elements.forEach((element, i) => {
     const kind = element.element;
     if (kind.case === undefined) {
-      throw localError(ErrorReason.INVALID_ELEMENT, `elements[${i}]`, "element has no kind set");
+      throw localError(Reason.INVALID_ELEMENT, `elements[${i}]`, "element has no kind set");
     }
     if (kind.case === "text" && kind.value.text === "") {
-      throw localError(ErrorReason.INVALID_ELEMENT, `elements[${i}]`, "text element is empty");
+      throw localError(Reason.INVALID_ELEMENT, `elements[${i}]`, "text element is empty");
     }
   });
   const size = toBinary(MessageSchema, create(MessageSchema, { elements: req.elements, customData: req.customData })).length;
   if (size > MAX_MESSAGE_BYTES) {
     throw localError(
-      ErrorReason.MESSAGE_TOO_LARGE,
+      Reason.MESSAGE_TOO_LARGE,
       "elements",
       `message is ${size} bytes, more than ${MAX_MESSAGE_BYTES}`,
     );
   }
-  const targeted = req.receiverIds.length > 0 || req.receiverId !== "";
+  const targeted = req.receiverIds.length > 0;
   if (targeted && (req.mentionedUserIds.length > 0 || req.mentionAll)) {
     throw localError(
-      ErrorReason.TARGETED_WITH_MENTION,
+      Reason.TARGETED_WITH_MENTION,
       req.mentionAll ? "mention_all" : "mentioned_user_ids",
       "a targeted message cannot @-mention anyone",
     );
   }
   if (req.receiverIds.length > MAX_RECEIVERS) {
     throw localError(
-      ErrorReason.RECEIVER_LIST_TOO_LONG,
+      Reason.RECEIVER_LIST_TOO_LONG,
       "receiver_ids",
       `${req.receiverIds.length} receivers, at most ${MAX_RECEIVERS}`,
     );
   }
   const duplicates = findDuplicates(req.receiverIds);
   if (duplicates.length > 0) {
-    throw localError(ErrorReason.DUPLICATE_RECEIVER, "receiver_ids", "receivers must be distinct", duplicates);
+    throw localError(Reason.DUPLICATE_RECEIVER, "receiver_ids", "receivers must be distinct", duplicates);
   }
   // Duplicated mentions are collapsed by the server (MSG-6), so count distinct ones.
   const mentions = new Set(req.mentionedUserIds).size;
   if (mentions > MAX_MENTIONS) {
     throw localError(
-      ErrorReason.MENTION_LIST_TOO_LONG,
+      Reason.MENTION_LIST_TOO_LONG,
       "mentioned_user_ids",
       `${mentions} users mentioned, at most ${MAX_MENTIONS}`,
     );

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AT_ALL,
-  ErrorReason,
   MessagePriority,
   NarrowcastError,
+  Reason,
   TYPES,
   createCustomMessage,
   createFaceMessage,
@@ -16,6 +16,8 @@ import {
   createTargetedGroupMessage,
   createTextAtMessage,
   createTextMessage,
+  isTargeted,
+  toSendMessageRequest,
 } from "../src/index.js";
 import type { MessageDraft, MessageElement, NarrowcastClient } from "../src/index.js";
 import { rejection, startFixture } from "./helpers.js";
@@ -61,11 +63,14 @@ describe("builders", () => {
     const sent = await alice.sendMessage(createTextMessage("hello"), { groupId: app.groupId });
     expect(only(sent.elements)).toMatchObject({ case: "text", value: { text: "hello" } });
     expect(sent.senderId).toBe("alice");
-    expect(sent.targeted).toBe(false);
-    expect(sent.seq).toBeGreaterThan(0n);
+    expect(isTargeted(sent)).toBe(false);
+    // int64 seq is a plain number on the SDK surface, timestamps are Dates.
+    expect(typeof sent.seq).toBe("number");
+    expect(sent.seq).toBeGreaterThan(0);
+    expect(sent.serverTime).toBeInstanceOf(Date);
     expect(sent.clientMessageId).toMatch(/^[0-9a-f-]{36}$/);
-    const history = await alice.getHistory(app.groupId);
-    expect(history.messages.map((m) => m.messageId)).toContain(sent.messageId);
+    const history = await alice.listMessages(app.groupId);
+    expect(history.items.map((m) => m.messageId)).toContain(sent.messageId);
   });
 
   it("createTextMessage (web form) uses `to` as the group and `receiverList` as receivers", async () => {
@@ -77,7 +82,7 @@ describe("builders", () => {
     });
     const sent = await alice.sendMessage(draft);
     expect(sent.groupId).toBe(app.groupId);
-    expect(sent.targeted).toBe(true);
+    expect(isTargeted(sent)).toBe(true);
     expect(sent.receiverIds).toEqual(["bob", "carol"]);
     expect(only(sent.elements)).toMatchObject({ case: "text", value: { text: "Hello world!" } });
   });
@@ -90,7 +95,7 @@ describe("builders", () => {
       thrown = e;
     }
     expect(thrown).toBeInstanceOf(NarrowcastError);
-    expect(thrown).toMatchObject({ reason: ErrorReason.FIELD_INVALID, field: "conversationType", local: true });
+    expect(thrown).toMatchObject({ reason: Reason.FIELD_INVALID, domain: "narrowcast", field: "conversationType", local: true });
   });
 
   it("createCustomMessage: native (string data) and web (bytes) forms", async () => {
@@ -110,14 +115,14 @@ describe("builders", () => {
   it("createImageMessage: native and web forms", async () => {
     const image = { url: "https://img.example/a.png", width: 640, height: 480, sizeBytes: 12345, thumbnailUrl: "https://img.example/t.png" };
     const native = await roundTrip(alice, app.groupId, createImageMessage(image));
-    expect(only(native.elements)).toMatchObject({ case: "image", value: { ...image, sizeBytes: 12345n } });
+    expect(only(native.elements)).toMatchObject({ case: "image", value: image });
     const web = await roundTrip(alice, app.groupId, createImageMessage({ to: app.groupId, payload: { url: "https://img.example/b.png" } }));
     expect(only(web.elements)).toMatchObject({ case: "image", value: { url: "https://img.example/b.png", width: 0 } });
   });
 
   it("createFileMessage: native and web forms", async () => {
     const native = await roundTrip(alice, app.groupId, createFileMessage({ url: "https://f.example/r.pdf", fileName: "r.pdf", sizeBytes: 99n }));
-    expect(only(native.elements)).toMatchObject({ case: "file", value: { url: "https://f.example/r.pdf", fileName: "r.pdf", sizeBytes: 99n } });
+    expect(only(native.elements)).toMatchObject({ case: "file", value: { url: "https://f.example/r.pdf", fileName: "r.pdf", sizeBytes: 99 } });
     const web = await roundTrip(alice, app.groupId, createFileMessage({ to: app.groupId, payload: { url: "https://f.example/s.zip" } }));
     expect(only(web.elements)).toMatchObject({ case: "file", value: { url: "https://f.example/s.zip" } });
   });
@@ -153,9 +158,11 @@ describe("builders", () => {
     const targeted = createTargetedGroupMessage(original, ["bob"]);
     expect(original.receiverList).toEqual([]);
     const sent = await alice.sendMessage(targeted, { groupId: app.groupId });
-    expect(sent).toMatchObject({ targeted: true, receiverIds: ["bob"] });
+    expect(sent).toMatchObject({ receiverIds: ["bob"] });
+    expect(isTargeted(sent)).toBe(true);
     const ordinary = await alice.sendMessage(original, { groupId: app.groupId });
-    expect(ordinary).toMatchObject({ targeted: false, receiverIds: [] });
+    expect(ordinary).toMatchObject({ receiverIds: [] });
+    expect(isTargeted(ordinary)).toBe(false);
   });
 
   it("createTextAtMessage: users and AT_ALL become mentioned_user_ids and mention_all", async () => {
@@ -169,14 +176,31 @@ describe("builders", () => {
 });
 
 describe("send options", () => {
-  it("receiver: the single-receiver form is a targeted message to that member", async () => {
+  it("receiver: the single-receiver form is a targeted message with a receiver list of one", async () => {
     const { app, alice, carol } = await trio();
     const sent = await alice.sendMessage(createTextMessage("just bob"), { groupId: app.groupId, receiver: "bob" });
-    expect(sent).toMatchObject({ targeted: true, receiverIds: ["bob"] });
+    expect(sent).toMatchObject({ receiverIds: ["bob"] });
+    expect(isTargeted(sent)).toBe(true);
     // carol cannot see it on any read path.
     const err = await rejection(() => carol.getMessage(app.groupId, sent.messageId));
-    expect(err).toMatchObject({ reason: ErrorReason.MESSAGE_NOT_FOUND });
-    expect((await carol.getHistory(app.groupId)).messages).toEqual([]);
+    expect(err).toMatchObject({ reason: Reason.MESSAGE_NOT_FOUND });
+    expect((await carol.listMessages(app.groupId)).items).toEqual([]);
+  });
+
+  it("receiver: on the wire it is receiver_ids with one entry", () => {
+    const request = toSendMessageRequest(createTextMessage("x"), { groupId: "g", receiver: "bob" });
+    expect(request.receiverIds).toEqual(["bob"]);
+  });
+
+  it("receiver together with a receiver list is rejected locally", () => {
+    let thrown: unknown;
+    try {
+      toSendMessageRequest(createTargetedGroupMessage(createTextMessage("x"), ["carol"]), { groupId: "g", receiver: "bob" });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(NarrowcastError);
+    expect(thrown).toMatchObject({ reason: Reason.FIELD_INVALID, field: "receiver_ids", local: true });
   });
 
   it("priority by name or enum value is stored unchanged; default stays unspecified", async () => {
@@ -184,7 +208,7 @@ describe("send options", () => {
     const high = await alice.sendMessage(createTextMessage("a"), { groupId: app.groupId, priority: "high" });
     const low = await alice.sendMessage(createTextMessage("b"), { groupId: app.groupId, priority: MessagePriority.LOW });
     const unset = await alice.sendMessage(createTextMessage("c"), { groupId: app.groupId, priority: TYPES.MSG_PRIORITY_DEFAULT });
-    const stored = (await alice.getHistory(app.groupId)).messages;
+    const stored = (await alice.listMessages(app.groupId)).items;
     expect([high, low, unset].map((m) => m.priority)).toEqual([MessagePriority.HIGH, MessagePriority.LOW, MessagePriority.UNSPECIFIED]);
     expect(stored.map((m) => m.priority)).toEqual([MessagePriority.HIGH, MessagePriority.LOW, MessagePriority.UNSPECIFIED]);
   });
@@ -194,7 +218,7 @@ describe("send options", () => {
     const received = bob.events();
     await bob.connect();
     const sent = await alice.sendMessage(createTextMessage("now or never"), { groupId: app.groupId, onlineUserOnly: true });
-    expect(sent).toMatchObject({ onlineOnly: true, seq: 0n });
+    expect(sent).toMatchObject({ onlineOnly: true, seq: 0 });
     for await (const event of received) {
       if (event.type === "messageReceived") {
         expect(event.message).toMatchObject({ messageId: sent.messageId, onlineOnly: true });
@@ -202,7 +226,7 @@ describe("send options", () => {
         break;
       }
     }
-    expect((await bob.getHistory(app.groupId)).messages).toEqual([]);
+    expect((await bob.listMessages(app.groupId)).items).toEqual([]);
   });
 
   it("offlinePushInfo is stored and returned unchanged", async () => {
@@ -218,7 +242,7 @@ describe("send options", () => {
     await alice.sendMessage(createTextMessage("counted"), { groupId: app.groupId });
     const sent = await alice.sendMessage(createTextMessage("quiet"), { groupId: app.groupId, excludeFromUnread: true });
     expect(sent.excludeFromUnread).toBe(true);
-    expect((await bob.getConversation(app.groupId)).unreadCount).toBe(1n);
+    expect((await bob.getConversation(app.groupId)).unreadCount).toBe(1);
   });
 
   it("excludeFromLastMessage: the conversation keeps the previous last message", async () => {
@@ -231,14 +255,14 @@ describe("send options", () => {
   it("targeted messages are not unread by default; countAsUnreadForReceivers counts them for receivers only", async () => {
     const { app, alice, bob, carol } = await trio();
     await alice.sendMessage(createTargetedGroupMessage(createTextMessage("t1"), ["bob"]), { groupId: app.groupId });
-    expect((await bob.getConversation(app.groupId)).unreadCount).toBe(0n);
+    expect((await bob.getConversation(app.groupId)).unreadCount).toBe(0);
     const counted = await alice.sendMessage(createTargetedGroupMessage(createTextMessage("t2"), ["bob"]), {
       groupId: app.groupId,
       countAsUnreadForReceivers: true,
     });
     expect(counted.countAsUnreadForReceivers).toBe(true);
-    expect((await bob.getConversation(app.groupId)).unreadCount).toBe(1n);
-    expect((await carol.getConversation(app.groupId)).unreadCount).toBe(0n);
+    expect((await bob.getConversation(app.groupId)).unreadCount).toBe(1);
+    expect((await carol.getConversation(app.groupId)).unreadCount).toBe(0);
   });
 
   it("mentions option: adds @-mentions, and the mentioned member's conversation says so", async () => {
@@ -258,7 +282,7 @@ describe("send options", () => {
     expect(first.clientMessageId).toBe("order-42");
     expect(again.messageId).toBe(first.messageId);
     expect(again.seq).toBe(first.seq);
-    expect((await alice.getHistory(app.groupId)).messages).toHaveLength(1);
+    expect((await alice.listMessages(app.groupId)).items).toHaveLength(1);
   });
 
   it("the admin client sends system messages and targeted messages as a member", async () => {
@@ -270,7 +294,7 @@ describe("send options", () => {
       senderId: "alice",
       receiver: "bob",
     });
-    expect(asAlice).toMatchObject({ senderId: "alice", targeted: true, receiverIds: ["bob"] });
-    expect((await bob.getHistory(app.groupId)).messages.map((m) => m.messageId)).toEqual([system.messageId, asAlice.messageId]);
+    expect(asAlice).toMatchObject({ senderId: "alice", receiverIds: ["bob"] });
+    expect((await bob.listMessages(app.groupId)).items.map((m) => m.messageId)).toEqual([system.messageId, asAlice.messageId]);
   });
 });

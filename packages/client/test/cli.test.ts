@@ -99,19 +99,21 @@ function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void
   });
 }
 
-describe("narrowcast CLI", () => {
+// Every command is a new Node.js process (about a second each, more on a loaded CI machine).
+describe("narrowcast CLI", { timeout: 60_000 }, () => {
   let appId: string;
   const tokens: Record<string, string> = {};
 
   it("admin: create-app, create-users, create-group, add-members, token", async () => {
-    const app = await json(["admin", "create-app", "--edition", "ultimate", "--name", "cli"]);
-    expect(app).toMatchObject({ name: "cli", edition: "EDITION_ULTIMATE" });
+    const app = await json(["admin", "create-app", "--plan", "ultimate", "--name", "cli"]);
+    expect(app).toMatchObject({ name: "cli", plan: "PLAN_ULTIMATE" });
+    expect(app.secret).not.toBe("");
     appId = app.appId;
     const withApp = { NARROWCAST_APP: appId };
 
     expect(await json(["admin", "create-users", "alice", "bob", "carol", "dave"], withApp)).toEqual({
       appId,
-      userIds: ["alice", "bob", "carol", "dave"],
+      users: [{ userId: "alice" }, { userId: "bob" }, { userId: "carol" }, { userId: "dave" }],
     });
     const group = await json(["admin", "create-group", "--type", "work", "--owner", "alice", "--members", "bob,carol", "--id", "team"], withApp);
     expect(group).toMatchObject({ groupId: "team", type: "GROUP_TYPE_WORK", ownerId: "alice", memberCount: 3 });
@@ -136,7 +138,9 @@ describe("narrowcast CLI", () => {
       await Promise.all([bob.until((l) => l.includes('"ready"')), carol.until((l) => l.includes('"ready"'))]);
 
       const targeted = await json(["send", "--group", "team", "--to", "bob", "--text", "for bob only"], { NARROWCAST_TOKEN: tokens.alice });
-      expect(targeted).toMatchObject({ groupId: "team", targeted: true, receiverIds: ["bob"], senderId: "alice" });
+      expect(targeted).toMatchObject({ groupId: "team", receiverIds: ["bob"], senderId: "alice" });
+      // Canonical protobuf JSON: int64 seq as a string.
+      expect(targeted.seq).toBe("1");
 
       const plain = await run(["send", "--group", "team", "hello", "everyone"], { NARROWCAST_TOKEN: tokens.alice });
       expect(plain.code).toBe(0);
@@ -175,7 +179,8 @@ describe("narrowcast CLI", () => {
     expect(texts(bobHistory)).toEqual(["for bob only", "hello everyone", "psst"]);
     expect(texts(carolHistory)).toEqual(["hello everyone"]);
     expect(bobConversations.conversations).toHaveLength(1);
-    expect(bobConversations.conversations[0]).toMatchObject({ groupId: "team", unreadCount: "1" });
+    expect(bobConversations.conversations[0]).toMatchObject({ groupId: "team", unreadCount: 1 });
+    expect(bobHistory.nextPageToken).toBe("");
     expect(bobConversations.conversations[0].lastMessage.elements[0].text.text).toBe("psst");
 
     const readable = await run(["history", "--group", "team"], { NARROWCAST_TOKEN: tokens.carol });
@@ -185,10 +190,78 @@ describe("narrowcast CLI", () => {
   it("read and recall", async () => {
     const read = await json(["read", "--group", "team"], { NARROWCAST_TOKEN: tokens.bob });
     expect(read).toMatchObject({ groupId: "team" });
-    expect(read.unreadCount ?? "0").toBe("0");
+    expect(read.unreadCount ?? 0).toBe(0);
     const sent = await json(["send", "--group", "team", "--text", "typo"], { NARROWCAST_TOKEN: tokens.alice });
     const recalled = await json(["recall", "--group", "team", "--message", sent.messageId], { NARROWCAST_TOKEN: tokens.alice });
     expect(recalled).toMatchObject({ messageId: sent.messageId, recall: { recalledBy: "alice" } });
+  });
+
+  it("list commands print one page and the way to the next; --all follows every token", async () => {
+    const withApp = { NARROWCAST_APP: appId };
+    // Independent commands run side by side: each spawn costs a Node.js start-up.
+    const [first, everyone, readable, members, groups, history] = await Promise.all([
+      json(["admin", "users", "--page-size", "3"], withApp),
+      json(["admin", "users", "--page-size", "1", "--all"], withApp),
+      run(["admin", "users", "--page-size", "3"], withApp),
+      json(["members", "--group", "team", "--all", "--page-size", "2"], { NARROWCAST_TOKEN: tokens.alice }),
+      json(["groups"], { NARROWCAST_TOKEN: tokens.bob }),
+      json(["history", "--group", "team", "--page-size", "1", "--all"], { NARROWCAST_TOKEN: tokens.bob }),
+    ]);
+    expect(first.users.map((u: { userId: string }) => u.userId)).toEqual(["alice", "bob", "carol"]);
+    expect(first.nextPageToken).not.toBe("");
+    const rest = await json(["admin", "users", "--page-size", "3", "--page-token", first.nextPageToken], withApp);
+    expect(rest).toEqual({ users: [{ userId: "dave" }], nextPageToken: "" });
+    expect(everyone.users.map((u: { userId: string }) => u.userId)).toEqual(["alice", "bob", "carol", "dave"]);
+    expect(everyone.nextPageToken).toBe("");
+    expect(readable.stdout).toMatch(/^alice\nbob\ncarol\n\(more: --page-token \S+, or --all\)\n$/);
+
+    expect(members.members.map((m: { userId: string; role: string }) => [m.userId, m.role])).toEqual([
+      ["alice", "MEMBER_ROLE_OWNER"],
+      ["bob", "MEMBER_ROLE_MEMBER"],
+      ["carol", "MEMBER_ROLE_MEMBER"],
+      ["dave", "MEMBER_ROLE_MEMBER"],
+    ]);
+    expect(groups.groups.map((g: { groupId: string }) => g.groupId)).toEqual(["team"]);
+
+    // history --all prints the whole visible history ascending, whatever the page size.
+    const seqs = history.messages.map((m: { seq: string }) => Number(m.seq));
+    expect(seqs.length).toBeGreaterThan(2);
+    expect(seqs).toEqual([...seqs].sort((a: number, b: number) => a - b));
+  });
+
+  it("admin: join, get-app, set-plan, rotate-secret, delete-user", async () => {
+    const withApp = { NARROWCAST_APP: appId };
+    // Two independent chains side by side (each spawn costs a Node.js start-up).
+    const joining = (async () => {
+      await json(["admin", "create-group", "--type", "meeting", "--id", "open"], withApp);
+      const joined = await json(["join", "--group", "open"], { NARROWCAST_TOKEN: tokens.carol });
+      expect(joined).toMatchObject({ member: { userId: "carol", role: "MEMBER_ROLE_MEMBER" } });
+    })();
+    const plans = (async () => {
+      expect(await json(["admin", "set-plan", "--plan", "standard"], withApp)).toMatchObject({ appId, plan: "PLAN_STANDARD" });
+      const [shown, refused] = await Promise.all([
+        json(["admin", "get-app"], withApp),
+        run(["send", "--group", "team", "--to", "bob", "x"], { NARROWCAST_TOKEN: tokens.alice }),
+      ]);
+      expect(shown).toMatchObject({ appId, plan: "PLAN_STANDARD" });
+      expect(shown.secret ?? "").toBe("");
+      // The plan applies at once: targeted messages need ULTIMATE (TGT-9).
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/FEATURE_NOT_IN_PLAN/);
+      await json(["admin", "set-plan", "--plan", "ultimate"], withApp);
+    })();
+    await Promise.all([joining, plans]);
+
+    // With a grace period, the tokens issued so far (used by the next test) keep working.
+    const [rotated, deleted] = await Promise.all([
+      json(["admin", "rotate-secret", "--grace", "60"], withApp),
+      json(["admin", "delete-user", "dave"], withApp),
+    ]);
+    expect(rotated.secret).not.toBe("");
+    expect(rotated.previousSecretExpireTime).toEqual(expect.any(String));
+    expect(deleted).toEqual({ appId, userId: "dave" });
+    const left = await json(["admin", "users", "--all"], withApp);
+    expect(left.users.map((u: { userId: string }) => u.userId)).toEqual(["alice", "bob", "carol"]);
   });
 
   it("errors: typed, on stderr, exit code 1; usage problems exit 2", async () => {
@@ -200,6 +273,7 @@ describe("narrowcast CLI", () => {
       error: {
         code: "invalid_argument",
         reason: "RECEIVER_LIST_TOO_LONG",
+        domain: "narrowcast",
         field: "receiver_ids",
         ids: [],
         message: expect.any(String),

@@ -1,12 +1,13 @@
-// Rules the SDK can check fail before any network call, with the very code, reason, field
-// and IDs the server gives for the same request (checked here by sending that request raw).
+// Rules the SDK can check fail before any network call, with the very error the server gives
+// for the same request (checked here by sending that request raw): code, ErrorInfo reason,
+// domain, field and IDs, and the BadRequest field violation.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Interceptor } from "@connectrpc/connect";
 import {
   AT_ALL,
   Code,
-  ErrorReason,
   NarrowcastError,
+  Reason,
   createMessage,
   createTargetedGroupMessage,
   createTextAtMessage,
@@ -44,14 +45,22 @@ const ids = (n: number, prefix = "u") => Array.from({ length: n }, (_, i) => `${
 function summary(e: unknown) {
   expect(e).toBeInstanceOf(NarrowcastError);
   const err = e as NarrowcastError;
-  return { code: err.code, reason: err.reason, field: err.field, ids: [...err.ids] };
+  return {
+    code: err.code,
+    reason: err.reason,
+    domain: err.domain,
+    field: err.field,
+    ids: [...err.ids],
+    // The description is free text; field and reason are the contract (ERR-1).
+    violations: err.fieldViolations.map(({ field, reason }) => ({ field, reason })),
+  };
 }
 
 interface Case {
   name: string;
   draft: () => MessageDraft;
   options?: SendOptions;
-  expected: { reason: ErrorReason; field: string; ids?: string[] };
+  expected: { reason: Reason; field: string; ids?: string[] };
 }
 
 // Where the spec fixes no field (TGT-11), the SDK uses the reference server's choice.
@@ -60,70 +69,64 @@ const cases: Case[] = [
   {
     name: "more than 50 receivers (TGT-1)",
     draft: () => createTargetedGroupMessage(createTextMessage("x"), ids(51)),
-    expected: { reason: ErrorReason.RECEIVER_LIST_TOO_LONG, field: "receiver_ids" },
+    expected: { reason: Reason.RECEIVER_LIST_TOO_LONG, field: "receiver_ids" },
   },
   {
     name: "duplicate receivers (TGT-3)",
     draft: () => createTargetedGroupMessage(createTextMessage("x"), ["bob", "carol", "bob"]),
-    expected: { reason: ErrorReason.DUPLICATE_RECEIVER, field: "receiver_ids", ids: ["bob"] },
+    expected: { reason: Reason.DUPLICATE_RECEIVER, field: "receiver_ids", ids: ["bob"] },
   },
   {
     name: "receivers with a user mention (TGT-11)",
     draft: () => createTargetedGroupMessage(createTextAtMessage("x", ["carol"]), ["bob"]),
-    expected: { reason: ErrorReason.TARGETED_WITH_MENTION, field: "mentioned_user_ids" },
+    expected: { reason: Reason.TARGETED_WITH_MENTION, field: "mentioned_user_ids" },
   },
   {
     name: "receivers with @all (TGT-11)",
     draft: () => createTextAtMessage({ to: "", payload: { text: "x", atUserList: [AT_ALL] }, receiverList: ["bob"] }),
-    expected: { reason: ErrorReason.TARGETED_WITH_MENTION, field: "mention_all" },
+    expected: { reason: Reason.TARGETED_WITH_MENTION, field: "mention_all" },
   },
   {
     name: "single receiver with a mention (TGT-11)",
     draft: () => createTextMessage("x"),
     options: { receiver: "bob", mentions: ["carol"] },
-    expected: { reason: ErrorReason.TARGETED_WITH_MENTION, field: "mentioned_user_ids" },
+    expected: { reason: Reason.TARGETED_WITH_MENTION, field: "mentioned_user_ids" },
   },
   {
     name: "no elements (MSG-3)",
     draft: () => createMessage([]),
-    expected: { reason: ErrorReason.EMPTY_MESSAGE, field: "elements" },
+    expected: { reason: Reason.EMPTY_MESSAGE, field: "elements" },
   },
   {
     name: "empty text (MSG-3)",
     draft: () => createMessage([{ text: "ok" }, { text: "" }]),
-    expected: { reason: ErrorReason.INVALID_ELEMENT, field: "elements[1]" },
+    expected: { reason: Reason.INVALID_ELEMENT, field: "elements[1]" },
   },
   {
     name: "larger than 12 KB (MSG-4)",
     draft: () => createTextMessage("x".repeat(12_300)),
-    expected: { reason: ErrorReason.MESSAGE_TOO_LARGE, field: "elements" },
-  },
-  {
-    name: "receiver and receiver list together (TGT-2)",
-    draft: () => createTargetedGroupMessage(createTextMessage("x"), ["carol"]),
-    options: { receiver: "bob" },
-    expected: { reason: ErrorReason.FIELD_INVALID, field: "receiver_id" },
+    expected: { reason: Reason.MESSAGE_TOO_LARGE, field: "elements" },
   },
   {
     name: "client message ID longer than 128 characters (MSG-10)",
     draft: () => createTextMessage("x"),
     options: { clientMessageId: "k".repeat(129) },
-    expected: { reason: ErrorReason.FIELD_INVALID, field: "client_message_id" },
+    expected: { reason: Reason.FIELD_INVALID, field: "client_message_id" },
   },
   {
     name: "more than 50 mentions (MSG-6)",
     draft: () => createTextAtMessage("x", ids(51)),
-    expected: { reason: ErrorReason.MENTION_LIST_TOO_LONG, field: "mentioned_user_ids" },
+    expected: { reason: Reason.MENTION_LIST_TOO_LONG, field: "mentioned_user_ids" },
   },
   {
     name: "first failing check wins: empty message before 51 receivers",
     draft: () => createTargetedGroupMessage(createMessage([]), ids(51)),
-    expected: { reason: ErrorReason.EMPTY_MESSAGE, field: "elements" },
+    expected: { reason: Reason.EMPTY_MESSAGE, field: "elements" },
   },
   {
     name: "first failing check wins: mention before too many and duplicate receivers",
     draft: () => createTargetedGroupMessage(createTextAtMessage("x", ["carol"]), [...ids(51), "u0"]),
-    expected: { reason: ErrorReason.TARGETED_WITH_MENTION, field: "mentioned_user_ids" },
+    expected: { reason: Reason.TARGETED_WITH_MENTION, field: "mentioned_user_ids" },
   },
 ];
 
@@ -135,15 +138,22 @@ describe("early rejections", () => {
       const local = await rejection(() => alice.sendMessage(c.draft(), options));
       expect(sends).toBe(before);
       expect((local as NarrowcastError).local).toBe(true);
-      const expected = { code: Code.InvalidArgument, ids: [], ...c.expected };
+      const expected = {
+        code: Code.InvalidArgument,
+        domain: "narrowcast",
+        ids: [],
+        ...c.expected,
+        violations: [{ field: c.expected.field, reason: c.expected.reason }],
+      };
       expect(summary(local)).toEqual(expected);
+      expect((local as NarrowcastError).metadata.field).toBe(c.expected.field);
       const server = await rejection(() => alice.services.messages.sendMessage(toSendMessageRequest(c.draft(), options)));
       expect((server as NarrowcastError).local).toBe(false);
-      // Same code, reason, field and IDs as the server. One exception: for an empty text the
-      // spec says field `elements[i]` (MSG-3) and the SDK follows it; the reference server
-      // says `elements[i].text`.
-      const { field: _field, ...rest } = expected;
-      expect(summary(server)).toMatchObject(c.expected.reason === ErrorReason.INVALID_ELEMENT ? rest : expected);
+      // Same code, reason, domain, field, IDs and violations as the server. One exception: for
+      // an empty text the spec says field `elements[i]` (MSG-3) and the SDK follows it; the
+      // reference server says `elements[i].text`.
+      const { field: _field, violations: _violations, ...rest } = expected;
+      expect(summary(server)).toMatchObject(c.expected.reason === Reason.INVALID_ELEMENT ? rest : expected);
     });
   }
 
@@ -154,8 +164,18 @@ describe("early rejections", () => {
       expect(sends).toBe(before);
       const server = await rejection(() => alice.services.messages.sendMessage(toSendMessageRequest(createTextMessage("x"), { groupId })));
       expect(summary(local)).toEqual(summary(server));
-      expect(summary(local)).toMatchObject({ reason: ErrorReason.FIELD_INVALID, field: "group_id" });
+      expect(summary(local)).toMatchObject({ reason: Reason.FIELD_INVALID, field: "group_id" });
     }
+  });
+
+  it("list anchors: before_seq with after_seq is FIELD_INVALID after_seq, locally, as the server says", async () => {
+    const local = await rejection(() => alice.listMessages(app.groupId, { beforeSeq: 5, afterSeq: 1 }));
+    expect((local as NarrowcastError).local).toBe(true);
+    const server = await rejection(() =>
+      alice.services.messages.listMessages({ groupId: app.groupId, beforeSeq: 5n, afterSeq: 1n }),
+    );
+    expect(summary(local)).toEqual(summary(server));
+    expect(summary(local)).toMatchObject({ code: Code.InvalidArgument, reason: Reason.FIELD_INVALID, field: "after_seq" });
   });
 
   it("exactly 50 distinct receivers pass the local checks and reach the server", async () => {
@@ -165,12 +185,14 @@ describe("early rejections", () => {
     );
     expect(sends).toBe(before + 1);
     // None of them is a member: the server names all of them (TGT-5).
-    expect(summary(err)).toEqual({
+    expect(summary(err)).toMatchObject({
       code: Code.FailedPrecondition,
-      reason: ErrorReason.RECEIVER_NOT_MEMBER,
-      field: (err as NarrowcastError).field,
+      reason: Reason.RECEIVER_NOT_MEMBER,
+      domain: "narrowcast",
       ids: ids(50),
     });
+    expect((err as NarrowcastError).is(Reason.RECEIVER_NOT_MEMBER)).toBe(true);
+    expect((err as NarrowcastError).is(Reason.RECEIVER_NOT_MEMBER, "example.com")).toBe(false);
   });
 });
 
@@ -179,26 +201,26 @@ describe("errors only the server can know arrive as NarrowcastError too", () => 
     const err = await rejection(() =>
       alice.sendMessage(createTargetedGroupMessage(createTextMessage("x"), ["bob", "alice"]), { groupId: app.groupId }),
     );
-    expect(err).toMatchObject({ code: Code.InvalidArgument, reason: ErrorReason.SENDER_IN_RECEIVER_LIST, ids: ["alice"], local: false });
+    expect(err).toMatchObject({ code: Code.InvalidArgument, reason: Reason.SENDER_IN_RECEIVER_LIST, ids: ["alice"], local: false });
   });
 
   it("receiver who is not a member (TGT-5)", async () => {
     const err = await rejection(() => alice.sendMessage(createTextMessage("x"), { groupId: app.groupId, receiver: "mallory" }));
-    expect(err).toMatchObject({ code: Code.FailedPrecondition, reason: ErrorReason.RECEIVER_NOT_MEMBER, ids: ["mallory"] });
+    expect(err).toMatchObject({ code: Code.FailedPrecondition, reason: Reason.RECEIVER_NOT_MEMBER, ids: ["mallory"] });
   });
 
-  it("an app on the standard edition (TGT-9)", async () => {
-    const standard = await fx.app({ users: ["alice", "bob"], edition: "standard" });
+  it("an app on the standard plan (TGT-9)", async () => {
+    const standard = await fx.app({ users: ["alice", "bob"], plan: "standard" });
     const client = await standard.client("alice");
     const err = await rejection(() => client.sendMessage(createTextMessage("x"), { groupId: standard.groupId, receiver: "bob" }));
-    expect(err).toMatchObject({ code: Code.PermissionDenied, reason: ErrorReason.FEATURE_NOT_IN_EDITION });
+    expect(err).toMatchObject({ code: Code.PermissionDenied, reason: Reason.FEATURE_NOT_IN_PLAN });
   });
 
   it("a community group (TGT-10)", async () => {
     const community = await fx.app({ users: ["alice", "bob"], groupType: "community" });
     const client = await community.client("alice");
     const err = await rejection(() => client.sendMessage(createTextMessage("x"), { groupId: community.groupId, receiver: "bob" }));
-    expect(err).toMatchObject({ code: Code.FailedPrecondition, reason: ErrorReason.GROUP_TYPE_UNSUPPORTED });
+    expect(err).toMatchObject({ code: Code.FailedPrecondition, reason: Reason.GROUP_TYPE_UNSUPPORTED });
   });
 
   it("a bad token (AUTH-2)", async () => {
@@ -207,7 +229,7 @@ describe("errors only the server can know arrive as NarrowcastError too", () => 
     try {
       const err = await rejection(() => client.listConversations());
       expect(err).toBeInstanceOf(NarrowcastError);
-      expect(err).toMatchObject({ code: Code.Unauthenticated, reason: ErrorReason.TOKEN_INVALID });
+      expect(err).toMatchObject({ code: Code.Unauthenticated, reason: Reason.TOKEN_INVALID });
     } finally {
       await client.close();
     }

@@ -18,7 +18,7 @@ export interface Fixture {
   /** Creates an app with these users and one group owned by the first user, all members. */
   app(init: {
     users: string[];
-    edition?: "standard" | "ultimate";
+    plan?: "standard" | "ultimate";
     groupType?: GroupTypeInit;
   }): Promise<TestApp>;
   close(): Promise<void>;
@@ -41,8 +41,8 @@ export async function startFixture(options: ServerOptions = {}): Promise<Fixture
   return {
     server,
     admin,
-    async app({ users, edition = "ultimate", groupType = "work" }) {
-      const app = await admin.createApp({ name: "client-test", edition });
+    async app({ users, plan = "ultimate", groupType = "work" }) {
+      const app = await admin.createApp({ name: "client-test", plan });
       await admin.importUsers(app.appId, users);
       const group = await admin.createGroup(app.appId, {
         type: groupType,
@@ -84,6 +84,7 @@ export class Recorder {
       "memberLeft",
       "groupDismissed",
       "ready",
+      "resync",
     ] as const;
     for (const type of types) {
       client.on(type, (event) => this.push(event));

@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Interceptor } from "@connectrpc/connect";
+import { ErrorInfoSchema, RetryInfoSchema } from "@narrowcast/gen";
 import type { SendMessageRequest } from "@narrowcast/gen";
-import { ErrorReason, NarrowcastError, createAdminClient, createTextMessage } from "../src/index.js";
+import { NarrowcastError, Reason, createAdminClient, createTextMessage } from "../src/index.js";
 import { Recorder, rejection, startFixture, textOf } from "./helpers.js";
 import type { Fixture } from "./helpers.js";
 
@@ -18,7 +19,18 @@ afterAll(async () => {
 
 const fast = { baseDelayMs: 1, maxDelayMs: 5 };
 
-type Fault = "drop-response" | "fail-before-sending" | "none";
+type Fault = "drop-response" | "fail-before-sending" | "rate-limited" | "rate-limited-long" | "none";
+
+/** RATE_LIMITED as a server sends it: ErrorInfo plus RetryInfo (rule ERR-5). */
+function rateLimited(delayMs: number): ConnectError {
+  return new ConnectError("rate limited (injected)", Code.ResourceExhausted, undefined, [
+    { desc: ErrorInfoSchema, value: { reason: "RATE_LIMITED", domain: "narrowcast", metadata: {} } },
+    {
+      desc: RetryInfoSchema,
+      value: { retryDelay: { seconds: BigInt(Math.floor(delayMs / 1000)), nanos: (delayMs % 1000) * 1_000_000 } },
+    },
+  ]);
+}
 
 /**
  * A fault injector for SendMessage: the n-th call (0-based) suffers faults[n]. It records the
@@ -35,6 +47,12 @@ function faulty(faults: Fault[]) {
     const fault = faults[ids.length - 1] ?? "none";
     if (fault === "fail-before-sending") {
       throw new ConnectError("connection refused (injected)", Code.Unavailable);
+    }
+    if (fault === "rate-limited") {
+      throw rateLimited(120);
+    }
+    if (fault === "rate-limited-long") {
+      throw rateLimited(60_000);
     }
     const response = await next(req);
     if (fault === "drop-response") {
@@ -60,7 +78,7 @@ describe("sendMessage retries", () => {
     expect(faults.ids[1]).toBe(faults.ids[0]);
     expect(sent.clientMessageId).toBe(faults.ids[0]);
 
-    const stored = (await alice.getHistory(app.groupId)).messages;
+    const stored = (await alice.listMessages(app.groupId)).items;
     expect(stored.map((m) => m.messageId)).toEqual([sent.messageId]);
     await alice.sendMessage(createTextMessage("marker"), { groupId: app.groupId });
     await recorder.untilText("marker");
@@ -74,7 +92,7 @@ describe("sendMessage retries", () => {
     const sent = await alice.sendMessage(createTextMessage("mine"), { groupId: app.groupId, clientMessageId: "my-key-1" });
     expect(faults.ids).toEqual(["my-key-1", "my-key-1", "my-key-1"]);
     expect(sent.clientMessageId).toBe("my-key-1");
-    expect((await alice.getHistory(app.groupId)).messages.map(textOf)).toEqual(["mine"]);
+    expect((await alice.listMessages(app.groupId)).items.map(textOf)).toEqual(["mine"]);
   });
 
   it("a rejection by the server is not retried", async () => {
@@ -82,7 +100,29 @@ describe("sendMessage retries", () => {
     const faults = faulty([]);
     const alice = await app.client("alice", { interceptors: [faults.interceptor], retry: fast });
     const err = await rejection(() => alice.sendMessage(createTextMessage("x"), { groupId: app.groupId, receiver: "mallory" }));
-    expect(err).toMatchObject({ reason: ErrorReason.RECEIVER_NOT_MEMBER });
+    expect(err).toMatchObject({ reason: Reason.RECEIVER_NOT_MEMBER });
+    expect(faults.ids).toHaveLength(1);
+  });
+
+  it("a RetryInfo delay is waited for before the retry (RATE_LIMITED)", async () => {
+    const app = await fx.app({ users: ["alice", "bob"] });
+    const faults = faulty(["rate-limited"]);
+    // maxDelayMs bounds the wait the SDK accepts from a server too: allow the 120 ms asked.
+    const alice = await app.client("alice", { interceptors: [faults.interceptor], retry: { ...fast, maxDelayMs: 500 } });
+    const started = Date.now();
+    const sent = await alice.sendMessage(createTextMessage("after the wait"), { groupId: app.groupId });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(115);
+    expect(faults.ids).toHaveLength(2);
+    expect(faults.ids[1]).toBe(faults.ids[0]);
+    expect(sent.clientMessageId).toBe(faults.ids[0]);
+  });
+
+  it("a RetryInfo delay longer than maxDelayMs is not waited for: the error is thrown with it", async () => {
+    const app = await fx.app({ users: ["alice", "bob"] });
+    const faults = faulty(["rate-limited-long"]);
+    const alice = await app.client("alice", { interceptors: [faults.interceptor], retry: fast });
+    const err = await rejection(() => alice.sendMessage(createTextMessage("x"), { groupId: app.groupId }));
+    expect(err).toMatchObject({ code: Code.ResourceExhausted, reason: Reason.RATE_LIMITED, retryDelayMs: 60_000 });
     expect(faults.ids).toHaveLength(1);
   });
 
@@ -129,7 +169,7 @@ describe("sendMessage retries", () => {
       expect(faults.ids).toHaveLength(2);
       expect(faults.ids[1]).toBe(faults.ids[0]);
       const bob = await app.client("bob");
-      expect((await bob.getHistory(app.groupId)).messages.map((m) => m.messageId)).toEqual([sent.messageId]);
+      expect((await bob.listMessages(app.groupId)).items.map((m) => m.messageId)).toEqual([sent.messageId]);
     } finally {
       await admin.close();
     }
@@ -143,5 +183,39 @@ describe("sendMessage retries", () => {
     const err = await rejection(() => alice.sendMessage(createTextMessage("x"), { groupId: app.groupId }));
     expect(err).toMatchObject({ code: Code.Canceled });
     expect(faults.ids).toHaveLength(0);
+  });
+});
+
+describe("the reference server's rate limit (MSG-5) with RetryInfo (ERR-5)", () => {
+  let limited: Fixture;
+  beforeAll(async () => {
+    limited = await startFixture({ rateLimitPerSecond: 2 });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it("RATE_LIMITED carries a RetryInfo delay, and sendMessage's retries get a burst through", async () => {
+    const app = await limited.app({ users: ["alice", "bob"] });
+    const alice = await app.client("alice");
+    // Without retries, a burst beyond the bucket is refused with the wait until the next token.
+    const burst = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => alice.sendMessage(createTextMessage(`raw ${i}`), { groupId: app.groupId, retry: false })),
+    );
+    const refused = burst.flatMap((r) => (r.status === "rejected" ? [r.reason as NarrowcastError] : []));
+    expect(refused.length).toBeGreaterThan(0);
+    for (const err of refused) {
+      expect(err).toMatchObject({ code: Code.ResourceExhausted, reason: Reason.RATE_LIMITED, domain: "narrowcast" });
+      expect(err.retryDelayMs).toBeGreaterThanOrEqual(1);
+      expect(err.retryDelayMs).toBeLessThanOrEqual(1_000);
+    }
+    // With retries (the default), every send of a burst is stored, each once.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const texts = Array.from({ length: 4 }, (_, i) => `retried ${i}`);
+    await Promise.all(
+      texts.map((text) => alice.sendMessage(createTextMessage(text), { groupId: app.groupId, retry: { maxAttempts: 20, baseDelayMs: 10 } })),
+    );
+    const stored = (await alice.listMessages(app.groupId, { pageSize: 100 })).items.map(textOf);
+    expect(stored.filter((t) => t.startsWith("retried")).sort()).toEqual(texts);
   });
 });

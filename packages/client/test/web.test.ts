@@ -34,7 +34,8 @@ describe("@narrowcast/client/web", () => {
           receiverList: ["user0", "user1"],
         });
         const sent = await tim.sendMessage(message);
-        expect(sent).toMatchObject({ targeted: true, receiverIds: ["user0", "user1"] });
+        expect(sent).toMatchObject({ receiverIds: ["user0", "user1"] });
+        expect(web.isTargeted(sent)).toBe(true);
         await tim.sendMessage(tim.createTextMessage({ to: app.groupId, payload: { text: "to all" } }));
 
         await Promise.all([received.untilText("to all"), seen.untilText("to all")]);
@@ -45,7 +46,7 @@ describe("@narrowcast/client/web", () => {
           tim.sendMessage(tim.createTextMessage({ to: app.groupId, payload: { text: "x" }, receiverList: ["user0", "user0"] })),
         );
         expect(err).toBeInstanceOf(web.NarrowcastError);
-        expect(err).toMatchObject({ reason: web.ErrorReason.DUPLICATE_RECEIVER, ids: ["user0"], local: true });
+        expect(err).toMatchObject({ reason: web.Reason.DUPLICATE_RECEIVER, ids: ["user0"], local: true });
       } finally {
         await Promise.all([tim.close(), receiver.close(), bystander.close()]);
       }
@@ -60,7 +61,8 @@ describe("@narrowcast/client/web", () => {
     const admin = web.createAdminClient({ baseUrl: fx.server.url, adminKey: fx.server.adminKey });
     try {
       const app = await admin.createApp({ name: "from-web" });
-      expect(app.edition).toBe(web.Edition.STANDARD);
+      expect(app.plan).toBe(web.Plan.STANDARD);
+      expect(app.createTime).toBeInstanceOf(Date);
     } finally {
       await admin.close();
     }

@@ -13,7 +13,8 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import { AdminService, Edition, EventService, GroupType, MessageService } from "@narrowcast/gen";
+import { EventService, GroupType, MessageService } from "@narrowcast/gen";
+import { AdminService, Plan } from "@narrowcast/gen/admin";
 import { mintUserToken, startServer, type ServerOptions } from "../src/index.js";
 import type { ServerThreadReply, ServerThreadRequest } from "./server-thread.js";
 
@@ -126,11 +127,14 @@ export class BenchEnv {
       logLevel: "silent",
       rateLimitPerSecond: options.rateLimitPerSecond,
       subscriberBufferSize: options.subscriberBufferSize,
+      // The scenarios use WORK groups of up to 10,000 members (targeted messages need a type that
+      // allows them), above the reference default of 2,000 (rule GRP-13).
+      groupLimits: { [GroupType.WORK]: { maxMembers: 100_000 } },
     };
     const server = await (options.serverThread ? startInWorker : startInProcess)(serverOptions);
     const env = new BenchEnv(server, options, dataDir, !options.dataDir && !options.keepData);
     const { app } = await env.admin.createApp(
-      { name: "bench", edition: Edition.ULTIMATE },
+      { name: "bench", plan: Plan.ULTIMATE },
       { headers: { authorization: `Bearer ${server.adminKey}` } },
     );
     env.appId = app!.appId;

@@ -1,9 +1,10 @@
 // What the RPC handlers depend on, injected as plain interfaces (a Store, a Bus, a Hub).
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { GroupType } from "@narrowcast/gen";
 import type { Logger } from "pino";
 import type { Bus } from "./bus/types.js";
 import type { Hub } from "./hub.js";
-import type { Store, StoredEvent } from "./store/types.js";
+import type { GroupLimits, Store, StoredEvent } from "./store/types.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 export interface Limits {
@@ -13,6 +14,14 @@ export interface Limits {
   maxReceivers: number;
   maxMentions: number;
   idempotencyWindowMs: number;
+  /** Sends per second per group on one node (rule MSG-5). */
+  sendRatePerGroup: number;
+  /** How many nodes may each accept `sendRatePerGroup` (ServerInfo.send_rate_per_group_bound). */
+  rateLimitNodes: number;
+  /** Stored events stay replayable at least this long (rule EVT-10). */
+  eventRetentionSeconds: number;
+  /** Per-type member limit and member-event threshold (rules GRP-13, GRP-14). */
+  groupLimits: (type: GroupType) => GroupLimits;
 }
 
 export interface Deps {
@@ -23,8 +32,8 @@ export interface Deps {
   limits: Limits;
   log: Logger;
   now: () => number;
-  /** Publishes events after their transaction committed. */
-  publish: (events: StoredEvent | readonly StoredEvent[]) => void;
+  /** Publishes events after their transaction committed; undefined (nothing happened) is skipped. */
+  publish: (events: StoredEvent | readonly StoredEvent[] | undefined) => void;
 }
 
 /** The authenticated user of a user-API call, set by the auth interceptor. */

@@ -1,8 +1,15 @@
-// The one helper for typed errors (rule ERR-1): every rejection is a ConnectError with a
-// Connect code and a narrowcast.v1.ErrorDetail naming the reason, the field and the IDs.
+// The one helper for typed errors (rules ERR-1, ERR-5): every rejection is a ConnectError with a
+// Connect code and a google.rpc.ErrorInfo {domain "narrowcast", reason, metadata field/ids};
+// errors about a request field add a google.rpc.BadRequest, retryable ones a google.rpc.RetryInfo.
+// Details travel in the error itself, so every writer (connect-es, the binary-body guard, the
+// Subscribe fast path) sends them in whichever protocol the request used.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { ErrorDetailSchema, ErrorReason } from "@narrowcast/gen";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { BadRequestSchema, ErrorInfoSchema, ErrorReason, RetryInfoSchema } from "@narrowcast/gen";
+
+/** The error domain of every reason in the ErrorReason catalogue. */
+export const ERROR_DOMAIN = "narrowcast";
 
 /** The Connect code of each reason, as docs/spec.md's error table gives it. */
 const codeOf: Record<ErrorReason, Code> = {
@@ -27,7 +34,7 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.RECEIVER_NOT_MEMBER]: Code.FailedPrecondition,
   [ErrorReason.TARGETED_WITH_MENTION]: Code.InvalidArgument,
   [ErrorReason.GROUP_TYPE_UNSUPPORTED]: Code.FailedPrecondition,
-  [ErrorReason.FEATURE_NOT_IN_EDITION]: Code.PermissionDenied,
+  [ErrorReason.FEATURE_NOT_IN_PLAN]: Code.PermissionDenied,
   [ErrorReason.MENTION_LIST_TOO_LONG]: Code.InvalidArgument,
   [ErrorReason.MENTIONED_USER_NOT_MEMBER]: Code.FailedPrecondition,
   [ErrorReason.RECALL_NOT_ALLOWED]: Code.PermissionDenied,
@@ -42,24 +49,64 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.CURSOR_INVALID]: Code.InvalidArgument,
   [ErrorReason.SLOW_CONSUMER]: Code.ResourceExhausted,
   [ErrorReason.SHUTTING_DOWN]: Code.Unavailable,
+  [ErrorReason.PAGE_TOKEN_INVALID]: Code.InvalidArgument,
+  [ErrorReason.CURSOR_EXPIRED]: Code.OutOfRange,
+  [ErrorReason.GROUP_FULL]: Code.FailedPrecondition,
+};
+
+/**
+ * Retryable reasons and their default delay (rule ERR-5). RATE_LIMITED's real delay depends on
+ * the bucket, so its caller passes `retryDelayMs`; the default only covers a caller that cannot.
+ */
+const defaultRetryDelayMs: Partial<Record<ErrorReason, number>> = {
+  [ErrorReason.RATE_LIMITED]: 25,
+  [ErrorReason.SLOW_CONSUMER]: 100,
+  [ErrorReason.SHUTTING_DOWN]: 1000,
 };
 
 export function reasonCode(reason: ErrorReason): Code {
   return codeOf[reason];
 }
 
+/** The wire name of a reason: the enum value's name without its ERROR_REASON_ prefix. */
+export function reasonName(reason: ErrorReason): string {
+  return ErrorReason[reason];
+}
+
+export interface ErrorDetailInit {
+  /** The request field at fault, as a path ("receiver_ids", "elements[0]"). */
+  field?: string;
+  /** The offending IDs. */
+  ids?: readonly string[];
+  /** Retryable reasons only: how long the client should wait (at least 1 ms is sent). */
+  retryDelayMs?: number;
+}
+
 /** Creates the typed error for `reason`. */
-export function narrowcastError(
-  reason: ErrorReason,
-  message: string,
-  detail: { field?: string; ids?: readonly string[] } = {},
-): ConnectError {
-  return new ConnectError(message, codeOf[reason], undefined, [
-    {
-      desc: ErrorDetailSchema,
-      value: create(ErrorDetailSchema, { reason, field: detail.field ?? "", ids: [...(detail.ids ?? [])] }),
-    },
-  ]);
+export function narrowcastError(reason: ErrorReason, message: string, detail: ErrorDetailInit = {}): ConnectError {
+  const name = reasonName(reason);
+  const metadata: Record<string, string> = {};
+  if (detail.field) metadata.field = detail.field;
+  if (detail.ids?.length) metadata.ids = detail.ids.join(",");
+  const details: ConstructorParameters<typeof ConnectError>[3] = [
+    { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: name, domain: ERROR_DOMAIN, metadata }) },
+  ];
+  // BadRequest is for bad requests (AIP-193): InvalidArgument errors about a field. A NotFound
+  // or PermissionDenied naming `group_id` keeps the field in ErrorInfo's metadata only (ERR-5).
+  if (detail.field && codeOf[reason] === Code.InvalidArgument) {
+    details.push({
+      desc: BadRequestSchema,
+      value: create(BadRequestSchema, { fieldViolations: [{ field: detail.field, description: message, reason: name }] }),
+    });
+  }
+  const retry = detail.retryDelayMs ?? defaultRetryDelayMs[reason];
+  if (retry !== undefined && reason in defaultRetryDelayMs) {
+    details.push({
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, { retryDelay: durationFromMs(Math.max(1, Math.ceil(retry))) }),
+    });
+  }
+  return new ConnectError(message, codeOf[reason], undefined, details);
 }
 
 /** Shorthand for FIELD_INVALID on one field (rule ERR-3). */
@@ -67,9 +114,9 @@ export function fieldInvalid(field: string, message: string): ConnectError {
   return narrowcastError(ErrorReason.FIELD_INVALID, message, { field });
 }
 
-/** Reads the reason back from an error (for logs). */
+/** Reads the reason back from an error's ErrorInfo (for logs); undefined if it has none of ours. */
 export function reasonOf(err: unknown): string | undefined {
   if (!(err instanceof ConnectError)) return undefined;
-  const [detail] = err.findDetails(ErrorDetailSchema);
-  return detail ? ErrorReason[detail.reason] : undefined;
+  const info = err.findDetails(ErrorInfoSchema).find((d) => d.domain === ERROR_DOMAIN);
+  return info?.reason;
 }

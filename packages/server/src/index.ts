@@ -1,6 +1,8 @@
 // Public entry of the reference server package.
 export { startServer, type ServerOptions, type RunningServer } from "./server.js";
-export type { Store, StoredEvent, Audience, AppendMessageInput, ConversationCounters } from "./store/types.js";
+export type { Store, StoredEvent, Audience, AppendMessageInput, ConversationCounters, GroupLimits } from "./store/types.js";
+export type { GroupLimitsOption } from "./group-limits.js";
+export { SERVER_VERSION } from "./version.js";
 export { StoreConflict } from "./store/types.js";
 export { SqliteStore } from "./store/sqlite.js";
 export { PostgresStore, type PostgresStoreOptions } from "./store/postgres.js";

@@ -1,8 +1,9 @@
 // `npm start`: runs the reference server on its embedded SQLite store, or, with --database-url
 // and --nats-url, as one node of several sharing PostgreSQL and NATS.
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "./server.js";
+import { parseMaxGroupMembers } from "./group-limits.js";
 import { NatsBus } from "./bus/nats.js";
 import { PostgresStore } from "./store/postgres.js";
 
@@ -17,6 +18,29 @@ const program = new Command()
   .addOption(new Option("--admin-key <key>", "AdminService key (default: generated into the data directory)").env("NARROWCAST_ADMIN_KEY"))
   .addOption(
     new Option("--recall-window <seconds>", "sender's recall window").env("NARROWCAST_RECALL_WINDOW").default("120").argParser(Number),
+  )
+  .addOption(
+    new Option("--event-retention <seconds>", "how long stored events stay replayable from a cursor (rule EVT-10)")
+      .env("NARROWCAST_EVENT_RETENTION")
+      .default("604800")
+      .argParser(Number),
+  )
+  .addOption(
+    new Option("--max-group-members <TYPE=N,...>", "member limits per group type, e.g. WORK=2000,PUBLIC=5000 (rule GRP-13)")
+      .env("NARROWCAST_MAX_GROUP_MEMBERS")
+      .argParser((text) => {
+        try {
+          return parseMaxGroupMembers(text);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }),
+  )
+  .addOption(
+    new Option("--rate-limit-nodes <n>", "nodes of the deployment, each enforcing the per-group send rate (rule MSG-5)")
+      .env("NARROWCAST_RATE_LIMIT_NODES")
+      .default("1")
+      .argParser(Number),
   )
   .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
   .addOption(
@@ -49,6 +73,9 @@ const server = await startServer({
   dataDir: opts.dataDir,
   adminKey: opts.adminKey,
   recallWindowSeconds: opts.recallWindow,
+  eventRetentionSeconds: Number(opts.eventRetention),
+  groupLimits: opts.maxGroupMembers,
+  rateLimitNodes: Number(opts.rateLimitNodes),
   logger,
 });
 

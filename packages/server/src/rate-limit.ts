@@ -24,6 +24,14 @@ export class RateLimiter {
     return true;
   }
 
+  /** How long until `key`'s bucket holds a whole token again (0 when it does): RetryInfo of rule ERR-5. */
+  retryDelayMs(key: string): number {
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    const tokens = Math.min(this.perSecond, b.tokens + ((this.now() - b.at) / 1000) * this.perSecond);
+    return tokens >= 1 ? 0 : ((1 - tokens) / this.perSecond) * 1000;
+  }
+
   /** Forgets full buckets, so memory follows active groups only. */
   private prune(t: number): void {
     for (const [k, b] of this.buckets) {

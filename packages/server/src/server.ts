@@ -10,18 +10,20 @@ import { join } from "node:path";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { pino, type Logger } from "pino";
 import {
-  AdminService,
   ConversationService,
   ErrorReason,
   EventService,
   GroupService,
   MessageService,
+  ServerService,
 } from "@narrowcast/gen";
+import { AdminService } from "@narrowcast/gen/admin";
 import { Authenticator } from "./auth.js";
 import { InProcessBus } from "./bus/memory.js";
 import type { Bus } from "./bus/types.js";
 import type { Deps, Limits } from "./context.js";
 import { narrowcastError, reasonOf } from "./errors.js";
+import { resolveGroupLimits, type GroupLimitsOption } from "./group-limits.js";
 import { Hub } from "./hub.js";
 import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
 import { createNodeHandler } from "./http/adapter.js";
@@ -31,6 +33,7 @@ import { conversationService } from "./services/conversation-service.js";
 import { eventService } from "./services/event-service.js";
 import { groupService } from "./services/group-service.js";
 import { messageService } from "./services/message-service.js";
+import { serverService } from "./services/server-service.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store, StoredEvent } from "./store/types.js";
 
@@ -51,6 +54,17 @@ export interface ServerOptions {
   recallWindowSeconds?: number;
   /** Sends per second per group (rule MSG-5); default 40. */
   rateLimitPerSecond?: number;
+  /**
+   * How many nodes share the deployment, each enforcing its own rate bucket (rule MSG-5):
+   * GetServerInfo declares `send_rate_per_group_bound` = rate × nodes. Default 1.
+   */
+  rateLimitNodes?: number;
+  /** Stored events stay replayable at least this long (rule EVT-10); default 604800 (7 days). */
+  eventRetentionSeconds?: number;
+  /** How often events beyond the retention are pruned (also once at start); default 3,600,000 (hourly). */
+  eventPruneIntervalMs?: number;
+  /** Per-type overrides of the member limit and member-event threshold (rules GRP-13, GRP-14). */
+  groupLimits?: GroupLimitsOption;
   /** Events queued per subscription before SLOW_CONSUMER (rule EVT-6); default 1024. */
   subscriberBufferSize?: number;
   /** Default heartbeat interval in seconds (rule EVT-5); default 15. */
@@ -127,6 +141,45 @@ function loggingInterceptor(log: Logger): Interceptor {
   };
 }
 
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** The limits every service enforces and GetServerInfo declares, from the options and defaults. */
+function limitsOf(options: ServerOptions): Limits {
+  return {
+    recallWindowMs: (options.recallWindowSeconds ?? 120) * 1000,
+    heartbeatSeconds: options.heartbeatSeconds ?? 15,
+    maxMessageBytes: 12 * 1024,
+    maxReceivers: 50,
+    maxMentions: 50,
+    idempotencyWindowMs: 24 * 3600 * 1000,
+    sendRatePerGroup: positiveInteger(options.rateLimitPerSecond ?? 40, "rateLimitPerSecond"),
+    rateLimitNodes: positiveInteger(options.rateLimitNodes ?? 1, "rateLimitNodes"),
+    eventRetentionSeconds: positiveInteger(options.eventRetentionSeconds ?? 7 * 86_400, "eventRetentionSeconds"),
+    groupLimits: resolveGroupLimits(options.groupLimits),
+  };
+}
+
+/**
+ * Prunes what the rules let the server forget, once at start and then periodically: idempotency
+ * records older than 24 hours (rule MSG-10, hourly) and events older than the retention (rule
+ * EVT-10, every `eventPruneIntervalMs`). Failures are logged; the next round retries.
+ */
+function startPruning(store: Store, limits: Limits, eventPruneIntervalMs: number, now: () => number, log: Logger): NodeJS.Timeout[] {
+  const pruneSent = () =>
+    store.pruneSent(now() - limits.idempotencyWindowMs).catch((err: unknown) => log.warn({ err }, "pruning idempotency records failed"));
+  const pruneEvents = () =>
+    store
+      .pruneEvents(now() - limits.eventRetentionSeconds * 1000)
+      .then((n) => n > 0 && log.info({ pruned: n }, "pruned events beyond retention"))
+      .catch((err: unknown) => log.warn({ err }, "pruning events failed"));
+  void pruneSent();
+  void pruneEvents();
+  return [setInterval(pruneSent, 3600 * 1000).unref(), setInterval(pruneEvents, positiveInteger(eventPruneIntervalMs, "eventPruneIntervalMs")).unref()];
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const log =
     options.logger ?? pino({ level: options.logLevel ?? "silent", base: { service: "narrowcast" } });
@@ -138,31 +191,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const hub = new Hub(store, bus, options.subscriberBufferSize ?? 1024, (appId, fromId, toId) =>
     log.warn({ appId, fromId, toId }, "events neither published nor readable from the store: live streams skip them"),
   );
-  const limits: Limits = {
-    recallWindowMs: (options.recallWindowSeconds ?? 120) * 1000,
-    heartbeatSeconds: options.heartbeatSeconds ?? 15,
-    maxMessageBytes: 12 * 1024,
-    maxReceivers: 50,
-    maxMentions: 50,
-    idempotencyWindowMs: 24 * 3600 * 1000,
-  };
+  const limits = limitsOf(options);
   const deps: Deps = {
     store,
     bus,
     hub,
-    rateLimiter: new RateLimiter(options.rateLimitPerSecond ?? 40),
+    rateLimiter: new RateLimiter(limits.sendRatePerGroup),
     limits,
     log,
     now,
-    publish(events: StoredEvent | readonly StoredEvent[]) {
+    publish(events) {
+      if (!events) return;
       for (const e of Array.isArray(events) ? events : [events as StoredEvent]) bus.publish(e);
     },
   };
-  // Idempotency records are needed for 24 hours (rule MSG-10); prune older ones hourly.
-  const prune = () =>
-    store.pruneSent(now() - limits.idempotencyWindowMs).catch((err: unknown) => log.warn({ err }, "pruning idempotency records failed"));
-  void prune();
-  const pruneTimer = setInterval(prune, 3600 * 1000).unref();
+  const pruneTimers = startPruning(store, limits, options.eventPruneIntervalMs ?? 3_600_000, now, log);
   const { adminKey, adminKeyFile } = resolveAdminKey(options);
   const auth = new Authenticator(store, adminKey, now);
 
@@ -173,6 +216,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       router.service(ConversationService, conversationService(deps));
       router.service(EventService, eventService(deps));
       router.service(AdminService, adminService(deps));
+      router.service(ServerService, serverService(limits));
     },
     interceptors: [loggingInterceptor(log), auth.interceptor(), ...(options.interceptors ?? [])],
     readMaxBytes: 1024 * 1024,
@@ -229,7 +273,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     subscriptions: () => hub.subscriptionCount,
     close() {
       closing ??= (async () => {
-        clearInterval(pruneTimer);
+        for (const t of pruneTimers) clearInterval(t);
         hub.closeAll(narrowcastError(ErrorReason.SHUTTING_DOWN, "server is shutting down; reconnect and resume"));
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

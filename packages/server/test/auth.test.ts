@@ -1,10 +1,10 @@
-// Authentication and app isolation over every protocol (rules AUTH-1 to AUTH-6, section 4.2):
-// missing, malformed, forged, expired and other-app tokens; the admin key.
+// Authentication and app isolation over every protocol (rules AUTH-1 to AUTH-7, ADM-9, section
+// 4.2): missing, malformed, forged, expired, not-yet-valid and other-app tokens; the admin key;
+// secret rotation with and without a grace period; ServerService without a token.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { SignJWT, base64url } from "jose";
 import {
-  AdminService,
   ConversationService,
   ErrorReason,
   EventService,
@@ -13,7 +13,8 @@ import {
   MemberRole,
   MessageService,
 } from "@narrowcast/gen";
-import { AppFixture, FakeClock, PROTOCOLS, TestServer, WAIT_MS, drain, expectError, text, type Protocol } from "./support.js";
+import { AdminService } from "@narrowcast/gen/admin";
+import { AppFixture, FakeClock, PROTOCOLS, TestServer, WAIT_MS, drain, expectError, seconds, text, type Protocol } from "./support.js";
 
 const clock = new FakeClock();
 let server: TestServer;
@@ -27,14 +28,15 @@ afterAll(async () => {
 /** Mints a token offline, as an app backend would (section 4.2), on the server's clock. */
 async function mint(
   secret: string,
-  claims: { iss?: string; sub?: string; expIn?: number | null },
+  claims: { iss?: string; sub?: string; expIn?: number | null; nbfIn?: number; extra?: Record<string, unknown> },
   alg = "HS256",
 ): Promise<string> {
   const now = Math.floor(clock.now() / 1000);
-  const jwt = new SignJWT({}).setProtectedHeader({ alg }).setIssuedAt(now);
+  const jwt = new SignJWT({ ...claims.extra }).setProtectedHeader({ alg }).setIssuedAt(now);
   if (claims.iss !== undefined) jwt.setIssuer(claims.iss);
   if (claims.sub !== undefined) jwt.setSubject(claims.sub);
   if (claims.expIn !== null) jwt.setExpirationTime(now + (claims.expIn ?? 3600));
+  if (claims.nbfIn !== undefined) jwt.setNotBefore(now + claims.nbfIn);
   return jwt.sign(base64url.decode(secret));
 }
 
@@ -108,7 +110,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const expired = await mint(app.secret, { iss: app.appId, sub: "alice", expIn: -10 });
     await expectAllUserServices(protocol, expired, ErrorReason.TOKEN_EXPIRED);
     const before = Math.floor(clock.now() / 1000);
-    const { token, expireTime } = await app.admin.issueUserToken({ appId: app.appId, userId: "alice", ttlSeconds: 60 });
+    const { token, expireTime } = await app.admin.issueUserToken({ appId: app.appId, userId: "alice", ttl: seconds(60) });
     const after = Math.floor(clock.now() / 1000);
     expect(Number(expireTime!.seconds)).toBeGreaterThanOrEqual(before + 60);
     expect(Number(expireTime!.seconds)).toBeLessThanOrEqual(after + 60);
@@ -116,6 +118,81 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     await groups.listGroups({});
     clock.advance(61);
     await expectAllUserServices(protocol, token, ErrorReason.TOKEN_EXPIRED);
+  });
+
+  it("AUTH-2: nbf is honoured without clock skew: before it TOKEN_INVALID (not expired), from it accepted", async () => {
+    const app = await setup(["alice"]);
+    const early = await mint(app.secret, { iss: app.appId, sub: "alice", nbfIn: 30 });
+    await expectAllUserServices(protocol, early, ErrorReason.TOKEN_INVALID);
+    const now = await mint(app.secret, { iss: app.appId, sub: "alice", nbfIn: 0 });
+    await createClient(GroupService, server.transport(protocol, { token: now })).listGroups({});
+    clock.advance(30);
+    await createClient(GroupService, server.transport(protocol, { token: early })).listGroups({});
+  });
+
+  it("AUTH-2: claims other than iss, sub, exp, iat and nbf are ignored", async () => {
+    const app = await setup(["alice"]);
+    const token = await mint(app.secret, { iss: app.appId, sub: "alice", extra: { aud: "somebody-else", jti: "x1", role: "root" } });
+    await createClient(GroupService, server.transport(protocol, { token })).listGroups({});
+  });
+
+  it("ADM-9: RotateAppSecret without grace ends old tokens at once; the new secret mints working tokens", async () => {
+    const app = await setup(["alice"]);
+    const old = await mint(app.secret, { iss: app.appId, sub: "alice" });
+    const issued = app.user("alice").token;
+    const groups = (token: string) => createClient(GroupService, server.transport(protocol, { token }));
+    await groups(old).listGroups({});
+    const { app: rotated } = await app.admin.rotateAppSecret({ appId: app.appId });
+    expect(rotated?.secret).not.toBe(app.secret);
+    expect(base64url.decode(rotated!.secret)).toHaveLength(32);
+    expect(rotated?.previousSecretExpireTime).toBeUndefined();
+    for (const token of [old, issued]) await expectAllUserServices(protocol, token, ErrorReason.TOKEN_INVALID);
+    await groups(await mint(rotated!.secret, { iss: app.appId, sub: "alice" })).listGroups({});
+    const { token: fresh } = await app.admin.issueUserToken({ appId: app.appId, userId: "alice" });
+    await groups(fresh).listGroups({});
+    // GetApp never shows the secret.
+    expect((await app.admin.getApp({ appId: app.appId })).app?.secret).toBe("");
+  });
+
+  it("ADM-9: with a grace period the previous secret works until previous_secret_expire_time; a second rotation drops it", async () => {
+    const app = await setup(["alice"]);
+    const groups = (token: string) => createClient(GroupService, server.transport(protocol, { token }));
+    const original = await mint(app.secret, { iss: app.appId, sub: "alice", expIn: 86_400 });
+    const before = clock.now();
+    const { app: r1 } = await app.admin.rotateAppSecret({ appId: app.appId, previousSecretGracePeriod: seconds(60) });
+    const expire = Number(r1!.previousSecretExpireTime!.seconds) * 1000;
+    expect(expire).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 60_000);
+    expect((await app.admin.getApp({ appId: app.appId })).app?.previousSecretExpireTime).toEqual(r1!.previousSecretExpireTime);
+    await groups(original).listGroups({});
+    await groups(await mint(r1!.secret, { iss: app.appId, sub: "alice" })).listGroups({});
+
+    // A second rotation within the grace period drops the original secret at once.
+    const rotatedOnce = await mint(r1!.secret, { iss: app.appId, sub: "alice", expIn: 86_400 });
+    const { app: r2 } = await app.admin.rotateAppSecret({ appId: app.appId, previousSecretGracePeriod: seconds(3600) });
+    await expectAllUserServices(protocol, original, ErrorReason.TOKEN_INVALID);
+    await groups(rotatedOnce).listGroups({});
+    await groups(await mint(r2!.secret, { iss: app.appId, sub: "alice" })).listGroups({});
+
+    // Past the grace period, the previous secret's tokens are TOKEN_INVALID (not expired).
+    clock.advance(3601);
+    await expectAllUserServices(protocol, rotatedOnce, ErrorReason.TOKEN_INVALID);
+    expect((await app.admin.getApp({ appId: app.appId })).app?.plan).toBeDefined();
+
+    for (const grace of [seconds(-1), seconds(30 * 86_400 + 1)]) {
+      await expectError(
+        app.admin.rotateAppSecret({ appId: app.appId, previousSecretGracePeriod: grace }),
+        Code.InvalidArgument,
+        ErrorReason.FIELD_INVALID,
+        { field: "previous_secret_grace_period" },
+      );
+    }
+  });
+
+  it("AUTH-7: ServerService.GetServerInfo needs no token, and ignores one sent (even a bad one)", async () => {
+    for (const token of [undefined, "garbage", server.adminKey]) {
+      const { serverInfo } = await server.serverInfo(protocol, { token }).getServerInfo({});
+      expect(serverInfo?.serverVersion).toMatch(/^narrowcast-reference\//);
+    }
   });
 
   it("AUTH-4: AdminService needs the admin key; none, a wrong one or a user token is ADMIN_KEY_INVALID", async () => {
@@ -142,6 +219,15 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const admin = server.admin(protocol);
     const appId = "app_missing";
     const calls = [
+      admin.getApp({ appId }),
+      admin.setAppPlan({ appId, plan: 1 }),
+      admin.rotateAppSecret({ appId }),
+      admin.getUser({ appId, userId: "u" }),
+      admin.listUsers({ appId }),
+      admin.deleteUser({ appId, userId: "u" }),
+      admin.getGroup({ appId, groupId: "g" }),
+      admin.listGroups({ appId }),
+      admin.listMembers({ appId, groupId: "g" }),
       admin.importUsers({ appId, users: [{ userId: "u" }] }),
       admin.issueUserToken({ appId, userId: "u" }),
       admin.createGroup({ appId, type: GroupType.WORK }),

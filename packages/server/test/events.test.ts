@@ -1,10 +1,14 @@
-// The live event stream (rules EVT-1 to EVT-8, section 13.2): multi-device delivery, resume
-// after a disconnect with no loss and no repeat, invalid cursors, heartbeats, ordering.
+// The live event stream (rules EVT-1 to EVT-11, section 13.2): multi-device delivery, resume
+// after a disconnect with no loss and no repeat, invalid and expired cursors, heartbeats, ordering.
+// Streams opened with EventStream go through the fast path; `drain(..., { timeoutMs })` sends a
+// timeout header, which hands the request to the connect-es handler: both must agree.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ErrorReason, EventService, GroupType, type Event } from "@narrowcast/gen";
 import {
   AppFixture,
+  EventStream,
+  FakeClock,
   PROTOCOLS,
   TestServer,
   WAIT_MS,
@@ -14,6 +18,8 @@ import {
   isEvent,
   isMessage,
   receivedOf,
+  seconds,
+  type UserClient,
 } from "./support.js";
 
 let server: TestServer;
@@ -176,16 +182,23 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     resumed.close();
   });
 
-  it("EVT-4: a malformed cursor or one ahead of the app's log is CURSOR_INVALID", async () => {
+  it("EVT-4, EVT-11: a malformed cursor, one of another app, one longer than 256 bytes or ahead of the app's log is CURSOR_INVALID", async () => {
     const app = await setup(["alice", "bob"]);
     const busy = await setup(["alice", "bob"]);
     const g = await busy.group(GroupType.WORK, "alice", ["bob"]);
     for (let i = 0; i < 5; i++) await busy.user("alice").send(g, `m${i}`);
     const busyStream = await busy.user("bob").subscribe();
-    const aheadCursor = busyStream.lastCursor;
+    const otherApp = busyStream.lastCursor;
     busyStream.close();
     const bob = app.user("bob");
-    for (const cursor of ["garbage", "e-1", "ee", " ", "e1.5", aheadCursor, `${aheadCursor}0000000000000000`]) {
+    const own = await bob.subscribe();
+    const mine = own.lastCursor;
+    own.close();
+    expect(Buffer.byteLength(mine)).toBeLessThanOrEqual(256);
+    const [id, tag] = mine.split(".");
+    const ahead = `${Number(id) + 1000}.${tag}`;
+    const long = `${"0".repeat(260)}${id}.${tag}`;
+    for (const cursor of ["garbage", "e-1", "ee", " ", "e1.5", `-1.${tag}`, `${id}.`, otherApp, ahead, long, `${mine}0000000000000000`]) {
       await expectError(
         drain(bob.events.subscribe({ cursor }, { timeoutMs: WAIT_MS })),
         Code.InvalidArgument,
@@ -203,12 +216,19 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const stream = await bob.subscribe({ heartbeatIntervalSeconds: 1 });
     await stream.waitFor((i) => i.item.case === "heartbeat");
     stream.close();
-    await expectError(
-      drain(bob.events.subscribe({ heartbeatIntervalSeconds: 301 }, { timeoutMs: WAIT_MS })),
-      Code.InvalidArgument,
-      ErrorReason.FIELD_INVALID,
-      { field: "heartbeat_interval_seconds" },
-    );
+    const bad = [seconds(301), seconds(-1), { seconds: 1n, nanos: 500_000_000 }, { seconds: 0n, nanos: 1_000 }];
+    for (const heartbeatInterval of bad) {
+      // Through the connect-es handler (timeout header) and through the fast path alike.
+      await expectError(
+        drain(bob.events.subscribe({ heartbeatInterval }, { timeoutMs: WAIT_MS })),
+        Code.InvalidArgument,
+        ErrorReason.FIELD_INVALID,
+        { field: "heartbeat_interval" },
+      );
+      await expectError(drain(bob.events.subscribe({ heartbeatInterval })), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
+        field: "heartbeat_interval",
+      });
+    }
     const fine = await bob.subscribe({ heartbeatIntervalSeconds: 300 });
     fine.close();
   });
@@ -247,5 +267,58 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     await twinBob.expectNone((i) => isAboutMessage(m.messageId)(i) || isEvent("conversationUpdated")(i), isMessage("app two"));
     expect(twinBob.events.map((e) => receivedOf(e)?.elements.length)).toEqual([1]);
     twinBob.close();
+  });
+});
+
+describe("EVT-10: a cursor older than the event retention is CURSOR_EXPIRED", () => {
+  const clock = new FakeClock();
+  let short: TestServer;
+  beforeAll(async () => {
+    short = await TestServer.start({ now: clock.now, eventRetentionSeconds: 60, eventPruneIntervalMs: 20 });
+  });
+  afterAll(async () => {
+    await short?.close();
+  });
+
+  /** How a resume from `cursor` starts over the fast path: "ready", or the error that ended it. */
+  async function resumeOutcome(user: UserClient, cursor: string): Promise<"ready" | ConnectError> {
+    const stream = EventStream.open(user.events, { cursor }, user.id);
+    await stream.waitFor((i) => i.item.case === "ready").catch(() => undefined);
+    stream.close();
+    return stream.error ?? "ready";
+  }
+
+  it.each(PROTOCOLS)("%s: after pruning, resuming before the pruned events fails; after them it works", async (protocol) => {
+    const app = await AppFixture.create(short, protocol, { users: ["alice", "bob"] });
+    const g = await app.group(GroupType.WORK, "alice", ["bob"]);
+    const bob = app.user("bob");
+    const first = await bob.subscribe();
+    const stale = first.lastCursor;
+    await app.user("alice").send(g, "old");
+    await first.waitFor(isMessage("old"));
+    const recent = first.lastCursor;
+    first.close();
+    clock.advance(61);
+    const fresh = await app.user("alice").send(g, "new");
+
+    // The prune runs on its own timer: wait (bounded) until it has run, then check both paths.
+    const deadline = Date.now() + WAIT_MS;
+    let outcome = await resumeOutcome(bob, stale);
+    while (outcome === "ready" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      outcome = await resumeOutcome(bob, stale);
+    }
+    expect(outcome).toBeInstanceOf(ConnectError);
+    await expectError(Promise.reject(outcome), Code.OutOfRange, ErrorReason.CURSOR_EXPIRED, { field: "cursor" });
+    await expectError(drain(bob.events.subscribe({ cursor: stale }, { timeoutMs: WAIT_MS })), Code.OutOfRange, ErrorReason.CURSOR_EXPIRED, {
+      field: "cursor",
+    });
+
+    // From the last pruned event on, nothing is missing: the resume replays what followed.
+    const resumed = await bob.subscribe({ cursor: recent });
+    expect(resumed.replayed.map((e) => receivedOf(e)?.messageId)).toEqual([fresh.messageId]);
+    resumed.close();
+    const plain = await bob.subscribe();
+    plain.close();
   });
 });

@@ -8,15 +8,8 @@ import { create, toBinary, type DescField, type DescMessage, type DescService, t
 import { ScalarType } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import {
-  AdminService,
-  ConversationService,
-  Edition,
-  EventService,
-  GroupService,
-  GroupType,
-  MessageService,
-} from "@narrowcast/gen";
+import { ConversationService, EventService, GroupService, GroupType, MessageService, ServerService } from "@narrowcast/gen";
+import { AdminService, Plan } from "@narrowcast/gen/admin";
 import { startServer, type RunningServer } from "@narrowcast/server";
 
 const ITERATIONS = 25;
@@ -133,15 +126,16 @@ class RandomRequests {
 
 describe("random requests never get Internal or Unknown (ERR-2, ERR-4)", () => {
   let server: RunningServer;
+  /** Real IDs of the users' app; the admin fuzzer gets those of an app of its own (see below). */
   const known: string[] = [];
+  const adminKnown: string[] = [];
   let adminHeaders: Record<string, string>;
   let userHeaders: Record<string, string>;
 
-  beforeAll(async () => {
-    server = await startServer({ port: 0, rateLimitPerSecond: 1e6 });
-    adminHeaders = { authorization: `Bearer ${server.adminKey}` };
+  /** An app with three users, a group and a message; returns its IDs and alice's token. */
+  async function seedApp(name: string) {
     const admin = createClient(AdminService, createConnectTransport({ baseUrl: server.url, httpVersion: "2" }));
-    const { app } = await admin.createApp({ name: "fuzz", edition: Edition.ULTIMATE }, { headers: adminHeaders });
+    const { app } = await admin.createApp({ name, plan: Plan.ULTIMATE }, { headers: adminHeaders });
     const appId = app!.appId;
     await admin.importUsers({ appId, users: [{ userId: "alice" }, { userId: "bob" }, { userId: "carol" }] }, { headers: adminHeaders });
     const { group } = await admin.createGroup(
@@ -153,19 +147,29 @@ describe("random requests never get Internal or Unknown (ERR-2, ERR-4)", () => {
       { headers: adminHeaders },
     );
     const { token } = await admin.issueUserToken({ appId, userId: "alice" }, { headers: adminHeaders });
-    userHeaders = { authorization: `Bearer ${token}` };
-    known.push(appId, "alice", "bob", "carol", group!.groupId, message!.messageId, "e1");
+    return { ids: [appId, "alice", "bob", "carol", group!.groupId, message!.messageId, "1.AAAAAAAA"], token };
+  }
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, rateLimitPerSecond: 1e6 });
+    adminHeaders = { authorization: `Bearer ${server.adminKey}` };
+    const users = await seedApp("fuzz");
+    userHeaders = { authorization: `Bearer ${users.token}` };
+    known.push(...users.ids);
+    // AdminService may delete users and rotate secrets: it works on an app of its own, so the
+    // user services keep a valid token.
+    adminKnown.push(...(await seedApp("fuzz-admin")).ids);
   });
   afterAll(async () => {
     await server?.close();
   });
 
-  const services: DescService[] = [AdminService, GroupService, MessageService, ConversationService, EventService];
+  const services: DescService[] = [GroupService, MessageService, ConversationService, EventService, ServerService, AdminService];
 
   for (const service of services) {
     it(`${service.name}: random field values`, async () => {
       const random = prng(service.name.length * 7919);
-      const requests = new RandomRequests(random, known);
+      const requests = new RandomRequests(random, service === AdminService ? adminKnown : known);
       const transport = createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true });
       // A generic view of the client: its methods by local name.
       const client = createClient(service, transport) as unknown as Record<string, (input: unknown, options: object) => unknown>;

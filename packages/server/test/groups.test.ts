@@ -2,7 +2,7 @@
 // dismissal, identifiers (rules GRP-1 to GRP-12).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { ErrorReason, GroupType, MemberRole, type Event } from "@narrowcast/gen";
+import { ErrorReason, GroupType, MemberRole, type Event, type JoinGroupResponse } from "@narrowcast/gen";
 import {
   AppFixture,
   PROTOCOLS,
@@ -110,39 +110,51 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     carolStream.close();
   });
 
-  it("GRP-3: PUBLIC groups: apply, replace the note, owner/admin list and decide; others ROLE_REQUIRED", async () => {
+  it("GRP-3: PUBLIC groups: apply, replace the note, owner/admin list, approve and reject; others ROLE_REQUIRED", async () => {
     const app = await setup(["alice", "bob", "carol", "dave", "erin"]);
     const g = await app.group(GroupType.PUBLIC, "alice", ["bob", "carol"]);
     const alice = app.user("alice");
     await app.admin.setMemberRole({ appId: app.appId, groupId: g, userId: "bob", role: MemberRole.ADMIN });
     const aliceStream = await alice.subscribe();
-    expect((await app.user("dave").groups.joinGroup({ groupId: g, message: "hi" })).joined).toBe(false);
-    expect((await app.user("erin").groups.joinGroup({ groupId: g, message: "me too" })).joined).toBe(false);
-    expect((await app.user("dave").groups.joinGroup({ groupId: g, message: "hi again" })).joined).toBe(false);
-    const { requests } = await alice.groups.listJoinRequests({ groupId: g });
-    expect(requests.map((r) => [r.userId, r.message, r.groupId])).toEqual([
+    const pending = (res: JoinGroupResponse) => (res.result.case === "joinRequest" ? res.result.value : undefined);
+    const first = pending(await app.user("dave").groups.joinGroup({ groupId: g, message: "hi" }));
+    expect(first).toMatchObject({ groupId: g, userId: "dave", message: "hi" });
+    expect(pending(await app.user("erin").groups.joinGroup({ groupId: g, message: "me too" }))?.userId).toBe("erin");
+    // A repeated application replaces the note and keeps its time.
+    const again = pending(await app.user("dave").groups.joinGroup({ groupId: g, message: "hi again" }));
+    expect(again).toMatchObject({ message: "hi again", createTime: first!.createTime });
+    const { joinRequests } = await alice.groups.listJoinRequests({ groupId: g });
+    expect(joinRequests.map((r) => [r.userId, r.message, r.groupId])).toEqual([
       ["dave", "hi again", g],
       ["erin", "me too", g],
     ]);
     await expectError(app.user("carol").groups.listJoinRequests({ groupId: g }), Code.PermissionDenied, ErrorReason.ROLE_REQUIRED);
-    await expectError(app.user("carol").groups.decideJoinRequest({ groupId: g, userId: "dave", approve: true }), Code.PermissionDenied, ErrorReason.ROLE_REQUIRED);
+    await expectError(app.user("carol").groups.approveJoinRequest({ groupId: g, userId: "dave" }), Code.PermissionDenied, ErrorReason.ROLE_REQUIRED);
+    await expectError(app.user("carol").groups.rejectJoinRequest({ groupId: g, userId: "dave" }), Code.PermissionDenied, ErrorReason.ROLE_REQUIRED);
     await expectError(app.user("dave").groups.listJoinRequests({ groupId: g }), Code.PermissionDenied, ErrorReason.NOT_A_MEMBER);
     // Pending applicants are not members yet.
     await expectError(app.user("dave").groups.getGroup({ groupId: g }), Code.PermissionDenied, ErrorReason.NOT_A_MEMBER);
-    await app.user("bob").groups.decideJoinRequest({ groupId: g, userId: "dave", approve: true });
-    await alice.groups.decideJoinRequest({ groupId: g, userId: "erin", approve: false });
-    expect((await alice.groups.listJoinRequests({ groupId: g })).requests).toEqual([]);
+    const approved = await app.user("bob").groups.approveJoinRequest({ groupId: g, userId: "dave" });
+    expect(approved.member).toMatchObject({ userId: "dave", role: MemberRole.MEMBER });
+    const rejected = await alice.groups.rejectJoinRequest({ groupId: g, userId: "erin" });
+    expect(rejected.joinRequest).toMatchObject({ groupId: g, userId: "erin", message: "me too" });
+    expect((await alice.groups.listJoinRequests({ groupId: g })).joinRequests).toEqual([]);
     expect(Object.keys(await roles(alice, g)).sort()).toEqual(["alice", "bob", "carol", "dave"]);
     await aliceStream.waitFor(isEvent("memberJoined"));
     expect(membership(aliceStream, g)).toEqual(["joined:dave:bob"]);
-    await expectError(alice.groups.decideJoinRequest({ groupId: g, userId: "erin", approve: true }), Code.NotFound, ErrorReason.JOIN_REQUEST_NOT_FOUND);
+    for (const decide of [alice.groups.approveJoinRequest, alice.groups.rejectJoinRequest]) {
+      await expectError(decide({ groupId: g, userId: "erin" }), Code.NotFound, ErrorReason.JOIN_REQUEST_NOT_FOUND, {
+        field: "user_id",
+        ids: ["erin"],
+      });
+    }
     // Invitations to PUBLIC groups are for the owner and admins.
     await expectError(app.user("carol").groups.inviteMembers({ groupId: g, userIds: ["erin"] }), Code.PermissionDenied, ErrorReason.ROLE_REQUIRED);
     await app.user("bob").groups.inviteMembers({ groupId: g, userIds: ["erin"] });
     expect(Object.keys(await roles(alice, g))).toContain("erin");
     // Other group types have no join requests.
     const meeting = await app.group(GroupType.MEETING, "alice");
-    expect((await alice.groups.listJoinRequests({ groupId: meeting })).requests).toEqual([]);
+    expect((await alice.groups.listJoinRequests({ groupId: meeting })).joinRequests).toEqual([]);
     aliceStream.close();
   });
 
@@ -152,7 +164,9 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       const g = await app.group(type, "alice");
       const aliceStream = await app.user("alice").subscribe();
       const bobStream = await app.user("bob").subscribe();
-      expect((await app.user("bob").groups.joinGroup({ groupId: g, message: "" })).joined).toBe(true);
+      const joined = await app.user("bob").groups.joinGroup({ groupId: g, message: "" });
+      expect(joined.result.case).toBe("member");
+      expect(joined.result.value).toMatchObject({ userId: "bob", role: MemberRole.MEMBER });
       await app.user("bob").groups.inviteMembers({ groupId: g, userIds: ["carol"] });
       for (const s of [aliceStream, bobStream]) {
         await s.waitFor(isEvent("memberJoined", (e) => e.payload.case === "memberJoined" && e.payload.value.member?.userId === "carol"));
@@ -184,7 +198,8 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const app = await setup(["alice", "bob", "carol", "dave", "erin", "olaf"]);
     const g = await app.group(GroupType.WORK, "alice", ["bob", "carol", "dave", "erin"]);
     const [alice, bob, carol] = ["alice", "bob", "carol"].map((u) => app.user(u));
-    await alice.groups.setMemberRole({ groupId: g, userId: "bob", role: MemberRole.ADMIN });
+    const { member } = await alice.groups.setMemberRole({ groupId: g, userId: "bob", role: MemberRole.ADMIN });
+    expect(member).toMatchObject({ userId: "bob", role: MemberRole.ADMIN });
     await alice.groups.setMemberRole({ groupId: g, userId: "carol", role: MemberRole.ADMIN });
     expect(await roles(alice, g)).toMatchObject({ alice: "OWNER", bob: "ADMIN", carol: "ADMIN", dave: "MEMBER" });
     await expectError(alice.groups.setMemberRole({ groupId: g, userId: "bob", role: MemberRole.OWNER }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
@@ -282,7 +297,8 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       olaf.groups.listMembers({ groupId }),
       olaf.groups.inviteMembers({ groupId, userIds: ["olaf"] }),
       olaf.groups.listJoinRequests({ groupId }),
-      olaf.groups.decideJoinRequest({ groupId, userId: "olaf", approve: true }),
+      olaf.groups.approveJoinRequest({ groupId, userId: "olaf" }),
+      olaf.groups.rejectJoinRequest({ groupId, userId: "olaf" }),
       olaf.groups.leaveGroup({ groupId }),
       olaf.groups.removeMembers({ groupId, userIds: ["alice"] }),
       olaf.groups.setMemberRole({ groupId, userId: "alice", role: MemberRole.MEMBER }),
@@ -297,6 +313,41 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     await Promise.all(calls("no-such-group").map((call) => expectError(call, Code.NotFound, ErrorReason.GROUP_NOT_FOUND)));
     await Promise.all(calls(g).map((call) => expectError(call, Code.PermissionDenied, ErrorReason.NOT_A_MEMBER)));
     await expectError(olaf.groups.joinGroup({ groupId: "no-such-group" }), Code.NotFound, ErrorReason.GROUP_NOT_FOUND);
-    expect((await olaf.groups.joinGroup({ groupId: g })).joined).toBe(false);
+    expect((await olaf.groups.joinGroup({ groupId: g })).result.case).toBe("joinRequest");
+  });
+});
+
+describe("a user deleted between the service's check and the store's transaction (rule ADM-11)", () => {
+  let racy: TestServer;
+  beforeAll(async () => {
+    // existingUsers answers as it would just before a concurrent DeleteUser commits: everyone exists.
+    racy = await TestServer.start({
+      wrapStore: (inner) =>
+        new Proxy(inner, {
+          get(target, prop, receiver) {
+            if (prop === "existingUsers") return async (_appId: string, ids: readonly string[]) => new Set(ids);
+            const value = Reflect.get(target, prop, receiver);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        }),
+    });
+  });
+  afterAll(async () => {
+    await racy?.close();
+  });
+
+  it("InviteMembers and CreateGroup are USER_NOT_FOUND naming the missing users, and add nobody", async () => {
+    const app = await AppFixture.create(racy, "connect", { users: ["alice", "bob"] });
+    const alice = app.user("alice");
+    const g = await app.group(GroupType.WORK, "alice");
+    await expectError(alice.groups.inviteMembers({ groupId: g, userIds: ["bob", "ghost"] }), Code.NotFound, ErrorReason.USER_NOT_FOUND, {
+      field: "user_ids",
+      ids: ["ghost"],
+    });
+    expect(Object.keys(await roles(alice, g))).toEqual(["alice"]);
+    await expectError(alice.groups.createGroup({ type: GroupType.WORK, memberIds: ["ghost"] }), Code.NotFound, ErrorReason.USER_NOT_FOUND, {
+      field: "member_ids",
+      ids: ["ghost"],
+    });
   });
 });

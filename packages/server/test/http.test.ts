@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, createClient, type Interceptor } from "@connectrpc/connect";
 import {
+  BadRequestSchema,
   ConversationService,
-  Edition,
-  ErrorDetailSchema,
+  ErrorInfoSchema,
   ErrorReason,
   EventService,
   GroupService,
@@ -34,11 +34,21 @@ async function postJson(path: string, token: string | undefined, body: unknown) 
   return { status: res.status, type: res.headers.get("content-type"), json: (await res.json()) as any };
 }
 
-/** The ErrorDetail of a Connect JSON error body (WIRE-5). */
+/**
+ * The ErrorInfo of a Connect JSON error body (WIRE-5): reason and field, checking on the way that
+ * a BadRequest comes with it exactly when a field is named.
+ */
 function detailOf(body: { details?: { type: string; value: string }[] }) {
   const details = body.details ?? [];
-  expect(details.map((d) => d.type)).toEqual(["narrowcast.v1.ErrorDetail"]);
-  return fromBinary(ErrorDetailSchema, Buffer.from(details[0].value, "base64"));
+  const info = details.find((d) => d.type === "google.rpc.ErrorInfo");
+  expect(info, `details: ${JSON.stringify(details.map((d) => d.type))}`).toBeDefined();
+  const decoded = fromBinary(ErrorInfoSchema, Buffer.from(info!.value, "base64"));
+  expect(decoded.domain).toBe("narrowcast");
+  const field = decoded.metadata.field ?? "";
+  const bad = details.filter((d) => d.type === "google.rpc.BadRequest");
+  expect(bad.length).toBe(field ? 1 : 0);
+  if (field) expect(fromBinary(BadRequestSchema, Buffer.from(bad[0].value, "base64")).fieldViolations[0]?.field).toBe(field);
+  return { reason: decoded.reason, field };
 }
 
 /** HTTP methods of the requests the server handled, per RPC name (a server-side interceptor). */
@@ -50,22 +60,31 @@ const recordMethods: Interceptor = (next) => (req) => {
 
 describe("WIRE: plain HTTP", () => {
   it("the README's curl example: CreateApp as Connect JSON over HTTP/1.1", async () => {
-    const res = await postJson("narrowcast.v1.AdminService/CreateApp", server.adminKey, { name: "demo", edition: "EDITION_ULTIMATE" });
+    const res = await postJson("narrowcast.admin.v1.AdminService/CreateApp", server.adminKey, { name: "demo", plan: "PLAN_ULTIMATE" });
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/json/);
-    expect(res.json.app).toMatchObject({ name: "demo", edition: "EDITION_ULTIMATE" });
+    expect(res.json.app).toMatchObject({ name: "demo", plan: "PLAN_ULTIMATE" });
     expect(res.json.app.appId).toMatch(/\S/);
     expect(res.json.app.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
-  it("WIRE-5: a Connect error body carries the ErrorDetail (wrong admin key, missing token)", async () => {
-    const admin = await postJson("narrowcast.v1.AdminService/CreateApp", "wrong", { name: "demo" });
+  it("WIRE-5: a Connect error body carries the ErrorInfo (wrong admin key, missing token)", async () => {
+    const admin = await postJson("narrowcast.admin.v1.AdminService/CreateApp", "wrong", { name: "demo" });
     expect(admin.status).toBe(401);
     expect(admin.json.code).toBe("unauthenticated");
-    expect(detailOf(admin.json).reason).toBe(ErrorReason.ADMIN_KEY_INVALID);
+    expect(detailOf(admin.json).reason).toBe("ADMIN_KEY_INVALID");
     const user = await postJson("narrowcast.v1.GroupService/ListGroups", undefined, {});
     expect(user.status).toBe(401);
-    expect(detailOf(user.json).reason).toBe(ErrorReason.TOKEN_MISSING);
+    expect(detailOf(user.json).reason).toBe("TOKEN_MISSING");
+    // The old admin path is gone.
+    const old = await fetch(`${server.url}/narrowcast.v1.AdminService/CreateApp`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect(old.status).toBe(404);
+  });
+
+  it("AUTH-7: GetServerInfo as plain Connect JSON, without a token", async () => {
+    const res = await postJson("narrowcast.v1.ServerService/GetServerInfo", undefined, {});
+    expect(res.status).toBe(200);
+    expect(res.json.serverInfo).toMatchObject({ sendRatePerGroup: 40, eventRetention: "604800s", recallWindow: "120s" });
   });
 
   it("WIRE-3: JSON uses the canonical mapping (seq as a string)", async () => {
@@ -81,7 +100,7 @@ describe("WIRE: plain HTTP", () => {
     const bad = await postJson("narrowcast.v1.MessageService/SendMessage", app.user("alice").token, { groupId: g, elements: [] });
     expect(bad.status).toBe(400);
     expect(bad.json.code).toBe("invalid_argument");
-    expect(detailOf(bad.json)).toMatchObject({ reason: ErrorReason.EMPTY_MESSAGE, field: "elements" });
+    expect(detailOf(bad.json)).toEqual({ reason: "EMPTY_MESSAGE", field: "elements" });
   });
 
   it("WIRE-4: a read-only RPC as a Connect GET, authenticated like a POST", async () => {
@@ -94,7 +113,7 @@ describe("WIRE: plain HTTP", () => {
     expect(((await ok.json()) as any).group).toMatchObject({ groupId: "get-me", type: "GROUP_TYPE_WORK", ownerId: "alice" });
     const anonymous = await fetch(url);
     expect(anonymous.status).toBe(401);
-    expect(detailOf((await anonymous.json()) as any).reason).toBe(ErrorReason.TOKEN_MISSING);
+    expect(detailOf((await anonymous.json()) as any).reason).toBe("TOKEN_MISSING");
   });
 
   for (const httpVersion of ["2", "1.1"] as const) {
@@ -108,7 +127,7 @@ describe("WIRE: plain HTTP", () => {
       const conversations = createClient(ConversationService, recorded);
       const groups = createClient(GroupService, recorded);
       expect((await messages.listMessages({ groupId: g })).messages.map((m) => m.seq)).toEqual([1n]);
-      expect((await conversations.getConversation({ groupId: g })).conversation?.unreadCount).toBe(0n);
+      expect((await conversations.getConversation({ groupId: g })).conversation?.unreadCount).toBe(0);
       expect((await groups.listGroups({})).groups.map((x) => x.groupId)).toEqual([g]);
       await expectError(messages.getMessage({ groupId: g, messageId: "msg_nope" }), Code.NotFound, ErrorReason.MESSAGE_NOT_FOUND);
       await messages.sendMessage({ groupId: g, elements: [{ element: { case: "text", value: { text: "post" } } }] });
@@ -118,7 +137,7 @@ describe("WIRE: plain HTTP", () => {
 
   for (const protocol of ["connect", "grpc-web"] as const) {
     it(`WIRE-2: ${protocol} over HTTP/1.1, unary and Subscribe`, async () => {
-      const app = await AppFixture.create(server, protocol, { users: ["alice", "bob"], edition: Edition.ULTIMATE });
+      const app = await AppFixture.create(server, protocol, { users: ["alice", "bob"] });
       const g = await app.group(GroupType.WORK, "alice", ["bob"]);
       const h1 = (user: string) => server.transport(protocol, { token: app.user(user).token, httpVersion: "1.1" });
       const stream = EventStream.open(createClient(EventService, h1("bob")), {}, "bob over HTTP/1.1");
@@ -128,7 +147,7 @@ describe("WIRE: plain HTTP", () => {
         elements: [{ element: { case: "text", value: { text: "over h1" } } }],
         receiverIds: ["bob"],
       });
-      expect(sent.message?.targeted).toBe(true);
+      expect(sent.message?.receiverIds).toEqual(["bob"]);
       await stream.waitFor(isMessage("over h1"));
       await expectError(
         createClient(MessageService, h1("alice")).sendMessage({ groupId: g, elements: [] }),

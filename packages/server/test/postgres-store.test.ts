@@ -5,13 +5,15 @@
 // Every store works in a fresh PostgreSQL schema, dropped at the end, so runs never collide.
 // Without PostgreSQL the file is skipped with a warning, or fails with NARROWCAST_REQUIRE_SERVICES=1.
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { Edition, EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/gen";
+import { EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
 import { PostgresStore } from "../src/store/postgres.js";
 import { postgresMigrations } from "../src/store/postgres-schema.js";
-import type { AppendMessageInput, Store } from "../src/store/types.js";
+import { StoreConflict, type AppendMessageInput, type Store } from "../src/store/types.js";
 import { postgresAvailable, postgresUrl, redact, requireOrSkip } from "./services.js";
 import { storeContract } from "./store-contract.js";
 import { AppFixture, TestServer, textOf } from "./support.js";
@@ -46,12 +48,13 @@ const APP = "app_pg";
 const NOW = 1_700_000_000_000;
 
 async function seed(store: Store, users: readonly string[], groups: Record<string, readonly string[]>): Promise<void> {
-  await store.createApp({ appId: APP, name: "pg", edition: Edition.ULTIMATE, secret: "c2VjcmV0", createdAt: NOW });
+  await store.createApp({ appId: APP, name: "pg", plan: Plan.ULTIMATE, secret: "c2VjcmV0", createdAt: NOW });
   await store.upsertUsers(APP, users.map((userId) => ({ userId, nickname: "" })));
   for (const [groupId, members] of Object.entries(groups)) {
     await store.createGroup(
       { appId: APP, groupId, type: GroupType.WORK, name: groupId, ownerId: members[0], createdAt: NOW },
       members.map((userId, i) => ({ userId, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER })),
+      { maxMembers: 100_000, memberEventsMaxMembers: 0 },
     );
   }
 }
@@ -130,6 +133,42 @@ describe.skipIf(skip)("PostgresStore", () => {
       await restarted.close();
     });
 
+    it("upgrades a 0.1 schema (version 3): edition becomes plan; apps, users and idempotency rows are kept", async () => {
+      const schema = await freshSchema();
+      const c = await admin.connect();
+      try {
+        await c.query(`SET search_path = ${schema}`);
+        await c.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
+        for (const m of postgresMigrations.filter((m) => m.version <= 3)) {
+          await c.query(m.sql);
+          await c.query("INSERT INTO schema_migrations VALUES ($1, $2)", [m.version, NOW]);
+        }
+        await c.query("INSERT INTO apps (app_id, name, edition, secret, created_at) VALUES ($1, 'old', 2, 'c2VjcmV0', $2)", [APP, NOW]);
+        await c.query("INSERT INTO users (app_id, user_id, nickname) VALUES ($1, 'alice', 'A')", [APP]);
+        await c.query(
+          "INSERT INTO sent_messages (app_id, sender_id, client_message_id, created_at, payload) VALUES ($1, 'alice', 'k', $2, '')",
+          [APP, NOW],
+        );
+      } finally {
+        c.release();
+      }
+      const store = await openStore(schema);
+      expect(await store.getApp(APP)).toEqual({ appId: APP, name: "old", plan: Plan.ULTIMATE, secret: "c2VjcmV0", createdAt: NOW });
+      expect(await store.getUser(APP, "alice")).toEqual({ userId: "alice", nickname: "A" });
+      expect((await catalog(schema)).applied.map((r) => r.version)).toEqual(postgresMigrations.map((m) => m.version));
+      const kept = await admin.query(`SELECT sender_id, group_id, client_message_id FROM ${schema}.sent_messages`);
+      expect(kept.rows).toEqual([{ sender_id: "alice", group_id: "", client_message_id: "k" }]);
+      await store.upsertUsers(APP, [{ userId: "bob", nickname: "" }]);
+      await store.createGroup(
+        { appId: APP, groupId: "g", type: GroupType.WORK, name: "g", ownerId: "alice", createdAt: NOW },
+        [{ userId: "alice", role: MemberRole.OWNER }, { userId: "bob", role: MemberRole.MEMBER }],
+        { maxMembers: 10, memberEventsMaxMembers: 0 },
+      );
+      const { message } = await send(store, "g", "bob", { clientMessageId: "k" });
+      expect((await store.findSent(APP, "bob", "g", "k", 0))?.messageId).toBe(message.messageId);
+      await store.close();
+    });
+
     it("migrate() creates its schema when it does not exist yet", async () => {
       const schema = `nc_test_${randomBytes(6).toString("hex")}`;
       schemas.push(schema);
@@ -141,11 +180,12 @@ describe.skipIf(skip)("PostgresStore", () => {
 
   describe("several nodes on one database", () => {
     let nodes: PostgresStore[] = [];
+    let schema = "";
     const members = userIds(6);
     const node = (i: number) => nodes[i % nodes.length];
 
     beforeAll(async () => {
-      const schema = await freshSchema();
+      schema = await freshSchema();
       nodes = [await openStore(schema), await openStore(schema)];
       await seed(nodes[0], members, { g: members, h: members, i: members, j: members, k: members, l: members });
     });
@@ -159,7 +199,7 @@ describe.skipIf(skip)("PostgresStore", () => {
       const many = await Promise.all(range(0, 29).map((i) => send(node(i), "g", members[1 + (i % 5)])));
       expect(many.map((r) => Number(r.message.seq)).sort((a, b) => a - b)).toEqual(range(3, 32));
       expect((await nodes[0].getGroup(APP, "g"))?.lastSeq).toBe(32);
-      const history = await nodes[1].listMessages(APP, "g", { viewerId: "u0", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 100 });
+      const history = await nodes[1].listMessages(APP, "g", { viewerId: "u0", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 100 });
       expect(history.messages.map((m) => Number(m.seq))).toEqual(range(1, 32));
       // Every member's counters saw every message exactly once (u0 never sent: all 32 unread).
       expect((await nodes[1].conversation(APP, "g", "u0"))?.unreadCount).toBe(32);
@@ -174,29 +214,39 @@ describe.skipIf(skip)("PostgresStore", () => {
       const stored = results.filter((r) => !r.duplicate);
       expect(stored).toHaveLength(1);
       for (const r of results) expect(r.message).toEqual(stored[0].message);
-      const history = await nodes[0].listMessages(APP, "h", { viewerId: "u1", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 100 });
+      const history = await nodes[0].listMessages(APP, "h", { viewerId: "u1", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 100 });
       expect(history.messages.map((m) => m.messageId)).toEqual([stored[0].message.messageId]);
       expect(await nodes[1].latestEventId(APP)).toBe(latest + 1);
       expect((await nodes[1].conversation(APP, "h", "u2"))?.unreadCount).toBe(1);
     });
 
-    it("…also when the sends race into different groups, whose row locks do not order them", async () => {
+    it("…while the same key in another group is another message (rule MSG-10: scoped to sender and group)", async () => {
       const latest = await nodes[0].latestEventId(APP);
       const dedupeSince = NOW - 60_000;
       const results = await Promise.all(
         range(0, 19).map((i) => send(node(i), i % 2 ? "i" : "j", "u2", { clientMessageId: "cross-key", dedupeSince })),
       );
       const stored = results.filter((r) => !r.duplicate);
-      expect(stored).toHaveLength(1);
-      for (const r of results) expect(r.message.messageId).toBe(stored[0].message.messageId);
+      expect(stored.map((r) => r.message.groupId).sort()).toEqual(["i", "j"]);
+      for (const r of results) {
+        expect(r.message.messageId).toBe(stored.find((s) => s.message.groupId === r.message.groupId)!.message.messageId);
+      }
       const seqs = async (groupId: string) =>
-        (await nodes[0].listMessages(APP, groupId, { viewerId: "u2", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 100 })).messages.length;
-      expect((await seqs("i")) + (await seqs("j"))).toBe(1);
-      expect(await nodes[1].latestEventId(APP)).toBe(latest + 1);
-      expect((await nodes[1].findSent(APP, "u2", "cross-key", 0))?.messageId).toBe(stored[0].message.messageId);
+        (await nodes[0].listMessages(APP, groupId, { viewerId: "u2", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 100 })).messages.length;
+      expect([await seqs("i"), await seqs("j")]).toEqual([1, 1]);
+      expect(await nodes[1].latestEventId(APP)).toBe(latest + 2);
+      for (const groupId of ["i", "j"]) {
+        expect((await nodes[1].findSent(APP, "u2", groupId, "cross-key", 0))?.messageId).toBe(
+          stored.find((s) => s.message.groupId === groupId)!.message.messageId,
+        );
+      }
     });
 
     it("concurrent writes in one app take contiguous event IDs, and readers never see a later one before an earlier one", async () => {
+      const groups = ["g", "h", "i", "j", "k", "l"];
+      // A message in every group first, so that each read below (u0's first in its group; u0 never
+      // sends) moves the read position and is logged (rule UNR-3: a read that does not, is not).
+      for (const groupId of groups) await send(nodes[0], groupId, "u1");
       const start = await nodes[0].latestEventId(APP);
       // u5 is in every group: its log holds every message event (markRead events are private
       // to their user, so those are done by others).
@@ -209,9 +259,10 @@ describe.skipIf(skip)("PostgresStore", () => {
         }
       })();
       const writes = range(0, 47).map(async (i) => {
-        const groupId = ["g", "h", "i", "j", "k", "l"][i % 6];
+        const groupId = groups[i % 6];
         if (i % 8 === 7) {
-          return [(await node(i).markRead(APP, groupId, "u0", 0, NOW + 2000, () => create(EventSchema, {}))).event.eventId];
+          const readGroup = groups[(i - 7) / 8];
+          return [(await node(i).markRead(APP, readGroup, "u0", 0, NOW + 2000, () => create(EventSchema, {}))).event!.eventId];
         }
         const { event } = await send(node(i), groupId, members[1 + (i % 4)]);
         return [event.eventId];
@@ -225,6 +276,57 @@ describe.skipIf(skip)("PostgresStore", () => {
       expect(messageEvents).toHaveLength(42);
       // What a reader saw at any moment was a prefix of the final log: committed in ID order.
       for (const snapshot of seen) expect(snapshot).toEqual(messageEvents.slice(0, snapshot.length));
+    });
+
+    it("addMembers of a user whose deletion is under way waits for it, then is user_not_found (rule ADM-11)", async () => {
+      await nodes[0].upsertUsers(APP, [{ userId: "doomed", nickname: "" }]);
+      const limits = { maxMembers: 100_000, memberEventsMaxMembers: 0 };
+      // A deletion held open, locking as deleteUser does: the user's row FOR UPDATE first.
+      const deleter = await admin.connect();
+      try {
+        await deleter.query(`SET search_path = ${schema}`);
+        await deleter.query("BEGIN");
+        await deleter.query("SELECT 1 FROM users WHERE app_id = $1 AND user_id = 'doomed' FOR UPDATE", [APP]);
+        await deleter.query("DELETE FROM users WHERE app_id = $1 AND user_id = 'doomed'", [APP]);
+        const pid = (await deleter.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+        let settled = false;
+        const adding = nodes[1]
+          .addMembers(APP, "g", [{ userId: "doomed", role: MemberRole.MEMBER }], "", NOW, limits)
+          .then(
+            () => "added",
+            (e: unknown) => e,
+          )
+          .finally(() => (settled = true));
+        // Until addMembers waits for the deletion's lock (or, without that lock, is done).
+        const blocked = async () =>
+          ((await admin.query("SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", [pid])).rowCount ?? 0) > 0;
+        while (!settled && !(await blocked())) await sleep(10);
+        await deleter.query("COMMIT");
+        const outcome = await adding;
+        expect(outcome).toBeInstanceOf(StoreConflict);
+        expect(outcome).toMatchObject({ kind: "user_not_found", ids: ["doomed"] });
+      } finally {
+        deleter.release(true); // never back to the pool with our search_path (or a transaction open)
+      }
+      expect(await nodes[0].getMember(APP, "g", "doomed")).toBeUndefined();
+    });
+
+    it("concurrent deleteUser and addMembers of the same users never leave a deleted user a member", async () => {
+      const doomed = range(0, 9).map((i) => `gone${i}`);
+      await nodes[0].upsertUsers(APP, doomed.map((userId) => ({ userId, nickname: "" })));
+      const limits = { maxMembers: 100_000, memberEventsMaxMembers: 0 };
+      await Promise.all(
+        doomed.flatMap((userId, i) => [
+          node(i).addMembers(APP, "k", [{ userId, role: MemberRole.MEMBER }], "", NOW, limits).catch((e: unknown) => {
+            if (!(e instanceof StoreConflict && e.kind === "user_not_found")) throw e;
+          }),
+          node(i + 1).deleteUser(APP, userId, NOW, () => limits),
+        ]),
+      );
+      expect(await nodes[0].existingUsers(APP, doomed)).toEqual(new Set());
+      const left = await nodes[0].listMembers(APP, "k");
+      expect(left.map((m) => m.userId)).toEqual(members);
+      expect((await nodes[0].getGroup(APP, "k"))?.memberCount).toBe(members.length);
     });
   });
 
@@ -252,8 +354,8 @@ describe.skipIf(skip)("PostgresStore", () => {
 
       expect((await bob.history(g)).map(textOf)).toEqual(["psst", "hello"]);
       expect((await carol.history(g)).map(textOf)).toEqual(["hello"]);
-      expect((await bob.conversation(g)).unreadCount).toBe(2n);
-      expect((await carol.conversation(g)).unreadCount).toBe(1n);
+      expect((await bob.conversation(g)).unreadCount).toBe(2);
+      expect((await carol.conversation(g)).unreadCount).toBe(1);
       expect((await carol.conversation(g)).lastMessage?.messageId).toBe(hello.messageId);
 
       // Resuming from the cursors replays exactly what each may see, then `ready`.
@@ -268,7 +370,7 @@ describe.skipIf(skip)("PostgresStore", () => {
       for (const s of Object.values(resumed)) s.close();
 
       await bob.conversations.markConversationRead({ groupId: g, readSeq: 0n });
-      expect((await bob.conversation(g)).unreadCount).toBe(0n);
+      expect((await bob.conversation(g)).unreadCount).toBe(0);
     });
   });
 });

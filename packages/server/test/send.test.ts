@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toJson, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import {
-  Edition,
-  ErrorDetailSchema,
+  ErrorInfoSchema,
   ErrorReason,
   GroupType,
   MemberRole,
@@ -15,6 +14,7 @@ import {
   MessagePriority,
   type SendMessageRequestSchema,
 } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
 import {
   AppFixture,
   PROTOCOLS,
@@ -43,7 +43,7 @@ type SendInit = MessageInitShape<typeof SendMessageRequestSchema>;
 const chars = (n: number) => "x".repeat(n);
 
 describe.each(PROTOCOLS)("%s", (protocol) => {
-  const setup = (users: string[], edition = Edition.ULTIMATE) => AppFixture.create(server, protocol, { users, edition });
+  const setup = (users: string[], plan = Plan.ULTIMATE) => AppFixture.create(server, protocol, { users, plan });
 
   it("MSG-2, MSG-7: seq is the group's next number per stored message; elements, priority and custom data round-trip", async () => {
     const app = await setup(["alice", "bob", "carol"]);
@@ -81,7 +81,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     expect(message!.offlinePushInfo?.title).toBe("t");
     expect(message!.senderId).toBe("alice");
     expect(message!.groupId).toBe(g);
-    expect(message!.targeted).toBe(false);
+    expect(message!.receiverIds).toEqual([]);
   });
 
   it("MSG-1: a non-member cannot send (PermissionDenied NOT_A_MEMBER)", async () => {
@@ -110,6 +110,20 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       ErrorReason.INVALID_ELEMENT,
       { field: "elements[0]" },
     );
+    // Sizes and indexes are signed on the wire; negative ones are invalid elements.
+    const negative: MessageInitShape<typeof MessageElementSchema>[] = [
+      { element: { case: "image", value: { url: "https://example.com/i.png", width: -1 } } },
+      { element: { case: "image", value: { url: "https://example.com/i.png", height: -1 } } },
+      { element: { case: "image", value: { url: "https://example.com/i.png", sizeBytes: -1n } } },
+      { element: { case: "file", value: { url: "https://example.com/f", sizeBytes: -5n } } },
+      { element: { case: "face", value: { index: -1 } } },
+    ];
+    for (const el of negative) {
+      await expectError(alice.messages.sendMessage({ groupId: g, elements: [text("ok"), el] }), Code.InvalidArgument, ErrorReason.INVALID_ELEMENT, {
+        field: "elements[1]",
+      });
+    }
+    expect(await alice.history(g)).toEqual([]);
   });
 
   it("MSG-4: 12,279 characters pass, 12,280 fail with MESSAGE_TOO_LARGE; custom_data counts too", async () => {
@@ -148,7 +162,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     expect(all.mentionAll).toBe(true);
   });
 
-  it("TGT-1, TGT-2, TGT-3, TGT-5: receiver list shape and membership", async () => {
+  it("TGT-1, TGT-2, TGT-3, TGT-5: receiver list shape and membership; the single-receiver form is a list of one", async () => {
     const members = ids("u", 51);
     const app = await setup(["alice", "olaf", ...members]);
     const g = await app.group(GroupType.WORK, "alice", members);
@@ -158,16 +172,15 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     await expectError(alice.send(g, "x", { receiverIds: members }), Code.InvalidArgument, ErrorReason.RECEIVER_LIST_TOO_LONG, {
       field: "receiver_ids",
     });
-    await expectError(alice.send(g, "x", { receiverId: "u1", receiverIds: ["u2"] }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
-      field: "receiver_id",
-    });
+    expect((await alice.send(g, "one", { receiverIds: ["u1"] })).receiverIds).toEqual(["u1"]);
     await expectError(alice.send(g, "x", { receiverIds: ["u1", "u2", "u1", "u3", "u3"] }), Code.InvalidArgument, ErrorReason.DUPLICATE_RECEIVER, {
       ids: ["u1", "u3"],
     });
     await expectError(alice.send(g, "x", { receiverIds: ["u1", "alice"] }), Code.InvalidArgument, ErrorReason.SENDER_IN_RECEIVER_LIST, {
       ids: ["alice"],
     });
-    await expectError(alice.send(g, "x", { receiverId: "alice" }), Code.InvalidArgument, ErrorReason.SENDER_IN_RECEIVER_LIST, {
+    await expectError(alice.send(g, "x", { receiverIds: ["alice"] }), Code.InvalidArgument, ErrorReason.SENDER_IN_RECEIVER_LIST, {
+      field: "receiver_ids",
       ids: ["alice"],
     });
     await expectError(
@@ -176,38 +189,53 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       ErrorReason.RECEIVER_NOT_MEMBER,
       { ids: ["olaf", "ghost"] },
     );
-    await expectError(alice.send(g, "x", { receiverId: "olaf" }), Code.FailedPrecondition, ErrorReason.RECEIVER_NOT_MEMBER, { ids: ["olaf"] });
-    expect((await alice.history(g)).map((m) => m.seq)).toEqual([1n]);
+    await expectError(alice.send(g, "x", { receiverIds: ["olaf"] }), Code.FailedPrecondition, ErrorReason.RECEIVER_NOT_MEMBER, {
+      field: "receiver_ids",
+      ids: ["olaf"],
+    });
+    expect((await alice.history(g)).map((m) => m.seq)).toEqual([1n, 2n]);
   });
 
-  it("TGT-9, TGT-10, TGT-11: edition, group type and mentions", async () => {
+  it("TGT-9, TGT-10, TGT-11: plan, group type and mentions", async () => {
     const app = await setup(["alice", "bob"]);
-    const std = await AppFixture.create(server, protocol, { users: ["alice", "bob"], edition: Edition.STANDARD });
+    const std = await AppFixture.create(server, protocol, { users: ["alice", "bob"], plan: Plan.STANDARD });
     const alice = app.user("alice");
     for (const type of [GroupType.COMMUNITY, GroupType.AVCHATROOM]) {
       const g = await app.group(type, "alice", ["bob"]);
       await expectError(alice.send(g, "x", { receiverIds: ["bob"] }), Code.FailedPrecondition, ErrorReason.GROUP_TYPE_UNSUPPORTED);
-      await expectError(alice.send(g, "x", { receiverId: "bob" }), Code.FailedPrecondition, ErrorReason.GROUP_TYPE_UNSUPPORTED);
     }
     const w = await app.group(GroupType.WORK, "alice", ["bob"]);
     await expectError(alice.send(w, "x", { receiverIds: ["bob"], mentionAll: true }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION);
-    await expectError(alice.send(w, "x", { receiverId: "bob", mentionedUserIds: ["bob"] }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION);
+    await expectError(alice.send(w, "x", { receiverIds: ["bob"], mentionedUserIds: ["bob"] }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION, {
+      field: "mentioned_user_ids",
+    });
     const sg = await std.group(GroupType.WORK, "alice", ["bob"]);
-    await expectError(std.user("alice").send(sg, "x", { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_EDITION);
+    await expectError(std.user("alice").send(sg, "x", { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_PLAN, {
+      field: "receiver_ids",
+    });
     // STANDARD apps still send ordinary messages.
     expect((await std.user("alice").send(sg, "ordinary")).seq).toBe(1n);
+    // ADM-8: the plan is checked at send time, so SetAppPlan applies to the very next send, both ways.
+    const { app: upgraded } = await std.admin.setAppPlan({ appId: std.appId, plan: Plan.ULTIMATE });
+    expect(upgraded).toMatchObject({ appId: std.appId, plan: Plan.ULTIMATE, secret: "" });
+    expect((await std.user("alice").send(sg, "now allowed", { receiverIds: ["bob"] })).receiverIds).toEqual(["bob"]);
+    await std.admin.setAppPlan({ appId: std.appId, plan: Plan.STANDARD });
+    await expectError(std.user("alice").send(sg, "x", { receiverIds: ["bob"] }), Code.PermissionDenied, ErrorReason.FEATURE_NOT_IN_PLAN);
+    await expectError(std.admin.setAppPlan({ appId: std.appId, plan: Plan.UNSPECIFIED }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
+      field: "plan",
+    });
+    expect((await std.admin.getApp({ appId: std.appId })).app?.plan).toBe(Plan.STANDARD);
   });
 
   it("9.1: the first failing check in the spec's order decides the error", async () => {
     const app = await setup(["alice", "bob", "carol", "olaf"]);
-    const std = await AppFixture.create(server, protocol, { users: ["alice", "bob", "olaf"], edition: Edition.STANDARD });
+    const std = await AppFixture.create(server, protocol, { users: ["alice", "bob", "olaf"], plan: Plan.STANDARD });
     const g = await app.group(GroupType.WORK, "alice", ["bob", "carol"]);
     const c = await app.group(GroupType.COMMUNITY, "alice", ["bob"]);
     const sc = await std.group(GroupType.COMMUNITY, "alice", ["bob"]);
     const big = [text(chars(12_280))];
     const cases: { name: string; user: UserClient; req: SendInit; code: Code; reason: ErrorReason; field?: string; ids?: string[] }[] = [
       { name: "group_id before elements", user: app.user("alice"), req: { groupId: "bad id!", elements: [] }, code: Code.InvalidArgument, reason: ErrorReason.FIELD_INVALID, field: "group_id" },
-      { name: "receiver_id with receiver_ids before elements", user: app.user("alice"), req: { groupId: g, receiverId: "bob", receiverIds: ["carol"], elements: [] }, code: Code.InvalidArgument, reason: ErrorReason.FIELD_INVALID, field: "receiver_id" },
       { name: "client_message_id before elements", user: app.user("alice"), req: { groupId: g, clientMessageId: chars(129), elements: [] }, code: Code.InvalidArgument, reason: ErrorReason.FIELD_INVALID, field: "client_message_id" },
       { name: "EMPTY_MESSAGE before TARGETED_WITH_MENTION", user: app.user("alice"), req: { groupId: g, elements: [], receiverIds: ["bob"], mentionAll: true }, code: Code.InvalidArgument, reason: ErrorReason.EMPTY_MESSAGE, field: "elements" },
       { name: "INVALID_ELEMENT before MESSAGE_TOO_LARGE", user: app.user("alice"), req: { groupId: g, elements: [...big, {}] }, code: Code.InvalidArgument, reason: ErrorReason.INVALID_ELEMENT, field: "elements[1]" },
@@ -218,9 +246,9 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       { name: "SENDER_IN_RECEIVER_LIST before GROUP_NOT_FOUND", user: app.user("alice"), req: { groupId: "nope", elements: [text("x")], receiverIds: ["alice"] }, code: Code.InvalidArgument, reason: ErrorReason.SENDER_IN_RECEIVER_LIST, ids: ["alice"] },
       { name: "MENTION_LIST_TOO_LONG before GROUP_NOT_FOUND", user: app.user("alice"), req: { groupId: "nope", elements: [text("x")], mentionedUserIds: ids("m", 51) }, code: Code.InvalidArgument, reason: ErrorReason.MENTION_LIST_TOO_LONG },
       { name: "GROUP_NOT_FOUND before NOT_A_MEMBER", user: app.user("olaf"), req: { groupId: "nope", elements: [text("x")] }, code: Code.NotFound, reason: ErrorReason.GROUP_NOT_FOUND },
-      { name: "NOT_A_MEMBER before FEATURE_NOT_IN_EDITION", user: std.user("olaf"), req: { groupId: sc, elements: [text("x")], receiverIds: ["bob"] }, code: Code.PermissionDenied, reason: ErrorReason.NOT_A_MEMBER },
+      { name: "NOT_A_MEMBER before FEATURE_NOT_IN_PLAN", user: std.user("olaf"), req: { groupId: sc, elements: [text("x")], receiverIds: ["bob"] }, code: Code.PermissionDenied, reason: ErrorReason.NOT_A_MEMBER },
       { name: "NOT_A_MEMBER before GROUP_TYPE_UNSUPPORTED", user: app.user("olaf"), req: { groupId: c, elements: [text("x")], receiverIds: ["bob"] }, code: Code.PermissionDenied, reason: ErrorReason.NOT_A_MEMBER },
-      { name: "FEATURE_NOT_IN_EDITION before GROUP_TYPE_UNSUPPORTED", user: std.user("alice"), req: { groupId: sc, elements: [text("x")], receiverIds: ["olaf"] }, code: Code.PermissionDenied, reason: ErrorReason.FEATURE_NOT_IN_EDITION },
+      { name: "FEATURE_NOT_IN_PLAN before GROUP_TYPE_UNSUPPORTED", user: std.user("alice"), req: { groupId: sc, elements: [text("x")], receiverIds: ["olaf"] }, code: Code.PermissionDenied, reason: ErrorReason.FEATURE_NOT_IN_PLAN },
       { name: "GROUP_TYPE_UNSUPPORTED before RECEIVER_NOT_MEMBER", user: app.user("alice"), req: { groupId: c, elements: [text("x")], receiverIds: ["olaf"] }, code: Code.FailedPrecondition, reason: ErrorReason.GROUP_TYPE_UNSUPPORTED },
     ];
     for (const k of cases) {
@@ -273,7 +301,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       expect(after[who]).toEqual({
         ...before[who],
         history: [...before[who].history, next.messageId],
-        unread: before[who].unread + 1n,
+        unread: before[who].unread + 1,
         last: next.messageId,
       });
     }
@@ -282,20 +310,20 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     bobStream.close();
   });
 
-  it("MSG-15: a targeted send refused for the edition leaves no trace either", async () => {
-    const std = await setup(["alice", "bob"], Edition.STANDARD);
+  it("MSG-15: a targeted send refused for the plan leaves no trace either", async () => {
+    const std = await setup(["alice", "bob"], Plan.STANDARD);
     const g = await std.group(GroupType.WORK, "alice", ["bob"]);
     const bob = await std.user("bob").subscribe();
     await expectError(
       std.user("alice").send(g, "t", { receiverIds: ["bob"], countAsUnreadForReceivers: true, clientMessageId: "k" }),
       Code.PermissionDenied,
-      ErrorReason.FEATURE_NOT_IN_EDITION,
+      ErrorReason.FEATURE_NOT_IN_PLAN,
     );
     const next = await std.user("alice").send(g, "next", { clientMessageId: "k" });
     expect(next.seq).toBe(1n);
     await bob.waitFor(isMessage("next"));
     expect(bob.events).toHaveLength(1);
-    expect(await viewOf(std.user("bob"), g)).toMatchObject({ history: [next.messageId], unread: 1n, last: next.messageId });
+    expect(await viewOf(std.user("bob"), g)).toMatchObject({ history: [next.messageId], unread: 1, last: next.messageId });
     bob.close();
   });
 
@@ -315,6 +343,12 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     expect(bobs.messageId).not.toBe(original.messageId);
     const other = await alice.send(g, "once", { clientMessageId: "key-2" });
     expect(other.seq).toBe(bobs.seq + 1n);
+    // The key is scoped to (sender, group): the same key in another group is a new message.
+    const h = await app.group(GroupType.WORK, "alice", ["bob"]);
+    const elsewhere = await alice.send(h, "once", { clientMessageId: "key-1" });
+    expect(elsewhere.messageId).not.toBe(original.messageId);
+    expect(elsewhere).toMatchObject({ groupId: h, seq: 1n });
+    expect((await alice.send(h, "again", { clientMessageId: "key-1" })).messageId).toBe(elsewhere.messageId);
     expect(await alice.send(g, "x", { clientMessageId: chars(128) })).toBeDefined();
     await expectError(alice.send(g, "x", { clientMessageId: chars(129) }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
       field: "client_message_id",
@@ -328,51 +362,68 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     stream.close();
   });
 
-  it("MSG-12: history pages by seq with exclusive bounds, limits and has_more", async () => {
+  it("MSG-12, PAG-1, PAG-2: history pages by anchors and tokens, ascending within a page, in the anchor's direction", async () => {
     const app = await setup(["alice", "bob"]);
     const g = await app.group(GroupType.WORK, "alice", ["bob"]);
     const alice = app.user("alice");
     for (let i = 1; i <= 5; i++) await alice.send(g, `m${i}`);
-    const page = async (q: { beforeSeq?: bigint; afterSeq?: bigint; limit?: number }) => {
+    const page = async (q: { beforeSeq?: bigint; afterSeq?: bigint; pageSize?: number; pageToken?: string }) => {
       const res = await app.user("bob").messages.listMessages({ groupId: g, ...q });
-      return { seqs: res.messages.map((m) => Number(m.seq)), hasMore: res.hasMore };
+      return { seqs: res.messages.map((m) => Number(m.seq)), token: res.nextPageToken };
     };
-    expect(await page({ limit: 2 })).toEqual({ seqs: [4, 5], hasMore: true });
-    expect(await page({ beforeSeq: 4n, limit: 2 })).toEqual({ seqs: [2, 3], hasMore: true });
-    expect(await page({ beforeSeq: 2n, limit: 2 })).toEqual({ seqs: [1], hasMore: false });
-    expect(await page({ beforeSeq: 1n })).toEqual({ seqs: [], hasMore: false });
-    expect(await page({ afterSeq: 3n, limit: 1 })).toEqual({ seqs: [4], hasMore: true });
-    expect(await page({ afterSeq: 4n, limit: 5 })).toEqual({ seqs: [5], hasMore: false });
-    expect(await page({ afterSeq: 5n })).toEqual({ seqs: [], hasMore: false });
-    expect(await page({ limit: 100 })).toEqual({ seqs: [1, 2, 3, 4, 5], hasMore: false });
+    const seqs = async (q: Parameters<typeof page>[0]) => {
+      const { seqs, token } = await page(q);
+      return { seqs, more: token !== "" };
+    };
+    expect(await seqs({ pageSize: 2 })).toEqual({ seqs: [4, 5], more: true });
+    expect(await seqs({ beforeSeq: 4n, pageSize: 2 })).toEqual({ seqs: [2, 3], more: true });
+    expect(await seqs({ beforeSeq: 2n, pageSize: 2 })).toEqual({ seqs: [1], more: false });
+    expect(await seqs({ beforeSeq: 1n })).toEqual({ seqs: [], more: false });
+    expect(await seqs({ afterSeq: 3n, pageSize: 1 })).toEqual({ seqs: [4], more: true });
+    expect(await seqs({ afterSeq: 4n, pageSize: 5 })).toEqual({ seqs: [5], more: false });
+    expect(await seqs({ afterSeq: 5n })).toEqual({ seqs: [], more: false });
+    expect(await seqs({ pageSize: 100 })).toEqual({ seqs: [1, 2, 3, 4, 5], more: false });
     await expectError(page({ beforeSeq: 4n, afterSeq: 1n }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "after_seq" });
-    await expectError(page({ limit: 101 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "limit" });
+
+    // Walking with tokens: backward from the latest, and forward from an anchor.
+    const back1 = await page({ pageSize: 2 });
+    const back2 = await page({ pageSize: 2, pageToken: back1.token });
+    const back3 = await page({ pageSize: 2, pageToken: back2.token });
+    expect([back1.seqs, back2.seqs, back3.seqs, back3.token]).toEqual([[4, 5], [2, 3], [1], ""]);
+    const fwd1 = await page({ afterSeq: 1n, pageSize: 2 });
+    const fwd2 = await page({ afterSeq: 1n, pageSize: 2, pageToken: fwd1.token });
+    expect([fwd1.seqs, fwd2.seqs, fwd2.token]).toEqual([[2, 3], [4, 5], ""]);
+    // A token carries its first request's anchors: other anchors make it PAGE_TOKEN_INVALID.
+    await expectError(page({ pageSize: 2, pageToken: fwd1.token }), Code.InvalidArgument, ErrorReason.PAGE_TOKEN_INVALID, { field: "page_token" });
+    await expectError(page({ afterSeq: 2n, pageToken: fwd1.token }), Code.InvalidArgument, ErrorReason.PAGE_TOKEN_INVALID, { field: "page_token" });
+    await expectError(page({ beforeSeq: 5n, pageToken: back1.token }), Code.InvalidArgument, ErrorReason.PAGE_TOKEN_INVALID, { field: "page_token" });
 
     const big = await app.group(GroupType.WORK, "alice", ["bob"]);
     for (let i = 1; i <= 21; i++) await alice.send(big, `b${i}`);
     const res = await app.user("bob").messages.listMessages({ groupId: big });
     expect(res.messages.map((m) => Number(m.seq))).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
-    expect(res.hasMore).toBe(true);
+    expect(res.nextPageToken).not.toBe("");
+    expect((await app.user("bob").messages.listMessages({ groupId: big, pageSize: 101 })).messages).toHaveLength(21);
   });
 
-  it("MSG-12, TGT-8: has_more counts only messages the caller may see; seq gaps for non-receivers", async () => {
+  it("MSG-12, TGT-8: a next page token only when messages the caller may see follow; seq gaps for non-receivers", async () => {
     const app = await setup(["alice", "bob", "carol"]);
     const g = await app.group(GroupType.WORK, "alice", ["bob", "carol"]);
     const alice = app.user("alice");
     await alice.send(g, "one");
     await alice.send(g, "two", { receiverIds: ["carol"] });
     await alice.send(g, "three");
-    const page = async (user: string, q: { beforeSeq?: bigint; afterSeq?: bigint; limit?: number }) => {
+    const page = async (user: string, q: { beforeSeq?: bigint; afterSeq?: bigint; pageSize?: number }) => {
       const res = await app.user(user).messages.listMessages({ groupId: g, ...q });
-      return { seqs: res.messages.map((m) => Number(m.seq)), hasMore: res.hasMore };
+      return { seqs: res.messages.map((m) => Number(m.seq)), more: res.nextPageToken !== "" };
     };
-    expect(await page("bob", {})).toEqual({ seqs: [1, 3], hasMore: false });
-    expect(await page("bob", { limit: 1 })).toEqual({ seqs: [3], hasMore: true });
-    expect(await page("bob", { beforeSeq: 3n, limit: 1 })).toEqual({ seqs: [1], hasMore: false });
-    expect(await page("bob", { afterSeq: 1n, limit: 1 })).toEqual({ seqs: [3], hasMore: false });
-    expect(await page("bob", { beforeSeq: 2n, afterSeq: 0n, limit: 1 })).toEqual({ seqs: [1], hasMore: false });
-    expect(await page("carol", { beforeSeq: 3n, limit: 1 })).toEqual({ seqs: [2], hasMore: true });
-    expect(await page("carol", { afterSeq: 1n, limit: 1 })).toEqual({ seqs: [2], hasMore: true });
+    expect(await page("bob", {})).toEqual({ seqs: [1, 3], more: false });
+    expect(await page("bob", { pageSize: 1 })).toEqual({ seqs: [3], more: true });
+    expect(await page("bob", { beforeSeq: 3n, pageSize: 1 })).toEqual({ seqs: [1], more: false });
+    expect(await page("bob", { afterSeq: 1n, pageSize: 1 })).toEqual({ seqs: [3], more: false });
+    expect(await page("bob", { beforeSeq: 2n, pageSize: 1 })).toEqual({ seqs: [1], more: false });
+    expect(await page("carol", { beforeSeq: 3n, pageSize: 1 })).toEqual({ seqs: [2], more: true });
+    expect(await page("carol", { afterSeq: 1n, pageSize: 1 })).toEqual({ seqs: [2], more: true });
   });
 
   it("MSG-14: GetMessage of a missing, foreign-group, invisible or pre-join message is one and the same MESSAGE_NOT_FOUND", async () => {
@@ -395,7 +446,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       [app.user("erin"), early.messageId],
     ] as const) {
       const err = await expectError(user.messages.getMessage({ groupId: g, messageId }), Code.NotFound, ErrorReason.MESSAGE_NOT_FOUND);
-      details.push(toJson(ErrorDetailSchema, err.findDetails(ErrorDetailSchema)[0]));
+      details.push(toJson(ErrorInfoSchema, err.findDetails(ErrorInfoSchema)[0]));
     }
     expect(new Set(details.map((d) => JSON.stringify(d))).size).toBe(1);
   });
@@ -417,11 +468,20 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const g = await app.group(GroupType.WORK, "alice");
     const alice = app.user("alice");
     await alice.send(g, "one");
-    const max = 2n ** 64n - 1n;
+    const max = 2n ** 63n - 1n;
     expect((await alice.messages.listMessages({ groupId: g, beforeSeq: max })).messages.map((m) => m.seq)).toEqual([1n]);
     expect((await alice.messages.listMessages({ groupId: g, afterSeq: max })).messages).toEqual([]);
     expect((await alice.conversations.markConversationRead({ groupId: g, readSeq: max })).conversation?.readSeq).toBe(1n);
-    await expectError(alice.messages.listMessages({ groupId: g, limit: 2 ** 32 - 1 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "limit" });
+    // PAG-2: a page size above the maximum is coerced, not refused.
+    expect((await alice.messages.listMessages({ groupId: g, pageSize: 2 ** 31 - 1 })).messages).toHaveLength(1);
+    // No unsigned ints in v1: negative seqs and sizes are FIELD_INVALID.
+    const min = -(2n ** 63n);
+    await expectError(alice.messages.listMessages({ groupId: g, beforeSeq: -1n }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "before_seq" });
+    await expectError(alice.messages.listMessages({ groupId: g, afterSeq: min }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "after_seq" });
+    await expectError(alice.messages.listMessages({ groupId: g, pageSize: -1 }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field: "page_size" });
+    await expectError(alice.conversations.markConversationRead({ groupId: g, readSeq: -1n }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
+      field: "read_seq",
+    });
     await expectError(alice.groups.inviteMembers({ groupId: g, userIds: ["u".repeat(65)] }), Code.InvalidArgument, ErrorReason.FIELD_INVALID, {
       field: "user_ids[0]",
     });

@@ -45,7 +45,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const carol = await app.user("carol").subscribe();
     await alice.send(side, "ping");
     await carol.waitFor(isMessage("ping"));
-    expect((await alice.messages.listMessages({ groupId: g, limit: 1 })).messages[0].messageId).toBe(sent.at(-1));
+    expect((await alice.messages.listMessages({ groupId: g, pageSize: 1 })).messages[0].messageId).toBe(sent.at(-1));
     carol.close();
 
     // bob reads again: what was already on its way, then the end.

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { Edition, EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/gen";
+import { EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
 import { SqliteStore } from "../src/store/sqlite.js";
 import { sqliteMigrations } from "../src/store/sqlite-schema.js";
 import type { AppendMessageInput, Store } from "../src/store/types.js";
@@ -46,7 +47,7 @@ const APP = "app_sqlite";
 const NOW = 1_700_000_000_000;
 
 async function seedApp(store: Store, users: readonly string[]): Promise<void> {
-  await store.createApp({ appId: APP, name: "sqlite", edition: Edition.ULTIMATE, secret: "c2VjcmV0", createdAt: NOW });
+  await store.createApp({ appId: APP, name: "sqlite", plan: Plan.ULTIMATE, secret: "c2VjcmV0", createdAt: NOW });
   await store.upsertUsers(APP, users.map((userId) => ({ userId, nickname: "" })));
 }
 
@@ -54,6 +55,7 @@ async function seedGroup(store: Store, groupId: string, members: readonly string
   await store.createGroup(
     { appId: APP, groupId, type: GroupType.WORK, name: groupId, ownerId: members[0], createdAt: NOW },
     members.map((userId, i) => ({ userId, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER })),
+    { maxMembers: 100_000, memberEventsMaxMembers: 0 },
   );
 }
 
@@ -64,7 +66,6 @@ function send(store: Store, groupId: string, senderId: string, receivers: string
     senderId,
     message: create(MessageSchema, {
       elements: [{ element: { case: "text", value: { text: "x".repeat(100) } } }],
-      targeted: receivers.length > 0,
       receiverIds: receivers,
       countAsUnreadForReceivers: receivers.length > 0,
     }),
@@ -105,6 +106,41 @@ describe("SqliteStore: migrations", () => {
     expect(await reopened.existingUsers(APP, ["alice"])).toEqual(new Set(["alice"]));
     await reopened.close();
     db.close();
+  });
+});
+
+describe("SqliteStore: upgrading a 0.1 database", () => {
+  it("migrates schema version 3 to the latest: edition becomes plan; apps, users, groups and idempotency rows are kept", async () => {
+    const dir = tempDir();
+    const old = new Database(join(dir, "narrowcast.db"));
+    old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (const m of sqliteMigrations.filter((m) => m.version <= 3)) {
+      old.exec(m.sql);
+      old.prepare("INSERT INTO schema_migrations VALUES (?, ?)").run(m.version, NOW);
+    }
+    old.prepare("INSERT INTO apps (app_id, name, edition, secret, created_at, event_seq) VALUES (?, 'old', 2, 'c2VjcmV0', ?, 0)").run(APP, NOW);
+    old.prepare("INSERT INTO users (app_id, user_id, nickname) VALUES (?, 'alice', 'A')").run(APP);
+    old.prepare("INSERT INTO sent_messages (app_id, sender_id, client_message_id, created_at, payload) VALUES (?, 'alice', 'k', ?, x'')").run(APP, NOW);
+    old.close();
+
+    const store = await openStore(dir);
+    expect(await store.getApp(APP)).toEqual({ appId: APP, name: "old", plan: Plan.ULTIMATE, secret: "c2VjcmV0", createdAt: NOW });
+    expect(await store.getUser(APP, "alice")).toEqual({ userId: "alice", nickname: "A" });
+    const db = inspect(dir);
+    expect((db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]).map((r) => r.version)).toEqual(
+      sqliteMigrations.map((m) => m.version),
+    );
+    // A 0.1 idempotency record had no group: it is kept (and lapses with the window), under group "".
+    expect(db.prepare("SELECT sender_id, group_id, client_message_id FROM sent_messages").all()).toEqual([
+      { sender_id: "alice", group_id: "", client_message_id: "k" },
+    ]);
+    db.close();
+    // The upgraded store works as a new one.
+    await store.upsertUsers(APP, [{ userId: "bob", nickname: "" }]);
+    await seedGroup(store, "g", ["alice", "bob"]);
+    const { message } = await send(store, "g", "bob", ["alice"]);
+    expect((await store.conversation(APP, "g", "alice"))?.lastMessage?.messageId).toBe(message.messageId);
+    await store.close();
   });
 });
 
@@ -268,7 +304,7 @@ describe("SqliteStore: counter queries are index lookups, independent of history
 
   it("listMessages() reads ordinary messages and the viewer's own targeted ones by index, never others' targeted ones", async () => {
     const statements = await statementsOf(() =>
-      store.listMessages(APP, "long", { viewerId: members[5], floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 20 }),
+      store.listMessages(APP, "long", { viewerId: members[5], floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 20 }),
     );
     expectIndexLookups(statements);
     const details = statements.flatMap(({ sql, args }) => plan(sql, args));

@@ -9,7 +9,6 @@ import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   ConversationSchema,
-  Edition,
   EventSchema,
   GroupType,
   MemberRole,
@@ -17,8 +16,13 @@ import {
   type Event,
   type Message,
 } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
+import { ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "@narrowcast/gen";
+import { cursorOf, parseCursor } from "../src/cursor.js";
 import {
   StoreConflict,
+  type GroupLimits,
   type ConversationCounters,
   type ListMessagesQuery,
   type Store,
@@ -26,6 +30,8 @@ import {
 } from "../src/store/types.js";
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"] as const;
+/** Limits that no case reaches unless it means to. */
+const LIMITS: GroupLimits = { maxMembers: 1000, memberEventsMaxMembers: 0 };
 
 export function storeContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
@@ -36,12 +42,12 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     afterAll(async () => {
       await store?.close();
     });
-    const world = (edition = Edition.ULTIMATE) => World.create(store, edition);
+    const world = (plan = Plan.ULTIMATE) => World.create(store, plan);
 
     describe("apps and users", () => {
       it("createApp and getApp round-trip; an unknown app is undefined", async () => {
         const appId = `app_${randomUUID()}`;
-        const app = { appId, name: "Contract", edition: Edition.ULTIMATE, secret: "c2VjcmV0", createdAt: 1_700_000_000_000 };
+        const app = { appId, name: "Contract", plan: Plan.ULTIMATE, secret: "c2VjcmV0", createdAt: 1_700_000_000_000 };
         await store.createApp(app);
         expect(await store.getApp(appId)).toEqual(app);
         expect(await store.getApp(`app_${randomUUID()}`)).toBeUndefined();
@@ -68,6 +74,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
             { userId: "bob", role: MemberRole.MEMBER },
             { userId: "carol", role: MemberRole.ADMIN },
           ],
+          LIMITS,
         );
         const expected = {
           appId: w.appId,
@@ -119,7 +126,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.group("g", ["alice", "bob"]);
         await w.send("g", "alice");
         await w.send("g", "bob");
-        const events = await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "alice", w.now());
+        const events = await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "alice", w.now(), LIMITS);
         expect(events.map((e) => describeEvent(e.event))).toEqual(["joined:carol"]);
         expectLogged(events);
         const p = events[0].event.payload;
@@ -134,7 +141,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       it("removeMembers ends the membership: MemberLeft, memberCount shrinks; removing the owner leaves no owner", async () => {
         const w = await world();
         await w.group("g", ["alice", "bob", "carol"]);
-        const events = await store.removeMembers(w.appId, "g", ["bob", "alice"], "carol", w.now());
+        const events = await store.removeMembers(w.appId, "g", ["bob", "alice"], "carol", w.now(), LIMITS);
         expect(events.map((e) => describeEvent(e.event)).sort()).toEqual(["left:alice", "left:bob"]);
         expectLogged(events);
         for (const e of events) {
@@ -152,10 +159,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const w = await world();
         await w.group("g", ["alice", "bob"]);
         await w.send("g", "alice");
-        await store.removeMembers(w.appId, "g", ["bob"], "", w.now());
+        await store.removeMembers(w.appId, "g", ["bob"], "", w.now(), LIMITS);
         await w.send("g", "alice");
         await w.send("g", "alice");
-        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "", w.now());
+        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
         expect(await store.getMember(w.appId, "g", "bob")).toMatchObject({ role: MemberRole.MEMBER, joinSeq: 3 });
         expect(await w.conv("g", "bob")).toMatchObject({ readSeq: 3, unreadCount: 0, lastMessage: undefined });
         await w.send("g", "alice");
@@ -199,8 +206,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await store.dismissGroup(w.appId, "gone", w.now());
         for (const groupId of ["gone", "never"]) {
           const latest = await store.latestEventId(w.appId);
-          await expectConflict(store.addMembers(w.appId, groupId, [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now()), "group_not_found");
-          await expectConflict(store.removeMembers(w.appId, groupId, ["alice"], "", w.now()), "group_not_found");
+          await expectConflict(store.addMembers(w.appId, groupId, [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS), "group_not_found");
+          await expectConflict(store.removeMembers(w.appId, groupId, ["alice"], "", w.now(), LIMITS), "group_not_found");
           await expectConflict(store.setRoles(w.appId, groupId, [{ userId: "bob", role: MemberRole.ADMIN }]), "group_not_found");
           await expectConflict(store.dismissGroup(w.appId, groupId, w.now()), "group_not_found");
           await expectConflict(w.send(groupId, "alice"), "group_not_found");
@@ -215,16 +222,17 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const w = await world();
         await w.group("g", ["alice"], GroupType.PUBLIC);
         const t1 = w.now();
-        await store.addJoinRequest(w.appId, "g", "carol", "first", t1);
+        expect(await store.addJoinRequest(w.appId, "g", "carol", "first", t1)).toEqual({ userId: "carol", message: "first", createdAt: t1 });
         const t2 = w.now();
         await store.addJoinRequest(w.appId, "g", "bob", "me too", t2);
-        await store.addJoinRequest(w.appId, "g", "carol", "again", w.now());
+        // A repeated request keeps its createdAt (its place in the queue) and takes the new message.
+        expect(await store.addJoinRequest(w.appId, "g", "carol", "again", w.now())).toEqual({ userId: "carol", message: "again", createdAt: t1 });
         const list = await store.listJoinRequests(w.appId, "g");
         expect(list.map((r) => r.userId)).toEqual(["carol", "bob"]);
         expect(list[1]).toEqual({ userId: "bob", message: "me too", createdAt: t2 });
         expect(list[0].message).toBe("again");
-        expect(await store.deleteJoinRequest(w.appId, "g", "carol")).toBe(true);
-        expect(await store.deleteJoinRequest(w.appId, "g", "carol")).toBe(false);
+        expect(await store.deleteJoinRequest(w.appId, "g", "carol")).toEqual({ userId: "carol", message: "again", createdAt: t1 });
+        expect(await store.deleteJoinRequest(w.appId, "g", "carol")).toBeUndefined();
         expect((await store.listJoinRequests(w.appId, "g")).map((r) => r.userId)).toEqual(["bob"]);
         // Join requests create no events.
         expect(await w.log("alice")).toEqual(["joined:alice"]);
@@ -235,8 +243,114 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.group("g", ["alice"], GroupType.PUBLIC);
         await store.addJoinRequest(w.appId, "g", "bob", "", w.now());
         await store.addJoinRequest(w.appId, "g", "carol", "", w.now());
-        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "alice", w.now());
+        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "alice", w.now(), LIMITS);
         expect((await store.listJoinRequests(w.appId, "g")).map((r) => r.userId)).toEqual(["carol"]);
+      });
+
+      it("approveJoinRequest removes the request and adds the user as addMembers does, MemberJoined naming the approver (rule GRP-3)", async () => {
+        const w = await world();
+        await w.group("p", ["alice", "bob"], GroupType.PUBLIC);
+        await w.send("p", "alice");
+        await store.addJoinRequest(w.appId, "p", "carol", "hi", w.now());
+        await store.addJoinRequest(w.appId, "p", "dave", "", w.now());
+        const now = w.now();
+        const { member, events } = await store.approveJoinRequest(w.appId, "p", "carol", "bob", now, LIMITS);
+        expect(member).toEqual({ userId: "carol", role: MemberRole.MEMBER, joinedAt: now, joinSeq: 1 });
+        expect(await store.getMember(w.appId, "p", "carol")).toEqual(member);
+        expectLogged(events);
+        expect(events.map((e) => describeEvent(e.event))).toEqual(["joined:carol"]);
+        const p = events[0].event.payload;
+        expect(p.case === "memberJoined" && p.value.addedBy).toBe("bob");
+        expect(events[0]).toMatchObject({ audience: { kind: "group" }, membership: { change: "joined", userId: "carol" } });
+        expect((await store.getGroup(w.appId, "p"))?.memberCount).toBe(3);
+        expect((await store.listJoinRequests(w.appId, "p")).map((r) => r.userId)).toEqual(["dave"]);
+        expect((await w.log("alice")).at(-1)).toBe("joined:carol");
+      });
+
+      it("approveJoinRequest with no pending request (none, decided already, or its user gone) is join_request_not_found and records nothing", async () => {
+        const w = await world();
+        await w.group("p", ["alice"], GroupType.PUBLIC);
+        await store.addJoinRequest(w.appId, "p", "bob", "", w.now());
+        await store.approveJoinRequest(w.appId, "p", "bob", "alice", w.now(), LIMITS);
+        await store.addJoinRequest(w.appId, "p", "carol", "", w.now());
+        await store.deleteJoinRequest(w.appId, "p", "carol");
+        // A request left behind by a user deleted meanwhile is not approvable (rule ADM-11).
+        await store.addJoinRequest(w.appId, "p", "zed", "", w.now());
+        const before = await w.snapshot("p", ["alice", "bob", "carol", "dave", "zed"]);
+        for (const userId of ["bob", "carol", "dave", "zed"]) {
+          await expectConflict(store.approveJoinRequest(w.appId, "p", userId, "alice", w.now(), LIMITS), "join_request_not_found", [userId]);
+        }
+        expect(await w.snapshot("p", ["alice", "bob", "carol", "dave", "zed"])).toEqual(before);
+        await expectConflict(store.approveJoinRequest(w.appId, "nope", "bob", "alice", w.now(), LIMITS), "group_not_found");
+      });
+
+      it("approveJoinRequest on a full group is group_full and the request stays pending as it was (rule GRP-13)", async () => {
+        const w = await world();
+        const small: GroupLimits = { maxMembers: 2, memberEventsMaxMembers: 0 };
+        await w.group("p", ["alice", "bob"], GroupType.PUBLIC, small);
+        const asked = w.now();
+        await store.addJoinRequest(w.appId, "p", "carol", "let me in", asked);
+        await store.addJoinRequest(w.appId, "p", "dave", "", w.now());
+        const before = await w.snapshot("p", ["alice", "bob", "carol"]);
+        await expectConflict(store.approveJoinRequest(w.appId, "p", "carol", "alice", w.now(), small), "group_full");
+        expect(await w.snapshot("p", ["alice", "bob", "carol"])).toEqual(before);
+        expect((await store.listJoinRequests(w.appId, "p"))[0]).toEqual({ userId: "carol", message: "let me in", createdAt: asked });
+      });
+
+      it("a reject racing a group_full approve always finds the request: the request is never briefly gone", async () => {
+        const w = await world();
+        const full: GroupLimits = { maxMembers: 1, memberEventsMaxMembers: 0 };
+        await w.group("p", ["alice"], GroupType.PUBLIC, full);
+        const asked = w.now();
+        await store.addJoinRequest(w.appId, "p", "bob", "hi", asked);
+        const [approved, rejected] = await Promise.all([
+          store.approveJoinRequest(w.appId, "p", "bob", "alice", w.now(), full).then(
+            () => "approved",
+            (e: unknown) => (e instanceof StoreConflict ? e.kind : e),
+          ),
+          store.deleteJoinRequest(w.appId, "p", "bob"),
+        ]);
+        // group_full when the approve ran first (and changed nothing), else the reject took the request.
+        expect(["group_full", "join_request_not_found"]).toContain(approved);
+        expect(rejected).toEqual({ userId: "bob", message: "hi", createdAt: asked });
+        expect(await store.listJoinRequests(w.appId, "p")).toEqual([]);
+      });
+
+      it("approveJoinRequest for a user who became a member meanwhile removes the stale request and keeps the membership", async () => {
+        const w = await world();
+        await w.group("p", ["alice"], GroupType.PUBLIC);
+        await store.addMembers(w.appId, "p", [{ userId: "bob", role: MemberRole.MEMBER }], "alice", w.now(), LIMITS);
+        const joined = await store.getMember(w.appId, "p", "bob");
+        await store.addJoinRequest(w.appId, "p", "bob", "", w.now()); // raced the invitation
+        const latest = await store.latestEventId(w.appId);
+        expect(await store.approveJoinRequest(w.appId, "p", "bob", "alice", w.now(), LIMITS)).toEqual({ member: joined, events: [] });
+        expect(await store.listJoinRequests(w.appId, "p")).toEqual([]);
+        expect(await store.latestEventId(w.appId)).toBe(latest);
+      });
+
+      it("of concurrent approves and a reject of one request exactly one succeeds, and the user joins at most once", async () => {
+        const w = await world();
+        await w.group("p", ["alice", "bob"], GroupType.PUBLIC);
+        const approve = (userId: string, by: string) =>
+          store.approveJoinRequest(w.appId, "p", userId, by, w.now(), LIMITS).then(
+            () => "approved",
+            (e: unknown) => (e instanceof StoreConflict ? e.kind : e),
+          );
+        const reject = (userId: string) =>
+          store.deleteJoinRequest(w.appId, "p", userId).then((r) => (r ? "rejected" : "join_request_not_found"));
+        // Started in both orders: approve first, and reject first.
+        for (const [applicant, rejectFirst] of [["carol", false], ["dave", true]] as const) {
+          await store.addJoinRequest(w.appId, "p", applicant, "", w.now());
+          const outcomes = await Promise.all(
+            rejectFirst
+              ? [reject(applicant), approve(applicant, "alice"), approve(applicant, "bob")]
+              : [approve(applicant, "alice"), reject(applicant), approve(applicant, "bob")],
+          );
+          expect(outcomes.filter((o) => o !== "join_request_not_found"), applicant).toHaveLength(1);
+          const joined = (await w.log(applicant)).filter((e) => e === `joined:${applicant}`);
+          expect(joined).toHaveLength(outcomes.includes("approved") ? 1 : 0);
+          expect(await store.listJoinRequests(w.appId, "p")).toEqual([]);
+        }
       });
     });
 
@@ -277,7 +391,6 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         if (p.case === "messageReceived") {
           expect(p.value.message?.messageId).toBe(targeted.message.messageId);
           expect(p.value.message?.receiverIds).toEqual(["carol", "bob"]); // the sender's order (rule TGT-7)
-          expect(p.value.message?.targeted).toBe(true);
         }
         expect(await store.latestEventId(w.appId)).toBe(system.event.eventId);
       });
@@ -295,7 +408,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(event.event.payload.case).toBe("messageReceived");
         expect(event.audience).toEqual({ kind: "group" });
         expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
-        expect((await store.findSent(w.appId, "alice", "live-1", 0))?.messageId).toBe(message.messageId);
+        expect((await store.findSent(w.appId, "alice", "g", "live-1", 0))?.messageId).toBe(message.messageId);
         expect(await store.getMessage(w.appId, "g", message.messageId, "alice")).toBeUndefined();
         expect((await w.send("g", "bob")).message.seq).toBe(2n);
       });
@@ -305,27 +418,27 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.group("g", ["alice", "bob"]);
         const at = w.clock + 1000;
         const { message } = await w.send("g", "alice", { clientMessageId: "c-1", receivers: ["bob"] });
-        const found = await store.findSent(w.appId, "alice", "c-1", at - 1);
+        const found = await store.findSent(w.appId, "alice", "g", "c-1", at - 1);
         expect(found).toEqual(message);
         expect(found?.clientMessageId).toBe("c-1");
-        expect(await store.findSent(w.appId, "alice", "c-1", at + 1)).toBeUndefined();
-        expect(await store.findSent(w.appId, "bob", "c-1", 0)).toBeUndefined();
-        expect(await store.findSent(w.appId, "alice", "c-2", 0)).toBeUndefined();
-        expect(await store.findSent((await world()).appId, "alice", "c-1", 0)).toBeUndefined();
+        expect(await store.findSent(w.appId, "alice", "g", "c-1", at + 1)).toBeUndefined();
+        expect(await store.findSent(w.appId, "bob", "g", "c-1", 0)).toBeUndefined();
+        expect(await store.findSent(w.appId, "alice", "g", "c-2", 0)).toBeUndefined();
+        expect(await store.findSent((await world()).appId, "alice", "g", "c-1", 0)).toBeUndefined();
         await w.send("g", "alice"); // no client message ID: nothing recorded
-        expect(await store.findSent(w.appId, "alice", "", 0)).toBeUndefined();
+        expect(await store.findSent(w.appId, "alice", "g", "", 0)).toBeUndefined();
       });
 
       it("readEventRange rebuilds every event exactly as it was published: audience, membership change, payload", async () => {
         const w = await world();
         const published: StoredEvent[] = [];
         published.push(...(await w.group("g", ["alice", "bob", "carol"])).events);
-        published.push(...(await store.addMembers(w.appId, "g", [{ userId: "dave", role: MemberRole.MEMBER }], "alice", w.now())));
+        published.push(...(await store.addMembers(w.appId, "g", [{ userId: "dave", role: MemberRole.MEMBER }], "alice", w.now(), LIMITS)));
         const ordinary = await w.send("g", "alice");
         published.push(ordinary.event, (await w.send("g", "alice", { receivers: ["bob"] })).event);
         published.push((await store.recallMessage(w.appId, "g", ordinary.message.messageId, "alice", w.now())).event);
-        published.push((await store.markRead(w.appId, "g", "bob", 0, w.now(), () => create(EventSchema, {}))).event);
-        published.push(...(await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now())));
+        published.push((await store.markRead(w.appId, "g", "bob", 0, w.now(), () => create(EventSchema, {}))).event!);
+        published.push(...(await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now(), LIMITS)));
         published.push(await store.dismissGroup(w.appId, "g", w.now()));
         const ids = published.map((e) => e.eventId);
         const rebuilt = await store.readEventRange(w.appId, ids[0], ids[ids.length - 1]);
@@ -349,10 +462,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const cutoff = w.now();
         await w.send("g", "alice", { clientMessageId: "new" });
         expect(await store.pruneSent(cutoff)).toBeGreaterThanOrEqual(1);
-        expect(await store.findSent(w.appId, "alice", "old", 0)).toBeUndefined();
-        expect((await store.findSent(w.appId, "alice", "new", 0))?.clientMessageId).toBe("new");
+        expect(await store.findSent(w.appId, "alice", "g", "old", 0)).toBeUndefined();
+        expect((await store.findSent(w.appId, "alice", "g", "new", 0))?.clientMessageId).toBe("new");
         // The messages themselves stay.
-        expect((await store.listMessages(w.appId, "g", { viewerId: "bob", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 10 })).messages).toHaveLength(2);
+        expect((await store.listMessages(w.appId, "g", { viewerId: "bob", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 10 })).messages).toHaveLength(2);
       });
 
       it("dedupeSince: a recorded client message ID returns the original, marked duplicate, and writes nothing", async () => {
@@ -373,7 +486,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const late = await w.send("g", "alice", { clientMessageId: "k-1", text: "later", dedupeSince: w.clock + 500 });
         expect(late.duplicate).toBe(false);
         expect(late.message.seq).toBe(3n);
-        expect((await store.findSent(w.appId, "alice", "k-1", 0))?.messageId).toBe(late.message.messageId);
+        expect((await store.findSent(w.appId, "alice", "g", "k-1", 0))?.messageId).toBe(late.message.messageId);
       });
 
       it("unread: an ordinary message counts for everyone but its sender; an excluded one for nobody", async () => {
@@ -455,7 +568,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           await w.group("g", ["alice", "bob"], type);
           await w.send("g", "alice", { text: "before", mentionAll: true, mentions: ["bob"] });
           await w.send("g", "alice", { text: "secret", receivers: ["bob"], counts: true });
-          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now());
+          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
           const carol = await w.conv("g", "carol");
           expect(carol).toMatchObject({ readSeq: 2, unreadCount: 0, mentionedMe: false, mentionedAll: false });
           expect(carol?.lastMessage?.elements[0]?.element.value).toEqual(
@@ -507,7 +620,9 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await page({ limit: 3, afterSeq: 7 })).toEqual({ seqs: [8, 9, 10], hasMore: false });
         expect(await page({ limit: 3, afterSeq: 10 })).toEqual({ seqs: [], hasMore: false });
         expect(await page({ limit: 20 })).toEqual({ seqs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], hasMore: false });
-        const full = await store.listMessages(w.appId, "g", { viewerId: "bob", floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 1 });
+        // Forward from the start of history (no after_seq anchor).
+        expect(await page({ limit: 3, direction: "forward" })).toEqual({ seqs: [1, 2, 3], hasMore: true });
+        const full = await store.listMessages(w.appId, "g", { viewerId: "bob", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 1 });
         expect(full.messages[0]).toEqual(await store.getMessage(w.appId, "g", full.messages[0].messageId, "bob"));
       });
 
@@ -589,7 +704,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           const w = await world();
           await w.group("g", ["alice", "bob"], type);
           const { message } = await w.send("g", "alice");
-          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now());
+          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
           const { event } = await store.recallMessage(w.appId, "g", message.messageId, "", w.now());
           const expected = type === GroupType.MEETING ? ["alice", "bob", "carol"] : ["alice", "bob"];
           expect(await w.audience(event), GroupType[type]).toEqual(expected);
@@ -683,9 +798,9 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(seen).toEqual(counters);
         expect(counters).toMatchObject({ readSeq: 1, unreadCount: 1 });
         expect(counters.lastMessage?.seq).toBe(2n);
-        expectLogged([event]);
-        expect(event.audience).toEqual({ kind: "user", userId: "bob" });
-        expect(describeEvent(event.event)).toBe("read:1");
+        expectLogged([event!]);
+        expect(event!.audience).toEqual({ kind: "user", userId: "bob" });
+        expect(describeEvent(event!.event)).toBe("read:1");
         expect((await w.log("bob")).at(-1)).toBe("read:1");
         expect(await w.log("alice")).not.toContain("read:1");
       });
@@ -715,11 +830,11 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const w = await world();
         await w.group("g", ["alice", "bob"]);
         await w.send("g", "alice"); // 1: before carol
-        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "alice", w.now());
+        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "alice", w.now(), LIMITS);
         await w.send("g", "alice"); // 2
-        await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now());
+        await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now(), LIMITS);
         await w.send("g", "alice"); // 3: while carol is out
-        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "bob", w.now());
+        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "bob", w.now(), LIMITS);
         await w.send("g", "bob"); // 4
         expect(await w.log("carol")).toEqual(["joined:carol", "msg:2", "left:carol", "joined:carol", "msg:4"]);
         // alice joined before bob was a member, so her MemberJoined is not in bob's log.
@@ -784,7 +899,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           ["dave"],
         );
         expect(await w.snapshot("g", users)).toEqual(before);
-        expect(await store.findSent(w.appId, "alice", "atomic-1", 0)).toBeUndefined();
+        expect(await store.findSent(w.appId, "alice", "g", "atomic-1", 0)).toBeUndefined();
         expect((await w.send("g", "alice")).message.seq).toBe(3n);
       });
 
@@ -793,12 +908,36 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.group("g", ["alice", "bob"]);
         const before = await w.snapshot("g", ["alice", "bob", "carol"]);
         await expectConflict(
-          store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }, { userId: "bob", role: MemberRole.MEMBER }], "", w.now()),
+          store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }, { userId: "bob", role: MemberRole.MEMBER }], "", w.now(), LIMITS),
           "already_member",
           ["bob"],
         );
         expect(await w.snapshot("g", ["alice", "bob", "carol"])).toEqual(before);
         expect(await store.listUserGroups(w.appId, "carol")).toEqual([]);
+      });
+
+      it("addMembers and createGroup naming users that do not exist (deleted meanwhile) are user_not_found naming them, and add nobody (rule ADM-11)", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await store.deleteUser(w.appId, "carol", w.now(), () => LIMITS);
+        const before = await w.snapshot("g", ["alice", "bob", "dave"]);
+        await expectConflict(
+          store.addMembers(
+            w.appId,
+            "g",
+            ["dave", "carol", "zed"].map((userId) => ({ userId, role: MemberRole.MEMBER })),
+            "alice",
+            w.now(),
+            LIMITS,
+          ),
+          "user_not_found",
+          ["carol", "zed"],
+        );
+        expect(await w.snapshot("g", ["alice", "bob", "dave"])).toEqual(before);
+        expect(await store.listUserGroups(w.appId, "dave")).toEqual([]);
+        await expectConflict(w.group("h", ["alice", "carol"]), "user_not_found", ["carol"]);
+        expect(await store.getGroup(w.appId, "h")).toBeUndefined();
+        expect(await store.latestEventId(w.appId)).toBe(before.latestEventId);
       });
 
       it("createGroup with an existing group ID is group_exists and creates nothing", async () => {
@@ -808,7 +947,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await expectConflict(
           store.createGroup({ appId: w.appId, groupId: "g", type: GroupType.MEETING, name: "again", ownerId: "bob", createdAt: w.now() }, [
             { userId: "bob", role: MemberRole.OWNER },
-          ]),
+          ], LIMITS),
           "group_exists",
           ["g"],
         );
@@ -819,7 +958,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const w = await world();
         await w.group("g", ["alice", "bob"]);
         const before = await w.snapshot("g", ["alice", "bob"]);
-        await expectConflict(store.removeMembers(w.appId, "g", ["bob", "carol"], "", w.now()), "not_member", ["carol"]);
+        await expectConflict(store.removeMembers(w.appId, "g", ["bob", "carol"], "", w.now(), LIMITS), "not_member", ["carol"]);
         expect(await w.snapshot("g", ["alice", "bob"])).toEqual(before);
       });
 
@@ -833,6 +972,393 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           ["dave"],
         );
         expect(await w.snapshot("g", ["alice", "bob", "carol"])).toEqual(before);
+      });
+    });
+
+    describe("apps: plan and secret rotation (rules ADM-7, ADM-8, ADM-9)", () => {
+      it("setAppPlan changes the plan; rotateAppSecret keeps the old secret until the expiry, or drops it", async () => {
+        const w = await world(Plan.STANDARD);
+        const created = await store.getApp(w.appId);
+        expect(created).toEqual({ appId: w.appId, name: "contract", plan: Plan.STANDARD, secret: "c2VjcmV0", createdAt: 1_700_000_000_000 });
+        expect(await store.setAppPlan(w.appId, Plan.ULTIMATE)).toEqual({ ...created, plan: Plan.ULTIMATE });
+        expect((await store.getApp(w.appId))?.plan).toBe(Plan.ULTIMATE);
+
+        const graced = await store.rotateAppSecret(w.appId, "bmV3LTE", 1_700_000_100_000);
+        expect(graced).toEqual({ ...created, plan: Plan.ULTIMATE, secret: "bmV3LTE", previousSecret: "c2VjcmV0", previousSecretExpiresAt: 1_700_000_100_000 });
+        expect(await store.getApp(w.appId)).toEqual(graced);
+        // A second rotation drops the older previous secret.
+        const again = await store.rotateAppSecret(w.appId, "bmV3LTI", 1_700_000_200_000);
+        expect(again).toMatchObject({ secret: "bmV3LTI", previousSecret: "bmV3LTE", previousSecretExpiresAt: 1_700_000_200_000 });
+        // Without a grace period the old secret stops at once.
+        const now = await store.rotateAppSecret(w.appId, "bmV3LTM");
+        expect(now).toEqual({ ...created, plan: Plan.ULTIMATE, secret: "bmV3LTM" });
+        expect(await store.getApp(w.appId)).toEqual(now);
+
+        const unknown = `app_${randomUUID()}`;
+        expect(await store.setAppPlan(unknown, Plan.STANDARD)).toBeUndefined();
+        expect(await store.rotateAppSecret(unknown, "eA")).toBeUndefined();
+        expect(await store.getApp(unknown)).toBeUndefined();
+      });
+    });
+
+    describe("users: get, list, delete (rules ADM-10, ADM-11)", () => {
+      it("getUser and listUsers page by user ID", async () => {
+        const w = await world();
+        expect(await store.getUser(w.appId, "carol")).toEqual({ userId: "carol", nickname: "carol" });
+        expect(await store.getUser(w.appId, "zoe")).toBeUndefined();
+        expect(await store.getUser((await world()).appId + "x", "carol")).toBeUndefined();
+        const first = await store.listUsers(w.appId, { limit: 2 });
+        expect(first.map((u) => u.userId)).toEqual(["alice", "bob"]);
+        // Added during the walk: before the position (never shown) and after it (shown).
+        await store.upsertUsers(w.appId, [{ userId: "aaron", nickname: "" }, { userId: "frank", nickname: "F" }]);
+        const second = await store.listUsers(w.appId, { after: "bob", limit: 2 });
+        expect(second.map((u) => u.userId)).toEqual(["carol", "dave"]);
+        const third = await store.listUsers(w.appId, { after: "dave", limit: 2 });
+        expect(third).toEqual([{ userId: "erin", nickname: "erin" }, { userId: "frank", nickname: "F" }]);
+        expect(await store.listUsers(w.appId, { after: "frank", limit: 2 })).toEqual([]);
+      });
+
+      it("deleteUser ends every membership with MemberLeft (removed_by empty, owned group left without owner) and forgets the user; messages stay", async () => {
+        const w = await world();
+        await w.group("g", ["bob", "alice", "carol"]);
+        await w.group("h", ["alice", "bob"]);
+        await w.group("p", ["alice"], GroupType.PUBLIC);
+        await w.group("gone", ["bob", "alice"]);
+        await store.dismissGroup(w.appId, "gone", w.now());
+        const said = (await w.send("g", "bob", { text: "bye all", clientMessageId: "k-bob" })).message;
+        const told = (await w.send("g", "alice", { text: "to bob", receivers: ["bob", "carol"] })).message;
+        await store.addJoinRequest(w.appId, "p", "bob", "let me in", w.now());
+        expect((await store.markRead(w.appId, "g", "bob", 0, w.now(), conversationUpdated)).event).toBeDefined();
+
+        const events = await store.deleteUser(w.appId, "bob", w.now(), () => LIMITS);
+        expect(events?.map((e) => `${e.groupId}:${describeEvent(e.event)}`)).toEqual(["g:left:bob", "h:left:bob"]);
+        expectLogged(events!);
+        for (const e of events!) {
+          const p = e.event.payload;
+          expect(p.case === "memberLeft" && p.value.removedBy).toBe("");
+          expect(e.audience).toEqual({ kind: "group" });
+          expect(e.membership).toEqual({ change: "left", userId: "bob" });
+        }
+        expect(await store.getGroup(w.appId, "g")).toMatchObject({ ownerId: "", memberCount: 2 });
+        expect(await store.getGroup(w.appId, "h")).toMatchObject({ ownerId: "alice", memberCount: 1 });
+        expect(await w.log("alice")).toEqual(expect.arrayContaining(["left:bob"]));
+        expect(await store.getUser(w.appId, "bob")).toBeUndefined();
+        expect(await store.existingUsers(w.appId, ["bob", "alice"])).toEqual(new Set(["alice"]));
+        expect(await store.listUsers(w.appId, { limit: 10 })).not.toContainEqual(expect.objectContaining({ userId: "bob" }));
+        expect(await store.listJoinRequests(w.appId, "p")).toEqual([]);
+        expect(await store.findSent(w.appId, "bob", "g", "k-bob", 0)).toBeUndefined();
+        // History keeps what they sent and the receiver lists naming them.
+        expect((await store.listMessages(w.appId, "g", query("alice"))).messages).toEqual([said, told]);
+        expect((await store.getMessage(w.appId, "g", told.messageId, "carol"))?.receiverIds).toEqual(["bob", "carol"]);
+
+        // Re-importing the ID creates a new user: no memberships, no past to replay.
+        await store.upsertUsers(w.appId, [{ userId: "bob", nickname: "Bob II" }]);
+        expect(await store.listUserGroups(w.appId, "bob")).toEqual([]);
+        expect(await store.getMember(w.appId, "g", "bob")).toBeUndefined();
+        expect(await w.log("bob")).toEqual([]);
+        expect(await store.deleteUser(w.appId, "nobody", w.now(), () => LIMITS)).toBeUndefined();
+      });
+
+      it("a user re-imported under a deleted user's ID never sees the deleted user's targeted messages (MEETING history)", async () => {
+        const w = await world();
+        await w.group("m", ["alice", "bob", "carol"], GroupType.MEETING);
+        const toBob = (await w.send("m", "alice", { text: "for bob", receivers: ["bob"] })).message;
+        const fromBob = (await w.send("m", "bob", { text: "from bob", receivers: ["carol"] })).message;
+        await store.deleteUser(w.appId, "bob", w.now(), () => LIMITS);
+        await store.upsertUsers(w.appId, [{ userId: "bob", nickname: "Bob II" }]);
+        await store.addMembers(w.appId, "m", [{ userId: "bob", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+        expect(await store.getMessage(w.appId, "m", toBob.messageId, "bob")).toBeUndefined();
+        expect(await store.getMessage(w.appId, "m", fromBob.messageId, "bob")).toBeUndefined();
+        expect((await store.listMessages(w.appId, "m", query("bob"))).messages).toEqual([]);
+        expect((await store.conversation(w.appId, "m", "bob"))?.lastMessage).toBeUndefined();
+        // The others keep seeing them.
+        expect(await store.getMessage(w.appId, "m", fromBob.messageId, "carol")).toEqual(fromBob);
+      });
+    });
+
+    describe("keyset pagination (rule PAG-1)", () => {
+      it("listMembers, listUserGroups and listGroups page by ID; items added during a walk never repeat an item", async () => {
+        const w = await world();
+        await w.group("g2", ["bob", "dave", "alice"]);
+        await w.group("g4", ["bob"]);
+        await w.group("g1", ["bob", "carol"]);
+        await w.group("g3", ["carol"]);
+        await store.dismissGroup(w.appId, "g3", w.now());
+        const ids = <T extends { userId: string } | { groupId: string }>(xs: T[]) =>
+          xs.map((x) => ("userId" in x ? x.userId : x.groupId));
+
+        expect(ids(await store.listMembers(w.appId, "g2", undefined, { limit: 2 }))).toEqual(["alice", "bob"]);
+        await store.upsertUsers(w.appId, [{ userId: "aaa", nickname: "" }]);
+        await store.addMembers(w.appId, "g2", [{ userId: "aaa", role: MemberRole.MEMBER }, { userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+        expect(ids(await store.listMembers(w.appId, "g2", undefined, { after: "bob", limit: 2 }))).toEqual(["carol", "dave"]);
+        expect(ids(await store.listMembers(w.appId, "g2", undefined, { after: "dave", limit: 2 }))).toEqual([]);
+        expect(ids(await store.listMembers(w.appId, "g2"))).toEqual(["aaa", "alice", "bob", "carol", "dave"]);
+
+        expect(ids(await store.listUserGroups(w.appId, "bob", { limit: 2 }))).toEqual(["g1", "g2"]);
+        expect(ids(await store.listUserGroups(w.appId, "bob", { after: "g2", limit: 2 }))).toEqual(["g4"]);
+        expect(ids(await store.listUserGroups(w.appId, "bob"))).toEqual(["g1", "g2", "g4"]);
+
+        expect(ids(await store.listGroups(w.appId, { limit: 2 }))).toEqual(["g1", "g2"]);
+        await w.group("g0", ["erin"]);
+        expect(ids(await store.listGroups(w.appId, { after: "g2", limit: 2 }))).toEqual(["g4"]); // dismissed g3 is not listed
+        expect(ids(await store.listGroups((await world()).appId, { limit: 10 }))).toEqual([]);
+      });
+
+      it("listJoinRequests pages by (createdAt, userId), ties included", async () => {
+        const w = await world();
+        await w.group("p", ["alice"], GroupType.PUBLIC);
+        const t1 = w.now();
+        const t2 = w.now();
+        await store.addJoinRequest(w.appId, "p", "dave", "", t2);
+        await store.addJoinRequest(w.appId, "p", "carol", "", t1);
+        await store.addJoinRequest(w.appId, "p", "erin", "", t1);
+        await store.addJoinRequest(w.appId, "p", "bob", "", t2);
+        const key = (r: { userId: string; createdAt: number }) => `${r.createdAt - t1}:${r.userId}`;
+        const first = await store.listJoinRequests(w.appId, "p", { limit: 3 });
+        expect(first.map(key)).toEqual(["0:carol", "0:erin", "1000:bob"]);
+        const last = first.at(-1)!;
+        const rest = await store.listJoinRequests(w.appId, "p", { after: { createdAt: last.createdAt, userId: last.userId }, limit: 3 });
+        expect(rest.map(key)).toEqual(["1000:dave"]);
+        expect((await store.listJoinRequests(w.appId, "p", { after: { createdAt: t1, userId: "carol" }, limit: 1 })).map(key)).toEqual(["0:erin"]);
+      });
+    });
+
+    describe("group limits (rules GRP-13, GRP-14)", () => {
+      it("a join beyond maxMembers is group_full and adds nobody; up to the maximum is fine", async () => {
+        const w = await world();
+        const small: GroupLimits = { maxMembers: 3, memberEventsMaxMembers: 0 };
+        await expectConflict(w.group("big", ["alice", "bob", "carol", "dave"], GroupType.WORK, small), "group_full");
+        expect(await store.getGroup(w.appId, "big")).toBeUndefined();
+        expect(await store.listUserGroups(w.appId, "alice")).toEqual([]);
+
+        await w.group("g", ["alice", "bob"], GroupType.WORK, small);
+        const before = await w.snapshot("g", ["alice", "bob", "carol", "dave"]);
+        const add = (...ids: string[]) =>
+          store.addMembers(w.appId, "g", ids.map((userId) => ({ userId, role: MemberRole.MEMBER })), "alice", w.now(), small);
+        await expectConflict(add("carol", "dave"), "group_full");
+        expect(await w.snapshot("g", ["alice", "bob", "carol", "dave"])).toEqual(before);
+        await add("carol");
+        await expectConflict(add("dave"), "group_full");
+        expect((await store.getGroup(w.appId, "g"))?.memberCount).toBe(3);
+        // A leave makes room again.
+        await store.removeMembers(w.appId, "g", ["bob"], "", w.now(), small);
+        await add("dave");
+        expect((await store.listMembers(w.appId, "g")).map((m) => m.userId)).toEqual(["alice", "carol", "dave"]);
+      });
+
+      it("above memberEventsMaxMembers in COMMUNITY / AVCHATROOM, MemberJoined and MemberLeft go to their subject only, live and on replay", async () => {
+        const quiet: GroupLimits = { maxMembers: 100, memberEventsMaxMembers: 3 };
+        for (const type of [GroupType.COMMUNITY, GroupType.AVCHATROOM, GroupType.WORK]) {
+          const w = await world();
+          const name = GroupType[type];
+          const { events: created } = await w.group("g", ["alice", "bob", "carol"], type, quiet); // 3: not above
+          expect(created.map((e) => e.audience), name).toEqual([{ kind: "group" }, { kind: "group" }, { kind: "group" }]);
+          const published = await store.addMembers(w.appId, "g", [{ userId: "dave", role: MemberRole.MEMBER }], "", w.now(), quiet); // 4 after
+          published.push(...(await store.removeMembers(w.appId, "g", ["dave"], "", w.now(), quiet))); // 4 before
+          published.push(...(await store.removeMembers(w.appId, "g", ["carol"], "", w.now(), quiet))); // 3 before
+          const scoped = type !== GroupType.WORK;
+          expect(published.map((e) => e.audience), name).toEqual([
+            scoped ? { kind: "user", userId: "dave" } : { kind: "group" },
+            scoped ? { kind: "user", userId: "dave" } : { kind: "group" },
+            { kind: "group" },
+          ]);
+          expect(published.map((e) => e.membership), name).toEqual([
+            { change: "joined", userId: "dave" },
+            { change: "left", userId: "dave" },
+            { change: "left", userId: "carol" },
+          ]);
+          // Replay reads the same audiences: others never see dave come and go.
+          expect(await w.log("alice"), name).toEqual(
+            scoped
+              ? ["joined:alice", "joined:bob", "joined:carol", "left:carol"]
+              : ["joined:alice", "joined:bob", "joined:carol", "joined:dave", "left:dave", "left:carol"],
+          );
+          expect(await w.log("dave"), name).toEqual(["joined:dave", "left:dave"]);
+          const ids = published.map((e) => e.eventId);
+          const rebuilt = await store.readEventRange(w.appId, ids[0], ids[ids.length - 1]);
+          expect(rebuilt.map((e) => e.audience), name).toEqual(published.map((e) => e.audience));
+        }
+      });
+    });
+
+    describe("idempotency per sender and group (rule MSG-10)", () => {
+      it("a key reused in another group is a new message; in the same group it is the duplicate", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.group("h", ["alice", "bob"]);
+        const since = w.clock - 500;
+        const inG = await w.send("g", "alice", { clientMessageId: "k", dedupeSince: since });
+        const inH = await w.send("h", "alice", { clientMessageId: "k", dedupeSince: since });
+        expect([inG.duplicate, inH.duplicate]).toEqual([false, false]);
+        expect(inH.message.messageId).not.toBe(inG.message.messageId);
+        expect(inH.message.seq).toBe(1n);
+        const retryH = await w.send("h", "alice", { clientMessageId: "k", dedupeSince: since });
+        expect(retryH).toMatchObject({ duplicate: true, message: inH.message });
+        expect((await store.findSent(w.appId, "alice", "g", "k", 0))?.messageId).toBe(inG.message.messageId);
+        expect((await store.findSent(w.appId, "alice", "h", "k", 0))?.messageId).toBe(inH.message.messageId);
+        expect(await store.findSent(w.appId, "alice", "i", "k", 0)).toBeUndefined();
+      });
+    });
+
+    describe("markRead that does not move (rule UNR-3)", () => {
+      it("records no event and returns none, with the current counters", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob"]);
+        await w.send("g", "alice");
+        await w.send("g", "alice", { mentions: ["bob"] });
+        const moved = await store.markRead(w.appId, "g", "bob", 1, w.now(), conversationUpdated);
+        expect(moved.event).toBeDefined();
+        const latest = await store.latestEventId(w.appId);
+        for (const seq of [1, 0 /* 0 = latest: moves */]) {
+          const r = await store.markRead(w.appId, "g", "bob", seq, w.now(), conversationUpdated);
+          if (seq === 1) {
+            expect(r.event).toBeUndefined();
+            expect(r.counters).toEqual(await w.conv("g", "bob"));
+            expect(r.counters).toMatchObject({ readSeq: 1, unreadCount: 1, mentionedMe: true });
+            expect(await store.latestEventId(w.appId)).toBe(latest);
+          } else {
+            expect(r.event).toBeDefined();
+          }
+        }
+        // At the latest already, and above it (clamped): nothing.
+        for (const seq of [0, 2, 99]) {
+          const r = await store.markRead(w.appId, "g", "bob", seq, w.now(), conversationUpdated);
+          expect(r.event, `readSeq ${seq}`).toBeUndefined();
+        }
+        expect((await w.log("bob")).filter((e) => e.startsWith("read:"))).toEqual(["read:1", "read:2"]);
+        // alice's own send put her at the latest: her read records nothing.
+        expect((await store.markRead(w.appId, "g", "alice", 0, w.now(), conversationUpdated)).event).toBeUndefined();
+      });
+    });
+
+    describe("visibility at event time (rule EVT-2 / VIS)", () => {
+      it("a receiver who left gets no MessageRecalled, live or on replay; the other receivers do", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const { message } = await w.send("g", "alice", { receivers: ["bob", "carol"] });
+        await store.removeMembers(w.appId, "g", ["bob"], "alice", w.now(), LIMITS);
+        const { event } = await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
+        expect(await w.audience(event)).toEqual(["alice", "carol"]);
+        expect(await w.log("bob")).toEqual(["joined:bob", "joined:carol", "joined:dave", "msg:1", "left:bob"]);
+        expect((await w.log("carol")).at(-1)).toBe("recall:1");
+        expect(await w.log("dave")).not.toContain("recall:1");
+        const [rebuilt] = await store.readEventRange(w.appId, event.eventId, event.eventId);
+        expect(rebuilt.audience).toEqual({ kind: "users", userIds: ["alice", "carol"] });
+      });
+
+      it("re-join in WORK / PUBLIC / COMMUNITY: the history floor hides the earlier targeted message everywhere, its recall included", async () => {
+        for (const type of [GroupType.WORK, GroupType.PUBLIC, GroupType.COMMUNITY]) {
+          const w = await world();
+          const name = GroupType[type];
+          await w.group("g", ["alice", "bob", "carol"], type);
+          const { message } = await w.send("g", "alice", { text: "for bob", receivers: ["bob"] });
+          await store.removeMembers(w.appId, "g", ["bob", "alice"], "", w.now(), LIMITS);
+          await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }, { userId: "alice", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+          const bob = await store.getMember(w.appId, "g", "bob");
+          expect(bob?.joinSeq, name).toBe(1);
+          expect((await w.page("g", "bob", { floorSeq: bob!.joinSeq })).seqs, name).toEqual([]);
+          expect((await w.conv("g", "bob"))?.lastMessage, name).toBeUndefined();
+          expect((await w.conv("g", "alice"))?.lastMessage, name).toBeUndefined();
+          const logBefore = await w.log("bob");
+          const { event } = await store.recallMessage(w.appId, "g", message.messageId, "", w.now());
+          expect(await w.audience(event), name).toEqual([]);
+          expect(await w.log("bob"), name).toEqual(logBefore);
+          expect(await w.log("alice"), name).not.toContain("recall:1");
+        }
+      });
+
+      it("re-join in MEETING: the receiver and the sender see the targeted message again, as last message and in its recall, live and on replay", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"], GroupType.MEETING);
+        const { message } = await w.send("g", "alice", { text: "for bob", receivers: ["bob"] });
+        await w.send("g", "carol", { text: "hidden from last", receivers: ["bob"], excludeFromLast: true });
+        await store.removeMembers(w.appId, "g", ["bob", "alice"], "", w.now(), LIMITS);
+        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }, { userId: "alice", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+        // MEETING history has no floor (the service passes floorSeq 0).
+        expect((await w.page("g", "bob", {})).seqs).toEqual([1, 2]);
+        expect((await w.page("g", "alice", {})).seqs).toEqual([1]);
+        expect((await w.page("g", "carol", {})).seqs).toEqual([2]);
+        expect(await store.getMessage(w.appId, "g", message.messageId, "bob")).toEqual(message);
+        expect(await w.lastTexts("g")).toEqual({ alice: "for bob", bob: "for bob", carol: undefined });
+        expect(await w.conv("g", "bob")).toMatchObject({ unreadCount: 0, readSeq: 2 });
+        const joinedAt = await store.latestEventId(w.appId);
+        const { event } = await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
+        expect(await w.audience(event)).toEqual(["alice", "bob"]);
+        for (const user of ["alice", "bob"]) {
+          expect((await store.readEvents(w.appId, user, joinedAt, 100)).map((e) => describeEvent(e.event)), user).toEqual(["recall:1"]);
+        }
+        expect(await w.log("carol")).not.toContain("recall:1");
+        const [rebuilt] = await store.readEventRange(w.appId, event.eventId, event.eventId);
+        expect(rebuilt.audience).toEqual({ kind: "users", userIds: ["alice", "bob"] });
+        // An ordinary message sent later still becomes the last message.
+        await w.send("g", "carol", { text: "later" });
+        expect(await w.lastTexts("g")).toEqual({ alice: "later", bob: "later", carol: "later" });
+      });
+    });
+
+    describe("event retention (rule EVT-10)", () => {
+      it("pruneEvents deletes older events of every app and raises each app's floor; later events still replay", async () => {
+        // Worlds whose clocks run far behind every other case's, so the prune touches only them.
+        const a = await World.create(store, Plan.ULTIMATE, 1_000_000_000_000);
+        const b = await World.create(store, Plan.ULTIMATE, 1_000_000_000_000);
+        const untouched = await world();
+        await untouched.group("g", ["alice"]);
+        expect(await store.eventFloor(a.appId)).toBe(0);
+        await a.group("g", ["alice", "bob", "carol"]);
+        await a.send("g", "alice");
+        await store.removeMembers(a.appId, "g", ["carol"], "", a.now(), LIMITS);
+        await store.addMembers(a.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", a.now(), LIMITS);
+        const { events: bEvents } = await b.group("g", ["alice"]);
+        const aLast = await store.latestEventId(a.appId);
+        const cutoff = Math.max(a.now(), b.now());
+        a.clock = b.clock = cutoff;
+        const kept = await a.send("g", "bob");
+        await a.send("g", "carol", { receivers: ["alice"] });
+
+        expect(await store.pruneEvents(cutoff)).toBe(aLast + bEvents.length);
+        expect(await store.eventFloor(a.appId)).toBe(aLast);
+        expect(await store.eventFloor(b.appId)).toBe(bEvents[0].eventId);
+        expect(await store.eventFloor(untouched.appId)).toBe(0);
+        expect(await untouched.log("alice")).toEqual(["joined:alice"]);
+        // From the start: what is left of bob's log (msg:3 is targeted to alice).
+        expect((await store.readEvents(a.appId, "bob", 0, 100)).map((e) => e.eventId)).toEqual([kept.event.eventId]);
+        expect((await store.readEvents(a.appId, "alice", aLast, 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
+        expect((await store.readEvents(a.appId, "carol", aLast, 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
+        expect(await store.readEventRange(a.appId, 1, aLast)).toEqual([]);
+        // History is not event retention: the messages stay.
+        expect((await a.page("g", "alice", {})).seqs).toEqual([1, 2, 3]);
+        // Idempotent: nothing older is left; the floor does not move back.
+        expect(await store.pruneEvents(cutoff)).toBe(0);
+        expect(await store.eventFloor(a.appId)).toBe(aLast);
+        expect(await store.eventFloor(`app_${randomUUID()}`)).toBe(0);
+      });
+    });
+
+    describe("cursors (rules EVT-4, EVT-11)", () => {
+      it("stored events carry '<eventId>.<apptag>' cursors that parse back, for their own app only", async () => {
+        const w = await world();
+        const other = await world();
+        await w.group("g", ["alice"]);
+        const { event } = await w.send("g", "alice");
+        expect(event.event.cursor).toBe(cursorOf(w.appId, event.eventId));
+        expect(event.event.cursor).toMatch(/^\d+\.[A-Za-z0-9_-]{8}$/);
+        const latest = await store.latestEventId(w.appId);
+        expect(parseCursor(w.appId, event.event.cursor, latest)).toBe(event.eventId);
+        const invalid = (appId: string, cursor: string, at = latest) => {
+          try {
+            parseCursor(appId, cursor, at);
+            return "accepted";
+          } catch (err) {
+            return ConnectError.from(err).findDetails(ErrorInfoSchema)[0]?.reason;
+          }
+        };
+        expect(invalid(other.appId, event.event.cursor, 1_000)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, event.event.cursor, event.eventId - 1)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `${event.eventId}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `e${event.eventId}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `0${event.event.cursor}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `${"9".repeat(300)}.${event.event.cursor.split(".")[1]}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, cursorOf(w.appId, 0))).toBe("accepted");
       });
     });
   });
@@ -872,9 +1398,10 @@ class World {
     readonly appId: string,
   ) {}
 
-  static async create(store: Store, edition: Edition): Promise<World> {
+  static async create(store: Store, plan: Plan, clock = 1_700_000_000_000): Promise<World> {
     const w = new World(store, `app_${randomUUID()}`);
-    await store.createApp({ appId: w.appId, name: "contract", edition, secret: "c2VjcmV0", createdAt: w.clock });
+    w.clock = clock;
+    await store.createApp({ appId: w.appId, name: "contract", plan, secret: "c2VjcmV0", createdAt: w.clock });
     await store.upsertUsers(w.appId, USERS.map((userId) => ({ userId, nickname: userId })));
     return w;
   }
@@ -884,10 +1411,11 @@ class World {
   }
 
   /** Creates a group; the first member is its owner. */
-  group(groupId: string, members: readonly string[], type = GroupType.WORK) {
+  group(groupId: string, members: readonly string[], type = GroupType.WORK, limits = LIMITS) {
     return this.store.createGroup(
       { appId: this.appId, groupId, type, name: groupId, ownerId: members[0], createdAt: this.now() },
       members.map((userId, i) => ({ userId, role: i === 0 ? MemberRole.OWNER : MemberRole.MEMBER })),
+      limits,
     );
   }
 
@@ -895,7 +1423,6 @@ class World {
     const receivers = o.receivers ?? [];
     const message = create(MessageSchema, {
       elements: [{ element: { case: "text", value: { text: o.text ?? `from ${senderId || "system"}` } } }],
-      targeted: receivers.length > 0,
       receiverIds: receivers,
       mentionedUserIds: o.mentions ?? [],
       mentionAll: o.mentionAll ?? false,
@@ -965,7 +1492,9 @@ class World {
   }
 
   async page(groupId: string, viewerId: string, q: Partial<ListMessagesQuery>) {
-    const { messages, hasMore } = await this.store.listMessages(this.appId, groupId, { ...query(viewerId), ...q });
+    // An after_seq anchor walks forward, as the service asks.
+    const direction = q.direction ?? (q.afterSeq ? "forward" : "backward");
+    const { messages, hasMore } = await this.store.listMessages(this.appId, groupId, { ...query(viewerId), direction, ...q });
     return { seqs: messages.map((m) => Number(m.seq)), hasMore };
   }
 
@@ -993,7 +1522,7 @@ class World {
 }
 
 function query(viewerId: string): ListMessagesQuery {
-  return { viewerId, floorSeq: 0, beforeSeq: 0, afterSeq: 0, limit: 20 };
+  return { viewerId, floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 20 };
 }
 
 /** A ConversationUpdated event, as ConversationService builds it for markRead. */
@@ -1004,7 +1533,7 @@ function conversationUpdated(c: ConversationCounters): Event {
       value: {
         conversation: create(ConversationSchema, {
           readSeq: BigInt(c.readSeq),
-          unreadCount: BigInt(c.unreadCount),
+          unreadCount: c.unreadCount,
           lastMessage: c.lastMessage,
           mentionedMe: c.mentionedMe,
           mentionedAll: c.mentionedAll,
@@ -1049,6 +1578,7 @@ function expectLogged(events: readonly StoredEvent[]): void {
   for (const c of cursors) expect(c).not.toBe("");
   expect(new Set(cursors).size).toBe(cursors.length);
   for (const e of events) expect(e.event.time, "stored events carry their time").toBeDefined();
+  for (const e of events) expect(e.event.cursor, "cursor format (rule EVT-11)").toBe(cursorOf(e.appId, e.eventId));
 }
 
 async function expectConflict(p: Promise<unknown>, kind: StoreConflict["kind"], ids?: readonly string[]): Promise<void> {

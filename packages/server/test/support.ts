@@ -18,21 +18,23 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import {
-  AdminService,
+  BadRequestSchema,
   ConversationService,
-  Edition,
-  ErrorDetailSchema,
+  ErrorInfoSchema,
   ErrorReason,
   EventService,
   GroupService,
   GroupType,
   MessageService,
+  RetryInfoSchema,
+  ServerService,
   type Event,
   type Message,
   type MessageElementSchema,
   type SendMessageRequestSchema,
   type SubscribeResponse,
 } from "@narrowcast/gen";
+import { AdminService, Plan } from "@narrowcast/gen/admin";
 import { startServer, type RunningServer, type ServerOptions } from "@narrowcast/server";
 
 export type Protocol = "connect" | "grpc" | "grpc-web";
@@ -125,6 +127,11 @@ export class TestServer {
     return createClient(AdminService, this.transport(protocol, { token: key }));
   }
 
+  /** ServerService needs no token (rule AUTH-7). */
+  serverInfo(protocol: Protocol = "connect", options: TransportOptions = {}): Client<typeof ServerService> {
+    return createClient(ServerService, this.transport(protocol, options));
+  }
+
   async close(): Promise<void> {
     await this.running.close();
     for (const s of this.sessions) s.abort();
@@ -132,6 +139,11 @@ export class TestServer {
 }
 
 type SubscribeOptions = { cursor?: string; heartbeatIntervalSeconds?: number };
+
+/** A whole-seconds google.protobuf.Duration, as request fields take it. */
+export function seconds(n: number) {
+  return { seconds: BigInt(n), nanos: 0 };
+}
 
 /** One user's clients, authenticated with a token issued by AdminService. */
 export class UserClient {
@@ -169,10 +181,16 @@ export class UserClient {
     return stream;
   }
 
-  /** Every message of the group's history this user may see, oldest first. */
+  /** Every message of the group's history this user may see, oldest first (every page, walking back). */
   async history(groupId: string): Promise<Message[]> {
-    const res = await this.messages.listMessages({ groupId, limit: 100 });
-    return res.messages;
+    const pages: Message[][] = [];
+    let pageToken = "";
+    do {
+      const res = await this.messages.listMessages({ groupId, pageSize: 100, pageToken });
+      pages.unshift(res.messages);
+      pageToken = res.nextPageToken;
+    } while (pageToken);
+    return pages.flat();
   }
 
   async conversation(groupId: string) {
@@ -195,10 +213,10 @@ export class AppFixture {
   static async create(
     server: TestServer,
     protocol: Protocol,
-    options: { edition?: Edition; users?: readonly string[] } = {},
+    options: { plan?: Plan; users?: readonly string[] } = {},
   ): Promise<AppFixture> {
     const admin = server.admin(protocol);
-    const { app } = await admin.createApp({ name: "test", edition: options.edition ?? Edition.ULTIMATE });
+    const { app } = await admin.createApp({ name: "test", plan: options.plan ?? Plan.ULTIMATE });
     const fixture = new AppFixture(server, protocol, app!.appId, app!.secret, admin);
     await fixture.addUsers(...(options.users ?? []));
     return fixture;
@@ -292,7 +310,10 @@ export class EventStream {
 
   private async read(client: Client<typeof EventService>, options: SubscribeOptions): Promise<void> {
     try {
-      const req = { cursor: options.cursor ?? "", heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 0 };
+      const req = {
+        cursor: options.cursor ?? "",
+        heartbeatInterval: options.heartbeatIntervalSeconds ? seconds(options.heartbeatIntervalSeconds) : undefined,
+      };
       for await (const item of client.subscribe(req, { signal: this.abort.signal })) {
         this.items.push(item);
         this.notify();
@@ -421,7 +442,29 @@ export async function expectError(
   return checkError(ce, code, reason, detail);
 }
 
-/** Checks an error against the spec's code, reason, field and IDs (rule ERR-1). */
+/** Reasons that carry a google.rpc.RetryInfo (rule ERR-5). */
+const RETRYABLE = new Set([ErrorReason.RATE_LIMITED, ErrorReason.SLOW_CONSUMER, ErrorReason.SHUTTING_DOWN]);
+
+/** The narrowcast-domain details of an error, decoded: reason, field, IDs (rules ERR-1, ERR-5). */
+export function detailsOf(ce: ConnectError) {
+  const infos = ce.findDetails(ErrorInfoSchema);
+  const info = infos[0];
+  return {
+    infos,
+    reason: info?.reason,
+    domain: info?.domain,
+    field: info?.metadata.field ?? "",
+    ids: info?.metadata.ids ? info.metadata.ids.split(",") : [],
+    badRequest: ce.findDetails(BadRequestSchema),
+    retryInfo: ce.findDetails(RetryInfoSchema),
+  };
+}
+
+/**
+ * Checks an error against the spec's code, reason, field and IDs (rule ERR-1), and the shape of
+ * its details every time (rule ERR-5): one ErrorInfo in domain "narrowcast"; a BadRequest naming
+ * the same field exactly when a field is at fault; a RetryInfo exactly for retryable reasons.
+ */
 export function checkError(
   ce: ConnectError | undefined,
   code: Code,
@@ -429,13 +472,19 @@ export function checkError(
   detail: { field?: string; ids?: readonly string[] } = {},
 ): ConnectError {
   expect(ce, `expected ${ErrorReason[reason]}, got no error`).toBeDefined();
-  const details = ce!.findDetails(ErrorDetailSchema);
+  const d = detailsOf(ce!);
   expect(
-    { code: Code[ce!.code], reasons: details.map((d) => ErrorReason[d.reason]) },
+    { code: Code[ce!.code], reasons: d.infos.map((i) => `${i.domain}/${i.reason}`) },
     `error was: ${ce!.message}`,
-  ).toEqual({ code: Code[code], reasons: [ErrorReason[reason]] });
-  if (detail.field !== undefined) expect(details[0].field).toBe(detail.field);
-  if (detail.ids !== undefined) expect([...details[0].ids].sort()).toEqual([...detail.ids].sort());
+  ).toEqual({ code: Code[code], reasons: [`narrowcast/${ErrorReason[reason]}`] });
+  if (detail.field !== undefined) expect(d.field).toBe(detail.field);
+  if (detail.ids !== undefined) expect([...d.ids].sort()).toEqual([...detail.ids].sort());
+  if (d.field && code === Code.InvalidArgument) {
+    expect(d.badRequest.map((b) => b.fieldViolations.map((v) => [v.field, v.reason]))).toEqual([[[d.field, ErrorReason[reason]]]]);
+  } else {
+    expect(d.badRequest).toEqual([]);
+  }
+  expect(d.retryInfo.length, "RetryInfo exactly on retryable reasons").toBe(RETRYABLE.has(reason) ? 1 : 0);
   return ce!;
 }
 

@@ -107,6 +107,34 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     for (const s of [phone, laptop, aliceStream]) s.close();
   });
 
+  it("UNR-3: a mark that does not move the read position sends no ConversationUpdated", async () => {
+    const app = await setup(["alice", "bob"]);
+    const g = await app.group(GroupType.WORK, "alice", ["bob"]);
+    const alice = app.user("alice");
+    const bob = app.user("bob");
+    await alice.send(g, "m1");
+    await alice.send(g, "m2");
+    await bob.conversations.markConversationRead({ groupId: g, readSeq: 2n });
+    const stream = await bob.subscribe();
+    // At, below, and beyond (clamped to) the current position: nothing moves, nothing is sent.
+    for (const readSeq of [2n, 1n, 0n, 99n]) {
+      const res = await bob.conversations.markConversationRead({ groupId: g, readSeq });
+      expect(res.conversation?.readSeq).toBe(2n);
+    }
+    // A real move afterwards is the only ConversationUpdated, and comes after the barrier message.
+    const m3 = await alice.send(g, "m3");
+    await bob.conversations.markConversationRead({ groupId: g });
+    await stream.waitFor(isEvent("conversationUpdated"));
+    expect(stream.events.map((e) => e.payload.case)).toEqual(["messageReceived", "conversationUpdated"]);
+    const updated = stream.events[1].payload;
+    expect(updated.case === "conversationUpdated" && updated.value.conversation?.readSeq).toBe(m3.seq);
+    // Nor is a no-op stored: a replay from before it holds only the real move.
+    const replay = await bob.subscribe({ cursor: (await stream.ready()) });
+    expect(replay.replayed.map((e) => e.payload.case)).toEqual(["messageReceived", "conversationUpdated"]);
+    stream.close();
+    replay.close();
+  });
+
   it("UNR-6, GRP-6, CNV-2: a join sets the read position to the latest seq; history and last message start there", async () => {
     for (const type of [GroupType.WORK, GroupType.COMMUNITY, GroupType.MEETING]) {
       const app = await setup(["alice", "bob", "erin"]);
@@ -115,7 +143,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
       await alice.send(g, "old1", { mentionAll: true });
       await alice.send(g, "old2", { mentionedUserIds: ["bob"] });
       if (type === GroupType.WORK) await app.user("bob").groups.inviteMembers({ groupId: g, userIds: ["erin"] });
-      else expect((await app.user("erin").groups.joinGroup({ groupId: g })).joined).toBe(true);
+      else expect((await app.user("erin").groups.joinGroup({ groupId: g })).result.case).toBe("member");
       const erin = app.user("erin");
       const meeting = type === GroupType.MEETING;
       expect(await countersOf(erin, g)).toEqual({ unread: 0, readSeq: 2, last: meeting ? "old2" : "", me: false, all: false });
@@ -204,8 +232,8 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     const list = async (u: UserClient) => (await u.conversations.listConversations({})).conversations;
     expect((await list(bob)).map((x) => x.groupId)).toEqual([b, a, c]);
     const conv = (await list(bob)).find((x) => x.groupId === a)!;
-    expect(conv).toMatchObject({ groupType: GroupType.WORK, unreadCount: 1n, readSeq: 0n });
-    expect((await list(alice)).find((x) => x.groupId === a)).toMatchObject({ unreadCount: 0n, readSeq: 1n });
+    expect(conv).toMatchObject({ groupType: GroupType.WORK, unreadCount: 1, readSeq: 0n });
+    expect((await list(alice)).find((x) => x.groupId === a)).toMatchObject({ unreadCount: 0, readSeq: 1n });
     clock.advance(1);
     await alice.send(c, "in c");
     expect((await list(bob)).map((x) => x.groupId)).toEqual([c, b, a]);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/conversation.proto.
  */
 export const file_narrowcast_v1_conversation: GenFile = /*@__PURE__*/
-  fileDesc("CiBuYXJyb3djYXN0L3YxL2NvbnZlcnNhdGlvbi5wcm90bxINbmFycm93Y2FzdC52MSLlAQoMQ29udmVyc2F0aW9uEhAKCGdyb3VwX2lkGAEgASgJEiwKCmdyb3VwX3R5cGUYAiABKA4yGC5uYXJyb3djYXN0LnYxLkdyb3VwVHlwZRISCgpncm91cF9uYW1lGAMgASgJEhQKDHVucmVhZF9jb3VudBgEIAEoBBIsCgxsYXN0X21lc3NhZ2UYBSABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2USEAoIcmVhZF9zZXEYBiABKAQSFAoMbWVudGlvbmVkX21lGAcgASgIEhUKDW1lbnRpb25lZF9hbGwYCCABKAhiBnByb3RvMw", [file_narrowcast_v1_group, file_narrowcast_v1_message]);
+  fileDesc("CiBuYXJyb3djYXN0L3YxL2NvbnZlcnNhdGlvbi5wcm90bxINbmFycm93Y2FzdC52MSLlAQoMQ29udmVyc2F0aW9uEhAKCGdyb3VwX2lkGAEgASgJEiwKCmdyb3VwX3R5cGUYAiABKA4yGC5uYXJyb3djYXN0LnYxLkdyb3VwVHlwZRISCgpncm91cF9uYW1lGAMgASgJEhQKDHVucmVhZF9jb3VudBgEIAEoBRIsCgxsYXN0X21lc3NhZ2UYBSABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2USEAoIcmVhZF9zZXEYBiABKAMSFAoMbWVudGlvbmVkX21lGAcgASgIEhUKDW1lbnRpb25lZF9hbGwYCCABKAhiBnByb3RvMw", [file_narrowcast_v1_group, file_narrowcast_v1_message]);
 
 /**
  * Conversation is one viewer's view of one group conversation. Every field is computed for the
@@ -49,9 +49,9 @@ export type Conversation = Message<"narrowcast.v1.Conversation"> & {
   /**
    * Messages the viewer has not read, as defined by rules UNR-1 to UNR-7.
    *
-   * @generated from field: uint64 unread_count = 4;
+   * @generated from field: int32 unread_count = 4;
    */
-  unreadCount: bigint;
+  unreadCount: number;
 
   /**
    * The latest stored message the viewer may see that was not excluded from the last message
@@ -64,7 +64,7 @@ export type Conversation = Message<"narrowcast.v1.Conversation"> & {
   /**
    * The viewer's read position: every message with seq at or below it counts as read (rule UNR-3).
    *
-   * @generated from field: uint64 read_seq = 6;
+   * @generated from field: int64 read_seq = 6;
    */
   readSeq: bigint;
 

@@ -12,14 +12,28 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/conversation_service.proto.
  */
 export const file_narrowcast_v1_conversation_service: GenFile = /*@__PURE__*/
-  fileDesc("CihuYXJyb3djYXN0L3YxL2NvbnZlcnNhdGlvbl9zZXJ2aWNlLnByb3RvEg1uYXJyb3djYXN0LnYxIhoKGExpc3RDb252ZXJzYXRpb25zUmVxdWVzdCJPChlMaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjIKDWNvbnZlcnNhdGlvbnMYASADKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiIqChZHZXRDb252ZXJzYXRpb25SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIkwKF0dldENvbnZlcnNhdGlvblJlc3BvbnNlEjEKDGNvbnZlcnNhdGlvbhgBIAEoCzIbLm5hcnJvd2Nhc3QudjEuQ29udmVyc2F0aW9uIkEKG01hcmtDb252ZXJzYXRpb25SZWFkUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIQCghyZWFkX3NlcRgCIAEoBCJRChxNYXJrQ29udmVyc2F0aW9uUmVhZFJlc3BvbnNlEjEKDGNvbnZlcnNhdGlvbhgBIAEoCzIbLm5hcnJvd2Nhc3QudjEuQ29udmVyc2F0aW9uMtoCChNDb252ZXJzYXRpb25TZXJ2aWNlEmsKEUxpc3RDb252ZXJzYXRpb25zEicubmFycm93Y2FzdC52MS5MaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QaKC5uYXJyb3djYXN0LnYxLkxpc3RDb252ZXJzYXRpb25zUmVzcG9uc2UiA5ACARJlCg9HZXRDb252ZXJzYXRpb24SJS5uYXJyb3djYXN0LnYxLkdldENvbnZlcnNhdGlvblJlcXVlc3QaJi5uYXJyb3djYXN0LnYxLkdldENvbnZlcnNhdGlvblJlc3BvbnNlIgOQAgESbwoUTWFya0NvbnZlcnNhdGlvblJlYWQSKi5uYXJyb3djYXN0LnYxLk1hcmtDb252ZXJzYXRpb25SZWFkUmVxdWVzdBorLm5hcnJvd2Nhc3QudjEuTWFya0NvbnZlcnNhdGlvblJlYWRSZXNwb25zZWIGcHJvdG8z", [file_narrowcast_v1_conversation]);
+  fileDesc("CihuYXJyb3djYXN0L3YxL2NvbnZlcnNhdGlvbl9zZXJ2aWNlLnByb3RvEg1uYXJyb3djYXN0LnYxIkEKGExpc3RDb252ZXJzYXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJoChlMaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjIKDWNvbnZlcnNhdGlvbnMYASADKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKgoWR2V0Q29udmVyc2F0aW9uUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCSJMChdHZXRDb252ZXJzYXRpb25SZXNwb25zZRIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJBChtNYXJrQ29udmVyc2F0aW9uUmVhZFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEAoIcmVhZF9zZXEYAiABKAMiUQocTWFya0NvbnZlcnNhdGlvblJlYWRSZXNwb25zZRIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbjLaAgoTQ29udmVyc2F0aW9uU2VydmljZRJrChFMaXN0Q29udmVyc2F0aW9ucxInLm5hcnJvd2Nhc3QudjEuTGlzdENvbnZlcnNhdGlvbnNSZXF1ZXN0GigubmFycm93Y2FzdC52MS5MaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlIgOQAgESZQoPR2V0Q29udmVyc2F0aW9uEiUubmFycm93Y2FzdC52MS5HZXRDb252ZXJzYXRpb25SZXF1ZXN0GiYubmFycm93Y2FzdC52MS5HZXRDb252ZXJzYXRpb25SZXNwb25zZSIDkAIBEm8KFE1hcmtDb252ZXJzYXRpb25SZWFkEioubmFycm93Y2FzdC52MS5NYXJrQ29udmVyc2F0aW9uUmVhZFJlcXVlc3QaKy5uYXJyb3djYXN0LnYxLk1hcmtDb252ZXJzYXRpb25SZWFkUmVzcG9uc2ViBnByb3RvMw", [file_narrowcast_v1_conversation]);
 
 /**
- * ListConversationsRequest has no parameters.
+ * ListConversationsRequest asks for one page of the caller's conversations.
  *
  * @generated from message narrowcast.v1.ListConversationsRequest
  */
 export type ListConversationsRequest = Message<"narrowcast.v1.ListConversationsRequest"> & {
+  /**
+   * Maximum number of conversations in the page: 0 means 50; values above 1,000 are treated as
+   * 1,000 (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -30,7 +44,7 @@ export const ListConversationsRequestSchema: GenMessage<ListConversationsRequest
   messageDesc(file_narrowcast_v1_conversation_service, 0);
 
 /**
- * ListConversationsResponse lists the caller's conversations.
+ * ListConversationsResponse is one page of the caller's conversations.
  *
  * @generated from message narrowcast.v1.ListConversationsResponse
  */
@@ -41,6 +55,13 @@ export type ListConversationsResponse = Message<"narrowcast.v1.ListConversations
    * @generated from field: repeated narrowcast.v1.Conversation conversations = 1;
    */
   conversations: Conversation[];
+
+  /**
+   * The token for the next page; empty when this is the last page (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -107,9 +128,10 @@ export type MarkConversationReadRequest = Message<"narrowcast.v1.MarkConversatio
 
   /**
    * Mark every message up to this seq as read; 0 means up to the latest. Positions beyond the
-   * latest seq are clamped to it; a position below the current one changes nothing (rule UNR-3).
+   * latest seq are clamped to it; a position at or below the current one changes nothing and
+   * sends no event (rule UNR-3). Negative values are FIELD_INVALID.
    *
-   * @generated from field: uint64 read_seq = 2;
+   * @generated from field: int64 read_seq = 2;
    */
   readSeq: bigint;
 };
@@ -150,7 +172,8 @@ export const MarkConversationReadResponseSchema: GenMessage<MarkConversationRead
  */
 export const ConversationService: GenService<{
   /**
-   * Lists one conversation per group the caller is currently a member of (rule CNV-1).
+   * Lists one conversation per group the caller is currently a member of, most recently active
+   * first, one page at a time (rules CNV-1, PAG-1).
    *
    * @generated from rpc narrowcast.v1.ConversationService.ListConversations
    */

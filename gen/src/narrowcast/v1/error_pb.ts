@@ -2,58 +2,20 @@
 // @generated from file narrowcast/v1/error.proto (package narrowcast.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
 
 /**
  * Describes the file narrowcast/v1/error.proto.
  */
 export const file_narrowcast_v1_error: GenFile = /*@__PURE__*/
-  fileDesc("ChluYXJyb3djYXN0L3YxL2Vycm9yLnByb3RvEg1uYXJyb3djYXN0LnYxIlUKC0Vycm9yRGV0YWlsEioKBnJlYXNvbhgBIAEoDjIaLm5hcnJvd2Nhc3QudjEuRXJyb3JSZWFzb24SDQoFZmllbGQYAiABKAkSCwoDaWRzGAMgAygJKpAKCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIeChpFUlJPUl9SRUFTT05fRklFTERfSU5WQUxJRBABEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9NSVNTSU5HEAISHgoaRVJST1JfUkVBU09OX1RPS0VOX0lOVkFMSUQQAxIeChpFUlJPUl9SRUFTT05fVE9LRU5fRVhQSVJFRBAEEiIKHkVSUk9SX1JFQVNPTl9BRE1JTl9LRVlfSU5WQUxJRBAFEh4KGkVSUk9SX1JFQVNPTl9BUFBfTk9UX0ZPVU5EEAYSHwobRVJST1JfUkVBU09OX1VTRVJfTk9UX0ZPVU5EEAcSIAocRVJST1JfUkVBU09OX0dST1VQX05PVF9GT1VORBAIEh0KGUVSUk9SX1JFQVNPTl9OT1RfQV9NRU1CRVIQCRIiCh5FUlJPUl9SRUFTT05fTUVTU0FHRV9OT1RfRk9VTkQQChIeChpFUlJPUl9SRUFTT05fRU1QVFlfTUVTU0FHRRALEiAKHEVSUk9SX1JFQVNPTl9JTlZBTElEX0VMRU1FTlQQDBIiCh5FUlJPUl9SRUFTT05fTUVTU0FHRV9UT09fTEFSR0UQDRIdChlFUlJPUl9SRUFTT05fUkFURV9MSU1JVEVEEA4SJwojRVJST1JfUkVBU09OX1JFQ0VJVkVSX0xJU1RfVE9PX0xPTkcQDxIjCh9FUlJPUl9SRUFTT05fRFVQTElDQVRFX1JFQ0VJVkVSEBASKAokRVJST1JfUkVBU09OX1NFTkRFUl9JTl9SRUNFSVZFUl9MSVNUEBESJAogRVJST1JfUkVBU09OX1JFQ0VJVkVSX05PVF9NRU1CRVIQEhImCiJFUlJPUl9SRUFTT05fVEFSR0VURURfV0lUSF9NRU5USU9OEBMSJwojRVJST1JfUkVBU09OX0dST1VQX1RZUEVfVU5TVVBQT1JURUQQFBInCiNFUlJPUl9SRUFTT05fRkVBVFVSRV9OT1RfSU5fRURJVElPThAVEiYKIkVSUk9SX1JFQVNPTl9NRU5USU9OX0xJU1RfVE9PX0xPTkcQFhIqCiZFUlJPUl9SRUFTT05fTUVOVElPTkVEX1VTRVJfTk9UX01FTUJFUhAXEiMKH0VSUk9SX1JFQVNPTl9SRUNBTExfTk9UX0FMTE9XRUQQGBImCiJFUlJPUl9SRUFTT05fUkVDQUxMX1dJTkRPV19FWFBJUkVEEBkSIQodRVJST1JfUkVBU09OX0FMUkVBRFlfUkVDQUxMRUQQGhIeChpFUlJPUl9SRUFTT05fUk9MRV9SRVFVSVJFRBAbEiEKHUVSUk9SX1JFQVNPTl9KT0lOX05PVF9BTExPV0VEEBwSHwobRVJST1JfUkVBU09OX0FMUkVBRFlfTUVNQkVSEB0SIwofRVJST1JfUkVBU09OX09XTkVSX0NBTk5PVF9MRUFWRRAeEicKI0VSUk9SX1JFQVNPTl9KT0lOX1JFUVVFU1RfTk9UX0ZPVU5EEB8SJQohRVJST1JfUkVBU09OX0dST1VQX0FMUkVBRFlfRVhJU1RTECASHwobRVJST1JfUkVBU09OX0NVUlNPUl9JTlZBTElEECESHgoaRVJST1JfUkVBU09OX1NMT1dfQ09OU1VNRVIQIhIeChpFUlJPUl9SRUFTT05fU0hVVFRJTkdfRE9XThAjYgZwcm90bzM");
+  fileDesc("ChluYXJyb3djYXN0L3YxL2Vycm9yLnByb3RvEg1uYXJyb3djYXN0LnYxKvAKCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIeChpFUlJPUl9SRUFTT05fRklFTERfSU5WQUxJRBABEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9NSVNTSU5HEAISHgoaRVJST1JfUkVBU09OX1RPS0VOX0lOVkFMSUQQAxIeChpFUlJPUl9SRUFTT05fVE9LRU5fRVhQSVJFRBAEEiIKHkVSUk9SX1JFQVNPTl9BRE1JTl9LRVlfSU5WQUxJRBAFEh4KGkVSUk9SX1JFQVNPTl9BUFBfTk9UX0ZPVU5EEAYSHwobRVJST1JfUkVBU09OX1VTRVJfTk9UX0ZPVU5EEAcSIAocRVJST1JfUkVBU09OX0dST1VQX05PVF9GT1VORBAIEh0KGUVSUk9SX1JFQVNPTl9OT1RfQV9NRU1CRVIQCRIiCh5FUlJPUl9SRUFTT05fTUVTU0FHRV9OT1RfRk9VTkQQChIeChpFUlJPUl9SRUFTT05fRU1QVFlfTUVTU0FHRRALEiAKHEVSUk9SX1JFQVNPTl9JTlZBTElEX0VMRU1FTlQQDBIiCh5FUlJPUl9SRUFTT05fTUVTU0FHRV9UT09fTEFSR0UQDRIdChlFUlJPUl9SRUFTT05fUkFURV9MSU1JVEVEEA4SJwojRVJST1JfUkVBU09OX1JFQ0VJVkVSX0xJU1RfVE9PX0xPTkcQDxIjCh9FUlJPUl9SRUFTT05fRFVQTElDQVRFX1JFQ0VJVkVSEBASKAokRVJST1JfUkVBU09OX1NFTkRFUl9JTl9SRUNFSVZFUl9MSVNUEBESJAogRVJST1JfUkVBU09OX1JFQ0VJVkVSX05PVF9NRU1CRVIQEhImCiJFUlJPUl9SRUFTT05fVEFSR0VURURfV0lUSF9NRU5USU9OEBMSJwojRVJST1JfUkVBU09OX0dST1VQX1RZUEVfVU5TVVBQT1JURUQQFBIkCiBFUlJPUl9SRUFTT05fRkVBVFVSRV9OT1RfSU5fUExBThAVEiYKIkVSUk9SX1JFQVNPTl9NRU5USU9OX0xJU1RfVE9PX0xPTkcQFhIqCiZFUlJPUl9SRUFTT05fTUVOVElPTkVEX1VTRVJfTk9UX01FTUJFUhAXEiMKH0VSUk9SX1JFQVNPTl9SRUNBTExfTk9UX0FMTE9XRUQQGBImCiJFUlJPUl9SRUFTT05fUkVDQUxMX1dJTkRPV19FWFBJUkVEEBkSIQodRVJST1JfUkVBU09OX0FMUkVBRFlfUkVDQUxMRUQQGhIeChpFUlJPUl9SRUFTT05fUk9MRV9SRVFVSVJFRBAbEiEKHUVSUk9SX1JFQVNPTl9KT0lOX05PVF9BTExPV0VEEBwSHwobRVJST1JfUkVBU09OX0FMUkVBRFlfTUVNQkVSEB0SIwofRVJST1JfUkVBU09OX09XTkVSX0NBTk5PVF9MRUFWRRAeEicKI0VSUk9SX1JFQVNPTl9KT0lOX1JFUVVFU1RfTk9UX0ZPVU5EEB8SJQohRVJST1JfUkVBU09OX0dST1VQX0FMUkVBRFlfRVhJU1RTECASHwobRVJST1JfUkVBU09OX0NVUlNPUl9JTlZBTElEECESHgoaRVJST1JfUkVBU09OX1NMT1dfQ09OU1VNRVIQIhIeChpFUlJPUl9SRUFTT05fU0hVVFRJTkdfRE9XThAjEiMKH0VSUk9SX1JFQVNPTl9QQUdFX1RPS0VOX0lOVkFMSUQQJBIfChtFUlJPUl9SRUFTT05fQ1VSU09SX0VYUElSRUQQJRIbChdFUlJPUl9SRUFTT05fR1JPVVBfRlVMTBAmYgZwcm90bzM");
 
 /**
- * ErrorDetail is attached to every error a Narrowcast server returns for a well-formed request
- * (rule ERR-1), as a Connect / gRPC error detail. Together with the status code it tells a program
- * exactly what was wrong. Errors of the RPC layer itself (a body that does not decode, an unknown
- * procedure) have the protocol's standard code and may lack it (rule ERR-4).
- *
- * @generated from message narrowcast.v1.ErrorDetail
- */
-export type ErrorDetail = Message<"narrowcast.v1.ErrorDetail"> & {
-  /**
-   * The machine-readable reason. The spec gives the status code of each.
-   *
-   * @generated from field: narrowcast.v1.ErrorReason reason = 1;
-   */
-  reason: ErrorReason;
-
-  /**
-   * The request field at fault, as a path in the request (e.g. "receiver_ids",
-   * "elements[0].text"); empty when no single field is at fault.
-   *
-   * @generated from field: string field = 2;
-   */
-  field: string;
-
-  /**
-   * The offending IDs, e.g. the receivers that are not members or the duplicated receivers.
-   *
-   * @generated from field: repeated string ids = 3;
-   */
-  ids: string[];
-};
-
-/**
- * Describes the message narrowcast.v1.ErrorDetail.
- * Use `create(ErrorDetailSchema)` to create a new message.
- */
-export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_error, 0);
-
-/**
- * ErrorReason is the machine-readable cause of an error. docs/spec.md gives the status code and
- * the rule for each.
+ * ErrorReason lists the reasons of the "narrowcast" error domain. It is not sent on the wire as an
+ * enum: `google.rpc.ErrorInfo.reason` carries the value's name without its prefix, so a client
+ * generated from an older version still reads a newer reason as a string. docs/spec.md gives the
+ * status code and the rule for each.
  *
  * @generated from enum narrowcast.v1.ErrorReason
  */
@@ -207,11 +169,11 @@ export enum ErrorReason {
   GROUP_TYPE_UNSUPPORTED = 20,
 
   /**
-   * The app's edition does not include targeted messages (PermissionDenied, rule TGT-9).
+   * The app's plan does not include targeted messages (PermissionDenied, rule TGT-9).
    *
-   * @generated from enum value: ERROR_REASON_FEATURE_NOT_IN_EDITION = 21;
+   * @generated from enum value: ERROR_REASON_FEATURE_NOT_IN_PLAN = 21;
    */
-  FEATURE_NOT_IN_EDITION = 21,
+  FEATURE_NOT_IN_PLAN = 21,
 
   /**
    * More than 50 users @-mentioned (InvalidArgument, rule MSG-6).
@@ -292,7 +254,8 @@ export enum ErrorReason {
   GROUP_ALREADY_EXISTS = 32,
 
   /**
-   * The resume cursor is malformed or ahead of the app's event log (InvalidArgument, rule EVT-4).
+   * The resume cursor is malformed, was not issued for this app, or is from the future
+   * (InvalidArgument, rule EVT-4).
    *
    * @generated from enum value: ERROR_REASON_CURSOR_INVALID = 33;
    */
@@ -312,6 +275,30 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_SHUTTING_DOWN = 35;
    */
   SHUTTING_DOWN = 35,
+
+  /**
+   * The page token is malformed, expired, or was issued for another request (InvalidArgument,
+   * rule PAG-3).
+   *
+   * @generated from enum value: ERROR_REASON_PAGE_TOKEN_INVALID = 36;
+   */
+  PAGE_TOKEN_INVALID = 36,
+
+  /**
+   * The resume cursor is older than the server's event retention (OutOfRange, rule EVT-10):
+   * start a fresh subscription and reload state from history.
+   *
+   * @generated from enum value: ERROR_REASON_CURSOR_EXPIRED = 37;
+   */
+  CURSOR_EXPIRED = 37,
+
+  /**
+   * The group would exceed its type's maximum number of members (FailedPrecondition, rule
+   * GRP-13).
+   *
+   * @generated from enum value: ERROR_REASON_GROUP_FULL = 38;
+   */
+  GROUP_FULL = 38,
 }
 
 /**

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/event.proto.
  */
 export const file_narrowcast_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIqoDCgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIAEIJCgdwYXlsb2FkIjoKD01lc3NhZ2VSZWNlaXZlZBInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIm8KD01lc3NhZ2VSZWNhbGxlZBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEgsKA3NlcRgDIAEoBBIpCgZyZWNhbGwYBCABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8iSAoTQ29udmVyc2F0aW9uVXBkYXRlZBIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJeCgxNZW1iZXJKb2luZWQSEAoIZ3JvdXBfaWQYASABKAkSKgoGbWVtYmVyGAIgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIQCghhZGRlZF9ieRgDIAEoCSJDCgpNZW1iZXJMZWZ0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCSIiCg5Hcm91cERpc21pc3NlZBIQCghncm91cF9pZBgBIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
+  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIqoDCgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIAEIJCgdwYXlsb2FkIjoKD01lc3NhZ2VSZWNlaXZlZBInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIm8KD01lc3NhZ2VSZWNhbGxlZBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIpCgZyZWNhbGwYBCABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8iSAoTQ29udmVyc2F0aW9uVXBkYXRlZBIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJeCgxNZW1iZXJKb2luZWQSEAoIZ3JvdXBfaWQYASABKAkSKgoGbWVtYmVyGAIgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIQCghhZGRlZF9ieRgDIAEoCSJDCgpNZW1iZXJMZWZ0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCSIiCg5Hcm91cERpc21pc3NlZBIQCghncm91cF9pZBgBIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
 
 /**
  * Event is something that happened which a subscriber may see (rule EVT-2). Events reach every
@@ -28,9 +28,10 @@ export const file_narrowcast_v1_event: GenFile = /*@__PURE__*/
  */
 export type Event = Message<"narrowcast.v1.Event"> & {
   /**
-   * Resume position just after this event: pass it to EventService.Subscribe to receive every
-   * later event (rule EVT-3). Opaque; compare only for equality. Empty for events that are not
-   * stored and cannot be replayed (online-only messages, AVCHATROOM messages; rule EVT-7).
+   * Resume position just after this event in the subscriber's own event stream: pass it to
+   * EventService.Subscribe to receive every later event (rule EVT-3). Opaque, at most 256 bytes;
+   * compare only for equality (rule EVT-11). Empty for events that are not stored and cannot be
+   * replayed (online-only messages, AVCHATROOM messages; rule EVT-7).
    *
    * @generated from field: string cursor = 1;
    */
@@ -76,7 +77,7 @@ export type Event = Message<"narrowcast.v1.Event"> & {
     case: "conversationUpdated";
   } | {
     /**
-     * A user joined a group the subscriber is in (rule GRP-10).
+     * A user joined a group the subscriber is in (rules GRP-10, GRP-14).
      *
      * @generated from field: narrowcast.v1.MemberJoined member_joined = 6;
      */
@@ -131,8 +132,8 @@ export const MessageReceivedSchema: GenMessage<MessageReceived> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_event, 1);
 
 /**
- * MessageRecalled says a message was recalled. It reaches the same audience the message
- * reached, and nobody else (rule TGT-4).
+ * MessageRecalled says a message was recalled. It reaches the users who may see the message when
+ * it is recalled, and nobody else (rules EVT-2, TGT-4).
  *
  * @generated from message narrowcast.v1.MessageRecalled
  */
@@ -154,7 +155,7 @@ export type MessageRecalled = Message<"narrowcast.v1.MessageRecalled"> & {
   /**
    * The recalled message's seq.
    *
-   * @generated from field: uint64 seq = 3;
+   * @generated from field: int64 seq = 3;
    */
   seq: bigint;
 

@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Event } from "./event_pb.js";
 import { file_narrowcast_v1_event } from "./event_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/event_service.proto.
  */
 export const file_narrowcast_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFuYXJyb3djYXN0L3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SDW5hcnJvd2Nhc3QudjEiRgoQU3Vic2NyaWJlUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSIgoaaGVhcnRiZWF0X2ludGVydmFsX3NlY29uZHMYAiABKA0ioQEKEVN1YnNjcmliZVJlc3BvbnNlEiUKBWV2ZW50GAEgASgLMhQubmFycm93Y2FzdC52MS5FdmVudEgAEi4KBXJlYWR5GAIgASgLMh0ubmFycm93Y2FzdC52MS5TdWJzY3JpYmVSZWFkeUgAEi0KCWhlYXJ0YmVhdBgDIAEoCzIYLm5hcnJvd2Nhc3QudjEuSGVhcnRiZWF0SABCBgoEaXRlbSIgCg5TdWJzY3JpYmVSZWFkeRIOCgZjdXJzb3IYASABKAkiCwoJSGVhcnRiZWF0MmAKDEV2ZW50U2VydmljZRJQCglTdWJzY3JpYmUSHy5uYXJyb3djYXN0LnYxLlN1YnNjcmliZVJlcXVlc3QaIC5uYXJyb3djYXN0LnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_narrowcast_v1_event]);
+  fileDesc("CiFuYXJyb3djYXN0L3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SDW5hcnJvd2Nhc3QudjEiWQoQU3Vic2NyaWJlUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqEBChFTdWJzY3JpYmVSZXNwb25zZRIlCgVldmVudBgBIAEoCzIULm5hcnJvd2Nhc3QudjEuRXZlbnRIABIuCgVyZWFkeRgCIAEoCzIdLm5hcnJvd2Nhc3QudjEuU3Vic2NyaWJlUmVhZHlIABItCgloZWFydGJlYXQYAyABKAsyGC5uYXJyb3djYXN0LnYxLkhlYXJ0YmVhdEgAQgYKBGl0ZW0iIAoOU3Vic2NyaWJlUmVhZHkSDgoGY3Vyc29yGAEgASgJIgsKCUhlYXJ0YmVhdDJgCgxFdmVudFNlcnZpY2USUAoJU3Vic2NyaWJlEh8ubmFycm93Y2FzdC52MS5TdWJzY3JpYmVSZXF1ZXN0GiAubmFycm93Y2FzdC52MS5TdWJzY3JpYmVSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_narrowcast_v1_event]);
 
 /**
  * SubscribeRequest opens a stream.
@@ -22,18 +24,19 @@ export const file_narrowcast_v1_event_service: GenFile = /*@__PURE__*/
 export type SubscribeRequest = Message<"narrowcast.v1.SubscribeRequest"> & {
   /**
    * Resume after this cursor (from Event.cursor or SubscribeReady.cursor); empty to receive
-   * only events from now on (rule EVT-3).
+   * only events from now on (rule EVT-3). At most 256 bytes (rule EVT-11).
    *
    * @generated from field: string cursor = 1;
    */
   cursor: string;
 
   /**
-   * Seconds between heartbeats, 1 to 300; 0 means the server's default (15).
+   * Time between heartbeats on an idle stream: 1 to 300 seconds; unset or zero means 15 seconds
+   * (rule EVT-5).
    *
-   * @generated from field: uint32 heartbeat_interval_seconds = 2;
+   * @generated from field: google.protobuf.Duration heartbeat_interval = 2;
    */
-  heartbeatIntervalSeconds: number;
+  heartbeatInterval?: Duration | undefined;
 };
 
 /**
@@ -132,8 +135,10 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
 export const EventService: GenService<{
   /**
    * Streams the caller's events. With a cursor it first replays every event after the cursor the
-   * caller may see, then sends `ready`, then live events (rule EVT-3). The stream does not end on
-   * its own; heartbeats keep it alive (rule EVT-5).
+   * caller may see, then sends `ready`, then live events (rule EVT-3). Events of one group arrive
+   * in that group's order; events of different groups may interleave in any order (rule EVT-8).
+   * The stream does not end on its own; heartbeats keep it alive (rule EVT-5). A cursor older than
+   * the server's event retention is rejected with CURSOR_EXPIRED (rule EVT-10).
    *
    * @generated from rpc narrowcast.v1.EventService.Subscribe
    */

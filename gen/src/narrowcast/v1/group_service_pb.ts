@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/group_service.proto.
  */
 export const file_narrowcast_v1_group_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFuYXJyb3djYXN0L3YxL2dyb3VwX3NlcnZpY2UucHJvdG8SDW5hcnJvd2Nhc3QudjEicAoSQ3JlYXRlR3JvdXBSZXF1ZXN0EiYKBHR5cGUYASABKA4yGC5uYXJyb3djYXN0LnYxLkdyb3VwVHlwZRIMCgRuYW1lGAIgASgJEhAKCGdyb3VwX2lkGAMgASgJEhIKCm1lbWJlcl9pZHMYBCADKAkiOgoTQ3JlYXRlR3JvdXBSZXNwb25zZRIjCgVncm91cBgBIAEoCzIULm5hcnJvd2Nhc3QudjEuR3JvdXAiIwoPR2V0R3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIjcKEEdldEdyb3VwUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwIhMKEUxpc3RHcm91cHNSZXF1ZXN0IjoKEkxpc3RHcm91cHNSZXNwb25zZRIkCgZncm91cHMYASADKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwIiYKEkxpc3RNZW1iZXJzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCSJCChNMaXN0TWVtYmVyc1Jlc3BvbnNlEisKB21lbWJlcnMYASADKAsyGi5uYXJyb3djYXN0LnYxLkdyb3VwTWVtYmVyIjoKFEludml0ZU1lbWJlcnNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhAKCHVzZXJfaWRzGAIgAygJIkQKFUludml0ZU1lbWJlcnNSZXNwb25zZRIrCgdtZW1iZXJzGAEgAygLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlciI1ChBKb2luR3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiIwoRSm9pbkdyb3VwUmVzcG9uc2USDgoGam9pbmVkGAEgASgIIisKF0xpc3RKb2luUmVxdWVzdHNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIkgKGExpc3RKb2luUmVxdWVzdHNSZXNwb25zZRIsCghyZXF1ZXN0cxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuSm9pblJlcXVlc3QiTgoYRGVjaWRlSm9pblJlcXVlc3RSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDwoHYXBwcm92ZRgDIAEoCCIbChlEZWNpZGVKb2luUmVxdWVzdFJlc3BvbnNlIiUKEUxlYXZlR3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIhQKEkxlYXZlR3JvdXBSZXNwb25zZSI6ChRSZW1vdmVNZW1iZXJzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIQCgh1c2VyX2lkcxgCIAMoCSIXChVSZW1vdmVNZW1iZXJzUmVzcG9uc2UiYgoUU2V0TWVtYmVyUm9sZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRInCgRyb2xlGAMgASgOMhkubmFycm93Y2FzdC52MS5NZW1iZXJSb2xlIhcKFVNldE1lbWJlclJvbGVSZXNwb25zZSInChNEaXNtaXNzR3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIhYKFERpc21pc3NHcm91cFJlc3BvbnNlMssICgxHcm91cFNlcnZpY2USVAoLQ3JlYXRlR3JvdXASIS5uYXJyb3djYXN0LnYxLkNyZWF0ZUdyb3VwUmVxdWVzdBoiLm5hcnJvd2Nhc3QudjEuQ3JlYXRlR3JvdXBSZXNwb25zZRJQCghHZXRHcm91cBIeLm5hcnJvd2Nhc3QudjEuR2V0R3JvdXBSZXF1ZXN0Gh8ubmFycm93Y2FzdC52MS5HZXRHcm91cFJlc3BvbnNlIgOQAgESVgoKTGlzdEdyb3VwcxIgLm5hcnJvd2Nhc3QudjEuTGlzdEdyb3Vwc1JlcXVlc3QaIS5uYXJyb3djYXN0LnYxLkxpc3RHcm91cHNSZXNwb25zZSIDkAIBElkKC0xpc3RNZW1iZXJzEiEubmFycm93Y2FzdC52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIi5uYXJyb3djYXN0LnYxLkxpc3RNZW1iZXJzUmVzcG9uc2UiA5ACARJaCg1JbnZpdGVNZW1iZXJzEiMubmFycm93Y2FzdC52MS5JbnZpdGVNZW1iZXJzUmVxdWVzdBokLm5hcnJvd2Nhc3QudjEuSW52aXRlTWVtYmVyc1Jlc3BvbnNlEk4KCUpvaW5Hcm91cBIfLm5hcnJvd2Nhc3QudjEuSm9pbkdyb3VwUmVxdWVzdBogLm5hcnJvd2Nhc3QudjEuSm9pbkdyb3VwUmVzcG9uc2USaAoQTGlzdEpvaW5SZXF1ZXN0cxImLm5hcnJvd2Nhc3QudjEuTGlzdEpvaW5SZXF1ZXN0c1JlcXVlc3QaJy5uYXJyb3djYXN0LnYxLkxpc3RKb2luUmVxdWVzdHNSZXNwb25zZSIDkAIBEmYKEURlY2lkZUpvaW5SZXF1ZXN0EicubmFycm93Y2FzdC52MS5EZWNpZGVKb2luUmVxdWVzdFJlcXVlc3QaKC5uYXJyb3djYXN0LnYxLkRlY2lkZUpvaW5SZXF1ZXN0UmVzcG9uc2USUQoKTGVhdmVHcm91cBIgLm5hcnJvd2Nhc3QudjEuTGVhdmVHcm91cFJlcXVlc3QaIS5uYXJyb3djYXN0LnYxLkxlYXZlR3JvdXBSZXNwb25zZRJaCg1SZW1vdmVNZW1iZXJzEiMubmFycm93Y2FzdC52MS5SZW1vdmVNZW1iZXJzUmVxdWVzdBokLm5hcnJvd2Nhc3QudjEuUmVtb3ZlTWVtYmVyc1Jlc3BvbnNlEloKDVNldE1lbWJlclJvbGUSIy5uYXJyb3djYXN0LnYxLlNldE1lbWJlclJvbGVSZXF1ZXN0GiQubmFycm93Y2FzdC52MS5TZXRNZW1iZXJSb2xlUmVzcG9uc2USVwoMRGlzbWlzc0dyb3VwEiIubmFycm93Y2FzdC52MS5EaXNtaXNzR3JvdXBSZXF1ZXN0GiMubmFycm93Y2FzdC52MS5EaXNtaXNzR3JvdXBSZXNwb25zZWIGcHJvdG8z", [file_narrowcast_v1_group]);
+  fileDesc("CiFuYXJyb3djYXN0L3YxL2dyb3VwX3NlcnZpY2UucHJvdG8SDW5hcnJvd2Nhc3QudjEicAoSQ3JlYXRlR3JvdXBSZXF1ZXN0EiYKBHR5cGUYASABKA4yGC5uYXJyb3djYXN0LnYxLkdyb3VwVHlwZRIMCgRuYW1lGAIgASgJEhAKCGdyb3VwX2lkGAMgASgJEhIKCm1lbWJlcl9pZHMYBCADKAkiOgoTQ3JlYXRlR3JvdXBSZXNwb25zZRIjCgVncm91cBgBIAEoCzIULm5hcnJvd2Nhc3QudjEuR3JvdXAiIwoPR2V0R3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIjcKEEdldEdyb3VwUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwIjoKEUxpc3RHcm91cHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlMKEkxpc3RHcm91cHNSZXNwb25zZRIkCgZncm91cHMYASADKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJNChJMaXN0TWVtYmVyc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWwoTTGlzdE1lbWJlcnNSZXNwb25zZRIrCgdtZW1iZXJzGAEgAygLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOgoUSW52aXRlTWVtYmVyc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEAoIdXNlcl9pZHMYAiADKAkiRAoVSW52aXRlTWVtYmVyc1Jlc3BvbnNlEisKB21lbWJlcnMYASADKAsyGi5uYXJyb3djYXN0LnYxLkdyb3VwTWVtYmVyIjUKEEpvaW5Hcm91cFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCSJ/ChFKb2luR3JvdXBSZXNwb25zZRIsCgZtZW1iZXIYASABKAsyGi5uYXJyb3djYXN0LnYxLkdyb3VwTWVtYmVySAASMgoMam9pbl9yZXF1ZXN0GAIgASgLMhoubmFycm93Y2FzdC52MS5Kb2luUmVxdWVzdEgAQggKBnJlc3VsdCJSChdMaXN0Sm9pblJlcXVlc3RzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJmChhMaXN0Sm9pblJlcXVlc3RzUmVzcG9uc2USMQoNam9pbl9yZXF1ZXN0cxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuSm9pblJlcXVlc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIj4KGUFwcHJvdmVKb2luUmVxdWVzdFJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJIChpBcHByb3ZlSm9pblJlcXVlc3RSZXNwb25zZRIqCgZtZW1iZXIYASABKAsyGi5uYXJyb3djYXN0LnYxLkdyb3VwTWVtYmVyIj0KGFJlamVjdEpvaW5SZXF1ZXN0UmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIk0KGVJlamVjdEpvaW5SZXF1ZXN0UmVzcG9uc2USMAoMam9pbl9yZXF1ZXN0GAEgASgLMhoubmFycm93Y2FzdC52MS5Kb2luUmVxdWVzdCIlChFMZWF2ZUdyb3VwUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCSIUChJMZWF2ZUdyb3VwUmVzcG9uc2UiOgoUUmVtb3ZlTWVtYmVyc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEAoIdXNlcl9pZHMYAiADKAkiFwoVUmVtb3ZlTWVtYmVyc1Jlc3BvbnNlImIKFFNldE1lbWJlclJvbGVSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSJwoEcm9sZRgDIAEoDjIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyUm9sZSJDChVTZXRNZW1iZXJSb2xlUmVzcG9uc2USKgoGbWVtYmVyGAEgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlciInChNEaXNtaXNzR3JvdXBSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJIhYKFERpc21pc3NHcm91cFJlc3BvbnNlMrYJCgxHcm91cFNlcnZpY2USVAoLQ3JlYXRlR3JvdXASIS5uYXJyb3djYXN0LnYxLkNyZWF0ZUdyb3VwUmVxdWVzdBoiLm5hcnJvd2Nhc3QudjEuQ3JlYXRlR3JvdXBSZXNwb25zZRJQCghHZXRHcm91cBIeLm5hcnJvd2Nhc3QudjEuR2V0R3JvdXBSZXF1ZXN0Gh8ubmFycm93Y2FzdC52MS5HZXRHcm91cFJlc3BvbnNlIgOQAgESVgoKTGlzdEdyb3VwcxIgLm5hcnJvd2Nhc3QudjEuTGlzdEdyb3Vwc1JlcXVlc3QaIS5uYXJyb3djYXN0LnYxLkxpc3RHcm91cHNSZXNwb25zZSIDkAIBElkKC0xpc3RNZW1iZXJzEiEubmFycm93Y2FzdC52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIi5uYXJyb3djYXN0LnYxLkxpc3RNZW1iZXJzUmVzcG9uc2UiA5ACARJaCg1JbnZpdGVNZW1iZXJzEiMubmFycm93Y2FzdC52MS5JbnZpdGVNZW1iZXJzUmVxdWVzdBokLm5hcnJvd2Nhc3QudjEuSW52aXRlTWVtYmVyc1Jlc3BvbnNlEk4KCUpvaW5Hcm91cBIfLm5hcnJvd2Nhc3QudjEuSm9pbkdyb3VwUmVxdWVzdBogLm5hcnJvd2Nhc3QudjEuSm9pbkdyb3VwUmVzcG9uc2USaAoQTGlzdEpvaW5SZXF1ZXN0cxImLm5hcnJvd2Nhc3QudjEuTGlzdEpvaW5SZXF1ZXN0c1JlcXVlc3QaJy5uYXJyb3djYXN0LnYxLkxpc3RKb2luUmVxdWVzdHNSZXNwb25zZSIDkAIBEmkKEkFwcHJvdmVKb2luUmVxdWVzdBIoLm5hcnJvd2Nhc3QudjEuQXBwcm92ZUpvaW5SZXF1ZXN0UmVxdWVzdBopLm5hcnJvd2Nhc3QudjEuQXBwcm92ZUpvaW5SZXF1ZXN0UmVzcG9uc2USZgoRUmVqZWN0Sm9pblJlcXVlc3QSJy5uYXJyb3djYXN0LnYxLlJlamVjdEpvaW5SZXF1ZXN0UmVxdWVzdBooLm5hcnJvd2Nhc3QudjEuUmVqZWN0Sm9pblJlcXVlc3RSZXNwb25zZRJRCgpMZWF2ZUdyb3VwEiAubmFycm93Y2FzdC52MS5MZWF2ZUdyb3VwUmVxdWVzdBohLm5hcnJvd2Nhc3QudjEuTGVhdmVHcm91cFJlc3BvbnNlEloKDVJlbW92ZU1lbWJlcnMSIy5uYXJyb3djYXN0LnYxLlJlbW92ZU1lbWJlcnNSZXF1ZXN0GiQubmFycm93Y2FzdC52MS5SZW1vdmVNZW1iZXJzUmVzcG9uc2USWgoNU2V0TWVtYmVyUm9sZRIjLm5hcnJvd2Nhc3QudjEuU2V0TWVtYmVyUm9sZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlNldE1lbWJlclJvbGVSZXNwb25zZRJXCgxEaXNtaXNzR3JvdXASIi5uYXJyb3djYXN0LnYxLkRpc21pc3NHcm91cFJlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkRpc21pc3NHcm91cFJlc3BvbnNlYgZwcm90bzM", [file_narrowcast_v1_group]);
 
 /**
  * CreateGroupRequest describes the group to create.
@@ -120,11 +120,25 @@ export const GetGroupResponseSchema: GenMessage<GetGroupResponse> = /*@__PURE__*
   messageDesc(file_narrowcast_v1_group_service, 3);
 
 /**
- * ListGroupsRequest has no parameters: it lists all the caller's groups.
+ * ListGroupsRequest asks for one page of the caller's groups.
  *
  * @generated from message narrowcast.v1.ListGroupsRequest
  */
 export type ListGroupsRequest = Message<"narrowcast.v1.ListGroupsRequest"> & {
+  /**
+   * Maximum number of groups in the page: 0 means 50; values above 1,000 are treated as 1,000
+   * (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -146,6 +160,13 @@ export type ListGroupsResponse = Message<"narrowcast.v1.ListGroupsResponse"> & {
    * @generated from field: repeated narrowcast.v1.Group groups = 1;
    */
   groups: Group[];
+
+  /**
+   * The token for the next page; empty when this is the last page (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -156,7 +177,7 @@ export const ListGroupsResponseSchema: GenMessage<ListGroupsResponse> = /*@__PUR
   messageDesc(file_narrowcast_v1_group_service, 5);
 
 /**
- * ListMembersRequest names a group.
+ * ListMembersRequest asks for one page of a group's members.
  *
  * @generated from message narrowcast.v1.ListMembersRequest
  */
@@ -167,6 +188,21 @@ export type ListMembersRequest = Message<"narrowcast.v1.ListMembersRequest"> & {
    * @generated from field: string group_id = 1;
    */
   groupId: string;
+
+  /**
+   * Maximum number of members in the page: 0 means 50; values above 1,000 are treated as 1,000
+   * (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
@@ -177,7 +213,7 @@ export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PUR
   messageDesc(file_narrowcast_v1_group_service, 6);
 
 /**
- * ListMembersResponse lists a group's members.
+ * ListMembersResponse is one page of a group's members.
  *
  * @generated from message narrowcast.v1.ListMembersResponse
  */
@@ -188,6 +224,13 @@ export type ListMembersResponse = Message<"narrowcast.v1.ListMembersResponse"> &
    * @generated from field: repeated narrowcast.v1.GroupMember members = 1;
    */
   members: GroupMember[];
+
+  /**
+   * The token for the next page; empty when this is the last page (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -275,17 +318,33 @@ export const JoinGroupRequestSchema: GenMessage<JoinGroupRequest> = /*@__PURE__*
   messageDesc(file_narrowcast_v1_group_service, 10);
 
 /**
- * JoinGroupResponse tells whether the caller is now a member.
+ * JoinGroupResponse tells whether the caller is now a member or has a pending request.
  *
  * @generated from message narrowcast.v1.JoinGroupResponse
  */
 export type JoinGroupResponse = Message<"narrowcast.v1.JoinGroupResponse"> & {
   /**
-   * True when the caller joined at once; false when a join request is pending approval.
+   * The outcome. Exactly one is set.
    *
-   * @generated from field: bool joined = 1;
+   * @generated from oneof narrowcast.v1.JoinGroupResponse.result
    */
-  joined: boolean;
+  result: {
+    /**
+     * The caller joined at once (MEETING, COMMUNITY and AVCHATROOM groups; rule GRP-4).
+     *
+     * @generated from field: narrowcast.v1.GroupMember member = 1;
+     */
+    value: GroupMember;
+    case: "member";
+  } | {
+    /**
+     * The caller's pending join request (PUBLIC groups; rule GRP-3).
+     *
+     * @generated from field: narrowcast.v1.JoinRequest join_request = 2;
+     */
+    value: JoinRequest;
+    case: "joinRequest";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -296,7 +355,7 @@ export const JoinGroupResponseSchema: GenMessage<JoinGroupResponse> = /*@__PURE_
   messageDesc(file_narrowcast_v1_group_service, 11);
 
 /**
- * ListJoinRequestsRequest names a PUBLIC group.
+ * ListJoinRequestsRequest asks for one page of a PUBLIC group's pending join requests.
  *
  * @generated from message narrowcast.v1.ListJoinRequestsRequest
  */
@@ -307,6 +366,21 @@ export type ListJoinRequestsRequest = Message<"narrowcast.v1.ListJoinRequestsReq
    * @generated from field: string group_id = 1;
    */
   groupId: string;
+
+  /**
+   * Maximum number of requests in the page: 0 means 50; values above 1,000 are treated as 1,000
+   * (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
@@ -317,7 +391,7 @@ export const ListJoinRequestsRequestSchema: GenMessage<ListJoinRequestsRequest> 
   messageDesc(file_narrowcast_v1_group_service, 12);
 
 /**
- * ListJoinRequestsResponse lists pending requests.
+ * ListJoinRequestsResponse is one page of pending requests.
  *
  * @generated from message narrowcast.v1.ListJoinRequestsResponse
  */
@@ -325,9 +399,16 @@ export type ListJoinRequestsResponse = Message<"narrowcast.v1.ListJoinRequestsRe
   /**
    * Pending requests, oldest first.
    *
-   * @generated from field: repeated narrowcast.v1.JoinRequest requests = 1;
+   * @generated from field: repeated narrowcast.v1.JoinRequest join_requests = 1;
    */
-  requests: JoinRequest[];
+  joinRequests: JoinRequest[];
+
+  /**
+   * The token for the next page; empty when this is the last page (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -338,11 +419,11 @@ export const ListJoinRequestsResponseSchema: GenMessage<ListJoinRequestsResponse
   messageDesc(file_narrowcast_v1_group_service, 13);
 
 /**
- * DecideJoinRequestRequest approves or rejects one pending request.
+ * ApproveJoinRequestRequest names the pending request to approve.
  *
- * @generated from message narrowcast.v1.DecideJoinRequestRequest
+ * @generated from message narrowcast.v1.ApproveJoinRequestRequest
  */
-export type DecideJoinRequestRequest = Message<"narrowcast.v1.DecideJoinRequestRequest"> & {
+export type ApproveJoinRequestRequest = Message<"narrowcast.v1.ApproveJoinRequestRequest"> & {
   /**
    * The group.
    *
@@ -356,36 +437,84 @@ export type DecideJoinRequestRequest = Message<"narrowcast.v1.DecideJoinRequestR
    * @generated from field: string user_id = 2;
    */
   userId: string;
-
-  /**
-   * True to approve (the applicant becomes a MEMBER), false to reject.
-   *
-   * @generated from field: bool approve = 3;
-   */
-  approve: boolean;
 };
 
 /**
- * Describes the message narrowcast.v1.DecideJoinRequestRequest.
- * Use `create(DecideJoinRequestRequestSchema)` to create a new message.
+ * Describes the message narrowcast.v1.ApproveJoinRequestRequest.
+ * Use `create(ApproveJoinRequestRequestSchema)` to create a new message.
  */
-export const DecideJoinRequestRequestSchema: GenMessage<DecideJoinRequestRequest> = /*@__PURE__*/
+export const ApproveJoinRequestRequestSchema: GenMessage<ApproveJoinRequestRequest> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_group_service, 14);
 
 /**
- * DecideJoinRequestResponse is empty.
+ * ApproveJoinRequestResponse returns the new member.
  *
- * @generated from message narrowcast.v1.DecideJoinRequestResponse
+ * @generated from message narrowcast.v1.ApproveJoinRequestResponse
  */
-export type DecideJoinRequestResponse = Message<"narrowcast.v1.DecideJoinRequestResponse"> & {
+export type ApproveJoinRequestResponse = Message<"narrowcast.v1.ApproveJoinRequestResponse"> & {
+  /**
+   * The applicant, now a MEMBER.
+   *
+   * @generated from field: narrowcast.v1.GroupMember member = 1;
+   */
+  member?: GroupMember | undefined;
 };
 
 /**
- * Describes the message narrowcast.v1.DecideJoinRequestResponse.
- * Use `create(DecideJoinRequestResponseSchema)` to create a new message.
+ * Describes the message narrowcast.v1.ApproveJoinRequestResponse.
+ * Use `create(ApproveJoinRequestResponseSchema)` to create a new message.
  */
-export const DecideJoinRequestResponseSchema: GenMessage<DecideJoinRequestResponse> = /*@__PURE__*/
+export const ApproveJoinRequestResponseSchema: GenMessage<ApproveJoinRequestResponse> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_group_service, 15);
+
+/**
+ * RejectJoinRequestRequest names the pending request to reject.
+ *
+ * @generated from message narrowcast.v1.RejectJoinRequestRequest
+ */
+export type RejectJoinRequestRequest = Message<"narrowcast.v1.RejectJoinRequestRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The applicant.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message narrowcast.v1.RejectJoinRequestRequest.
+ * Use `create(RejectJoinRequestRequestSchema)` to create a new message.
+ */
+export const RejectJoinRequestRequestSchema: GenMessage<RejectJoinRequestRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_group_service, 16);
+
+/**
+ * RejectJoinRequestResponse returns the rejected request.
+ *
+ * @generated from message narrowcast.v1.RejectJoinRequestResponse
+ */
+export type RejectJoinRequestResponse = Message<"narrowcast.v1.RejectJoinRequestResponse"> & {
+  /**
+   * The request as it was before it was deleted.
+   *
+   * @generated from field: narrowcast.v1.JoinRequest join_request = 1;
+   */
+  joinRequest?: JoinRequest | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.RejectJoinRequestResponse.
+ * Use `create(RejectJoinRequestResponseSchema)` to create a new message.
+ */
+export const RejectJoinRequestResponseSchema: GenMessage<RejectJoinRequestResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_group_service, 17);
 
 /**
  * LeaveGroupRequest names the group to leave.
@@ -406,7 +535,7 @@ export type LeaveGroupRequest = Message<"narrowcast.v1.LeaveGroupRequest"> & {
  * Use `create(LeaveGroupRequestSchema)` to create a new message.
  */
 export const LeaveGroupRequestSchema: GenMessage<LeaveGroupRequest> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 16);
+  messageDesc(file_narrowcast_v1_group_service, 18);
 
 /**
  * LeaveGroupResponse is empty.
@@ -421,7 +550,7 @@ export type LeaveGroupResponse = Message<"narrowcast.v1.LeaveGroupResponse"> & {
  * Use `create(LeaveGroupResponseSchema)` to create a new message.
  */
 export const LeaveGroupResponseSchema: GenMessage<LeaveGroupResponse> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 17);
+  messageDesc(file_narrowcast_v1_group_service, 19);
 
 /**
  * RemoveMembersRequest names members to remove.
@@ -449,7 +578,7 @@ export type RemoveMembersRequest = Message<"narrowcast.v1.RemoveMembersRequest">
  * Use `create(RemoveMembersRequestSchema)` to create a new message.
  */
 export const RemoveMembersRequestSchema: GenMessage<RemoveMembersRequest> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 18);
+  messageDesc(file_narrowcast_v1_group_service, 20);
 
 /**
  * RemoveMembersResponse is empty.
@@ -464,7 +593,7 @@ export type RemoveMembersResponse = Message<"narrowcast.v1.RemoveMembersResponse
  * Use `create(RemoveMembersResponseSchema)` to create a new message.
  */
 export const RemoveMembersResponseSchema: GenMessage<RemoveMembersResponse> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 19);
+  messageDesc(file_narrowcast_v1_group_service, 21);
 
 /**
  * SetMemberRoleRequest sets one member's role.
@@ -499,14 +628,20 @@ export type SetMemberRoleRequest = Message<"narrowcast.v1.SetMemberRoleRequest">
  * Use `create(SetMemberRoleRequestSchema)` to create a new message.
  */
 export const SetMemberRoleRequestSchema: GenMessage<SetMemberRoleRequest> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 20);
+  messageDesc(file_narrowcast_v1_group_service, 22);
 
 /**
- * SetMemberRoleResponse is empty.
+ * SetMemberRoleResponse returns the changed member.
  *
  * @generated from message narrowcast.v1.SetMemberRoleResponse
  */
 export type SetMemberRoleResponse = Message<"narrowcast.v1.SetMemberRoleResponse"> & {
+  /**
+   * The member with its new role.
+   *
+   * @generated from field: narrowcast.v1.GroupMember member = 1;
+   */
+  member?: GroupMember | undefined;
 };
 
 /**
@@ -514,7 +649,7 @@ export type SetMemberRoleResponse = Message<"narrowcast.v1.SetMemberRoleResponse
  * Use `create(SetMemberRoleResponseSchema)` to create a new message.
  */
 export const SetMemberRoleResponseSchema: GenMessage<SetMemberRoleResponse> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 21);
+  messageDesc(file_narrowcast_v1_group_service, 23);
 
 /**
  * DismissGroupRequest names the group to dismiss.
@@ -535,7 +670,7 @@ export type DismissGroupRequest = Message<"narrowcast.v1.DismissGroupRequest"> &
  * Use `create(DismissGroupRequestSchema)` to create a new message.
  */
 export const DismissGroupRequestSchema: GenMessage<DismissGroupRequest> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 22);
+  messageDesc(file_narrowcast_v1_group_service, 24);
 
 /**
  * DismissGroupResponse is empty.
@@ -550,7 +685,7 @@ export type DismissGroupResponse = Message<"narrowcast.v1.DismissGroupResponse">
  * Use `create(DismissGroupResponseSchema)` to create a new message.
  */
 export const DismissGroupResponseSchema: GenMessage<DismissGroupResponse> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_group_service, 23);
+  messageDesc(file_narrowcast_v1_group_service, 25);
 
 /**
  * GroupService lets a user create, join, leave and manage groups. Every RPC needs a user token
@@ -580,7 +715,8 @@ export const GroupService: GenService<{
     output: typeof GetGroupResponseSchema;
   },
   /**
-   * Lists the groups the caller is currently a member of.
+   * Lists the groups the caller is currently a member of, by group ID, one page at a time
+   * (rule PAG-1).
    *
    * @generated from rpc narrowcast.v1.GroupService.ListGroups
    */
@@ -590,7 +726,8 @@ export const GroupService: GenService<{
     output: typeof ListGroupsResponseSchema;
   },
   /**
-   * Lists a group's current members; the caller must be a member (rule AUTH-5).
+   * Lists a group's current members by user ID, one page at a time; the caller must be a member
+   * (rules AUTH-5, PAG-1).
    *
    * @generated from rpc narrowcast.v1.GroupService.ListMembers
    */
@@ -600,7 +737,7 @@ export const GroupService: GenService<{
     output: typeof ListMembersResponseSchema;
   },
   /**
-   * Adds users to a group by invitation (rules GRP-2, GRP-3, GRP-4).
+   * Adds users to a group by invitation (rules GRP-2, GRP-3, GRP-4, GRP-13).
    *
    * @generated from rpc narrowcast.v1.GroupService.InviteMembers
    */
@@ -621,7 +758,8 @@ export const GroupService: GenService<{
     output: typeof JoinGroupResponseSchema;
   },
   /**
-   * Lists pending join requests of a PUBLIC group; owner or admin only (rule GRP-3).
+   * Lists pending join requests of a PUBLIC group, oldest first, one page at a time; owner or
+   * admin only (rules GRP-3, PAG-1).
    *
    * @generated from rpc narrowcast.v1.GroupService.ListJoinRequests
    */
@@ -631,14 +769,25 @@ export const GroupService: GenService<{
     output: typeof ListJoinRequestsResponseSchema;
   },
   /**
-   * Approves or rejects a pending join request; owner or admin only (rule GRP-3).
+   * Approves a pending join request: the applicant becomes a MEMBER; owner or admin only
+   * (rule GRP-3).
    *
-   * @generated from rpc narrowcast.v1.GroupService.DecideJoinRequest
+   * @generated from rpc narrowcast.v1.GroupService.ApproveJoinRequest
    */
-  decideJoinRequest: {
+  approveJoinRequest: {
     methodKind: "unary";
-    input: typeof DecideJoinRequestRequestSchema;
-    output: typeof DecideJoinRequestResponseSchema;
+    input: typeof ApproveJoinRequestRequestSchema;
+    output: typeof ApproveJoinRequestResponseSchema;
+  },
+  /**
+   * Rejects a pending join request: it is deleted; owner or admin only (rule GRP-3).
+   *
+   * @generated from rpc narrowcast.v1.GroupService.RejectJoinRequest
+   */
+  rejectJoinRequest: {
+    methodKind: "unary";
+    input: typeof RejectJoinRequestRequestSchema;
+    output: typeof RejectJoinRequestResponseSchema;
   },
   /**
    * Leaves a group. The owner cannot leave (rule GRP-5).

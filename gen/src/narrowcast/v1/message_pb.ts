@@ -12,12 +12,12 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message.proto.
  */
 export const file_narrowcast_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEizgQKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgEEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSEAoIdGFyZ2V0ZWQYCCABKAgSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbyJSCgpSZWNhbGxJbmZvEhMKC3JlY2FsbGVkX2J5GAEgASgJEi8KC3JlY2FsbF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJICg9PZmZsaW5lUHVzaEluZm8SDQoFdGl0bGUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEQoJZXh0ZW5zaW9uGAMgASgJIrECCg5NZXNzYWdlRWxlbWVudBIqCgR0ZXh0GAEgASgLMhoubmFycm93Y2FzdC52MS5UZXh0RWxlbWVudEgAEi4KBmN1c3RvbRgCIAEoCzIcLm5hcnJvd2Nhc3QudjEuQ3VzdG9tRWxlbWVudEgAEiwKBWltYWdlGAMgASgLMhsubmFycm93Y2FzdC52MS5JbWFnZUVsZW1lbnRIABIqCgRmaWxlGAQgASgLMhoubmFycm93Y2FzdC52MS5GaWxlRWxlbWVudEgAEjIKCGxvY2F0aW9uGAUgASgLMh4ubmFycm93Y2FzdC52MS5Mb2NhdGlvbkVsZW1lbnRIABIqCgRmYWNlGAYgASgLMhoubmFycm93Y2FzdC52MS5GYWNlRWxlbWVudEgAQgkKB2VsZW1lbnQiGwoLVGV4dEVsZW1lbnQSDAoEdGV4dBgBIAEoCSJFCg1DdXN0b21FbGVtZW50EgwKBGRhdGEYASABKAwSEwoLZGVzY3JpcHRpb24YAiABKAkSEQoJZXh0ZW5zaW9uGAMgASgJImUKDEltYWdlRWxlbWVudBILCgN1cmwYASABKAkSDQoFd2lkdGgYAiABKA0SDgoGaGVpZ2h0GAMgASgNEhIKCnNpemVfYnl0ZXMYBCABKAQSFQoNdGh1bWJuYWlsX3VybBgFIAEoCSJBCgtGaWxlRWxlbWVudBILCgN1cmwYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQiSwoPTG9jYXRpb25FbGVtZW50EhMKC2Rlc2NyaXB0aW9uGAEgASgJEhAKCGxhdGl0dWRlGAIgASgBEhEKCWxvbmdpdHVkZRgDIAEoASIqCgtGYWNlRWxlbWVudBINCgVpbmRleBgBIAEoDRIMCgRkYXRhGAIgASgMKoUBCg9NZXNzYWdlUHJpb3JpdHkSIAocTUVTU0FHRV9QUklPUklUWV9VTlNQRUNJRklFRBAAEhkKFU1FU1NBR0VfUFJJT1JJVFlfSElHSBABEhsKF01FU1NBR0VfUFJJT1JJVFlfTk9STUFMEAISGAoUTUVTU0FHRV9QUklPUklUWV9MT1cQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEizAQKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mb0oECAgQCVIIdGFyZ2V0ZWQiUgoKUmVjYWxsSW5mbxITCgtyZWNhbGxlZF9ieRgBIAEoCRIvCgtyZWNhbGxfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoPT2ZmbGluZVB1c2hJbmZvEg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCWV4dGVuc2lvbhgDIAEoCSKxAgoOTWVzc2FnZUVsZW1lbnQSKgoEdGV4dBgBIAEoCzIaLm5hcnJvd2Nhc3QudjEuVGV4dEVsZW1lbnRIABIuCgZjdXN0b20YAiABKAsyHC5uYXJyb3djYXN0LnYxLkN1c3RvbUVsZW1lbnRIABIsCgVpbWFnZRgDIAEoCzIbLm5hcnJvd2Nhc3QudjEuSW1hZ2VFbGVtZW50SAASKgoEZmlsZRgEIAEoCzIaLm5hcnJvd2Nhc3QudjEuRmlsZUVsZW1lbnRIABIyCghsb2NhdGlvbhgFIAEoCzIeLm5hcnJvd2Nhc3QudjEuTG9jYXRpb25FbGVtZW50SAASKgoEZmFjZRgGIAEoCzIaLm5hcnJvd2Nhc3QudjEuRmFjZUVsZW1lbnRIAEIJCgdlbGVtZW50IhsKC1RleHRFbGVtZW50EgwKBHRleHQYASABKAkiRQoNQ3VzdG9tRWxlbWVudBIMCgRkYXRhGAEgASgMEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCWV4dGVuc2lvbhgDIAEoCSJlCgxJbWFnZUVsZW1lbnQSCwoDdXJsGAEgASgJEg0KBXdpZHRoGAIgASgFEg4KBmhlaWdodBgDIAEoBRISCgpzaXplX2J5dGVzGAQgASgDEhUKDXRodW1ibmFpbF91cmwYBSABKAkiQQoLRmlsZUVsZW1lbnQSCwoDdXJsGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgDIksKD0xvY2F0aW9uRWxlbWVudBITCgtkZXNjcmlwdGlvbhgBIAEoCRIQCghsYXRpdHVkZRgCIAEoARIRCglsb25naXR1ZGUYAyABKAEiKgoLRmFjZUVsZW1lbnQSDQoFaW5kZXgYASABKAUSDAoEZGF0YRgCIAEoDCqFAQoPTWVzc2FnZVByaW9yaXR5EiAKHE1FU1NBR0VfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIZChVNRVNTQUdFX1BSSU9SSVRZX0hJR0gQARIbChdNRVNTQUdFX1BSSU9SSVRZX05PUk1BTBACEhgKFE1FU1NBR0VfUFJJT1JJVFlfTE9XEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A Message is one message stored in (or delivered live to) a group conversation.
- * The same type is used for ordinary and targeted messages; `targeted` tells them apart
- * (rule TGT-7).
+ * The same type is used for ordinary and targeted messages; a non-empty `receiver_ids` marks a
+ * targeted one (rule TGT-7).
  *
  * @generated from message narrowcast.v1.Message
  */
@@ -35,7 +35,7 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
    * in AVCHATROOM groups are not stored and have seq 0 (rules MSG-9, GRP-7). A viewer may see gaps
    * where targeted messages addressed to others sit (rule TGT-8).
    *
-   * @generated from field: uint64 seq = 2;
+   * @generated from field: int64 seq = 2;
    */
   seq: bigint;
 
@@ -76,17 +76,10 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
   elements: MessageElement[];
 
   /**
-   * True when the message is a targeted group message: only `receiver_ids` and the sender can
-   * ever see it (rules TGT-1, TGT-4).
-   *
-   * @generated from field: bool targeted = 8;
-   */
-  targeted: boolean;
-
-  /**
    * For a targeted message, its receivers, in the order the sender gave them; every viewer (who
    * is, by definition, a receiver or the sender) sees the whole list (rule TGT-7). Empty for an
-   * ordinary message.
+   * ordinary message: a non-empty list is what makes a message targeted, and only the receivers
+   * and the sender can ever see it (rules TGT-1, TGT-4).
    *
    * @generated from field: repeated string receiver_ids = 9;
    */
@@ -377,23 +370,23 @@ export type ImageElement = Message$1<"narrowcast.v1.ImageElement"> & {
   url: string;
 
   /**
-   * Width of the original image in pixels, 0 if unknown.
+   * Width of the original image in pixels, 0 if unknown; never negative (rule MSG-3).
    *
-   * @generated from field: uint32 width = 2;
+   * @generated from field: int32 width = 2;
    */
   width: number;
 
   /**
-   * Height of the original image in pixels, 0 if unknown.
+   * Height of the original image in pixels, 0 if unknown; never negative (rule MSG-3).
    *
-   * @generated from field: uint32 height = 3;
+   * @generated from field: int32 height = 3;
    */
   height: number;
 
   /**
-   * Size of the original image in bytes, 0 if unknown.
+   * Size of the original image in bytes, 0 if unknown; never negative (rule MSG-3).
    *
-   * @generated from field: uint64 size_bytes = 4;
+   * @generated from field: int64 size_bytes = 4;
    */
   sizeBytes: bigint;
 
@@ -433,9 +426,9 @@ export type FileElement = Message$1<"narrowcast.v1.FileElement"> & {
   fileName: string;
 
   /**
-   * Size in bytes, 0 if unknown.
+   * Size in bytes, 0 if unknown; never negative (rule MSG-3).
    *
-   * @generated from field: uint64 size_bytes = 3;
+   * @generated from field: int64 size_bytes = 3;
    */
   sizeBytes: bigint;
 };
@@ -489,9 +482,9 @@ export const LocationElementSchema: GenMessage<LocationElement> = /*@__PURE__*/
  */
 export type FaceElement = Message$1<"narrowcast.v1.FaceElement"> & {
   /**
-   * Index of the face within its set.
+   * Index of the face within its set; never negative (rule MSG-3).
    *
-   * @generated from field: uint32 index = 1;
+   * @generated from field: int32 index = 1;
    */
   index: number;
 

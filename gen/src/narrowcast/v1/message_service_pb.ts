@@ -12,11 +12,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message_service.proto.
  */
 export const file_narrowcast_v1_message_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLMAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSEwoLcmVjZWl2ZXJfaWQYBCABKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm8iPgoTU2VuZE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIjkKEUdldE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiPQoSR2V0TWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiXQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgpiZWZvcmVfc2VxGAIgASgEEhEKCWFmdGVyX3NlcRgDIAEoBBINCgVsaW1pdBgEIAEoDSJSChRMaXN0TWVzc2FnZXNSZXNwb25zZRIoCghtZXNzYWdlcxgBIAMoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCCI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlMvgCCg5NZXNzYWdlU2VydmljZRJUCgtTZW5kTWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElYKCkdldE1lc3NhZ2USIC5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiEubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJcCgxMaXN0TWVzc2FnZXMSIi5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESWgoNUmVjYWxsTWVzc2FnZRIjLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z", [file_narrowcast_v1_message]);
+  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLKAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm9KBAgEEAVSC3JlY2VpdmVyX2lkIj4KE1NlbmRNZXNzYWdlUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSI5ChFHZXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIj0KEkdldE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIpwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhcKCmJlZm9yZV9zZXEYBCABKANIAIgBARIWCglhZnRlcl9zZXEYBSABKANIAYgBAUINCgtfYmVmb3JlX3NlcUIMCgpfYWZ0ZXJfc2VxIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlMvgCCg5NZXNzYWdlU2VydmljZRJUCgtTZW5kTWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElYKCkdldE1lc3NhZ2USIC5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiEubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJcCgxMaXN0TWVzc2FnZXMSIi5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESWgoNUmVjYWxsTWVzc2FnZRIjLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z", [file_narrowcast_v1_message]);
 
 /**
- * SendMessageRequest is a message to send. A non-empty `receiver_ids` (or `receiver_id`) makes it
- * a targeted group message (rule TGT-1).
+ * SendMessageRequest is a message to send. A non-empty `receiver_ids` makes it a targeted group
+ * message (rule TGT-1).
  *
  * @generated from message narrowcast.v1.SendMessageRequest
  */
@@ -38,19 +38,12 @@ export type SendMessageRequest = Message<"narrowcast.v1.SendMessageRequest"> & {
 
   /**
    * Receivers of a targeted message: 1 to 50 distinct current members, not the sender
-   * (rules TGT-1, TGT-3, TGT-5). Empty for an ordinary message.
+   * (rules TGT-1, TGT-3, TGT-5). Empty for an ordinary message. The single-receiver form of the
+   * vendor SDKs (group ID plus one receiver) is this list with one entry (rule TGT-2).
    *
    * @generated from field: repeated string receiver_ids = 3;
    */
   receiverIds: string[];
-
-  /**
-   * The single-receiver form: the same as `receiver_ids` with one entry (rule TGT-2). Must not
-   * be set together with `receiver_ids`.
-   *
-   * @generated from field: string receiver_id = 4;
-   */
-  receiverId: string;
 
   /**
    * Users to @-mention: at most 50 current members (rule MSG-6). Not allowed on a targeted
@@ -104,8 +97,9 @@ export type SendMessageRequest = Message<"narrowcast.v1.SendMessageRequest"> & {
   countAsUnreadForReceivers: boolean;
 
   /**
-   * Idempotency key chosen by the sender, at most 128 characters. A repeated send with the same
-   * sender and key within 24 hours returns the original message and stores nothing (rule MSG-10).
+   * Idempotency key chosen by the sender, at most 128 characters. A repeated send to the same
+   * group with the same sender and key within 24 hours returns the original message and stores
+   * nothing (rule MSG-10).
    *
    * @generated from field: string client_message_id = 12;
    */
@@ -204,8 +198,12 @@ export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PUR
   messageDesc(file_narrowcast_v1_message_service, 3);
 
 /**
- * ListMessagesRequest selects a page of history by seq. With neither bound set it returns the
- * latest messages. At most one of `before_seq` and `after_seq` may be set (rule MSG-12).
+ * ListMessagesRequest asks for one page of history (rule MSG-12). The first page is chosen by the
+ * optional seq anchors: with neither set it holds the latest messages and later pages walk back
+ * in time; with `before_seq` it holds the messages just below it and later pages walk back; with
+ * `after_seq` it holds the messages just above it and later pages walk forward (`after_seq` = 0
+ * starts at the group's first message). At most one anchor may be set. A request with a
+ * `page_token` repeats the anchors of the first request.
  *
  * @generated from message narrowcast.v1.ListMessagesRequest
  */
@@ -218,27 +216,34 @@ export type ListMessagesRequest = Message<"narrowcast.v1.ListMessagesRequest"> &
   groupId: string;
 
   /**
-   * Return messages with seq below this (exclusive), newest ones first in selection; 0 for no
-   * upper bound.
+   * Maximum number of messages in the page: 0 means 20; values above 100 are treated as 100
+   * (rule PAG-2).
    *
-   * @generated from field: uint64 before_seq = 2;
+   * @generated from field: int32 page_size = 2;
    */
-  beforeSeq: bigint;
+  pageSize: number;
 
   /**
-   * Return messages with seq above this (exclusive), oldest ones first in selection; 0 for no
-   * lower bound.
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
    *
-   * @generated from field: uint64 after_seq = 3;
+   * @generated from field: string page_token = 3;
    */
-  afterSeq: bigint;
+  pageToken: string;
 
   /**
-   * Maximum number of messages: 1 to 100; 0 means 20.
+   * If set, start below this seq (exclusive) and walk back in time.
    *
-   * @generated from field: uint32 limit = 4;
+   * @generated from field: optional int64 before_seq = 4;
    */
-  limit: number;
+  beforeSeq?: bigint | undefined;
+
+  /**
+   * If set, start above this seq (exclusive) and walk forward in time; 0 starts at the first
+   * message.
+   *
+   * @generated from field: optional int64 after_seq = 5;
+   */
+  afterSeq?: bigint | undefined;
 };
 
 /**
@@ -255,19 +260,19 @@ export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__P
  */
 export type ListMessagesResponse = Message<"narrowcast.v1.ListMessagesResponse"> & {
   /**
-   * Messages the caller may see, in ascending seq order.
+   * Messages the caller may see, in ascending seq order within the page.
    *
    * @generated from field: repeated narrowcast.v1.Message messages = 1;
    */
   messages: Message$1[];
 
   /**
-   * True when more messages the caller may see lie beyond this page in the direction of the
-   * request (below the first for `before_seq` or latest requests, above the last for `after_seq`).
+   * The token for the next page in the request's direction; empty when no message the caller may
+   * see lies beyond this page in that direction (rule PAG-1).
    *
-   * @generated from field: bool has_more = 2;
+   * @generated from field: string next_page_token = 2;
    */
-  hasMore: boolean;
+  nextPageToken: string;
 };
 
 /**
@@ -358,8 +363,8 @@ export const MessageService: GenService<{
     output: typeof GetMessageResponseSchema;
   },
   /**
-   * Returns a page of the group's stored history that the caller may see (rules MSG-12, GRP-6,
-   * TGT-4).
+   * Returns a page of the group's stored history that the caller may see (rules MSG-12, PAG-1,
+   * GRP-6, TGT-4).
    *
    * @generated from rpc narrowcast.v1.MessageService.ListMessages
    */

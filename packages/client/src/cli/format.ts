@@ -1,9 +1,10 @@
 // Human-readable lines for the CLI. One line per message or event, so that `tail` output
 // can be read, grepped and diffed.
-import type { Conversation, Group, Message, MessageElement } from "@narrowcast/gen";
 import type { ClientEvent } from "../events.js";
 import { NarrowcastError } from "../errors.js";
-import { groupTypeName, priorityName } from "../names.js";
+import { isTargeted } from "../model.js";
+import type { Conversation, Group, GroupMember, JoinRequest, Message, MessageElement, User } from "../model.js";
+import { groupTypeName, priorityName, roleName } from "../names.js";
 
 const utf8 = new TextDecoder();
 
@@ -30,7 +31,7 @@ export function formatElement(element: MessageElement): string {
 /** e.g. `g1 #3 alice → bob, carol: hello` or `g1 #4 alice: hi @bob [high]`. */
 export function formatMessage(m: Message): string {
   const sender = m.senderId || "(system)";
-  const audience = m.targeted ? ` → ${m.receiverIds.join(", ")}` : "";
+  const audience = isTargeted(m) ? ` → ${m.receiverIds.join(", ")}` : "";
   const body = m.recall ? "(recalled)" : m.elements.map(formatElement).join(" ");
   const mentions = [...m.mentionedUserIds.map((id) => `@${id}`), ...(m.mentionAll ? ["@all"] : [])];
   const flags = [
@@ -58,6 +59,21 @@ export function formatGroup(g: Group): string {
   return `${g.groupId} (${groupTypeName(g.type)}) ${owner}${g.memberCount} members${g.name ? `, "${g.name}"` : ""}`;
 }
 
+/** e.g. `bob ADMIN`. */
+export function formatMember(m: GroupMember): string {
+  return `${m.userId} ${roleName(m.role)}`;
+}
+
+/** e.g. `g1 carol: "let me in"`. */
+export function formatJoinRequest(r: JoinRequest): string {
+  return `${r.groupId} ${r.userId}${r.message ? `: ${JSON.stringify(r.message)}` : ""}`;
+}
+
+/** e.g. `alice "Alice"`. */
+export function formatUser(u: User): string {
+  return u.nickname ? `${u.userId} ${JSON.stringify(u.nickname)}` : u.userId;
+}
+
 /** One line of `tail`. */
 export function formatEvent(event: ClientEvent): string {
   switch (event.type) {
@@ -75,6 +91,8 @@ export function formatEvent(event: ClientEvent): string {
       return `dismissed    ${event.groupId}`;
     case "ready":
       return `ready        cursor ${event.cursor || "(none)"}`;
+    case "resync":
+      return `resync       the saved cursor expired (events were pruned): reload conversations and history`;
     case "reconnecting":
       return `reconnecting in ${event.delayMs} ms after ${event.error.message}`;
   }
@@ -90,10 +108,12 @@ export function errorJson(error: NarrowcastError): object {
   return {
     error: {
       code: error.codeName,
-      reason: error.reasonName,
+      reason: error.reason,
+      domain: error.domain,
       field: error.field,
       ids: error.ids,
       message: error.rawMessage,
+      ...(error.retryDelayMs !== undefined ? { retryDelayMs: error.retryDelayMs } : {}),
       local: error.local,
     },
   };

@@ -23,6 +23,7 @@ import {
 } from "@connectrpc/connect/protocol-grpc-web";
 import { create } from "@bufbuild/protobuf";
 import {
+  ErrorReason,
   EventService,
   SubscribeRequestSchema,
   SubscribeResponseSchema,
@@ -32,8 +33,9 @@ import {
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth.js";
 import type { Deps } from "../context.js";
-import { cursorOf, parseCursor } from "../cursor.js";
-import { fieldInvalid, reasonOf } from "../errors.js";
+import { cursorOf } from "../cursor.js";
+import { narrowcastError, reasonOf } from "../errors.js";
+import { requireNotExpired, subscribeStart } from "../services/subscribe-start.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -95,11 +97,12 @@ async function readRequest(req: Req, binary: boolean): Promise<SubscribeRequest>
     chunks.push(chunk);
   }
   const body = Buffer.concat(chunks);
-  if (body.length < 5) throw new ConnectError("missing request message", Code.InvalidArgument);
+  // Bad bodies are FIELD_INVALID without a field, as the binary-body guard answers them (http/adapter.ts).
+  if (body.length < 5) throw narrowcastError(ErrorReason.FIELD_INVALID, "missing request message");
   const flags = body[0];
   const length = body.readUInt32BE(1);
   if (flags !== 0 || body.length !== 5 + length) {
-    throw new ConnectError("malformed or compressed request envelope", Code.InvalidArgument);
+    throw narrowcastError(ErrorReason.FIELD_INVALID, "malformed or compressed request envelope");
   }
   const data = body.subarray(5);
   try {
@@ -107,7 +110,7 @@ async function readRequest(req: Req, binary: boolean): Promise<SubscribeRequest>
       ? fromBinary(SubscribeRequestSchema, data)
       : fromJsonString(SubscribeRequestSchema, data.toString("utf8"));
   } catch (err) {
-    throw new ConnectError(`cannot decode request: ${String(err)}`, Code.InvalidArgument);
+    throw narrowcastError(ErrorReason.FIELD_INVALID, `cannot decode request: ${String(err)}`);
   }
 }
 
@@ -212,16 +215,16 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     const authorization = req.headers["authorization"];
     const headers = new Headers();
     if (typeof authorization === "string") headers.set("authorization", authorization);
-    const { appId, userId } = await auth.verifyUser(headers);
-    const interval = request.heartbeatIntervalSeconds || deps.limits.heartbeatSeconds;
-    if (interval < 1 || interval > 300) throw fieldInvalid("heartbeat_interval_seconds", "must be 1 to 300");
-    const latest = await deps.store.latestEventId(appId);
-    let last = request.cursor ? parseCursor(request.cursor, latest) : latest;
+    const caller = await auth.verifyUser(headers);
+    const { appId, userId } = caller;
+    const start = await subscribeStart(deps, caller, request);
+    let last = start.after;
     sub = await deps.hub.open(appId, userId);
 
     // Replay (rule EVT-3): per-user events, encoded here.
-    for (;;) {
+    for (let first = true; ; first = false) {
       const page = await deps.store.readEvents(appId, userId, last, REPLAY_PAGE);
+      if (first && request.cursor) await requireNotExpired(deps, appId, start.after);
       if (page.length) {
         const out = page.map((e) =>
           frameOf(create(SubscribeResponseSchema, { item: { case: "event", value: e.event } }), n.binary),
@@ -234,7 +237,7 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     }
     sub.finishReplay(last);
     await writer.write([
-      frameOf(create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(last) } } }), n.binary),
+      frameOf(create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, last) } } }), n.binary),
     ]);
 
     // Live: the hub writes each event's shared frame directly into this stream while it keeps
@@ -243,7 +246,7 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     const idle = setTimeout(function beat() {
       if (!sub!.isBlocked) writer.writeNow([heartbeat]);
       idle.refresh();
-    }, interval * 1000).unref();
+    }, start.heartbeatMs).unref();
     try {
       res.on("drain", () => sub!.drained());
       sub.attach((items) => {

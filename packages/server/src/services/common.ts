@@ -7,15 +7,23 @@ import {
   GroupMemberSchema,
   GroupSchema,
   GroupType,
+  JoinRequestSchema,
   MemberRole,
   type Conversation,
   type Group,
   type GroupMember,
+  type JoinRequest,
 } from "@narrowcast/gen";
-import { narrowcastError } from "../errors.js";
+import { fieldInvalid, narrowcastError } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Deps } from "../context.js";
-import { StoreConflict, type ConversationCounters, type GroupRecord, type MemberRecord } from "../store/types.js";
+import {
+  StoreConflict,
+  type ConversationCounters,
+  type GroupRecord,
+  type JoinRequestRecord,
+  type MemberRecord,
+} from "../store/types.js";
 
 /** The group, or GROUP_NOT_FOUND (rule AUTH-5). */
 export async function requireGroup(deps: Deps, appId: string, groupId: string): Promise<GroupRecord> {
@@ -51,7 +59,11 @@ export async function requireUsers(deps: Deps, appId: string, userIds: readonly 
   if (missing.length) throw narrowcastError(ErrorReason.USER_NOT_FOUND, `unknown users: ${missing.join(", ")}`, { field, ids: missing });
 }
 
-/** Maps a conflict found inside a store transaction to the spec's error. */
+/**
+ * Maps a conflict found inside a store transaction to the spec's error. `field` is the request's
+ * user list (or `group_id` for a self-join), named by ALREADY_MEMBER, NOT_A_MEMBER, GROUP_FULL,
+ * USER_NOT_FOUND and JOIN_REQUEST_NOT_FOUND.
+ */
 export function conflictError(err: unknown, field = "user_ids"): unknown {
   if (!(err instanceof StoreConflict)) return err;
   switch (err.kind) {
@@ -65,6 +77,14 @@ export function conflictError(err: unknown, field = "user_ids"): unknown {
       return narrowcastError(ErrorReason.ALREADY_RECALLED, "message already recalled", { field: "message_id" });
     case "group_not_found":
       return narrowcastError(ErrorReason.GROUP_NOT_FOUND, "group not found", { field: "group_id" });
+    case "group_full":
+      // Rule GRP-13: the whole request is rejected, so no IDs are singled out.
+      return narrowcastError(ErrorReason.GROUP_FULL, "the group would exceed its type's member limit", { field, ids: err.ids });
+    case "user_not_found":
+      // As requireUsers reports it: the user was deleted between that check and the transaction.
+      return narrowcastError(ErrorReason.USER_NOT_FOUND, `unknown users: ${err.ids.join(", ")}`, { field, ids: err.ids });
+    case "join_request_not_found":
+      return narrowcastError(ErrorReason.JOIN_REQUEST_NOT_FOUND, "no pending join request", { field, ids: err.ids });
   }
 }
 
@@ -83,6 +103,10 @@ export function memberProto(m: MemberRecord): GroupMember {
   return create(GroupMemberSchema, { userId: m.userId, role: m.role, joinTime: timestampFromMs(m.joinedAt) });
 }
 
+export function joinRequestProto(groupId: string, r: JoinRequestRecord): JoinRequest {
+  return create(JoinRequestSchema, { groupId, userId: r.userId, message: r.message, createTime: timestampFromMs(r.createdAt) });
+}
+
 /** Group types whose conversations count unread (rule UNR-2). */
 export function countsUnread(type: GroupType): boolean {
   return type === GroupType.WORK || type === GroupType.PUBLIC || type === GroupType.COMMUNITY;
@@ -93,7 +117,7 @@ export function conversationProto(g: GroupRecord, c: ConversationCounters): Conv
     groupId: g.groupId,
     groupType: g.type,
     groupName: g.name,
-    unreadCount: countsUnread(g.type) ? BigInt(c.unreadCount) : 0n,
+    unreadCount: countsUnread(g.type) ? c.unreadCount : 0,
     lastMessage: c.lastMessage,
     readSeq: BigInt(c.readSeq),
     mentionedMe: c.mentionedMe,
@@ -104,4 +128,18 @@ export function conversationProto(g: GroupRecord, c: ConversationCounters): Conv
 /** Ordering key of a conversation for its viewer: its last visible message, else creation. */
 export function activityOf(g: GroupRecord, c: Conversation): number {
   return c.lastMessage?.serverTime ? timestampMs(c.lastMessage.serverTime) : g.createdAt;
+}
+
+/**
+ * An int64 seq from the wire as a store bound (rules MSG-12, UNR-3): negative is FIELD_INVALID;
+ * every stored seq is a safe integer, so larger values clamp.
+ */
+export function seqBound(seq: bigint, field: string): number {
+  if (seq < 0n) throw fieldInvalid(field, `${field} must not be negative`);
+  return seq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(seq);
+}
+
+/** The GroupLimits of a group's type (rules GRP-13, GRP-14). */
+export function limitsOf(deps: Deps, type: GroupType) {
+  return deps.limits.groupLimits(type);
 }

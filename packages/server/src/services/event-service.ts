@@ -1,11 +1,13 @@
 // EventService.Subscribe: replay after a cursor, then `ready`, then live events, with
-// heartbeats and a bounded per-subscription buffer (rules EVT-1 to EVT-9).
+// heartbeats and a bounded per-subscription buffer (rules EVT-1 to EVT-10). Most streams are
+// served by http/subscribe-fast-path.ts; this handler serves the rest (compression, timeouts,
+// gRPC-Web text) with the same start (subscribe-start.ts).
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { EventService, SubscribeResponseSchema, type SubscribeRequest, type SubscribeResponse } from "@narrowcast/gen";
-import { fieldInvalid } from "../errors.js";
-import { cursorOf, parseCursor } from "../cursor.js";
+import { cursorOf } from "../cursor.js";
 import { callerOf, type Deps } from "../context.js";
+import { requireNotExpired, subscribeStart } from "./subscribe-start.js";
 
 const REPLAY_PAGE = 256;
 const HEARTBEAT = create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } });
@@ -19,18 +21,16 @@ export function eventService(deps: Deps): ServiceImpl<typeof EventService> {
 }
 
 async function* subscribe(deps: Deps, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
-  const { appId, userId } = callerOf(ctx);
-  const interval = req.heartbeatIntervalSeconds || deps.limits.heartbeatSeconds;
-  if (interval < 1 || interval > 300) throw fieldInvalid("heartbeat_interval_seconds", "must be 1 to 300");
-  const latest = await deps.store.latestEventId(appId);
-  // Without a cursor, start at the log's head: the replay then covers anything committed
-  // while the subscription registers.
-  let last = req.cursor ? parseCursor(req.cursor, latest) : latest;
+  const caller = callerOf(ctx);
+  const { appId, userId } = caller;
+  const start = await subscribeStart(deps, caller, req);
+  let last = start.after;
 
   const sub = await deps.hub.open(appId, userId);
   try {
-    for (;;) {
+    for (let first = true; ; first = false) {
       const page = await deps.store.readEvents(appId, userId, last, REPLAY_PAGE);
+      if (first && req.cursor) await requireNotExpired(deps, appId, start.after);
       for (const stored of page) {
         last = stored.eventId;
         yield create(SubscribeResponseSchema, { item: { case: "event", value: stored.event } });
@@ -38,9 +38,9 @@ async function* subscribe(deps: Deps, req: SubscribeRequest, ctx: HandlerContext
       if (page.length < REPLAY_PAGE) break;
     }
     sub.finishReplay(last);
-    yield create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(last) } } });
+    yield create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, last) } } });
     for (;;) {
-      const item = await sub.next(interval * 1000, ctx.signal);
+      const item = await sub.next(start.heartbeatMs, ctx.signal);
       if (ctx.signal.aborted) return;
       yield item ?? HEARTBEAT;
     }

@@ -1,21 +1,25 @@
-// GroupService: join rules per group type and roles (rules GRP-1 to GRP-12).
+// GroupService: join rules per group type and roles (rules GRP-1 to GRP-14).
 import type { ServiceImpl } from "@connectrpc/connect";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ErrorReason, GroupService, GroupType, MemberRole } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
 import { newId, requireId } from "../ids.js";
 import { callerOf, type Deps } from "../context.js";
+import { LIST_SIZES, isIdKey, isJoinRequestKey, openPage } from "../paging.js";
 import {
   conflictError,
   groupProto,
+  joinRequestProto,
+  limitsOf,
   memberProto,
   requireGroup,
   requireMember,
   requireRole,
   requireUsers,
 } from "./common.js";
+import { StoreConflict } from "../store/types.js";
 
 const PRIVILEGED = [MemberRole.OWNER, MemberRole.ADMIN] as const;
+const rpc = (name: string) => `${GroupService.typeName}/${name}`;
 
 function requireType(type: GroupType): void {
   if (!(type in GroupType) || type === GroupType.UNSPECIFIED) throw fieldInvalid("type", "a valid group type is required");
@@ -27,6 +31,14 @@ function requireNonEmpty(ids: readonly string[], field: string): void {
 
 export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
   const { store } = deps;
+
+  /** The member just added or approved (the store has committed it). */
+  async function memberOf(appId: string, groupId: string, userId: string) {
+    const member = await store.getMember(appId, groupId, userId);
+    if (!member) throw narrowcastError(ErrorReason.NOT_A_MEMBER, `${userId} left the group meanwhile`, { ids: [userId] });
+    return memberProto(member);
+  }
+
   return {
     async createGroup(req, ctx) {
       const { appId, userId } = callerOf(ctx);
@@ -38,11 +50,12 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
         const { group, events } = await store.createGroup(
           { appId, groupId, type: req.type, name: req.name, ownerId: userId, createdAt: deps.now() },
           [{ userId, role: MemberRole.OWNER }, ...memberIds.map((id) => ({ userId: id, role: MemberRole.MEMBER }))],
+          limitsOf(deps, req.type),
         );
         deps.publish(events);
         return { group: groupProto(group) };
       } catch (err) {
-        throw conflictError(err);
+        throw conflictError(err, "member_ids");
       }
     },
 
@@ -53,16 +66,22 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
       return { group: groupProto(group) };
     },
 
-    async listGroups(_req, ctx) {
+    async listGroups(req, ctx) {
       const { appId, userId } = callerOf(ctx);
-      return { groups: (await store.listUserGroups(appId, userId)).map(groupProto) };
+      const page = openPage(req, { rpc: rpc("ListGroups"), appId, caller: userId }, LIST_SIZES, isIdKey);
+      const groups = await store.listUserGroups(appId, userId, { after: page.after, limit: page.size + 1 });
+      const { items, nextPageToken } = page.finish(groups, (g) => g.groupId);
+      return { groups: items.map(groupProto), nextPageToken };
     },
 
     async listMembers(req, ctx) {
       const { appId, userId } = callerOf(ctx);
+      const page = openPage(req, { rpc: rpc("ListMembers"), appId, caller: userId, groupId: req.groupId }, LIST_SIZES, isIdKey);
       const group = await requireGroup(deps, appId, req.groupId);
       await requireMember(deps, group, userId);
-      return { members: (await store.listMembers(appId, group.groupId)).map(memberProto) };
+      const members = await store.listMembers(appId, group.groupId, undefined, { after: page.after, limit: page.size + 1 });
+      const { items, nextPageToken } = page.finish(members, (m) => m.userId);
+      return { members: items.map(memberProto), nextPageToken };
     },
 
     async inviteMembers(req, ctx) {
@@ -81,6 +100,7 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
           ids.map((id) => ({ userId: id, role: MemberRole.MEMBER })),
           userId,
           deps.now(),
+          limitsOf(deps, group.type),
         );
         deps.publish(events);
       } catch (err) {
@@ -99,46 +119,68 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
         throw narrowcastError(ErrorReason.JOIN_NOT_ALLOWED, "WORK groups are joined by invitation only", { field: "group_id" });
       }
       if (group.type === GroupType.PUBLIC) {
-        await store.addJoinRequest(appId, group.groupId, userId, req.message, deps.now());
-        return { joined: false };
+        const request = await store.addJoinRequest(appId, group.groupId, userId, req.message, deps.now());
+        return { result: { case: "joinRequest", value: joinRequestProto(group.groupId, request) } };
       }
       try {
-        deps.publish(await store.addMembers(appId, group.groupId, [{ userId, role: MemberRole.MEMBER }], "", deps.now()));
+        deps.publish(
+          await store.addMembers(appId, group.groupId, [{ userId, role: MemberRole.MEMBER }], "", deps.now(), limitsOf(deps, group.type)),
+        );
       } catch (err) {
-        throw conflictError(err);
+        throw conflictError(err, "group_id");
       }
-      return { joined: true };
+      return { result: { case: "member", value: await memberOf(appId, group.groupId, userId) } };
     },
 
     async listJoinRequests(req, ctx) {
       const { appId, userId } = callerOf(ctx);
+      const page = openPage(
+        req,
+        { rpc: rpc("ListJoinRequests"), appId, caller: userId, groupId: req.groupId },
+        LIST_SIZES,
+        isJoinRequestKey,
+      );
       const group = await requireGroup(deps, appId, req.groupId);
       requireRole(await requireMember(deps, group, userId), PRIVILEGED, "list join requests");
-      const requests = await store.listJoinRequests(appId, group.groupId);
-      return {
-        requests: requests.map((r) => ({
-          groupId: group.groupId,
-          userId: r.userId,
-          message: r.message,
-          createTime: timestampFromMs(r.createdAt),
-        })),
-      };
+      const requests = await store.listJoinRequests(appId, group.groupId, { after: page.after, limit: page.size + 1 });
+      const { items, nextPageToken } = page.finish(requests, (r) => ({ createdAt: r.createdAt, userId: r.userId }));
+      return { joinRequests: items.map((r) => joinRequestProto(group.groupId, r)), nextPageToken };
     },
 
-    async decideJoinRequest(req, ctx) {
+    async approveJoinRequest(req, ctx) {
       const { appId, userId } = callerOf(ctx);
       const group = await requireGroup(deps, appId, req.groupId);
-      requireRole(await requireMember(deps, group, userId), PRIVILEGED, "decide join requests");
+      requireRole(await requireMember(deps, group, userId), PRIVILEGED, "approve join requests");
       requireId(req.userId, "user_id");
-      if (!(await store.deleteJoinRequest(appId, group.groupId, req.userId))) {
+      try {
+        // One store transaction: a concurrent approve or reject of the same request finds it gone,
+        // and on GROUP_FULL it stays pending as it was.
+        const { member, events } = await store.approveJoinRequest(
+          appId,
+          group.groupId,
+          req.userId,
+          userId,
+          deps.now(),
+          limitsOf(deps, group.type),
+        );
+        deps.publish(events);
+        return { member: memberProto(member) };
+      } catch (err) {
+        // GROUP_FULL names the group (rule GRP-13); JOIN_REQUEST_NOT_FOUND names the applicant.
+        throw conflictError(err, err instanceof StoreConflict && err.kind === "group_full" ? "group_id" : "user_id");
+      }
+    },
+
+    async rejectJoinRequest(req, ctx) {
+      const { appId, userId } = callerOf(ctx);
+      const group = await requireGroup(deps, appId, req.groupId);
+      requireRole(await requireMember(deps, group, userId), PRIVILEGED, "reject join requests");
+      requireId(req.userId, "user_id");
+      const request = await store.deleteJoinRequest(appId, group.groupId, req.userId);
+      if (!request) {
         throw narrowcastError(ErrorReason.JOIN_REQUEST_NOT_FOUND, "no pending join request", { field: "user_id", ids: [req.userId] });
       }
-      if (req.approve && !(await store.getMember(appId, group.groupId, req.userId))) {
-        deps.publish(
-          await store.addMembers(appId, group.groupId, [{ userId: req.userId, role: MemberRole.MEMBER }], userId, deps.now()),
-        );
-      }
-      return {};
+      return { joinRequest: joinRequestProto(group.groupId, request) };
     },
 
     async leaveGroup(req, ctx) {
@@ -150,7 +192,7 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
           field: "group_id",
         });
       }
-      deps.publish(await store.removeMembers(appId, group.groupId, [userId], "", deps.now()));
+      deps.publish(await store.removeMembers(appId, group.groupId, [userId], "", deps.now(), limitsOf(deps, group.type)));
       return {};
     },
 
@@ -182,7 +224,7 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
         }
       }
       try {
-        deps.publish(await store.removeMembers(appId, group.groupId, ids, userId, deps.now()));
+        deps.publish(await store.removeMembers(appId, group.groupId, ids, userId, deps.now(), limitsOf(deps, group.type)));
       } catch (err) {
         throw conflictError(err);
       }
@@ -203,7 +245,7 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
       } catch (err) {
         throw conflictError(err, "user_id");
       }
-      return {};
+      return { member: await memberOf(appId, group.groupId, req.userId) };
     },
 
     async dismissGroup(req, ctx) {

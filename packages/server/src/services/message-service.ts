@@ -1,18 +1,31 @@
 // MessageService: send, fetch by ID, history pages, recall (rules MSG-n, TGT-n, GRP-6, GRP-7).
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ErrorReason, GroupType, MessageService } from "@narrowcast/gen";
+import { ErrorReason, GroupType, MessageService, type ListMessagesRequest } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
 import { callerOf, type Deps } from "../context.js";
-import { requireGroup, requireMember } from "./common.js";
+import { MESSAGE_SIZES, decodePageToken, encodePageToken, pageSizeOf, type PageScope } from "../paging.js";
+import { requireGroup, requireMember, seqBound } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
 
-const DEFAULT_PAGE = 20;
+const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listMessages.name}`;
 
-/** A seq from the wire as a store bound: every stored seq is a safe integer, so larger values clamp. */
-export function seqBound(seq: bigint): number {
-  return seq > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(seq);
+/** A message page key: the seq the next page starts beyond. */
+function isPageSeq(a: unknown): a is number {
+  return Number.isSafeInteger(a) && (a as number) > 0;
 }
-const MAX_PAGE = 100;
+
+/**
+ * The first page's anchors and direction of a ListMessages walk (rule MSG-12). A page token
+ * repeats them: they are part of its scope, so a token with other anchors is PAGE_TOKEN_INVALID.
+ */
+function anchorsOf(req: ListMessagesRequest) {
+  // The anchors have presence: after_seq = 0 walks forward from the first message, before_seq = 0
+  // selects nothing; unset means no anchor (the latest messages, walking back).
+  const beforeSeq = req.beforeSeq === undefined ? undefined : seqBound(req.beforeSeq, "before_seq");
+  const afterSeq = req.afterSeq === undefined ? undefined : seqBound(req.afterSeq, "after_seq");
+  if (beforeSeq !== undefined && afterSeq !== undefined) throw fieldInvalid("after_seq", "set before_seq or after_seq, not both");
+  return { beforeSeq, afterSeq, direction: afterSeq !== undefined ? ("forward" as const) : ("backward" as const) };
+}
 
 export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
   return {
@@ -36,18 +49,35 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
 
     async listMessages(req, ctx) {
       const { appId, userId } = callerOf(ctx);
-      if (req.limit > MAX_PAGE) throw fieldInvalid("limit", `limit must be at most ${MAX_PAGE}`);
-      if (req.beforeSeq > 0n && req.afterSeq > 0n) throw fieldInvalid("after_seq", "set before_seq or after_seq, not both");
+      const size = pageSizeOf(req.pageSize, MESSAGE_SIZES);
+      const anchors = anchorsOf(req);
+      const scope: PageScope = {
+        rpc: LIST_RPC,
+        appId,
+        caller: userId,
+        groupId: req.groupId,
+        filters: `before=${anchors.beforeSeq ?? "-"};after=${anchors.afterSeq ?? "-"}`,
+      };
+      const after = req.pageToken ? decodePageToken(req.pageToken, scope, isPageSeq) : undefined;
       const group = await requireGroup(deps, appId, req.groupId);
       const member = await requireMember(deps, group, userId);
-      if (group.type === GroupType.AVCHATROOM) return { messages: [], hasMore: false };
-      return deps.store.listMessages(appId, group.groupId, {
+      if (group.type === GroupType.AVCHATROOM) return { messages: [], nextPageToken: "" };
+      const forward = anchors.direction === "forward";
+      // The store reads beforeSeq 0 as "no upper bound"; an explicit before_seq 0 selects nothing.
+      const upper = forward ? 0 : (after ?? anchors.beforeSeq ?? 0);
+      if (!forward && upper === 0 && (after ?? anchors.beforeSeq) !== undefined) return { messages: [], nextPageToken: "" };
+      const { messages, hasMore } = await deps.store.listMessages(appId, group.groupId, {
         viewerId: userId,
         floorSeq: group.type === GroupType.MEETING ? 0 : member.joinSeq,
-        beforeSeq: seqBound(req.beforeSeq),
-        afterSeq: seqBound(req.afterSeq),
-        limit: req.limit || DEFAULT_PAGE,
+        direction: anchors.direction,
+        beforeSeq: upper,
+        afterSeq: forward ? (after ?? anchors.afterSeq ?? 0) : 0,
+        limit: size,
       });
+      // Messages are ascending within the page; the walk continues beyond its far end.
+      const edge = forward ? messages[messages.length - 1] : messages[0];
+      const nextPageToken = hasMore && edge ? encodePageToken(scope, Number(edge.seq)) : "";
+      return { messages, nextPageToken };
     },
 
     async recallMessage(req, ctx) {

@@ -3,8 +3,8 @@
 // gives; a rejected send touches nothing (rule MSG-15).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { Plan } from "@narrowcast/gen/admin";
 import {
-  Edition,
   ErrorReason,
   GroupType,
   MemberRole,
@@ -30,9 +30,6 @@ const MAX_CLIENT_MESSAGE_ID = 128;
 /** Stateless checks of a send request (first part of the spec's order of checks). */
 export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessageRequest): string[] {
   requireId(req.groupId, "group_id");
-  if (req.receiverId && req.receiverIds.length > 0) {
-    throw fieldInvalid("receiver_id", "set receiver_id or receiver_ids, not both");
-  }
   if (req.clientMessageId.length > MAX_CLIENT_MESSAGE_ID) {
     throw fieldInvalid("client_message_id", `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID} characters`);
   }
@@ -49,11 +46,19 @@ export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessage
       case "text":
         if (el.element.value.text.length === 0) throw bad(".text", "text element is empty");
         break;
-      case "image":
-        if (!el.element.value.url) throw bad(".url", "image element needs a url");
+      // Sizes and indexes are signed on the wire (no unsigned ints in v1); negative ones are invalid.
+      case "image": {
+        const { url, width, height, sizeBytes } = el.element.value;
+        if (!url) throw bad(".url", "image element needs a url");
+        if (width < 0 || height < 0 || sizeBytes < 0n) throw bad("", "image width, height and size_bytes must not be negative");
         break;
+      }
       case "file":
         if (!el.element.value.url) throw bad(".url", "file element needs a url");
+        if (el.element.value.sizeBytes < 0n) throw bad(".size_bytes", "file size_bytes must not be negative");
+        break;
+      case "face":
+        if (el.element.value.index < 0) throw bad(".index", "face index must not be negative");
         break;
       case "location": {
         const { latitude, longitude } = el.element.value;
@@ -68,8 +73,9 @@ export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessage
       field: "elements",
     });
   }
-  const receivers = req.receiverId ? [req.receiverId] : [...req.receiverIds];
-  const receiverField = req.receiverId ? "receiver_id" : "receiver_ids";
+  // Rule TGT-2: the single-receiver form of the vendor SDKs is this list with one entry.
+  const receivers = [...req.receiverIds];
+  const receiverField = "receiver_ids";
   if (receivers.length > 0 && (req.mentionedUserIds.length > 0 || req.mentionAll)) {
     throw narrowcastError(ErrorReason.TARGETED_WITH_MENTION, "a targeted message cannot @-mention", {
       field: req.mentionAll ? "mention_all" : "mentioned_user_ids",
@@ -107,22 +113,23 @@ export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessage
 
 export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRequest): Promise<Message> {
   const receivers = validateSendRequest(deps, sender, req);
-  const receiverField = req.receiverId ? "receiver_id" : "receiver_ids";
+  const receiverField = "receiver_ids";
   const { appId, senderId } = sender;
   const group = await requireGroup(deps, appId, req.groupId);
   if (senderId) await requireMember(deps, group, senderId);
 
   const now = deps.now();
   if (req.clientMessageId) {
-    const earlier = await deps.store.findSent(appId, senderId, req.clientMessageId, now - deps.limits.idempotencyWindowMs);
+    const earlier = await deps.store.findSent(appId, senderId, group.groupId, req.clientMessageId, now - deps.limits.idempotencyWindowMs);
     if (earlier) return earlier; // rule MSG-10: the original, nothing stored or delivered again
   }
 
   const targeted = receivers.length > 0;
   if (targeted) {
     const app = await deps.store.getApp(appId);
-    if (app?.edition !== Edition.ULTIMATE) {
-      throw narrowcastError(ErrorReason.FEATURE_NOT_IN_EDITION, "targeted group messages need the ULTIMATE edition", {
+    // Rule TGT-9, checked at send time: a SetAppPlan applies to the very next send (ADM-8).
+    if (app?.plan !== Plan.ULTIMATE) {
+      throw narrowcastError(ErrorReason.FEATURE_NOT_IN_PLAN, "targeted group messages need the ULTIMATE plan", {
         field: receiverField,
       });
     }
@@ -153,13 +160,16 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
       });
     }
   }
-  if (!deps.rateLimiter.take(`${appId}\u0000${group.groupId}`)) {
-    throw narrowcastError(ErrorReason.RATE_LIMITED, "too many messages in this group; retry shortly", { field: "group_id" });
+  const bucket = `${appId}\u0000${group.groupId}`;
+  if (!deps.rateLimiter.take(bucket)) {
+    throw narrowcastError(ErrorReason.RATE_LIMITED, "too many messages in this group; retry shortly", {
+      field: "group_id",
+      retryDelayMs: deps.rateLimiter.retryDelayMs(bucket),
+    });
   }
 
   const message = create(MessageSchema, {
     elements: req.elements,
-    targeted,
     receiverIds: receivers,
     mentionedUserIds: mentions,
     mentionAll: req.mentionAll,

@@ -129,4 +129,26 @@ CREATE INDEX messages_ordinary ON messages (app_id, group_id, targeted, seq);
 CREATE INDEX sent_messages_by_time ON sent_messages (created_at);
 `,
   },
+  {
+    // 0.2.0, as SQLite's version 4: Plan, previous secret, idempotency per (sender, group), the
+    // per-app event retention floor, join-request and retention indexes, last-message eligibility
+    // of targeted messages.
+    version: 4,
+    sql: `
+ALTER TABLE apps RENAME COLUMN edition TO plan;
+ALTER TABLE apps
+  ADD COLUMN previous_secret TEXT,
+  ADD COLUMN previous_secret_expires_at BIGINT,
+  ADD COLUMN event_floor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sent_messages ADD COLUMN group_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE sent_messages ALTER COLUMN group_id DROP DEFAULT;
+ALTER TABLE sent_messages DROP CONSTRAINT sent_messages_pkey,
+  ADD CONSTRAINT sent_messages_pkey PRIMARY KEY (app_id, sender_id, group_id, client_message_id);
+CREATE INDEX join_requests_by_time ON join_requests (app_id, group_id, created_at, user_id);
+CREATE INDEX join_requests_by_user ON join_requests (app_id, user_id);
+CREATE INDEX events_by_time ON events (created_at);
+CREATE INDEX memberships_ended ON memberships (app_id, left_event_id) WHERE left_event_id IS NOT NULL;
+ALTER TABLE message_audience ADD COLUMN last_eligible BOOLEAN NOT NULL DEFAULT true;
+`,
+  },
 ];

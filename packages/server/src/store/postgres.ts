@@ -2,13 +2,23 @@
 // Every write method is one transaction on one pooled connection (BEGIN … COMMIT, ROLLBACK on
 // any error). Concurrency rests on a fixed lock order, so transactions queue instead of
 // deadlocking: a group's row first (FOR UPDATE to write its history or membership, FOR SHARE to
-// read it consistently), then that group's membership rows, and last the app's row, whose
-// `event_seq` hands out event IDs. That row stays locked until COMMIT, so an app's events
-// commit in ID order: a reader that sees event N has every event before it.
+// read it consistently), then the rows of users joining it (see lockUsers), then that group's
+// membership rows and join requests, and last the app's row, whose `event_seq` hands out event
+// IDs. That row stays locked until COMMIT, so an app's events commit in ID order: a reader that
+// sees event N has every event before it.
 import pg from "pg";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { EventSchema, MemberRole, MessageSchema, RecallInfoSchema, type Event, type Message } from "@narrowcast/gen";
+import {
+  EventSchema,
+  MemberRole,
+  MessageSchema,
+  RecallInfoSchema,
+  GroupType,
+  type Event,
+  type Message,
+} from "@narrowcast/gen";
+import type { Plan } from "@narrowcast/gen/admin";
 import { cursorOf } from "../cursor.js";
 import { membershipOf } from "./routing.js";
 import { newId } from "../ids.js";
@@ -19,25 +29,30 @@ import {
   type AppendMessageInput,
   type Audience,
   type ConversationCounters,
+  type GroupLimits,
   type GroupRecord,
+  type JoinRequestRecord,
   type ListMessagesQuery,
   type MemberRecord,
   type NewMember,
+  type PageQuery,
   type Store,
   type StoredEvent,
   type UserRecord,
 } from "./types.js";
+import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
+import {
+  AUDIENCE,
+  exceedsMaxMembers,
+  historyFloorApplies,
+  memberEventOnlyToSubject,
+  recallAudience,
+  spanContainsEventSql,
+  spanSeesEventSql,
+  type AudienceCode,
+} from "./visibility.js";
 
-type Row = Record<string, any>;
 type Db = pg.Pool | pg.PoolClient;
-
-// events.audience, as in the SQLite store.
-const AUDIENCE_GROUP = 0;
-const AUDIENCE_TARGETED = 1;
-const AUDIENCE_USER = 2;
-/** Members whose history reaches target_seq (rule GRP-6): recall of an ordinary message. */
-const AUDIENCE_HISTORY = 3;
-const MEETING = 3; // GroupType.MEETING
 
 /** Tells this store's migrations apart from other users of advisory locks (ASCII "NCst"). */
 const MIGRATION_LOCK_CLASS = 0x4e437374;
@@ -97,7 +112,7 @@ export interface PostgresStoreOptions {
 }
 
 interface EventSpec {
-  audience: { kind: number; targetSeq?: number; userId?: string };
+  audience: { kind: AudienceCode; targetSeq?: number; userId?: string };
   build: (eventId: number) => Event;
 }
 
@@ -184,19 +199,43 @@ export class PostgresStore implements Store {
 
   // ---- apps and users ----
 
+
   async createApp(app: AppRecord): Promise<void> {
-    await rows(this.pool, "INSERT INTO apps (app_id, name, edition, secret, created_at) VALUES ($1, $2, $3, $4, $5)", [
-      app.appId,
-      app.name,
-      app.edition,
-      app.secret,
-      app.createdAt,
-    ]);
+    await rows(
+      this.pool,
+      `INSERT INTO apps (app_id, name, plan, secret, previous_secret, previous_secret_expires_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        app.appId,
+        app.name,
+        app.plan,
+        app.secret,
+        ...previousSecretColumns(app),
+        app.createdAt,
+      ],
+    );
   }
 
   async getApp(appId: string): Promise<AppRecord | undefined> {
     const r = await row(this.pool, "SELECT * FROM apps WHERE app_id = $1", [appId]);
-    return r && { appId: r.app_id, name: r.name, edition: r.edition, secret: r.secret, createdAt: r.created_at };
+    return r && toApp(r);
+  }
+
+  async setAppPlan(appId: string, plan: Plan): Promise<AppRecord | undefined> {
+    const r = await row(this.pool, "UPDATE apps SET plan = $2 WHERE app_id = $1 RETURNING *", [appId, plan]);
+    return r && toApp(r);
+  }
+
+  async rotateAppSecret(appId: string, secret: string, previousSecretExpiresAt?: number): Promise<AppRecord | undefined> {
+    // The right-hand sides read the row as it was: the current secret becomes the previous one.
+    const r = await row(
+      this.pool,
+      `UPDATE apps SET previous_secret = CASE WHEN $3::bigint IS NULL THEN NULL ELSE secret END,
+         previous_secret_expires_at = $3::bigint, secret = $2
+       WHERE app_id = $1 RETURNING *`,
+      [appId, secret, previousSecretExpiresAt ?? null],
+    );
+    return r && toApp(r);
   }
 
   async upsertUsers(appId: string, users: readonly UserRecord[]): Promise<void> {
@@ -222,25 +261,61 @@ export class PostgresStore implements Store {
     return new Set(found.map((r) => r.user_id as string));
   }
 
+  async getUser(appId: string, userId: string): Promise<UserRecord | undefined> {
+    const r = await row(this.pool, "SELECT user_id, nickname FROM users WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+    return r && toUser(r);
+  }
+
+  async listUsers(appId: string, page: PageQuery<string>): Promise<UserRecord[]> {
+    const found = await rows(
+      this.pool,
+      "SELECT user_id, nickname FROM users WHERE app_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
+      [appId, page.after ?? "", page.limit],
+    );
+    return found.map((r) => (toUser(r)));
+  }
+
+  deleteUser(
+    appId: string,
+    userId: string,
+    now: number,
+    limits: (type: GroupType) => GroupLimits,
+  ): Promise<StoredEvent[] | undefined> {
+    return this.tx(async (c) => {
+      // The user's row first: a concurrent deletion of the same user waits here, then finds none.
+      if (!(await row(c, "SELECT 1 FROM users WHERE app_id = $1 AND user_id = $2 FOR UPDATE", [appId, userId]))) {
+        return undefined;
+      }
+      // Then every group the user is in, locked in group ID order (the lock order: groups before
+      // memberships before the app's row, which the first MemberLeft takes).
+      const groups = await rows(
+        c,
+        `SELECT g.group_id, g.type, g.member_count FROM groups g
+          WHERE g.app_id = $1 AND NOT g.dismissed AND g.group_id IN (
+                SELECT m.group_id FROM memberships m WHERE m.app_id = $1 AND m.user_id = $2 AND m.left_event_id IS NULL)
+          ORDER BY g.group_id FOR UPDATE`,
+        [appId, userId],
+      );
+      const events: StoredEvent[] = [];
+      for (const g of groups) events.push(...(await this.leave(c, appId, g, [userId], "", now, limits(g.type))));
+      // Every membership span (all ended now) and every private event: a user re-imported under
+      // the same ID has no memberships and no past to replay. (The events above were returned for
+      // publication; only a node that misses that publication would find them gone.)
+      await rows(c, "DELETE FROM memberships WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+      await rows(c, `DELETE FROM events WHERE app_id = $1 AND user_id = $2 AND audience = ${AUDIENCE.USER}`, [appId, userId]);
+      await rows(c, "DELETE FROM join_requests WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+      await rows(c, "DELETE FROM sent_messages WHERE app_id = $1 AND sender_id = $2", [appId, userId]);
+      // Their places in targeted audiences go too: a user re-imported under the same ID is a new
+      // person and must never see the targeted messages the deleted one sent or received (ADM-11).
+      await rows(c, "DELETE FROM message_audience WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+      await rows(c, "DELETE FROM users WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+      return events;
+    });
+  }
+
   // ---- groups and members ----
 
-  private static toGroup(r: Row): GroupRecord {
-    return {
-      appId: r.app_id,
-      groupId: r.group_id,
-      type: r.type,
-      name: r.name,
-      ownerId: r.owner_id,
-      memberCount: r.member_count,
-      createdAt: r.created_at,
-      lastSeq: r.last_seq,
-      lastActivityAt: r.last_activity_at,
-    };
-  }
 
-  private static toMember(r: Row): MemberRecord {
-    return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, joinSeq: r.join_seq };
-  }
 
   /** The live group's row, locked for the rest of the transaction (see the lock order above). */
   private lockGroup(c: pg.PoolClient, appId: string, groupId: string, mode: "UPDATE" | "SHARE", columns = "*") {
@@ -271,7 +346,7 @@ export class PostgresStore implements Store {
     const out = specs.map((spec, i) => {
       const eventId = first + i;
       const event = spec.build(eventId);
-      event.cursor = cursorOf(eventId);
+      event.cursor = cursorOf(appId, eventId);
       event.time ??= timestampFromMs(now);
       return { eventId, event };
     });
@@ -299,6 +374,23 @@ export class PostgresStore implements Store {
     return (await this.appendEvents(c, appId, groupId, now, [spec]))[0];
   }
 
+  /**
+   * The members a stored event with a "users" audience (TARGETED, HISTORY, TARGETED_ALL) reaches:
+   * those whose span contains it and who may see it then. The same predicate as replay's, so
+   * live fan-out, recovery and replay agree (rule EVT-2).
+   */
+  private async eventAudience(db: Db, appId: string, eventId: number): Promise<string[]> {
+    const found = await rows(
+      db,
+      `SELECT m.user_id FROM events e
+         JOIN memberships m ON m.app_id = e.app_id AND m.group_id = e.group_id AND ${spanContainsEventSql("e", "m")}
+        WHERE e.app_id = $1 AND e.event_id = $2 AND ${spanSeesEventSql("e", "m")}
+        ORDER BY m.user_id`,
+      [appId, eventId],
+    );
+    return found.map((r) => r.user_id as string);
+  }
+
   private async insertMembers(
     c: pg.PoolClient,
     appId: string,
@@ -306,29 +398,28 @@ export class PostgresStore implements Store {
     members: readonly NewMember[],
     addedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]> {
-    const g = await this.lockGroup(c, appId, groupId, "UPDATE", "last_seq, bcast_cum");
+    const g = await this.lockGroup(c, appId, groupId, "UPDATE", "type, member_count, last_seq, bcast_cum");
     if (!g) throw new StoreConflict("group_not_found");
     const ids = members.map((m) => m.userId);
-    const current = new Set(
-      (
-        await rows(
-          c,
-          "SELECT user_id FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL",
-          [appId, groupId, ids],
-        )
-      ).map((r) => r.user_id as string),
-    );
+    const current = await this.currentMembers(c, appId, groupId, ids);
     const existing = ids.filter((id) => current.has(id));
     if (existing.length) throw new StoreConflict("already_member", existing);
+    const unknown = await this.lockUsers(c, appId, ids);
+    if (unknown.length) throw new StoreConflict("user_not_found", unknown);
     if (members.length === 0) return [];
+    if (exceedsMaxMembers(g.member_count, members.length, limits)) throw new StoreConflict("group_full", [groupId]);
+    const audiences: Audience[] = members.map((m, i) =>
+      memberEventOnlyToSubject(g.type, g.member_count + i + 1, limits) ? { kind: "user", userId: m.userId } : { kind: "group" },
+    );
     const logged = await this.appendEvents(
       c,
       appId,
       groupId,
       now,
-      members.map((m) => ({
-        audience: { kind: AUDIENCE_GROUP },
+      members.map((m, i) => ({
+        audience: audienceSpec(audiences[i]),
         build: () =>
           create(EventSchema, {
             payload: {
@@ -338,13 +429,19 @@ export class PostgresStore implements Store {
           }),
       })),
     );
-    // Rule UNR-6: a new member has read everything before joining; rule GRP-6: history floor.
+    // Rule UNR-6: a new member has read everything before joining; rule GRP-6: history floor. A
+    // MEETING member sees the history they are in the audience of, from an earlier membership too
+    // (rule EVT-2 / VIS): their last targeted message is found again.
+    const meeting = !historyFloorApplies(g.type);
     await rows(
       c,
-      `INSERT INTO memberships (app_id, group_id, user_id, role, joined_at, join_seq, join_event_id, read_seq, bcast_cum_at_read)
-       SELECT $1, $2, u.user_id, u.role, $3, $4, u.event_id, $4, $5
+      `INSERT INTO memberships (app_id, group_id, user_id, role, joined_at, join_seq, join_event_id, read_seq, bcast_cum_at_read, last_tgt_seq)
+       SELECT $1, $2, u.user_id, u.role, $3, $4, u.event_id, $4, $5,
+              CASE WHEN $9::boolean THEN COALESCE((SELECT a.seq FROM message_audience a
+                WHERE a.app_id = $1 AND a.group_id = $2 AND a.user_id = u.user_id AND a.last_eligible
+                ORDER BY a.seq DESC LIMIT 1), 0) ELSE 0 END
          FROM unnest($6::text[], $7::int[], $8::bigint[]) AS u(user_id, role, event_id)`,
-      [appId, groupId, now, g.last_seq, g.bcast_cum, ids, members.map((m) => m.role), logged.map((e) => e.eventId)],
+      [appId, groupId, now, g.last_seq, g.bcast_cum, ids, members.map((m) => m.role), logged.map((e) => e.eventId), meeting],
     );
     await rows(c, "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[])", [
       appId,
@@ -360,15 +457,37 @@ export class PostgresStore implements Store {
       appId,
       eventId: logged[i].eventId,
       groupId,
-      audience: { kind: "group" },
+      audience: audiences[i],
       event: logged[i].event,
       membership: { change: "joined", userId: m.userId },
     }));
   }
 
+  /**
+   * Locks the rows of the users who are about to join (FOR KEY SHARE, in user ID order) and returns
+   * the IDs that are not users. deleteUser takes its user's row FOR UPDATE first, so the two
+   * cannot interleave: a joining user is either deleted before (and reported here) or after this
+   * transaction (and their new membership ends with the others, rule ADM-11). KEY SHARE, the
+   * weakest lock a DELETE waits for, lets concurrent nickname updates and joins proceed. Taken
+   * after the group's row and only for non-members, so it never waits for a deleteUser that
+   * waits for this group.
+   */
+  private async lockUsers(c: pg.PoolClient, appId: string, userIds: readonly string[]): Promise<string[]> {
+    const ids = [...new Set(userIds)].sort();
+    if (ids.length === 0) return [];
+    const found = await rows(
+      c,
+      "SELECT user_id FROM users WHERE app_id = $1 AND user_id = ANY($2::text[]) ORDER BY user_id FOR KEY SHARE",
+      [appId, ids],
+    );
+    const present = new Set(found.map((r) => r.user_id as string));
+    return ids.filter((id) => !present.has(id));
+  }
+
   createGroup(
     group: Omit<GroupRecord, "memberCount" | "lastSeq" | "lastActivityAt">,
     members: readonly NewMember[],
+    limits: GroupLimits,
   ): Promise<{ group: GroupRecord; events: StoredEvent[] }> {
     return this.tx(async (c) => {
       // A concurrent create of the same ID waits here for the other to commit, then conflicts.
@@ -379,9 +498,9 @@ export class PostgresStore implements Store {
         [group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt],
       );
       if (inserted.length === 0) throw new StoreConflict("group_exists", [group.groupId]);
-      const events = await this.insertMembers(c, group.appId, group.groupId, members, "", group.createdAt);
+      const events = await this.insertMembers(c, group.appId, group.groupId, members, "", group.createdAt, limits);
       const r = await row(c, "SELECT * FROM groups WHERE app_id = $1 AND group_id = $2", [group.appId, group.groupId]);
-      return { group: PostgresStore.toGroup(r!), events };
+      return { group: toGroup(r!), events };
     });
   }
 
@@ -390,7 +509,7 @@ export class PostgresStore implements Store {
       appId,
       groupId,
     ]);
-    return r && PostgresStore.toGroup(r);
+    return r && toGroup(r);
   }
 
   async getMember(appId: string, groupId: string, userId: string): Promise<MemberRecord | undefined> {
@@ -399,10 +518,15 @@ export class PostgresStore implements Store {
       "SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL",
       [appId, groupId, userId],
     );
-    return r && PostgresStore.toMember(r);
+    return r && toMember(r);
   }
 
-  async listMembers(appId: string, groupId: string, userIds?: readonly string[]): Promise<MemberRecord[]> {
+  async listMembers(
+    appId: string,
+    groupId: string,
+    userIds?: readonly string[],
+    page?: PageQuery<string>,
+  ): Promise<MemberRecord[]> {
     const found = userIds
       ? await rows(
           this.pool,
@@ -412,20 +536,31 @@ export class PostgresStore implements Store {
         )
       : await rows(
           this.pool,
-          "SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL ORDER BY user_id",
-          [appId, groupId],
+          `SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL AND user_id > $3
+           ORDER BY user_id LIMIT $4`,
+          [appId, groupId, page?.after ?? "", page?.limit ?? null],
         );
-    return found.map(PostgresStore.toMember);
+    return found.map(toMember);
   }
 
-  async listUserGroups(appId: string, userId: string): Promise<GroupRecord[]> {
+  async listUserGroups(appId: string, userId: string, page?: PageQuery<string>): Promise<GroupRecord[]> {
     const found = await rows(
       this.pool,
       `SELECT g.* FROM memberships m JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
-       WHERE m.app_id = $1 AND m.user_id = $2 AND m.left_event_id IS NULL AND NOT g.dismissed ORDER BY g.group_id`,
-      [appId, userId],
+       WHERE m.app_id = $1 AND m.user_id = $2 AND m.left_event_id IS NULL AND NOT g.dismissed AND m.group_id > $3
+       ORDER BY m.group_id LIMIT $4`,
+      [appId, userId, page?.after ?? "", page?.limit ?? null],
     );
-    return found.map(PostgresStore.toGroup);
+    return found.map(toGroup);
+  }
+
+  async listGroups(appId: string, page: PageQuery<string>): Promise<GroupRecord[]> {
+    const found = await rows(
+      this.pool,
+      "SELECT * FROM groups WHERE app_id = $1 AND group_id > $2 AND NOT dismissed ORDER BY group_id LIMIT $3",
+      [appId, page.after ?? "", page.limit],
+    );
+    return found.map(toGroup);
   }
 
   addMembers(
@@ -434,8 +569,63 @@ export class PostgresStore implements Store {
     members: readonly NewMember[],
     addedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]> {
-    return this.tx((c) => this.insertMembers(c, appId, groupId, members, addedBy, now));
+    return this.tx((c) => this.insertMembers(c, appId, groupId, members, addedBy, now, limits));
+  }
+
+  /**
+   * Ends current memberships of the group `g` (its row, locked FOR UPDATE, with group_id, type and
+   * member_count), with MemberLeft per GRP-10 / GRP-14.
+   */
+  private async leave(
+    c: pg.PoolClient,
+    appId: string,
+    g: Row,
+    userIds: readonly string[],
+    removedBy: string,
+    now: number,
+    limits: GroupLimits,
+  ): Promise<StoredEvent[]> {
+    const groupId = g.group_id as string;
+    const leaving = [...new Set(userIds)];
+    if (leaving.length === 0) return [];
+    // Counted before each leave (rule GRP-14).
+    const audiences: Audience[] = leaving.map((userId, i) =>
+      memberEventOnlyToSubject(g.type, g.member_count - i, limits) ? { kind: "user", userId } : { kind: "group" },
+    );
+    const logged = await this.appendEvents(
+      c,
+      appId,
+      groupId,
+      now,
+      leaving.map((userId, i) => ({
+        audience: audienceSpec(audiences[i]),
+        build: () => create(EventSchema, { payload: { case: "memberLeft", value: { groupId, userId, removedBy } } }),
+      })),
+    );
+    await rows(
+      c,
+      `UPDATE memberships m SET left_event_id = u.event_id
+         FROM unnest($3::text[], $4::bigint[]) AS u(user_id, event_id)
+        WHERE m.app_id = $1 AND m.group_id = $2 AND m.user_id = u.user_id AND m.left_event_id IS NULL`,
+      [appId, groupId, leaving, logged.map((e) => e.eventId)],
+    );
+    await rows(
+      c,
+      `UPDATE groups SET member_count = member_count - $3,
+         owner_id = CASE WHEN owner_id = ANY($4::text[]) THEN '' ELSE owner_id END
+       WHERE app_id = $1 AND group_id = $2`,
+      [appId, groupId, leaving.length, leaving],
+    );
+    return leaving.map((userId, i) => ({
+      appId,
+      eventId: logged[i].eventId,
+      groupId,
+      audience: audiences[i],
+      event: logged[i].event,
+      membership: { change: "left", userId },
+    }));
   }
 
   removeMembers(
@@ -444,46 +634,15 @@ export class PostgresStore implements Store {
     userIds: readonly string[],
     removedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]> {
     return this.tx(async (c) => {
-      if (!(await this.lockGroup(c, appId, groupId, "UPDATE", "1"))) throw new StoreConflict("group_not_found");
+      const g = await this.lockGroup(c, appId, groupId, "UPDATE", "group_id, type, member_count");
+      if (!g) throw new StoreConflict("group_not_found");
       const current = await this.currentMembers(c, appId, groupId, userIds);
       const missing = userIds.filter((id) => !current.has(id));
       if (missing.length) throw new StoreConflict("not_member", missing);
-      const leaving = [...new Set(userIds)];
-      if (leaving.length === 0) return [];
-      const logged = await this.appendEvents(
-        c,
-        appId,
-        groupId,
-        now,
-        leaving.map((userId) => ({
-          audience: { kind: AUDIENCE_GROUP },
-          build: () => create(EventSchema, { payload: { case: "memberLeft", value: { groupId, userId, removedBy } } }),
-        })),
-      );
-      await rows(
-        c,
-        `UPDATE memberships m SET left_event_id = u.event_id
-           FROM unnest($3::text[], $4::bigint[]) AS u(user_id, event_id)
-          WHERE m.app_id = $1 AND m.group_id = $2 AND m.user_id = u.user_id AND m.left_event_id IS NULL`,
-        [appId, groupId, leaving, logged.map((e) => e.eventId)],
-      );
-      await rows(
-        c,
-        `UPDATE groups SET member_count = member_count - $3,
-           owner_id = CASE WHEN owner_id = ANY($4::text[]) THEN '' ELSE owner_id END
-         WHERE app_id = $1 AND group_id = $2`,
-        [appId, groupId, leaving.length, leaving],
-      );
-      return leaving.map((userId, i) => ({
-        appId,
-        eventId: logged[i].eventId,
-        groupId,
-        audience: { kind: "group" },
-        event: logged[i].event,
-        membership: { change: "left", userId },
-      }));
+      return this.leave(c, appId, g, userIds, removedBy, now, limits);
     });
   }
 
@@ -528,7 +687,7 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       if (!(await this.lockGroup(c, appId, groupId, "UPDATE", "1"))) throw new StoreConflict("group_not_found");
       const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
-        audience: { kind: AUDIENCE_GROUP },
+        audience: { kind: AUDIENCE.GROUP },
         build: () => create(EventSchema, { payload: { case: "groupDismissed", value: { groupId } } }),
       });
       await rows(
@@ -545,44 +704,86 @@ export class PostgresStore implements Store {
     });
   }
 
-  async addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<void> {
+
+  async addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<JoinRequestRecord> {
     // A repeated request keeps its place in the queue (created_at) and takes the new message.
-    await rows(
+    const r = await row(
       this.pool,
       `INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (app_id, group_id, user_id) DO UPDATE SET message = excluded.message`,
+       ON CONFLICT (app_id, group_id, user_id) DO UPDATE SET message = excluded.message RETURNING *`,
       [appId, groupId, userId, message, now],
     );
+    return toJoinRequest(r!);
   }
 
   async listJoinRequests(
     appId: string,
     groupId: string,
-  ): Promise<{ userId: string; message: string; createdAt: number }[]> {
+    page?: PageQuery<{ createdAt: number; userId: string }>,
+  ): Promise<JoinRequestRecord[]> {
+    const after = page?.after ?? { createdAt: -1, userId: "" };
     const found = await rows(
       this.pool,
-      "SELECT * FROM join_requests WHERE app_id = $1 AND group_id = $2 ORDER BY created_at, user_id",
-      [appId, groupId],
+      `SELECT * FROM join_requests WHERE app_id = $1 AND group_id = $2 AND (created_at, user_id) > ($3::bigint, $4::text)
+       ORDER BY created_at, user_id LIMIT $5`,
+      [appId, groupId, after.createdAt, after.userId, page?.limit ?? null],
     );
-    return found.map((r) => ({ userId: r.user_id, message: r.message, createdAt: r.created_at }));
+    return found.map(toJoinRequest);
   }
 
-  async deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<boolean> {
-    const deleted = await rows(
+  approveJoinRequest(
+    appId: string,
+    groupId: string,
+    userId: string,
+    approvedBy: string,
+    now: number,
+    limits: GroupLimits,
+  ): Promise<{ member: MemberRecord; events: StoredEvent[] }> {
+    return this.tx(async (c) => {
+      // The lock order: the group, the applicant's user row, then the request, whose deletion
+      // makes a concurrent approve, reject or deleteUser of the same request wait and find it gone.
+      if (!(await this.lockGroup(c, appId, groupId, "UPDATE", "1"))) throw new StoreConflict("group_not_found");
+      const memberSql = "SELECT * FROM memberships WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL";
+      const current = await row(c, memberSql, [appId, groupId, userId]);
+      // A deleted user's requests went with them (rule ADM-11).
+      if (!current && (await this.lockUsers(c, appId, [userId])).length) {
+        throw new StoreConflict("join_request_not_found", [userId]);
+      }
+      const request = await row(c, "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2 AND user_id = $3 RETURNING 1", [
+        appId,
+        groupId,
+        userId,
+      ]);
+      if (!request) throw new StoreConflict("join_request_not_found", [userId]);
+      if (current) return { member: toMember(current), events: [] };
+      // A conflict here (group_full) rolls the deletion back: the request stays pending as it was.
+      const events = await this.insertMembers(c, appId, groupId, [{ userId, role: MemberRole.MEMBER }], approvedBy, now, limits);
+      return { member: toMember((await row(c, memberSql, [appId, groupId, userId]))!), events };
+    });
+  }
+
+  async deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<JoinRequestRecord | undefined> {
+    const r = await row(
       this.pool,
-      "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2 AND user_id = $3 RETURNING 1",
+      "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2 AND user_id = $3 RETURNING *",
       [appId, groupId, userId],
     );
-    return deleted.length > 0;
+    return r && toJoinRequest(r);
   }
 
   // ---- messages ----
 
-  async findSent(appId: string, senderId: string, clientMessageId: string, since: number): Promise<Message | undefined> {
+  async findSent(
+    appId: string,
+    senderId: string,
+    groupId: string,
+    clientMessageId: string,
+    since: number,
+  ): Promise<Message | undefined> {
     const r = await row(
       this.pool,
-      "SELECT payload, created_at FROM sent_messages WHERE app_id = $1 AND sender_id = $2 AND client_message_id = $3",
-      [appId, senderId, clientMessageId],
+      "SELECT payload, created_at FROM sent_messages WHERE app_id = $1 AND sender_id = $2 AND group_id = $3 AND client_message_id = $4",
+      [appId, senderId, groupId, clientMessageId],
     );
     if (!r || r.created_at < since) return undefined;
     return fromBinary(MessageSchema, r.payload);
@@ -594,10 +795,10 @@ export class PostgresStore implements Store {
         return await this.tx((c) => this.appendIn(c, input));
       } catch (err) {
         if (!(err instanceof RecordedConcurrently)) throw err;
-        // Another send with the same key committed while this one ran (e.g. into another group,
-        // whose row lock does not order the two): this one rolled back; answer with the original.
-        const { appId, senderId, message } = input;
-        const earlier = await this.findSent(appId, senderId, message.clientMessageId, input.dedupeSince ?? 0);
+        // Another send with the same key committed while this one ran (e.g. an online-only one,
+        // which takes no group row lock): this one rolled back; answer with the original.
+        const { appId, senderId, groupId, message } = input;
+        const earlier = await this.findSent(appId, senderId, groupId, message.clientMessageId, input.dedupeSince ?? 0);
         if (earlier) return PostgresStore.duplicate(input, earlier);
         if (attempt >= TX_ATTEMPTS) throw new Error("appendMessage: the concurrent send's record vanished");
       }
@@ -624,8 +825,9 @@ export class PostgresStore implements Store {
     if (clientMessageId && input.dedupeSince !== undefined) {
       const earlier = await row(
         c,
-        "SELECT payload FROM sent_messages WHERE app_id = $1 AND sender_id = $2 AND client_message_id = $3 AND created_at >= $4",
-        [appId, senderId, clientMessageId, input.dedupeSince],
+        `SELECT payload FROM sent_messages
+          WHERE app_id = $1 AND sender_id = $2 AND group_id = $3 AND client_message_id = $4 AND created_at >= $5`,
+        [appId, senderId, groupId, clientMessageId, input.dedupeSince],
       );
       if (earlier) return PostgresStore.duplicate(input, fromBinary(MessageSchema, earlier.payload));
     }
@@ -696,9 +898,9 @@ export class PostgresStore implements Store {
       if (missing.length) throw new StoreConflict("not_member", missing);
       await rows(
         c,
-        `INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum)
-         SELECT $1, $2, a.user_id, $3, a.user_id = $4, a.tgt_cum FROM unnest($5::text[], $6::bigint[]) AS a(user_id, tgt_cum)`,
-        [appId, groupId, seq, senderId, users, users.map((id) => cum.get(id))],
+        `INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum, last_eligible)
+         SELECT $1, $2, a.user_id, $3, a.user_id = $4, a.tgt_cum, $7 FROM unnest($5::text[], $6::bigint[]) AS a(user_id, tgt_cum)`,
+        [appId, groupId, seq, senderId, users, users.map((id) => cum.get(id)), eligibleLast],
       );
     }
 
@@ -715,7 +917,7 @@ export class PostgresStore implements Store {
 
     // The event ID last: the app's row stays locked from here to COMMIT.
     const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
-      audience: targeted ? { kind: AUDIENCE_TARGETED, targetSeq: seq } : { kind: AUDIENCE_GROUP },
+      audience: targeted ? { kind: AUDIENCE.TARGETED, targetSeq: seq } : { kind: AUDIENCE.GROUP },
       build: buildEvent,
     });
     await rows(
@@ -737,11 +939,21 @@ export class PostgresStore implements Store {
     if (!message.clientMessageId) return;
     const recorded = await rows(
       c,
-      `INSERT INTO sent_messages (app_id, sender_id, client_message_id, created_at, payload) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (app_id, sender_id, client_message_id) DO UPDATE SET created_at = excluded.created_at, payload = excluded.payload
-         WHERE $6::bigint IS NULL OR sent_messages.created_at < $6::bigint
+      `INSERT INTO sent_messages (app_id, sender_id, group_id, client_message_id, created_at, payload)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (app_id, sender_id, group_id, client_message_id)
+         DO UPDATE SET created_at = excluded.created_at, payload = excluded.payload
+         WHERE $7::bigint IS NULL OR sent_messages.created_at < $7::bigint
        RETURNING 1`,
-      [input.appId, input.senderId, message.clientMessageId, input.now, toBinary(MessageSchema, message), input.dedupeSince ?? null],
+      [
+        input.appId,
+        input.senderId,
+        input.groupId,
+        message.clientMessageId,
+        input.now,
+        toBinary(MessageSchema, message),
+        input.dedupeSince ?? null,
+      ],
     );
     if (recorded.length === 0) throw new RecordedConcurrently();
   }
@@ -764,7 +976,7 @@ export class PostgresStore implements Store {
     query: ListMessagesQuery,
   ): Promise<{ messages: Message[]; hasMore: boolean }> {
     const { viewerId, floorSeq, beforeSeq, afterSeq, limit } = query;
-    const dir = afterSeq > 0 ? "ASC" : "DESC";
+    const dir = query.direction === "forward" ? "ASC" : "DESC";
     const lower = Math.max(floorSeq, afterSeq);
     const upper = beforeSeq > 0 ? beforeSeq : Number.MAX_SAFE_INTEGER;
     // Two ordered index scans, each cut at the page size, merged: ordinary messages, and the
@@ -798,13 +1010,16 @@ export class PostgresStore implements Store {
     now: number,
   ): Promise<{ message: Message; event: StoredEvent }> {
     return this.tx(async (c) => {
-      // The message's row lock orders concurrent recalls: the second sees `recalled`.
+      // The group's row (FOR SHARE: its membership cannot change meanwhile, so the audience
+      // computed below is the one at this event), then the message's row, whose lock orders
+      // concurrent recalls: the second sees `recalled`.
+      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type");
       const r = await row(
         c,
         "SELECT seq, event_id, created_at, targeted, recalled, payload FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE",
         [appId, messageId, groupId],
       );
-      if (!r) throw new StoreConflict("group_not_found");
+      if (!r || !g) throw new StoreConflict("group_not_found");
       if (r.recalled) throw new StoreConflict("already_recalled");
       const message = fromBinary(MessageSchema, r.payload);
       message.elements = [];
@@ -817,7 +1032,7 @@ export class PostgresStore implements Store {
       ]);
       // The logged MessageReceived must not replay the recalled content (rule MSG-11).
       const original = create(EventSchema, {
-        cursor: cursorOf(r.event_id),
+        cursor: cursorOf(appId, r.event_id),
         time: timestampFromMs(r.created_at),
         payload: { case: "messageReceived", value: { message } },
       });
@@ -826,40 +1041,17 @@ export class PostgresStore implements Store {
         r.event_id,
         toBinary(EventSchema, original),
       ]);
-      const targeted = r.targeted as boolean;
-      const g = await row(c, "SELECT type FROM groups WHERE app_id = $1 AND group_id = $2 AND NOT dismissed", [
-        appId,
-        groupId,
-      ]);
-      // Members who joined after the message never saw it, so they are not told of its recall
-      // (rule GRP-6), except in MEETING groups, whose history reaches back before joining.
-      const historyOnly = !targeted && g?.type !== MEETING;
-      const audience: Audience = targeted
-        ? { kind: "users", userIds: message.senderId ? [...message.receiverIds, message.senderId] : [...message.receiverIds] }
-        : historyOnly
-          ? {
-              kind: "users",
-              userIds: (
-                await rows(
-                  c,
-                  `SELECT user_id FROM memberships
-                   WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL AND join_seq < $3 ORDER BY user_id`,
-                  [appId, groupId, r.seq],
-                )
-              ).map((m) => m.user_id as string),
-            }
-          : { kind: "group" };
+      const kind = recallAudience(r.targeted as boolean, g.type);
       const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
-        audience: targeted
-          ? { kind: AUDIENCE_TARGETED, targetSeq: r.seq }
-          : historyOnly
-            ? { kind: AUDIENCE_HISTORY, targetSeq: r.seq }
-            : { kind: AUDIENCE_GROUP },
+        audience: { kind, targetSeq: r.seq },
         build: () =>
           create(EventSchema, {
             payload: { case: "messageRecalled", value: { groupId, messageId, seq: BigInt(r.seq), recall: message.recall } },
           }),
       });
+      // The users who may see the message now (rule EVT-2), by replay's own predicate.
+      const audience: Audience =
+        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: await this.eventAudience(c, appId, eventId) };
       return { message, event: { appId, eventId, groupId, audience, event } };
     });
   }
@@ -879,7 +1071,7 @@ export class PostgresStore implements Store {
          FROM groups g
          JOIN memberships m ON m.app_id = g.app_id AND m.group_id = g.group_id AND m.user_id = $3 AND m.left_event_id IS NULL
          LEFT JOIN messages last ON last.app_id = g.app_id AND last.group_id = g.group_id
-              AND last.seq = CASE WHEN g.last_bcast_seq > m.last_tgt_seq AND (g.type = ${MEETING} OR g.last_bcast_seq > m.join_seq)
+              AND last.seq = CASE WHEN g.last_bcast_seq > m.last_tgt_seq AND (g.type = ${GroupType.MEETING} OR g.last_bcast_seq > m.join_seq)
                                   THEN g.last_bcast_seq ELSE m.last_tgt_seq END
         WHERE g.app_id = $1 AND g.group_id = $2 AND NOT g.dismissed`,
       [appId, groupId, userId],
@@ -906,7 +1098,7 @@ export class PostgresStore implements Store {
     readSeq: number,
     now: number,
     buildEvent: (counters: ConversationCounters) => Event,
-  ): Promise<{ counters: ConversationCounters; event: StoredEvent }> {
+  ): Promise<{ counters: ConversationCounters; event?: StoredEvent }> {
     return this.tx(async (c) => {
       // FOR SHARE: no message lands in the group meanwhile, yet members may read concurrently.
       const g = await this.lockGroup(c, appId, groupId, "SHARE", "last_seq");
@@ -919,23 +1111,23 @@ export class PostgresStore implements Store {
       );
       if (!m) throw new StoreConflict("not_member", [userId]);
       const target = readSeq === 0 ? g.last_seq : Math.min(readSeq, g.last_seq);
-      if (target > m.read_seq) {
-        // The counters as of the target: the group's ordinary count at the last message up to
-        // it, and this member's targeted count at their last targeted message up to it.
-        await rows(
-          c,
-          `UPDATE memberships SET read_seq = GREATEST(read_seq, $2),
-             bcast_cum_at_read = GREATEST(bcast_cum_at_read, COALESCE((SELECT bcast_cum FROM messages
-               WHERE app_id = $3 AND group_id = $4 AND seq <= $2 ORDER BY seq DESC LIMIT 1), 0)),
-             tgt_cum_at_read = GREATEST(tgt_cum_at_read, COALESCE((SELECT tgt_cum FROM message_audience
-               WHERE app_id = $3 AND group_id = $4 AND user_id = $5 AND seq <= $2 AND seq > $6 ORDER BY seq DESC LIMIT 1), 0))
-           WHERE id = $1`,
-          [m.id, target, appId, groupId, userId, m.join_seq],
-        );
-      }
+      // Rule UNR-3: a read that does not move the position records nothing.
+      if (target <= m.read_seq) return { counters: (await this.counters(c, appId, groupId, userId))! };
+      // The counters as of the target: the group's ordinary count at the last message up to
+      // it, and this member's targeted count at their last targeted message up to it.
+      await rows(
+        c,
+        `UPDATE memberships SET read_seq = GREATEST(read_seq, $2),
+           bcast_cum_at_read = GREATEST(bcast_cum_at_read, COALESCE((SELECT bcast_cum FROM messages
+             WHERE app_id = $3 AND group_id = $4 AND seq <= $2 ORDER BY seq DESC LIMIT 1), 0)),
+           tgt_cum_at_read = GREATEST(tgt_cum_at_read, COALESCE((SELECT tgt_cum FROM message_audience
+             WHERE app_id = $3 AND group_id = $4 AND user_id = $5 AND seq <= $2 AND seq > $6 ORDER BY seq DESC LIMIT 1), 0))
+         WHERE id = $1`,
+        [m.id, target, appId, groupId, userId, m.join_seq],
+      );
       const counters = (await this.counters(c, appId, groupId, userId))!;
       const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
-        audience: { kind: AUDIENCE_USER, userId },
+        audience: { kind: AUDIENCE.USER, userId },
         build: () => buildEvent(counters),
       });
       return { counters, event: { appId, eventId, groupId, audience: { kind: "user", userId }, event } };
@@ -945,9 +1137,9 @@ export class PostgresStore implements Store {
   // ---- event log ----
 
   async readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]> {
-    // The events of the user's membership spans (each span's group, within the span, through
-    // events_by_group, at most `limit` per span) plus the user's own events: cost follows what
-    // the user may see, not the app's whole log.
+    // The events of the user's membership spans (each span's group, within the span, as the span
+    // saw them: rule EVT-2; through events_by_group, at most `limit` per span) plus the user's own
+    // events: cost follows what the user may see, not the app's whole log.
     const found = await rows(
       this.pool,
       `SELECT event_id, group_id, audience, user_id, payload FROM (
@@ -957,16 +1149,13 @@ export class PostgresStore implements Store {
             WHERE e.app_id = m.app_id AND e.group_id = m.group_id
               AND e.event_id > $2 AND e.event_id >= m.join_event_id
               AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
-              AND e.audience <> ${AUDIENCE_USER}
-              AND (e.audience <> ${AUDIENCE_HISTORY} OR m.join_seq < e.target_seq)
-              AND (e.audience IN (${AUDIENCE_GROUP}, ${AUDIENCE_HISTORY}) OR EXISTS (SELECT 1 FROM message_audience a
-                   WHERE a.app_id = e.app_id AND a.group_id = e.group_id AND a.user_id = m.user_id AND a.seq = e.target_seq))
+              AND ${spanSeesEventSql("e", "m")}
             ORDER BY e.event_id LIMIT $4
          ) e
          WHERE m.app_id = $1 AND m.user_id = $3 AND (m.left_event_id IS NULL OR m.left_event_id > $2)
          UNION ALL
          (SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
-           WHERE e.app_id = $1 AND e.user_id = $3 AND e.event_id > $2 AND e.audience = ${AUDIENCE_USER}
+           WHERE e.app_id = $1 AND e.user_id = $3 AND e.event_id > $2 AND e.audience = ${AUDIENCE.USER}
            ORDER BY e.event_id LIMIT $4)
        ) visible ORDER BY event_id LIMIT $4`,
       [appId, afterEventId, userId, limit],
@@ -976,7 +1165,7 @@ export class PostgresStore implements Store {
       eventId: r.event_id,
       groupId: r.group_id,
       // Replay only needs the event; the audience is informational here.
-      audience: r.audience === AUDIENCE_USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
+      audience: r.audience === AUDIENCE.USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
       event: fromBinary(EventSchema, r.payload),
     }));
   }
@@ -990,27 +1179,13 @@ export class PostgresStore implements Store {
     const out: StoredEvent[] = [];
     for (const r of found) {
       const event = fromBinary(EventSchema, r.payload);
-      let audience: Audience;
-      if (r.audience === AUDIENCE_USER) audience = { kind: "user", userId: r.user_id };
-      else if (r.audience === AUDIENCE_GROUP) audience = { kind: "group" };
-      else {
-        const users =
-          r.audience === AUDIENCE_TARGETED
-            ? await rows(this.pool, "SELECT user_id FROM message_audience WHERE app_id = $1 AND group_id = $2 AND seq = $3", [
-                appId,
-                r.group_id,
-                r.target_seq,
-              ])
-            : // Members at the time of the event whose history held the message (rule GRP-6).
-              await rows(
-                this.pool,
-                `SELECT user_id FROM memberships WHERE app_id = $1 AND group_id = $2 AND join_event_id <= $3
-                   AND (left_event_id IS NULL OR left_event_id >= $3) AND join_seq < $4`,
-                [appId, r.group_id, r.event_id, r.target_seq],
-              );
-        audience = { kind: "users", userIds: users.map((u) => u.user_id as string) };
-      }
-      out.push({ appId, eventId: Number(r.event_id), groupId: r.group_id, audience, event, membership: membershipOf(event) });
+      const audience: Audience =
+        r.audience === AUDIENCE.USER
+          ? { kind: "user", userId: r.user_id }
+          : r.audience === AUDIENCE.GROUP
+            ? { kind: "group" }
+            : { kind: "users", userIds: await this.eventAudience(this.pool, appId, r.event_id) };
+      out.push({ appId, eventId: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) });
     }
     return out;
   }
@@ -1018,6 +1193,41 @@ export class PostgresStore implements Store {
   async pruneSent(before: number): Promise<number> {
     const result = await this.pool.query("DELETE FROM sent_messages WHERE created_at < $1", [before]);
     return result.rowCount ?? 0;
+  }
+
+  pruneEvents(before: number): Promise<number> {
+    return this.tx(async (c) => {
+      const floors = await rows(
+        c,
+        `WITH deleted AS (DELETE FROM events WHERE created_at < $1 RETURNING app_id, event_id)
+         SELECT app_id, max(event_id) AS floor, count(*) AS n FROM deleted GROUP BY app_id`,
+        [before],
+      );
+      if (floors.length === 0) return 0;
+      floors.sort((a, b) => (a.app_id < b.app_id ? -1 : a.app_id > b.app_id ? 1 : 0));
+      const apps = floors.map((f) => f.app_id as string);
+      const ids = floors.map((f) => f.floor as number);
+      // Ended membership spans that hold no replayable event any more: no cursor reaches them.
+      await rows(
+        c,
+        `DELETE FROM memberships m USING unnest($1::text[], $2::bigint[]) AS f(app_id, floor)
+          WHERE m.app_id = f.app_id AND m.left_event_id IS NOT NULL AND m.left_event_id <= f.floor`,
+        [apps, ids],
+      );
+      // The apps' rows last, in app ID order (each may wait for an append holding it to COMMIT).
+      await rows(
+        c,
+        `UPDATE apps a SET event_floor = GREATEST(a.event_floor, f.floor)
+           FROM unnest($1::text[], $2::bigint[]) AS f(app_id, floor) WHERE a.app_id = f.app_id`,
+        [apps, ids],
+      );
+      return floors.reduce((n, f) => n + Number(f.n), 0);
+    });
+  }
+
+  async eventFloor(appId: string): Promise<number> {
+    const r = await row(this.pool, "SELECT event_floor FROM apps WHERE app_id = $1", [appId]);
+    return r ? r.event_floor : 0;
   }
 
   async latestEventId(appId: string): Promise<number> {

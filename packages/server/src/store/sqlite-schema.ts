@@ -127,4 +127,39 @@ CREATE INDEX messages_ordinary ON messages (app_id, group_id, targeted, seq);
 CREATE INDEX sent_messages_by_time ON sent_messages (created_at);
 `,
   },
+  {
+    // 0.2.0: Edition became Plan; secret rotation keeps the previous secret for a grace period
+    // (rule ADM-9); idempotency keys are scoped to (sender, group) (rule MSG-10: records from
+    // before carry no group and lapse with the window); event retention keeps a floor per app
+    // (rule EVT-10); join requests page by (created_at, user_id) and go with a deleted user
+    // (ADM-11); a targeted message remembers whether it may be a last message, so a MEETING
+    // re-join can find the member's last one (rule EVT-2 / VIS).
+    // events.audience gains 4, TARGETED_ALL (the codes are in visibility.ts).
+    version: 4,
+    sql: `
+ALTER TABLE apps RENAME COLUMN edition TO plan;
+ALTER TABLE apps ADD COLUMN previous_secret TEXT;
+ALTER TABLE apps ADD COLUMN previous_secret_expires_at INTEGER;
+ALTER TABLE apps ADD COLUMN event_floor INTEGER NOT NULL DEFAULT 0;   -- highest pruned event ID
+CREATE TABLE sent_messages_v4 (
+  app_id TEXT NOT NULL,
+  sender_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  client_message_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (app_id, sender_id, group_id, client_message_id)
+) WITHOUT ROWID;
+INSERT INTO sent_messages_v4 (app_id, sender_id, group_id, client_message_id, created_at, payload)
+  SELECT app_id, sender_id, '', client_message_id, created_at, payload FROM sent_messages;
+DROP TABLE sent_messages;
+ALTER TABLE sent_messages_v4 RENAME TO sent_messages;
+CREATE INDEX sent_messages_by_time ON sent_messages (created_at);
+CREATE INDEX join_requests_by_time ON join_requests (app_id, group_id, created_at, user_id);
+CREATE INDEX join_requests_by_user ON join_requests (app_id, user_id);
+CREATE INDEX events_by_time ON events (created_at);
+CREATE INDEX memberships_ended ON memberships (app_id, left_event_id) WHERE left_event_id IS NOT NULL;
+ALTER TABLE message_audience ADD COLUMN last_eligible INTEGER NOT NULL DEFAULT 1;
+`,
+  },
 ];

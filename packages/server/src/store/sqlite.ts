@@ -11,8 +11,10 @@ import {
   MessageSchema,
   RecallInfoSchema,
   type Event,
+  type GroupType,
   type Message,
 } from "@narrowcast/gen";
+import type { Plan } from "@narrowcast/gen/admin";
 import { newId } from "../ids.js";
 import { sqliteMigrations } from "./sqlite-schema.js";
 import {
@@ -21,25 +23,31 @@ import {
   type Audience,
   type AppendMessageInput,
   type ConversationCounters,
+  type GroupLimits,
   type GroupRecord,
+  type JoinRequestRecord,
   type ListMessagesQuery,
   type MemberRecord,
   type NewMember,
+  type PageQuery,
   type Store,
   type StoredEvent,
   type UserRecord,
 } from "./types.js";
+import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
+import {
+  AUDIENCE,
+  exceedsMaxMembers,
+  historyFloorApplies,
+  memberEventOnlyToSubject,
+  recallAudience,
+  spanContainsEventSql,
+  spanSeesEventSql,
+  type AudienceCode,
+} from "./visibility.js";
 import { cursorOf } from "../cursor.js";
 import { membershipOf } from "./routing.js";
 
-type Row = Record<string, any>;
-
-const AUDIENCE_GROUP = 0;
-const AUDIENCE_TARGETED = 1;
-const AUDIENCE_USER = 2;
-/** Members whose history reaches target_seq (rule GRP-6): recall of an ordinary message. */
-const AUDIENCE_HISTORY = 3;
-const MEETING = 3; // GroupType.MEETING
 
 export interface SqliteStoreOptions {
   /** A directory for narrowcast.db, or ":memory:". */
@@ -102,13 +110,18 @@ export class SqliteStore implements Store {
 
   // ---- apps and users ----
 
+
   createApp(app: AppRecord): Promise<void> {
     return this.tx(() => {
-      this.q("INSERT INTO apps (app_id, name, edition, secret, created_at) VALUES (?, ?, ?, ?, ?)").run(
+      this.q(
+        `INSERT INTO apps (app_id, name, plan, secret, previous_secret, previous_secret_expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
         app.appId,
         app.name,
-        app.edition,
+        app.plan,
         app.secret,
+        ...previousSecretColumns(app),
         app.createdAt,
       );
     });
@@ -116,9 +129,26 @@ export class SqliteStore implements Store {
 
   getApp(appId: string): Promise<AppRecord | undefined> {
     const r = this.q("SELECT * FROM apps WHERE app_id = ?").get(appId) as Row | undefined;
-    return Promise.resolve(
-      r && { appId: r.app_id, name: r.name, edition: r.edition, secret: r.secret, createdAt: r.created_at },
-    );
+    return Promise.resolve(r && toApp(r));
+  }
+
+  setAppPlan(appId: string, plan: Plan): Promise<AppRecord | undefined> {
+    return this.tx(() => {
+      const r = this.q("UPDATE apps SET plan = ? WHERE app_id = ? RETURNING *").get(plan, appId) as Row | undefined;
+      return r && toApp(r);
+    });
+  }
+
+  rotateAppSecret(appId: string, secret: string, previousSecretExpiresAt?: number): Promise<AppRecord | undefined> {
+    return this.tx(() => {
+      // The right-hand sides read the row as it was: the current secret becomes the previous one.
+      const r = this.q(
+        `UPDATE apps SET previous_secret = CASE WHEN ? IS NULL THEN NULL ELSE secret END,
+           previous_secret_expires_at = ?, secret = ?
+         WHERE app_id = ? RETURNING *`,
+      ).get(previousSecretExpiresAt ?? null, previousSecretExpiresAt ?? null, secret, appId) as Row | undefined;
+      return r && toApp(r);
+    });
   }
 
   upsertUsers(appId: string, users: readonly UserRecord[]): Promise<void> {
@@ -131,10 +161,57 @@ export class SqliteStore implements Store {
   }
 
   existingUsers(appId: string, userIds: readonly string[]): Promise<Set<string>> {
-    const found = new Set<string>();
+    const missing = new Set(this.missingUsers(appId, userIds));
+    return Promise.resolve(new Set(userIds.filter((id) => !missing.has(id))));
+  }
+
+  /** The distinct IDs among `userIds` that are not users of the app. */
+  private missingUsers(appId: string, userIds: readonly string[]): string[] {
     const stmt = this.q("SELECT 1 FROM users WHERE app_id = ? AND user_id = ?");
-    for (const id of new Set(userIds)) if (stmt.get(appId, id)) found.add(id);
-    return Promise.resolve(found);
+    return [...new Set(userIds)].filter((id) => !stmt.get(appId, id));
+  }
+
+  getUser(appId: string, userId: string): Promise<UserRecord | undefined> {
+    const r = this.q("SELECT user_id, nickname FROM users WHERE app_id = ? AND user_id = ?").get(appId, userId) as
+      | Row
+      | undefined;
+    return Promise.resolve(r && toUser(r));
+  }
+
+  listUsers(appId: string, page: PageQuery<string>): Promise<UserRecord[]> {
+    const rows = this.q(
+      "SELECT user_id, nickname FROM users WHERE app_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+    ).all(appId, page.after ?? "", page.limit) as Row[];
+    return Promise.resolve(rows.map((r) => (toUser(r))));
+  }
+
+  deleteUser(
+    appId: string,
+    userId: string,
+    now: number,
+    limits: (type: GroupType) => GroupLimits,
+  ): Promise<StoredEvent[] | undefined> {
+    return this.tx(() => {
+      if (!this.q("SELECT 1 FROM users WHERE app_id = ? AND user_id = ?").get(appId, userId)) return undefined;
+      const groups = this.q(
+        `SELECT g.* FROM memberships m JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
+         WHERE m.app_id = ? AND m.user_id = ? AND m.left_event_id IS NULL AND g.dismissed = 0 ORDER BY g.group_id`,
+      ).all(appId, userId) as Row[];
+      const events: StoredEvent[] = [];
+      for (const g of groups) events.push(...this.leave(appId, g, [userId], "", now, limits(g.type)));
+      // Every membership span (all ended now) and every private event: a user re-imported under
+      // the same ID has no memberships and no past to replay. (The events above were returned for
+      // publication; only a node that misses that publication would find them gone.)
+      this.q("DELETE FROM memberships WHERE app_id = ? AND user_id = ?").run(appId, userId);
+      this.q(`DELETE FROM events WHERE app_id = ? AND user_id = ? AND audience = ${AUDIENCE.USER}`).run(appId, userId);
+      this.q("DELETE FROM join_requests WHERE app_id = ? AND user_id = ?").run(appId, userId);
+      this.q("DELETE FROM sent_messages WHERE app_id = ? AND sender_id = ?").run(appId, userId);
+      // Their places in targeted audiences go too: a user re-imported under the same ID is a new
+      // person and must never see the targeted messages the deleted one sent or received (ADM-11).
+      this.q("DELETE FROM message_audience WHERE app_id = ? AND user_id = ?").run(appId, userId);
+      this.q("DELETE FROM users WHERE app_id = ? AND user_id = ?").run(appId, userId);
+      return events;
+    });
   }
 
   // ---- groups and members ----
@@ -145,23 +222,7 @@ export class SqliteStore implements Store {
       | undefined;
   }
 
-  private static toGroup(r: Row): GroupRecord {
-    return {
-      appId: r.app_id,
-      groupId: r.group_id,
-      type: r.type,
-      name: r.name,
-      ownerId: r.owner_id,
-      memberCount: r.member_count,
-      createdAt: r.created_at,
-      lastSeq: r.last_seq,
-      lastActivityAt: r.last_activity_at,
-    };
-  }
 
-  private static toMember(r: Row): MemberRecord {
-    return { userId: r.user_id, role: r.role, joinedAt: r.joined_at, joinSeq: r.join_seq };
-  }
 
   private nextEventId(appId: string): number {
     const r = this.q("UPDATE apps SET event_seq = event_seq + 1 WHERE app_id = ? RETURNING event_seq").get(appId) as
@@ -176,12 +237,12 @@ export class SqliteStore implements Store {
     appId: string,
     groupId: string,
     now: number,
-    audience: { kind: number; targetSeq?: number; userId?: string },
+    audience: { kind: AudienceCode; targetSeq?: number; userId?: string },
     build: (eventId: number) => Event,
   ): { eventId: number; event: Event } {
     const eventId = this.nextEventId(appId);
     const event = build(eventId);
-    event.cursor = cursorOf(eventId);
+    event.cursor = cursorOf(appId, eventId);
     event.time ??= timestampFromMs(now);
     this.q(
       "INSERT INTO events (app_id, event_id, group_id, audience, target_seq, user_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -198,12 +259,28 @@ export class SqliteStore implements Store {
     return { eventId, event };
   }
 
+  /**
+   * The members a stored event with a "users" audience (TARGETED, HISTORY, TARGETED_ALL) reaches:
+   * those whose span contains it and who may see it then. The same predicate as replay's, so
+   * live fan-out, recovery and replay agree (rule EVT-2).
+   */
+  private eventAudience(appId: string, eventId: number): string[] {
+    const rows = this.q(
+      `SELECT m.user_id FROM events e
+         JOIN memberships m ON m.app_id = e.app_id AND m.group_id = e.group_id AND ${spanContainsEventSql("e", "m")}
+        WHERE e.app_id = ? AND e.event_id = ? AND ${spanSeesEventSql("e", "m")}
+        ORDER BY m.user_id`,
+    ).all(appId, eventId) as Row[];
+    return rows.map((r) => r.user_id as string);
+  }
+
   private insertMembers(
     appId: string,
     groupId: string,
     members: readonly NewMember[],
     addedBy: string,
     now: number,
+    limits: GroupLimits,
   ): StoredEvent[] {
     const g = this.groupRow(appId, groupId);
     if (!g) throw new StoreConflict("group_not_found");
@@ -215,9 +292,18 @@ export class SqliteStore implements Store {
       ),
     );
     if (existing.length) throw new StoreConflict("already_member", existing.map((m) => m.userId));
+    // Checked here, not only by the service beforehand: a user deleted meanwhile must not become a
+    // member (rule ADM-11).
+    const unknown = this.missingUsers(appId, members.map((m) => m.userId));
+    if (unknown.length) throw new StoreConflict("user_not_found", unknown);
+    if (exceedsMaxMembers(g.member_count, members.length, limits)) throw new StoreConflict("group_full", [groupId]);
+    const meeting = !historyFloorApplies(g.type);
     const events: StoredEvent[] = [];
-    for (const m of members) {
-      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE_GROUP }, () =>
+    members.forEach((m, i) => {
+      const audience: Audience = memberEventOnlyToSubject(g.type, g.member_count + i + 1, limits)
+        ? { kind: "user", userId: m.userId }
+        : { kind: "group" };
+      const { eventId, event } = this.appendEvent(appId, groupId, now, audienceSpec(audience), () =>
         create(EventSchema, {
           payload: {
             case: "memberJoined",
@@ -229,13 +315,23 @@ export class SqliteStore implements Store {
           },
         }),
       );
+      // A MEETING member sees the history they are in the audience of, from an earlier membership
+      // too (rule EVT-2 / VIS): their last targeted message is found again.
+      const lastTgt = meeting
+        ? ((
+            this.q(
+              `SELECT seq FROM message_audience WHERE app_id = ? AND group_id = ? AND user_id = ? AND last_eligible = 1
+               ORDER BY seq DESC LIMIT 1`,
+            ).get(appId, groupId, m.userId) as Row | undefined
+          )?.seq ?? 0)
+        : 0;
       this.q(
-        `INSERT INTO memberships (app_id, group_id, user_id, role, joined_at, join_seq, join_event_id, read_seq, bcast_cum_at_read)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(appId, groupId, m.userId, m.role, now, g.last_seq, eventId, g.last_seq, g.bcast_cum);
+        `INSERT INTO memberships (app_id, group_id, user_id, role, joined_at, join_seq, join_event_id, read_seq, bcast_cum_at_read, last_tgt_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(appId, groupId, m.userId, m.role, now, g.last_seq, eventId, g.last_seq, g.bcast_cum, lastTgt);
       this.q("DELETE FROM join_requests WHERE app_id = ? AND group_id = ? AND user_id = ?").run(appId, groupId, m.userId);
-      events.push({ appId, eventId, groupId, audience: { kind: "group" }, event, membership: { change: "joined", userId: m.userId } });
-    }
+      events.push({ appId, eventId, groupId, audience, event, membership: { change: "joined", userId: m.userId } });
+    });
     this.q("UPDATE groups SET member_count = member_count + ? WHERE app_id = ? AND group_id = ?").run(
       members.length,
       appId,
@@ -247,6 +343,7 @@ export class SqliteStore implements Store {
   createGroup(
     group: Omit<GroupRecord, "memberCount" | "lastSeq" | "lastActivityAt">,
     members: readonly NewMember[],
+    limits: GroupLimits,
   ): Promise<{ group: GroupRecord; events: StoredEvent[] }> {
     return this.tx(() => {
       const exists = this.q("SELECT 1 FROM groups WHERE app_id = ? AND group_id = ?").get(group.appId, group.groupId);
@@ -254,14 +351,14 @@ export class SqliteStore implements Store {
       this.q(
         "INSERT INTO groups (app_id, group_id, type, name, owner_id, created_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ).run(group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt, group.createdAt);
-      const events = this.insertMembers(group.appId, group.groupId, members, "", group.createdAt);
-      return { group: SqliteStore.toGroup(this.groupRow(group.appId, group.groupId)!), events };
+      const events = this.insertMembers(group.appId, group.groupId, members, "", group.createdAt, limits);
+      return { group: toGroup(this.groupRow(group.appId, group.groupId)!), events };
     });
   }
 
   getGroup(appId: string, groupId: string): Promise<GroupRecord | undefined> {
     const r = this.groupRow(appId, groupId);
-    return Promise.resolve(r && SqliteStore.toGroup(r));
+    return Promise.resolve(r && toGroup(r));
   }
 
   private memberRow(appId: string, groupId: string, userId: string): Row | undefined {
@@ -272,30 +369,44 @@ export class SqliteStore implements Store {
 
   getMember(appId: string, groupId: string, userId: string): Promise<MemberRecord | undefined> {
     const r = this.memberRow(appId, groupId, userId);
-    return Promise.resolve(r && SqliteStore.toMember(r));
+    return Promise.resolve(r && toMember(r));
   }
 
-  listMembers(appId: string, groupId: string, userIds?: readonly string[]): Promise<MemberRecord[]> {
+  listMembers(
+    appId: string,
+    groupId: string,
+    userIds?: readonly string[],
+    page?: PageQuery<string>,
+  ): Promise<MemberRecord[]> {
     if (userIds) {
       const out: MemberRecord[] = [];
       for (const id of [...new Set(userIds)].sort()) {
         const r = this.memberRow(appId, groupId, id);
-        if (r) out.push(SqliteStore.toMember(r));
+        if (r) out.push(toMember(r));
       }
       return Promise.resolve(out);
     }
     const rows = this.q(
-      "SELECT * FROM memberships WHERE app_id = ? AND group_id = ? AND left_event_id IS NULL ORDER BY user_id",
-    ).all(appId, groupId) as Row[];
-    return Promise.resolve(rows.map(SqliteStore.toMember));
+      `SELECT * FROM memberships WHERE app_id = ? AND group_id = ? AND left_event_id IS NULL AND user_id > ?
+       ORDER BY user_id LIMIT ?`,
+    ).all(appId, groupId, page?.after ?? "", page ? page.limit : -1) as Row[];
+    return Promise.resolve(rows.map(toMember));
   }
 
-  listUserGroups(appId: string, userId: string): Promise<GroupRecord[]> {
+  listUserGroups(appId: string, userId: string, page?: PageQuery<string>): Promise<GroupRecord[]> {
     const rows = this.q(
       `SELECT g.* FROM memberships m JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
-       WHERE m.app_id = ? AND m.user_id = ? AND m.left_event_id IS NULL AND g.dismissed = 0 ORDER BY g.group_id`,
-    ).all(appId, userId) as Row[];
-    return Promise.resolve(rows.map(SqliteStore.toGroup));
+       WHERE m.app_id = ? AND m.user_id = ? AND m.left_event_id IS NULL AND g.dismissed = 0 AND m.group_id > ?
+       ORDER BY m.group_id LIMIT ?`,
+    ).all(appId, userId, page?.after ?? "", page ? page.limit : -1) as Row[];
+    return Promise.resolve(rows.map(toGroup));
+  }
+
+  listGroups(appId: string, page: PageQuery<string>): Promise<GroupRecord[]> {
+    const rows = this.q(
+      "SELECT * FROM groups WHERE app_id = ? AND group_id > ? AND dismissed = 0 ORDER BY group_id LIMIT ?",
+    ).all(appId, page.after ?? "", page.limit) as Row[];
+    return Promise.resolve(rows.map(toGroup));
   }
 
   addMembers(
@@ -304,8 +415,39 @@ export class SqliteStore implements Store {
     members: readonly NewMember[],
     addedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]> {
-    return this.tx(() => this.insertMembers(appId, groupId, members, addedBy, now));
+    return this.tx(() => this.insertMembers(appId, groupId, members, addedBy, now, limits));
+  }
+
+  /** Ends current memberships of the group `g` (a groups row), with MemberLeft per GRP-10 / GRP-14. */
+  private leave(
+    appId: string,
+    g: Row,
+    userIds: readonly string[],
+    removedBy: string,
+    now: number,
+    limits: GroupLimits,
+  ): StoredEvent[] {
+    const groupId = g.group_id as string;
+    const events: StoredEvent[] = [];
+    let count = g.member_count as number;
+    for (const userId of new Set(userIds)) {
+      // Counted before the leave (rule GRP-14).
+      const audience: Audience = memberEventOnlyToSubject(g.type, count, limits) ? { kind: "user", userId } : { kind: "group" };
+      const { eventId, event } = this.appendEvent(appId, groupId, now, audienceSpec(audience), () =>
+        create(EventSchema, { payload: { case: "memberLeft", value: { groupId, userId, removedBy } } }),
+      );
+      this.q(
+        "UPDATE memberships SET left_event_id = ? WHERE app_id = ? AND group_id = ? AND user_id = ? AND left_event_id IS NULL",
+      ).run(eventId, appId, groupId, userId);
+      this.q(
+        "UPDATE groups SET member_count = member_count - 1, owner_id = CASE WHEN owner_id = ? THEN '' ELSE owner_id END WHERE app_id = ? AND group_id = ?",
+      ).run(userId, appId, groupId);
+      count--;
+      events.push({ appId, eventId, groupId, audience, event, membership: { change: "left", userId } });
+    }
+    return events;
   }
 
   removeMembers(
@@ -314,27 +456,14 @@ export class SqliteStore implements Store {
     userIds: readonly string[],
     removedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]> {
     return this.tx(() => {
-      if (!this.groupRow(appId, groupId)) throw new StoreConflict("group_not_found");
+      const g = this.groupRow(appId, groupId);
+      if (!g) throw new StoreConflict("group_not_found");
       const missing = userIds.filter((id) => !this.memberRow(appId, groupId, id));
       if (missing.length) throw new StoreConflict("not_member", missing);
-      const events: StoredEvent[] = [];
-      for (const userId of new Set(userIds)) {
-        const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE_GROUP }, () =>
-          create(EventSchema, { payload: { case: "memberLeft", value: { groupId, userId, removedBy } } }),
-        );
-        this.q(
-          "UPDATE memberships SET left_event_id = ? WHERE app_id = ? AND group_id = ? AND user_id = ? AND left_event_id IS NULL",
-        ).run(eventId, appId, groupId, userId);
-        this.q("UPDATE groups SET member_count = member_count - 1, owner_id = CASE WHEN owner_id = ? THEN '' ELSE owner_id END WHERE app_id = ? AND group_id = ?").run(
-          userId,
-          appId,
-          groupId,
-        );
-        events.push({ appId, eventId, groupId, audience: { kind: "group" }, event, membership: { change: "left", userId } });
-      }
-      return events;
+      return this.leave(appId, g, userIds, removedBy, now, limits);
     });
   }
 
@@ -366,7 +495,7 @@ export class SqliteStore implements Store {
   dismissGroup(appId: string, groupId: string, now: number): Promise<StoredEvent> {
     return this.tx(() => {
       if (!this.groupRow(appId, groupId)) throw new StoreConflict("group_not_found");
-      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE_GROUP }, () =>
+      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.GROUP }, () =>
         create(EventSchema, { payload: { case: "groupDismissed", value: { groupId } } }),
       );
       this.q(
@@ -378,47 +507,97 @@ export class SqliteStore implements Store {
     });
   }
 
-  addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<void> {
+
+  addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<JoinRequestRecord> {
+    // A repeated request keeps its place in the queue (created_at) and takes the new message.
+    return this.tx(() =>
+      toJoinRequest(
+        this.q(
+          `INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT DO UPDATE SET message = excluded.message RETURNING *`,
+        ).get(appId, groupId, userId, message, now) as Row,
+      ),
+    );
+  }
+
+  listJoinRequests(
+    appId: string,
+    groupId: string,
+    page?: PageQuery<{ createdAt: number; userId: string }>,
+  ): Promise<JoinRequestRecord[]> {
+    const after = page?.after ?? { createdAt: -1, userId: "" };
+    const rows = this.q(
+      `SELECT * FROM join_requests WHERE app_id = ? AND group_id = ? AND (created_at, user_id) > (?, ?)
+       ORDER BY created_at, user_id LIMIT ?`,
+    ).all(appId, groupId, after.createdAt, after.userId, page ? page.limit : -1) as Row[];
+    return Promise.resolve(rows.map(toJoinRequest));
+  }
+
+  approveJoinRequest(
+    appId: string,
+    groupId: string,
+    userId: string,
+    approvedBy: string,
+    now: number,
+    limits: GroupLimits,
+  ): Promise<{ member: MemberRecord; events: StoredEvent[] }> {
     return this.tx(() => {
-      this.q(
-        "INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET message = excluded.message",
-      ).run(appId, groupId, userId, message, now);
+      if (!this.groupRow(appId, groupId)) throw new StoreConflict("group_not_found");
+      const current = this.memberRow(appId, groupId, userId);
+      // Checked before the request, in the order the PostgreSQL store must lock them.
+      if (!current && this.missingUsers(appId, [userId]).length) {
+        throw new StoreConflict("join_request_not_found", [userId]);
+      }
+      const request = this.q("DELETE FROM join_requests WHERE app_id = ? AND group_id = ? AND user_id = ? RETURNING 1").get(
+        appId,
+        groupId,
+        userId,
+      );
+      if (!request) throw new StoreConflict("join_request_not_found", [userId]);
+      if (current) return { member: toMember(current), events: [] };
+      // A conflict here (group_full) rolls the deletion back: the request stays pending as it was.
+      const events = this.insertMembers(appId, groupId, [{ userId, role: MemberRole.MEMBER }], approvedBy, now, limits);
+      return { member: toMember(this.memberRow(appId, groupId, userId)!), events };
     });
   }
 
-  listJoinRequests(appId: string, groupId: string): Promise<{ userId: string; message: string; createdAt: number }[]> {
-    const rows = this.q(
-      "SELECT * FROM join_requests WHERE app_id = ? AND group_id = ? ORDER BY created_at, user_id",
-    ).all(appId, groupId) as Row[];
-    return Promise.resolve(rows.map((r) => ({ userId: r.user_id, message: r.message, createdAt: r.created_at })));
-  }
-
-  deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<boolean> {
-    return this.tx(
-      () =>
-        this.q("DELETE FROM join_requests WHERE app_id = ? AND group_id = ? AND user_id = ?").run(appId, groupId, userId)
-          .changes > 0,
-    );
+  deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<JoinRequestRecord | undefined> {
+    return this.tx(() => {
+      const r = this.q("DELETE FROM join_requests WHERE app_id = ? AND group_id = ? AND user_id = ? RETURNING *").get(
+        appId,
+        groupId,
+        userId,
+      ) as Row | undefined;
+      return r && toJoinRequest(r);
+    });
   }
 
   // ---- messages ----
 
-  findSent(appId: string, senderId: string, clientMessageId: string, since: number): Promise<Message | undefined> {
-    const r = this.q(
-      "SELECT payload, created_at FROM sent_messages WHERE app_id = ? AND sender_id = ? AND client_message_id = ?",
-    ).get(appId, senderId, clientMessageId) as Row | undefined;
+  findSent(
+    appId: string,
+    senderId: string,
+    groupId: string,
+    clientMessageId: string,
+    since: number,
+  ): Promise<Message | undefined> {
+    const r = this.sentRow(appId, senderId, groupId, clientMessageId);
     if (!r || r.created_at < since) return Promise.resolve(undefined);
     return Promise.resolve(fromBinary(MessageSchema, r.payload));
+  }
+
+  private sentRow(appId: string, senderId: string, groupId: string, clientMessageId: string): Row | undefined {
+    return this.q(
+      "SELECT payload, created_at FROM sent_messages WHERE app_id = ? AND sender_id = ? AND group_id = ? AND client_message_id = ?",
+    ).get(appId, senderId, groupId, clientMessageId) as Row | undefined;
   }
 
   appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
     return this.tx(() => {
       const { appId, groupId, senderId, now } = input;
-      if (input.message.clientMessageId) {
-        const r = this.q(
-          "SELECT payload, created_at FROM sent_messages WHERE app_id = ? AND sender_id = ? AND client_message_id = ?",
-        ).get(appId, senderId, input.message.clientMessageId) as Row | undefined;
-        if (r && input.dedupeSince !== undefined && r.created_at >= input.dedupeSince) {
+      if (input.message.clientMessageId && input.dedupeSince !== undefined) {
+        const r = this.sentRow(appId, senderId, groupId, input.message.clientMessageId);
+        if (r && r.created_at >= input.dedupeSince) {
           const earlier = fromBinary(MessageSchema, r.payload);
           const event = create(EventSchema, { payload: { case: "messageReceived", value: { message: earlier } } });
           return { message: earlier, event: { appId, eventId: 0, groupId, audience: { kind: "group" }, event }, duplicate: true };
@@ -480,8 +659,8 @@ export class SqliteStore implements Store {
           ).get(counted ? 1 : 0, eligibleLast ? 1 : 0, seq, appId, groupId, userId) as Row | undefined;
           if (!m) throw new StoreConflict("not_member", [userId]);
           this.q(
-            "INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum) VALUES (?, ?, ?, ?, ?, ?)",
-          ).run(appId, groupId, userId, seq, isSender ? 1 : 0, m.tgt_cum);
+            "INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum, last_eligible) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          ).run(appId, groupId, userId, seq, isSender ? 1 : 0, m.tgt_cum, eligibleLast ? 1 : 0);
         }
       }
 
@@ -489,7 +668,7 @@ export class SqliteStore implements Store {
         appId,
         groupId,
         now,
-        targeted ? { kind: AUDIENCE_TARGETED, targetSeq: seq } : { kind: AUDIENCE_GROUP },
+        targeted ? { kind: AUDIENCE.TARGETED, targetSeq: seq } : { kind: AUDIENCE.GROUP },
         buildEvent,
       );
       this.q(
@@ -512,9 +691,9 @@ export class SqliteStore implements Store {
   private recordSent(appId: string, senderId: string, message: Message, now: number): void {
     if (!message.clientMessageId) return;
     this.q(
-      `INSERT INTO sent_messages (app_id, sender_id, client_message_id, created_at, payload) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO sent_messages (app_id, sender_id, group_id, client_message_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET created_at = excluded.created_at, payload = excluded.payload`,
-    ).run(appId, senderId, message.clientMessageId, now, toBinary(MessageSchema, message));
+    ).run(appId, senderId, message.groupId, message.clientMessageId, now, toBinary(MessageSchema, message));
   }
 
   private visible(appId: string, groupId: string, r: Row, viewerId: string | null): boolean {
@@ -536,7 +715,7 @@ export class SqliteStore implements Store {
     query: ListMessagesQuery,
   ): Promise<{ messages: Message[]; hasMore: boolean }> {
     const { viewerId, floorSeq, beforeSeq, afterSeq, limit } = query;
-    const ascending = afterSeq > 0;
+    const ascending = query.direction === "forward";
     const lower = Math.max(floorSeq, afterSeq);
     const upper = beforeSeq > 0 ? beforeSeq : Number.MAX_SAFE_INTEGER;
     // Two ordered index scans merged: ordinary messages, and the targeted ones addressed to (or
@@ -570,7 +749,8 @@ export class SqliteStore implements Store {
         messageId,
         groupId,
       ) as Row | undefined;
-      if (!r) throw new StoreConflict("group_not_found");
+      const g = r && this.groupRow(appId, groupId);
+      if (!r || !g) throw new StoreConflict("group_not_found");
       if (r.recalled) throw new StoreConflict("already_recalled");
       const message = fromBinary(MessageSchema, r.payload);
       message.elements = [];
@@ -580,7 +760,7 @@ export class SqliteStore implements Store {
       this.q("UPDATE messages SET recalled = 1, payload = ? WHERE app_id = ? AND message_id = ?").run(payload, appId, messageId);
       // The logged MessageReceived must not replay the recalled content (rule MSG-11).
       const original = create(EventSchema, {
-        cursor: cursorOf(r.event_id),
+        cursor: cursorOf(appId, r.event_id),
         time: timestampFromMs(r.created_at),
         payload: { case: "messageReceived", value: { message } },
       });
@@ -589,40 +769,18 @@ export class SqliteStore implements Store {
         appId,
         r.event_id,
       );
-      const targeted = !!r.targeted;
-      const g = this.groupRow(appId, groupId);
-      // Members who joined after the message never saw it, so they are not told of its recall
-      // (rule GRP-6), except in MEETING groups, whose history reaches back before joining.
-      const historyOnly = !targeted && g?.type !== MEETING;
-      const { eventId, event } = this.appendEvent(
-        appId,
-        groupId,
-        now,
-        targeted
-          ? { kind: AUDIENCE_TARGETED, targetSeq: r.seq }
-          : historyOnly
-            ? { kind: AUDIENCE_HISTORY, targetSeq: r.seq }
-            : { kind: AUDIENCE_GROUP },
-        () =>
-          create(EventSchema, {
-            payload: {
-              case: "messageRecalled",
-              value: { groupId, messageId, seq: BigInt(r.seq), recall: message.recall },
-            },
-          }),
+      const kind = recallAudience(!!r.targeted, g.type);
+      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () =>
+        create(EventSchema, {
+          payload: {
+            case: "messageRecalled",
+            value: { groupId, messageId, seq: BigInt(r.seq), recall: message.recall },
+          },
+        }),
       );
-      const audience: Audience = targeted
-        ? { kind: "users", userIds: message.senderId ? [...message.receiverIds, message.senderId] : [...message.receiverIds] }
-        : historyOnly
-          ? {
-              kind: "users",
-              userIds: (
-                this.q(
-                  "SELECT user_id FROM memberships WHERE app_id = ? AND group_id = ? AND left_event_id IS NULL AND join_seq < ?",
-                ).all(appId, groupId, r.seq) as Row[]
-              ).map((m) => m.user_id as string),
-            }
-          : { kind: "group" };
+      // The users who may see the message now (rule EVT-2), by replay's own predicate.
+      const audience: Audience =
+        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, eventId) };
       return { message, event: { appId, eventId, groupId, audience, event } };
     });
   }
@@ -634,8 +792,9 @@ export class SqliteStore implements Store {
     // The last message: the newer of the group's last ordinary message (if within this member's
     // history, rule GRP-6) and the member's last targeted message.
     let lastSeq = m.last_tgt_seq as number;
-    const meeting = g.type === 3;
-    if (g.last_bcast_seq > lastSeq && (meeting || g.last_bcast_seq > m.join_seq)) lastSeq = g.last_bcast_seq;
+    if (g.last_bcast_seq > lastSeq && (!historyFloorApplies(g.type) || g.last_bcast_seq > m.join_seq)) {
+      lastSeq = g.last_bcast_seq;
+    }
     let lastMessage: Message | undefined;
     if (lastSeq > 0) {
       const r = this.q("SELECT payload FROM messages WHERE app_id = ? AND group_id = ? AND seq = ?").get(
@@ -667,33 +826,28 @@ export class SqliteStore implements Store {
     readSeq: number,
     now: number,
     buildEvent: (counters: ConversationCounters) => Event,
-  ): Promise<{ counters: ConversationCounters; event: StoredEvent }> {
+  ): Promise<{ counters: ConversationCounters; event?: StoredEvent }> {
     return this.tx(() => {
       const g = this.groupRow(appId, groupId);
       if (!g) throw new StoreConflict("group_not_found");
-      let m = this.memberRow(appId, groupId, userId);
+      const m = this.memberRow(appId, groupId, userId);
       if (!m) throw new StoreConflict("not_member", [userId]);
       const target = readSeq === 0 ? g.last_seq : Math.min(readSeq, g.last_seq);
-      if (target > m.read_seq) {
-        const b = this.q(
-          "SELECT bcast_cum FROM messages WHERE app_id = ? AND group_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
-        ).get(appId, groupId, target) as Row | undefined;
-        const t = this.q(
-          `SELECT tgt_cum FROM message_audience WHERE app_id = ? AND group_id = ? AND user_id = ? AND seq <= ? AND seq > ?
-           ORDER BY seq DESC LIMIT 1`,
-        ).get(appId, groupId, userId, target, m.join_seq) as Row | undefined;
-        this.q(
-          "UPDATE memberships SET read_seq = ?, bcast_cum_at_read = MAX(bcast_cum_at_read, ?), tgt_cum_at_read = MAX(tgt_cum_at_read, ?) WHERE id = ?",
-        ).run(target, b?.bcast_cum ?? 0, t?.tgt_cum ?? 0, m.id);
-        m = this.memberRow(appId, groupId, userId)!;
-      }
-      const counters = this.counters(appId, groupId, g, m);
-      const { eventId, event } = this.appendEvent(
-        appId,
-        groupId,
-        now,
-        { kind: AUDIENCE_USER, userId },
-        () => buildEvent(counters),
+      // Rule UNR-3: a read that does not move the position records nothing.
+      if (target <= m.read_seq) return { counters: this.counters(appId, groupId, g, m) };
+      const b = this.q(
+        "SELECT bcast_cum FROM messages WHERE app_id = ? AND group_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+      ).get(appId, groupId, target) as Row | undefined;
+      const t = this.q(
+        `SELECT tgt_cum FROM message_audience WHERE app_id = ? AND group_id = ? AND user_id = ? AND seq <= ? AND seq > ?
+         ORDER BY seq DESC LIMIT 1`,
+      ).get(appId, groupId, userId, target, m.join_seq) as Row | undefined;
+      this.q(
+        "UPDATE memberships SET read_seq = ?, bcast_cum_at_read = MAX(bcast_cum_at_read, ?), tgt_cum_at_read = MAX(tgt_cum_at_read, ?) WHERE id = ?",
+      ).run(target, b?.bcast_cum ?? 0, t?.tgt_cum ?? 0, m.id);
+      const counters = this.counters(appId, groupId, g, this.memberRow(appId, groupId, userId)!);
+      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId }, () =>
+        buildEvent(counters),
       );
       return { counters, event: { appId, eventId, groupId, audience: { kind: "user", userId }, event } };
     });
@@ -702,8 +856,9 @@ export class SqliteStore implements Store {
   // ---- event log ----
 
   readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]> {
-    // The events of the user's membership spans (each span's group, within the span) plus the
-    // user's own events: cost follows what the user may see, not the app's whole log.
+    // The events of the user's membership spans (each span's group, within the span, as the
+    // span saw them: rule EVT-2) plus the user's own events: cost follows what the user may see,
+    // not the app's whole log.
     const rows = this.q(
       `SELECT * FROM (
          SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload
@@ -712,14 +867,11 @@ export class SqliteStore implements Store {
                 AND e.event_id > ? AND e.event_id >= m.join_event_id
                 AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
           WHERE m.app_id = ? AND m.user_id = ? AND (m.left_event_id IS NULL OR m.left_event_id > ?)
-            AND e.audience <> ${AUDIENCE_USER}
-            AND (e.audience <> ${AUDIENCE_HISTORY} OR m.join_seq < e.target_seq)
-            AND (e.audience IN (${AUDIENCE_GROUP}, ${AUDIENCE_HISTORY}) OR EXISTS (SELECT 1 FROM message_audience a
-                 WHERE a.app_id = e.app_id AND a.group_id = e.group_id AND a.user_id = m.user_id AND a.seq = e.target_seq))
+            AND ${spanSeesEventSql("e", "m")}
          UNION ALL
          SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload
            FROM events e
-          WHERE e.app_id = ? AND e.user_id = ? AND e.event_id > ? AND e.audience = ${AUDIENCE_USER}
+          WHERE e.app_id = ? AND e.user_id = ? AND e.event_id > ? AND e.audience = ${AUDIENCE.USER}
        ) ORDER BY event_id LIMIT ?`,
     ).all(afterEventId, appId, userId, afterEventId, appId, userId, afterEventId, limit) as Row[];
     return Promise.resolve(
@@ -728,7 +880,7 @@ export class SqliteStore implements Store {
         eventId: r.event_id,
         groupId: r.group_id,
         // Replay only needs the event; the audience is informational here.
-        audience: r.audience === AUDIENCE_USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
+        audience: r.audience === AUDIENCE.USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
         event: fromBinary(EventSchema, r.payload),
       })),
     );
@@ -743,20 +895,12 @@ export class SqliteStore implements Store {
     return Promise.resolve(
       rows.map((r) => {
         const event = fromBinary(EventSchema, r.payload);
-        let audience: Audience;
-        if (r.audience === AUDIENCE_USER) audience = { kind: "user", userId: r.user_id };
-        else if (r.audience === AUDIENCE_GROUP) audience = { kind: "group" };
-        else {
-          const users =
-            r.audience === AUDIENCE_TARGETED
-              ? this.q("SELECT user_id FROM message_audience WHERE app_id = ? AND group_id = ? AND seq = ?").all(appId, r.group_id, r.target_seq)
-              : // Members at the time of the event whose history held the message (rule GRP-6).
-                this.q(
-                  `SELECT user_id FROM memberships WHERE app_id = ? AND group_id = ? AND join_event_id <= ?
-                     AND (left_event_id IS NULL OR left_event_id >= ?) AND join_seq < ?`,
-                ).all(appId, r.group_id, r.event_id, r.event_id, r.target_seq);
-          audience = { kind: "users", userIds: (users as Row[]).map((u) => u.user_id as string) };
-        }
+        const audience: Audience =
+          r.audience === AUDIENCE.USER
+            ? { kind: "user", userId: r.user_id }
+            : r.audience === AUDIENCE.GROUP
+              ? { kind: "group" }
+              : { kind: "users", userIds: this.eventAudience(appId, r.event_id) };
         return { appId, eventId: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) };
       }),
     );
@@ -764,6 +908,29 @@ export class SqliteStore implements Store {
 
   pruneSent(before: number): Promise<number> {
     return this.tx(() => this.q("DELETE FROM sent_messages WHERE created_at < ?").run(before).changes);
+  }
+
+  pruneEvents(before: number): Promise<number> {
+    return this.tx(() => {
+      const floors = this.q(
+        "SELECT app_id, MAX(event_id) AS floor FROM events WHERE created_at < ? GROUP BY app_id",
+      ).all(before) as Row[];
+      const deleted = this.q("DELETE FROM events WHERE created_at < ?").run(before).changes;
+      for (const { app_id, floor } of floors) {
+        this.q("UPDATE apps SET event_floor = MAX(event_floor, ?) WHERE app_id = ?").run(floor, app_id);
+        // Ended membership spans that hold no replayable event any more: no cursor reaches them.
+        this.q("DELETE FROM memberships WHERE app_id = ? AND left_event_id IS NOT NULL AND left_event_id <= ?").run(
+          app_id,
+          floor,
+        );
+      }
+      return deleted;
+    });
+  }
+
+  eventFloor(appId: string): Promise<number> {
+    const r = this.q("SELECT event_floor FROM apps WHERE app_id = ?").get(appId) as Row | undefined;
+    return Promise.resolve(r ? r.event_floor : 0);
   }
 
   latestEventId(appId: string): Promise<number> {

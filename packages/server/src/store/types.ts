@@ -3,14 +3,19 @@
 // changes or none (rule MSG-15). Costs are part of the contract: unread counts, last messages
 // and mention flags come from counters, never from scanning history (rules UNR-1, CNV-2).
 import type { Event, Message } from "@narrowcast/gen";
-import type { Edition, GroupType, MemberRole } from "@narrowcast/gen";
+import type { GroupType, MemberRole } from "@narrowcast/gen";
+import type { Plan } from "@narrowcast/gen/admin";
 
 export interface AppRecord {
   appId: string;
   name: string;
-  edition: Edition;
+  plan: Plan;
   /** base64url of the 32-byte HS256 secret. */
   secret: string;
+  /** The secret before the last rotation, accepted until `previousSecretExpiresAt` (rule ADM-9). */
+  previousSecret?: string;
+  /** ms; absent when no previous secret is accepted. */
+  previousSecretExpiresAt?: number;
   createdAt: number;
 }
 
@@ -44,7 +49,8 @@ export interface MemberRecord {
 /**
  * Who may see an event. "group": the group's members at the time of the event (for MemberLeft
  * also the one who left); "users": exactly these users (a targeted message's receivers and
- * sender); "user": one user's private event.
+ * sender; a MessageRecalled's users who may see the message at recall time, rule EVT-2); "user":
+ * one user's private event, or a MemberJoined / MemberLeft above the GRP-14 threshold.
  */
 export type Audience =
   | { kind: "group" }
@@ -68,6 +74,29 @@ export interface StoredEvent {
   membership?: MembershipChange;
 }
 
+export interface JoinRequestRecord {
+  userId: string;
+  message: string;
+  createdAt: number;
+}
+
+/** Keyset pagination: items strictly after `after` in the listing's order, at most `limit`. */
+export interface PageQuery<K> {
+  after?: K;
+  limit: number;
+}
+
+/** Per-type limits a store applies inside its transactions (rules GRP-13, GRP-14). */
+export interface GroupLimits {
+  /** The most members the group may have after the change (GRP-13): beyond it, StoreConflict "group_full". */
+  maxMembers: number;
+  /**
+   * Above this many members (counted after a join, before a leave), MemberJoined / MemberLeft go only
+   * to the user who joined or left (GRP-14); 0 = always to every member.
+   */
+  memberEventsMaxMembers: number;
+}
+
 export interface NewMember {
   userId: string;
   role: MemberRole;
@@ -87,8 +116,8 @@ export interface AppendMessageInput {
   now: number;
   /**
    * Idempotency (rule MSG-10): when given, and the message has a client message ID already recorded for
-   * this sender at or after this time, nothing is written and the recorded message is returned
-   * with `duplicate: true`. Checked inside the transaction, so concurrent retries store once.
+   * this sender in this group at or after this time, nothing is written and the recorded message is
+   * returned with `duplicate: true`. Checked inside the transaction, so concurrent retries store once.
    */
   dedupeSince?: number;
 }
@@ -105,6 +134,11 @@ export interface ListMessagesQuery {
   viewerId: string;
   /** Only messages with seq above this are visible (rule GRP-6). */
   floorSeq: number;
+  /**
+   * "backward": the `limit` highest-seq visible messages below `beforeSeq` (0 = no bound);
+   * "forward": the `limit` lowest-seq visible messages above `afterSeq`.
+   */
+  direction: "backward" | "forward";
   beforeSeq: number;
   afterSeq: number;
   limit: number;
@@ -118,7 +152,10 @@ export class StoreConflict extends Error {
       | "already_member"
       | "not_member"
       | "already_recalled"
-      | "group_not_found",
+      | "group_not_found"
+      | "group_full"
+      | "user_not_found"
+      | "join_request_not_found",
     readonly ids: readonly string[] = [],
   ) {
     super(kind);
@@ -132,50 +169,112 @@ export interface Store {
 
   createApp(app: AppRecord): Promise<void>;
   getApp(appId: string): Promise<AppRecord | undefined>;
+  /** Sets the app's plan (rule ADM-8); undefined if there is no such app. */
+  setAppPlan(appId: string, plan: Plan): Promise<AppRecord | undefined>;
+  /**
+   * Replaces the secret; the old one becomes `previousSecret` until `previousSecretExpiresAt`, or is
+   * dropped when that is undefined (rule ADM-9). Undefined if there is no such app.
+   */
+  rotateAppSecret(appId: string, secret: string, previousSecretExpiresAt?: number): Promise<AppRecord | undefined>;
   upsertUsers(appId: string, users: readonly UserRecord[]): Promise<void>;
   /** Returns the subset of `userIds` that exist in the app. */
   existingUsers(appId: string, userIds: readonly string[]): Promise<Set<string>>;
+  getUser(appId: string, userId: string): Promise<UserRecord | undefined>;
+  /** The app's users ordered by user ID, after `after` (a user ID). */
+  listUsers(appId: string, page: PageQuery<string>): Promise<UserRecord[]>;
+  /**
+   * Deletes a user (rule ADM-11): every membership ends as by AdminService.RemoveMembers (MemberLeft
+   * to the remaining members and to the user, `removed_by` empty; an owned group is left without
+   * owner), pending join requests and idempotency records go, then the user row. Messages stay.
+   * The user's membership spans and private events go too: a user re-imported under the same ID
+   * has no memberships and no past to replay from any cursor.
+   * Returns the MemberLeft events in commit order; undefined if there is no such user.
+   */
+  deleteUser(appId: string, userId: string, now: number, limits: (type: GroupType) => GroupLimits): Promise<StoredEvent[] | undefined>;
 
-  /** Creates a group and its first members; emits MemberJoined for each. */
+  /** Creates a group and its first members; emits MemberJoined for each (GRP-10, GRP-14). */
   createGroup(
     group: Omit<GroupRecord, "memberCount" | "lastSeq" | "lastActivityAt">,
     members: readonly NewMember[],
+    limits: GroupLimits,
   ): Promise<{ group: GroupRecord; events: StoredEvent[] }>;
   getGroup(appId: string, groupId: string): Promise<GroupRecord | undefined>;
   /** The current membership of a user, if any. */
   getMember(appId: string, groupId: string, userId: string): Promise<MemberRecord | undefined>;
-  /** Current members; all of them, or those among `userIds`. Ordered by user ID. */
-  listMembers(appId: string, groupId: string, userIds?: readonly string[]): Promise<MemberRecord[]>;
-  /** Groups the user is currently a member of, ordered by group ID. */
-  listUserGroups(appId: string, userId: string): Promise<GroupRecord[]>;
+  /**
+   * Current members ordered by user ID: those among `userIds` when given (unpaged), else one page
+   * after `page.after` (a user ID), else all of them.
+   */
+  listMembers(appId: string, groupId: string, userIds?: readonly string[], page?: PageQuery<string>): Promise<MemberRecord[]>;
+  /** Groups the user is currently a member of, ordered by group ID; all, or one page after a group ID. */
+  listUserGroups(appId: string, userId: string, page?: PageQuery<string>): Promise<GroupRecord[]>;
+  /** The app's groups (not dismissed) ordered by group ID, after `after` (a group ID). */
+  listGroups(appId: string, page: PageQuery<string>): Promise<GroupRecord[]>;
+  /**
+   * Adds members in order; StoreConflict "already_member" / "group_not_found" / "user_not_found"
+   * (naming the users that do not exist: one deleted concurrently is never left a member, rule
+   * ADM-11) / "group_full" (rule GRP-13, checked against `limits.maxMembers` inside the
+   * transaction). createGroup checks its members the same way. Each MemberJoined
+   * goes to the members at that moment, or only to the new member above
+   * `limits.memberEventsMaxMembers` (rule GRP-14).
+   */
   addMembers(
     appId: string,
     groupId: string,
     members: readonly NewMember[],
     addedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]>;
+  /** Removes members in order; MemberLeft as GRP-10, or only to the one who left above the GRP-14 threshold. */
   removeMembers(
     appId: string,
     groupId: string,
     userIds: readonly string[],
     removedBy: string,
     now: number,
+    limits: GroupLimits,
   ): Promise<StoredEvent[]>;
-  /** Sets roles; an OWNER role also updates the group's owner. */
+  /** Sets roles; an OWNER role also updates the group's owner (the previous owner becomes ADMIN). */
   setRoles(appId: string, groupId: string, roles: readonly NewMember[]): Promise<void>;
   dismissGroup(appId: string, groupId: string, now: number): Promise<StoredEvent>;
 
-  addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<void>;
+  /** Creates a pending request, or replaces the message of one (keeping its createdAt); returns it. */
+  addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<JoinRequestRecord>;
+  /** Pending requests oldest first (createdAt, then user ID); one page after `after`, or all. */
   listJoinRequests(
     appId: string,
     groupId: string,
-  ): Promise<{ userId: string; message: string; createdAt: number }[]>;
-  /** Removes a pending request; false if there was none. */
-  deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<boolean>;
+    page?: PageQuery<{ createdAt: number; userId: string }>,
+  ): Promise<JoinRequestRecord[]>;
+  /**
+   * Approves a pending request in one transaction (rule GRP-3): the request goes and the user joins
+   * as by addMembers with `addedBy = approvedBy`; on any conflict nothing changes and the request
+   * stays pending. StoreConflict "group_not_found"; "join_request_not_found" when none is pending
+   * (also when the user no longer exists: their requests went with them, rule ADM-11), so of a
+   * concurrent approve and reject of one request exactly one succeeds; "group_full" (rule GRP-13).
+   * A user who became a member meanwhile by another path keeps that membership: the stale request
+   * goes and no event is recorded.
+   */
+  approveJoinRequest(
+    appId: string,
+    groupId: string,
+    userId: string,
+    approvedBy: string,
+    now: number,
+    limits: GroupLimits,
+  ): Promise<{ member: MemberRecord; events: StoredEvent[] }>;
+  /** Removes a pending request and returns it; undefined if there was none. */
+  deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<JoinRequestRecord | undefined>;
 
-  /** The message an earlier send with this key returned, if within `since` (rule MSG-10). */
-  findSent(appId: string, senderId: string, clientMessageId: string, since: number): Promise<Message | undefined>;
+  /** The message an earlier send to this group with this key returned, if within `since` (rule MSG-10). */
+  findSent(
+    appId: string,
+    senderId: string,
+    groupId: string,
+    clientMessageId: string,
+    since: number,
+  ): Promise<Message | undefined>;
   /**
    * Stores (or, for persist=false, only records) a message: assigns seq and ID, writes O(1) rows
    * for an ordinary message and O(receivers) for a targeted one, updates the counters, moves the
@@ -185,7 +284,10 @@ export interface Store {
   /** A stored message by ID if `viewerId` is in its audience (rule TGT-4), else undefined. */
   getMessage(appId: string, groupId: string, messageId: string, viewerId: string | null): Promise<Message | undefined>;
   listMessages(appId: string, groupId: string, query: ListMessagesQuery): Promise<{ messages: Message[]; hasMore: boolean }>;
-  /** Recalls a stored message and appends MessageRecalled for the same audience. */
+  /**
+   * Recalls a stored message and appends MessageRecalled for the users who may see the message at
+   * recall time: current members in its audience, within their GRP-6 history (rule EVT-2).
+   */
   recallMessage(
     appId: string,
     groupId: string,
@@ -196,7 +298,10 @@ export interface Store {
 
   /** The viewer's counters for one group, in O(1) of history length and group size. */
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined>;
-  /** Moves the read position forward (never back) and records ConversationUpdated. */
+  /**
+   * Moves the read position forward (never back) and records ConversationUpdated; when the position
+   * does not move, records nothing and returns no event (rule UNR-3).
+   */
   markRead(
     appId: string,
     groupId: string,
@@ -204,7 +309,7 @@ export interface Store {
     readSeq: number,
     now: number,
     buildEvent: (counters: ConversationCounters) => Event,
-  ): Promise<{ counters: ConversationCounters; event: StoredEvent }>;
+  ): Promise<{ counters: ConversationCounters; event?: StoredEvent }>;
 
   /** Events after `afterEventId` that `userId` may see, oldest first (rule EVT-3). */
   readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]>;
@@ -217,4 +322,14 @@ export interface Store {
   readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]>;
   /** Deletes idempotency records made before `before` (ms); returns how many (rule MSG-10). */
   pruneSent(before: number): Promise<number>;
+  /**
+   * Deletes stored events that happened before `before` (ms), in every app, and raises each app's
+   * retention floor to the highest event ID it deleted; returns how many (rule EVT-10).
+   */
+  pruneEvents(before: number): Promise<number>;
+  /**
+   * The highest event ID of the app deleted by pruneEvents (0 if none): a cursor below it has
+   * expired (events after it are gone). A reader racing a prune should check it after reading too.
+   */
+  eventFloor(appId: string): Promise<number>;
 }

@@ -1,0 +1,49 @@
+// The SDK's data types: the generated messages in their SDK form (see convert.ts), so that
+// `message.seq` is a number and `message.serverTime` a Date everywhere the SDK hands data out.
+import {
+  ConversationSchema,
+  GroupMemberSchema,
+  GroupSchema,
+  JoinRequestSchema,
+  MessageSchema,
+  ServerInfoSchema,
+} from "@narrowcast/gen";
+import type * as pb from "@narrowcast/gen";
+import { AppSchema, UserSchema } from "@narrowcast/gen/admin";
+import type * as admin from "@narrowcast/gen/admin";
+import { fromProto } from "./convert.js";
+import type { Plain } from "./convert.js";
+
+/** A message as history, GetMessage, SendMessage and events return it. */
+export type Message = Plain<pb.Message>;
+/** One element of a message body: `{ case: "text", value: { text } }`, … */
+export type MessageElement = Plain<pb.MessageElement>;
+export type RecallInfo = Plain<pb.RecallInfo>;
+/** One viewer's view of a group conversation (unread count, last message, read position). */
+export type Conversation = Plain<pb.Conversation>;
+export type Group = Plain<pb.Group>;
+export type GroupMember = Plain<pb.GroupMember>;
+/** A pending application to join a PUBLIC group (rule GRP-3). */
+export type JoinRequest = Plain<pb.JoinRequest>;
+/** What the server declares about itself (rule SRV-1); durations as `{ seconds, nanos }`. */
+export type ServerInfo = Plain<pb.ServerInfo>;
+/** An app (tenant); `secret` is set only by createApp and rotateAppSecret. */
+export type App = Plain<admin.App>;
+export type User = Plain<admin.User>;
+
+export const toMessage = (m: pb.Message): Message => fromProto(MessageSchema, m);
+export const toConversation = (c: pb.Conversation): Conversation => fromProto(ConversationSchema, c);
+export const toGroup = (g: pb.Group): Group => fromProto(GroupSchema, g);
+export const toGroupMember = (m: pb.GroupMember): GroupMember => fromProto(GroupMemberSchema, m);
+export const toJoinRequest = (r: pb.JoinRequest): JoinRequest => fromProto(JoinRequestSchema, r);
+export const toServerInfo = (s: pb.ServerInfo): ServerInfo => fromProto(ServerInfoSchema, s);
+export const toApp = (a: admin.App): App => fromProto(AppSchema, a);
+export const toUser = (u: admin.User): User => fromProto(UserSchema, u);
+
+/**
+ * True for a targeted group message: one with a receiver list (rules TGT-1, TGT-7). Only its
+ * receivers and its sender can ever see it. (The protocol has no separate flag since 0.2.)
+ */
+export function isTargeted(message: { receiverIds: readonly string[] }): boolean {
+  return message.receiverIds.length > 0;
+}
