@@ -30,6 +30,8 @@ export interface EnvOptions {
   subscriberBufferSize: number;
   /** Run the server in a worker thread instead of on the clients' event loop. */
   serverThread: boolean;
+  /** A server already running elsewhere (e.g. the soak's child process): none is started. */
+  server?: ServerHandle;
 }
 
 /** The running server, wherever it runs. */
@@ -131,8 +133,8 @@ export class BenchEnv {
       // allows them), above the reference default of 2,000 (rule GRP-13).
       groupLimits: { [GroupType.WORK]: { maxMembers: 100_000 } },
     };
-    const server = await (options.serverThread ? startInWorker : startInProcess)(serverOptions);
-    const env = new BenchEnv(server, options, dataDir, !options.dataDir && !options.keepData);
+    const server = options.server ?? (await (options.serverThread ? startInWorker : startInProcess)(serverOptions));
+    const env = new BenchEnv(server, options, dataDir, !options.server && !options.dataDir && !options.keepData);
     const { app } = await env.admin.createApp(
       { name: "bench", plan: Plan.ULTIMATE },
       { headers: { authorization: `Bearer ${server.adminKey}` } },
@@ -146,15 +148,15 @@ export class BenchEnv {
     return { headers: { authorization: `Bearer ${this.server.adminKey}` } };
   }
 
-  /** A new HTTP/2 connection (its own session) speaking the chosen protocol. */
-  connection(): Connection {
+  /** A new HTTP/2 connection (its own session) speaking the chosen protocol (default: the env's). */
+  connection(protocol: Protocol = this.options.protocol): Connection {
     const baseUrl = this.server.url;
     const sessionManager = new Http2SessionManager(baseUrl);
     const common = { baseUrl, httpVersion: "2" as const, sessionManager };
     const transport =
-      this.options.protocol === "grpc"
+      protocol === "grpc"
         ? createGrpcTransport(common)
-        : this.options.protocol === "grpc-web"
+        : protocol === "grpc-web"
           ? createGrpcWebTransport(common)
           : createConnectTransport({ ...common, useBinaryFormat: true });
     const connection = new Connection(transport, sessionManager);

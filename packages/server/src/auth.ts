@@ -5,12 +5,15 @@
 // Every request re-reads the app and the user (rule ADM-9): a verified-token cache would have to
 // be invalidated on every node when a secret is rotated or a user deleted, and the two lookups
 // are primary-key reads. So a rotation or a deletion takes effect on the very next request.
+// Before any lookup, a token's shape is checked (checkTokenShape): a claim of the wrong JSON type
+// or beyond the ID syntax is TOKEN_INVALID, never a store error.
 import { timingSafeEqual } from "node:crypto";
 import type { Interceptor } from "@connectrpc/connect";
-import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { ErrorReason, ServerService } from "@narrowcast/gen";
 import { AdminService } from "@narrowcast/gen/admin";
 import { narrowcastError } from "./errors.js";
+import { isValidId } from "./ids.js";
 import { callerKey, type Caller } from "./context.js";
 import type { AppRecord, Store } from "./store/types.js";
 
@@ -41,6 +44,58 @@ function bearer(header: Headers): string | undefined {
 
 const invalid = () => narrowcastError(ErrorReason.TOKEN_INVALID, "invalid token");
 
+/** Longest bearer token looked at (characters); a real token is about 200. */
+export const MAX_TOKEN_LENGTH = 8 * 1024;
+
+/** One JWS compact segment: base64url without padding, of a length base64 can have. */
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/** The claims of a token whose shape was checked (not yet its signature). */
+interface TokenClaims {
+  iss: string;
+  sub: string;
+}
+
+/** The JSON object a segment encodes, or undefined (bad base64url, bad UTF-8, bad JSON, not an object). */
+function segmentObject(segment: string): Record<string, unknown> | undefined {
+  if (!SEGMENT.test(segment) || segment.length % 4 === 1) return undefined;
+  try {
+    const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(segment, "base64url")));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isNumericDate = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/**
+ * Checks a token's shape before anything is looked up with its claims (rule AUTH-2, section
+ * 4.2): at most MAX_TOKEN_LENGTH, three base64url segments, a JSON-object header with `alg`
+ * HS256, a JSON-object payload whose `iss` and `sub` are IDs of GRP-8's syntax and whose `exp`
+ * (required), `nbf` and `iat` (optional) are finite numbers. Anything else is TOKEN_INVALID, so
+ * no claim of another type (`iss: true`, an object `sub`) ever reaches the store. The payload is
+ * decoded exactly as jose decodes it (strict UTF-8, JSON.parse: a duplicated claim's last value
+ * wins in both), so the claims checked here are the ones jose then verifies.
+ */
+export function checkTokenShape(token: string): TokenClaims {
+  if (token.length > MAX_TOKEN_LENGTH) throw invalid();
+  const parts = token.split(".");
+  if (parts.length !== 3) throw invalid();
+  const header = segmentObject(parts[0]);
+  if (header?.alg !== "HS256") throw invalid();
+  if (!SEGMENT.test(parts[2]) || parts[2].length % 4 === 1) throw invalid();
+  const payload = segmentObject(parts[1]);
+  if (!payload) throw invalid();
+  const { iss, sub, exp, nbf, iat } = payload;
+  if (typeof iss !== "string" || !isValidId(iss)) throw invalid();
+  if (typeof sub !== "string" || !isValidId(sub)) throw invalid();
+  if (!isNumericDate(exp)) throw invalid();
+  if (nbf !== undefined && !isNumericDate(nbf)) throw invalid();
+  if (iat !== undefined && !isNumericDate(iat)) throw invalid();
+  return { iss, sub };
+}
+
 /** When the previous secret (after a rotation with grace) is still accepted, its expiry (ms) (rule ADM-9). */
 export function previousSecretExpiry(app: AppRecord, now: number): number | undefined {
   const expires = app.previousSecretExpiresAt;
@@ -55,6 +110,7 @@ function acceptedSecrets(app: AppRecord, now: number): string[] {
 /** A token whose signature a secret verified, and the claims that keep being checked. */
 interface VerifiedToken {
   secret: string;
+  iss: string;
   sub: string;
   /** Seconds since the epoch, as in the token. */
   exp: number;
@@ -91,13 +147,11 @@ export class Authenticator {
   async verifyUser(header: Headers): Promise<Caller> {
     const token = bearer(header);
     if (token === undefined) throw narrowcastError(ErrorReason.TOKEN_MISSING, "missing bearer token");
-    let appId: string | undefined;
-    try {
-      appId = decodeJwt(token).iss;
-    } catch {
-      throw invalid();
-    }
-    const app = appId ? await this.store.getApp(appId) : undefined;
+    // A token verified before had its shape checked then; any other is checked before its
+    // claims are used to look anything up.
+    const hit = this.verified.get(token);
+    const appId = hit ? hit.iss : checkTokenShape(token).iss;
+    const app = await this.store.getApp(appId);
     if (!app) throw invalid();
     const now = this.now();
     const userId = (await this.cachedClaims(token, app, now)) ?? (await this.verifySignedClaims(token, app, now));
@@ -121,9 +175,11 @@ export class Authenticator {
           currentDate: new Date(now),
           clockTolerance: 0,
         });
+        // checkTokenShape saw this payload: `sub` is an ID, `exp` a finite number.
+        const sub = payload.sub!;
         if (this.verified.size >= MAX_VERIFIED_TOKENS) this.verified.clear();
-        this.verified.set(token, { secret, sub: payload.sub!, exp: payload.exp!, nbf: payload.nbf });
-        return payload.sub!;
+        this.verified.set(token, { secret, iss: app.appId, sub, exp: payload.exp!, nbf: payload.nbf });
+        return sub;
       } catch (err) {
         if (err instanceof joseErrors.JWSSignatureVerificationFailed) continue; // try the previous secret
         if (err instanceof joseErrors.JWTExpired) throw narrowcastError(ErrorReason.TOKEN_EXPIRED, "token expired");

@@ -165,6 +165,8 @@ interface UserState {
 
 export class Hub {
   private readonly users = new Map<string, UserState>();
+  /** Set by closeAll: the error every later open fails with. */
+  private closedWith: ConnectError | undefined;
   /** group key → user IDs online on this node who are members. */
   private readonly groups = new Map<string, Set<string>>();
   private readonly unsubscribe: () => void;
@@ -189,6 +191,8 @@ export class Hub {
 
   /** Registers a subscription and loads its user's groups into the index. */
   async open(appId: string, userId: string): Promise<Subscription> {
+    // During shutdown's drain a request on a connection still open must not start a new stream.
+    if (this.closedWith) throw this.closedWith;
     const sub = new Subscription(appId, userId, this.capacity);
     const k = key(appId, userId);
     let state = this.users.get(k);
@@ -223,6 +227,7 @@ export class Hub {
 
   /** Ends every stream (server shutdown, rule EVT-9). */
   closeAll(err: ConnectError): void {
+    this.closedWith = err;
     for (const state of this.users.values()) for (const sub of state.subs) sub.fail(err);
   }
 

@@ -42,6 +42,25 @@ const program = new Command()
       .default("1")
       .argParser(Number),
   )
+  // Connection limits and timeouts (issue 12); the defaults are the server's own (src/http/limits.ts).
+  .addOption(new Option("--first-byte-timeout <seconds>", "close a new connection that sends nothing for this long").env("NARROWCAST_FIRST_BYTE_TIMEOUT").default("10"))
+  .addOption(
+    new Option("--headers-timeout <seconds>", "close a connection whose request headers (HTTP/2: first stream) are not complete this long after its first byte")
+      .env("NARROWCAST_HEADERS_TIMEOUT")
+      .default("10"),
+  )
+  .addOption(new Option("--idle-timeout <seconds>", "close a connection with no request or stream open for this long").env("NARROWCAST_IDLE_TIMEOUT").default("65"))
+  .addOption(new Option("--max-connections <n>", "connections open at once; more are closed on accept").env("NARROWCAST_MAX_CONNECTIONS").default("10000"))
+  .addOption(new Option("--max-concurrent-streams <n>", "HTTP/2 streams open at once per connection").env("NARROWCAST_MAX_CONCURRENT_STREAMS").default("100"))
+  .addOption(new Option("--max-header-bytes <n>", "request header size limit").env("NARROWCAST_MAX_HEADER_BYTES").default("16384"))
+  .addOption(
+    new Option("--max-resets-per-second <n>", "HTTP/2 stream resets a client may send per second on one connection before GOAWAY")
+      .env("NARROWCAST_MAX_RESETS_PER_SECOND")
+      .default("200"),
+  )
+  .addOption(
+    new Option("--drain-timeout <seconds>", "on SIGTERM/SIGINT, how long in-flight requests may take to finish").env("NARROWCAST_DRAIN_TIMEOUT").default("10"),
+  )
   .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
   .addOption(
     new Option("--database-url <url>", "PostgreSQL for several nodes (default: the embedded SQLite store in --data-dir)").env(
@@ -76,6 +95,14 @@ const server = await startServer({
   eventRetentionSeconds: Number(opts.eventRetention),
   groupLimits: opts.maxGroupMembers,
   rateLimitNodes: Number(opts.rateLimitNodes),
+  firstByteTimeoutMs: Number(opts.firstByteTimeout) * 1000,
+  headersTimeoutMs: Number(opts.headersTimeout) * 1000,
+  idleTimeoutMs: Number(opts.idleTimeout) * 1000,
+  maxConnections: Number(opts.maxConnections),
+  maxConcurrentStreams: Number(opts.maxConcurrentStreams),
+  maxHeaderBytes: Number(opts.maxHeaderBytes),
+  maxResetsPerSecond: Number(opts.maxResetsPerSecond),
+  drainTimeoutMs: Number(opts.drainTimeout) * 1000,
   logger,
 });
 
@@ -89,7 +116,11 @@ process.stdout.write(`Narrowcast listening on ${server.url}\n${keyHelp}\n`);
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    // A second signal means "now": skip the rest of the drain.
+    if (stopping) {
+      logger.warn({ signal }, "stopping without draining");
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, "shutting down");
     server.close().then(

@@ -27,6 +27,8 @@ import { resolveGroupLimits, type GroupLimitsOption } from "./group-limits.js";
 import { Hub } from "./hub.js";
 import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
 import { createNodeHandler } from "./http/adapter.js";
+import { Connections, endUnreadRequest, resolveConnectionLimits, serverSettings, type ConnectionLimitOptions } from "./http/limits.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, drain } from "./http/shutdown.js";
 import { RateLimiter } from "./rate-limit.js";
 import { adminService } from "./services/admin-service.js";
 import { conversationService } from "./services/conversation-service.js";
@@ -37,7 +39,7 @@ import { serverService } from "./services/server-service.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store, StoredEvent } from "./store/types.js";
 
-export interface ServerOptions {
+export interface ServerOptions extends ConnectionLimitOptions {
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
   /** Port; 0 picks a free one. Default 0 (the CLI defaults to 8080). */
@@ -82,6 +84,8 @@ export interface ServerOptions {
   interceptors?: Interceptor[];
   /** Clock, for tests. */
   now?: () => number;
+  /** On close, how long in-flight requests may take to finish before connections are cut; default 10,000 ms. */
+  drainTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -93,7 +97,10 @@ export interface RunningServer {
   adminKeyFile?: string;
   /** Number of open Subscribe streams on this node. */
   subscriptions(): number;
-  /** Ends streams with Unavailable SHUTTING_DOWN, stops listening, closes the store. */
+  /**
+   * Stops accepting, ends streams with Unavailable SHUTTING_DOWN, lets in-flight requests finish
+   * (at most `drainTimeoutMs`), then closes the bus and the store.
+   */
   close(): Promise<void>;
 }
 
@@ -224,37 +231,41 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
 
   const fastPath = createSubscribeFastPath(deps, auth, log);
+  const connectionLimits = resolveConnectionLimits(options);
+  const drainTimeoutMs = positiveInteger(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, "drainTimeoutMs");
+  const connections = new Connections(connectionLimits, log);
   const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (connections.refuseDuringDrain(req, res)) return;
+    if (req instanceof http2.Http2ServerRequest) endUnreadRequest(req, res as http2.Http2ServerResponse);
     if (!fastPath.handle(req, res)) handler(req, res);
   };
-  const h2 = http2.createServer({}, serve);
-  const h1 = http.createServer(serve);
-  h1.keepAliveTimeout = 65_000;
-  const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
+  const settings = serverSettings(connectionLimits);
+  const h2 = http2.createServer(settings.h2, serve);
+  const h1 = http.createServer(settings.h1, serve);
+  h1.keepAliveTimeout = connectionLimits.idleTimeoutMs;
+  h1.prependListener("request", (req, res) => connections.onRequest(req, res));
+  h2.on("session", (s) => connections.onSession(s));
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    const conn = connections.accept(socket);
     socket.on("error", () => socket.destroy());
     socket.setNoDelay(true);
     socket.once("data", (first) => {
       socket.pause();
       socket.unshift(first);
+      connections.firstBytes(conn);
       // An HTTP/2 connection starts with the client preface "PRI * HTTP/2.0". node:http2 reads the
       // socket's native handle and first takes what is already buffered, so the sniffed chunk is
       // not lost; the socket must stay paused until then (resuming would drain it elsewhere).
       if (first.subarray(0, 4).toString("latin1") === "PRI ") {
-        h2.emit("connection", socket);
+        connections.handToHttp2(conn, h2);
       } else {
-        h1.emit("connection", socket);
+        connections.handToHttp1(conn, h1);
         socket.resume();
       }
     });
   });
+  // Node closes connections beyond this on accept.
+  server.maxConnections = connectionLimits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
@@ -275,17 +286,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       closing ??= (async () => {
         for (const t of pruneTimers) clearInterval(t);
         hub.closeAll(narrowcastError(ErrorReason.SHUTTING_DOWN, "server is shutting down; reconnect and resume"));
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Let streams flush their final error, then drop whatever is left.
-          setTimeout(() => {
-            for (const s of sessions) s.close();
-            for (const s of sockets) s.end();
-          }, 50).unref();
-          setTimeout(() => {
-            for (const s of sockets) s.destroy();
-          }, 1000).unref();
-        });
+        await drain(server, connections, drainTimeoutMs, log);
         hub.stop();
         await bus.close();
         await store.close();
