@@ -274,8 +274,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await store.approveJoinRequest(w.appId, "p", "bob", "alice", w.now(), LIMITS);
         await store.addJoinRequest(w.appId, "p", "carol", "", w.now());
         await store.deleteJoinRequest(w.appId, "p", "carol");
-        // A request left behind by a user deleted meanwhile is not approvable (rule ADM-11).
-        await store.addJoinRequest(w.appId, "p", "zed", "", w.now());
+        // A user that does not exist (or was deleted meanwhile) cannot leave a request behind (rule ADM-11).
+        await expectConflict(store.addJoinRequest(w.appId, "p", "zed", "", w.now()), "user_not_found", ["zed"]);
         const before = await w.snapshot("p", ["alice", "bob", "carol", "dave", "zed"]);
         for (const userId of ["bob", "carol", "dave", "zed"]) {
           await expectConflict(store.approveJoinRequest(w.appId, "p", userId, "alice", w.now(), LIMITS), "join_request_not_found", [userId]);

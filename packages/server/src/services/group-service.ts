@@ -119,7 +119,9 @@ export function groupService(deps: Deps): ServiceImpl<typeof GroupService> {
         throw narrowcastError(ErrorReason.JOIN_NOT_ALLOWED, "WORK groups are joined by invitation only", { field: "group_id" });
       }
       if (group.type === GroupType.PUBLIC) {
-        const request = await store.addJoinRequest(appId, group.groupId, userId, req.message, deps.now());
+        const request = await store.addJoinRequest(appId, group.groupId, userId, req.message, deps.now()).catch((err: unknown) => {
+          throw conflictError(err, "group_id");
+        });
         return { result: { case: "joinRequest", value: joinRequestProto(group.groupId, request) } };
       }
       try {

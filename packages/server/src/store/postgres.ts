@@ -707,13 +707,18 @@ export class PostgresStore implements Store {
 
   async addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<JoinRequestRecord> {
     // A repeated request keeps its place in the queue (created_at) and takes the new message.
-    const r = await row(
-      this.pool,
-      `INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (app_id, group_id, user_id) DO UPDATE SET message = excluded.message RETURNING *`,
-      [appId, groupId, userId, message, now],
-    );
-    return toJoinRequest(r!);
+    return this.tx(async (c) => {
+      // The applicant's row stays locked until COMMIT, so a concurrent deleteUser either runs
+      // first (and this finds no user) or waits and deletes the request too (ADM-11).
+      if ((await this.lockUsers(c, appId, [userId])).length) throw new StoreConflict("user_not_found", [userId]);
+      const r = await row(
+        c,
+        `INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (app_id, group_id, user_id) DO UPDATE SET message = excluded.message RETURNING *`,
+        [appId, groupId, userId, message, now],
+      );
+      return toJoinRequest(r!);
+    });
   }
 
   async listJoinRequests(

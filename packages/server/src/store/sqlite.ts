@@ -510,14 +510,16 @@ export class SqliteStore implements Store {
 
   addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<JoinRequestRecord> {
     // A repeated request keeps its place in the queue (created_at) and takes the new message.
-    return this.tx(() =>
-      toJoinRequest(
+    return this.tx(() => {
+      // Checked in the transaction: a user deleted meanwhile leaves no orphaned request (ADM-11).
+      if (this.missingUsers(appId, [userId]).length) throw new StoreConflict("user_not_found", [userId]);
+      return toJoinRequest(
         this.q(
           `INSERT INTO join_requests (app_id, group_id, user_id, message, created_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT DO UPDATE SET message = excluded.message RETURNING *`,
         ).get(appId, groupId, userId, message, now) as Row,
-      ),
-    );
+      );
+    });
   }
 
   listJoinRequests(

@@ -239,7 +239,11 @@ export interface Store {
   setRoles(appId: string, groupId: string, roles: readonly NewMember[]): Promise<void>;
   dismissGroup(appId: string, groupId: string, now: number): Promise<StoredEvent>;
 
-  /** Creates a pending request, or replaces the message of one (keeping its createdAt); returns it. */
+  /**
+   * Creates a pending request, or replaces the message of one (keeping its createdAt); returns it.
+   * StoreConflict "user_not_found" when the user no longer exists (checked in the transaction, so a
+   * concurrent deleteUser leaves no orphaned request, rule ADM-11).
+   */
   addJoinRequest(appId: string, groupId: string, userId: string, message: string, now: number): Promise<JoinRequestRecord>;
   /** Pending requests oldest first (createdAt, then user ID); one page after `after`, or all. */
   listJoinRequests(
