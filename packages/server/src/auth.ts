@@ -2,9 +2,9 @@
 // JWTs signed with the app's secret: `iss` app ID, `sub` user ID, `exp` required, `nbf` honoured.
 // AdminService takes the server's admin key as a bearer token; ServerService takes nothing.
 //
-// Every request re-reads the app and the user (rule ADM-9): a verified-token cache would have to
-// be invalidated on every node when a secret is rotated or a user deleted, and the two lookups
-// are primary-key reads. So a rotation or a deletion takes effect on the very next request.
+// Every request re-reads the app and the user (rules ADM-9, ADM-11), so a rotation or a deletion
+// takes effect on the very next request on every node; only signature checks are cached, keyed by
+// token and by the secret that verified it.
 // Before any lookup, a token's shape is checked (checkTokenShape): a claim of the wrong JSON type
 // or beyond the ID syntax is TOKEN_INVALID, never a store error.
 import { timingSafeEqual } from "node:crypto";

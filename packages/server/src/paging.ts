@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { ErrorReason } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "./errors.js";
+import { isValidId } from "./ids.js";
 
 const VERSION = 1;
 /** Longer than any token this module issues; anything longer is garbage, decoded without parsing. */
@@ -105,9 +106,9 @@ export function openPage<K>(
 
 // Key validators for the listings' orders (rule PAG-1).
 
-/** Groups by group ID, members and users by user ID. */
+/** Groups by group ID, members and users by user ID: an ID of GRP-8's syntax, nothing the store would choke on. */
 export function isIdKey(a: unknown): a is string {
-  return typeof a === "string" && a.length > 0 && a.length <= 64;
+  return typeof a === "string" && isValidId(a);
 }
 
 /** Join requests by (create time, user ID). */

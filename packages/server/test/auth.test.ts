@@ -176,7 +176,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     // Past the grace period, the previous secret's tokens are TOKEN_INVALID (not expired).
     clock.advance(3601);
     await expectAllUserServices(protocol, rotatedOnce, ErrorReason.TOKEN_INVALID);
-    expect((await app.admin.getApp({ appId: app.appId })).app?.plan).toBeDefined();
+    expect((await app.admin.getApp({ appId: app.appId })).app?.previousSecretExpireTime).toBeUndefined();
 
     for (const grace of [seconds(-1), seconds(30 * 86_400 + 1)]) {
       await expectError(

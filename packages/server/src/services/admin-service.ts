@@ -88,7 +88,7 @@ export function adminService(deps: Deps): ServiceImpl<typeof AdminService> {
       const graceMs = durationMsOf(req.previousSecretGracePeriod, "previous_secret_grace_period", { minMs: 0, maxMs: MAX_GRACE_MS });
       await requireApp(req.appId);
       // Rule ADM-9: without a grace period the old secret is dropped at once.
-      const app = await store.rotateAppSecret(req.appId, newSecret(), graceMs ? deps.now() + graceMs : undefined);
+      const app = await store.rotateAppSecret(req.appId, newSecret(), graceMs ? deps.now() + Math.ceil(graceMs) : undefined);
       if (!app) throw narrowcastError(ErrorReason.APP_NOT_FOUND, `app ${req.appId} not found`, { field: "app_id", ids: [req.appId] });
       return { app: appProto(app, true, deps.now()) };
     },

@@ -79,7 +79,7 @@ export function conflictError(err: unknown, field = "user_ids"): unknown {
       return narrowcastError(ErrorReason.GROUP_NOT_FOUND, "group not found", { field: "group_id" });
     case "group_full":
       // Rule GRP-13: the whole request is rejected, so no IDs are singled out.
-      return narrowcastError(ErrorReason.GROUP_FULL, "the group would exceed its type's member limit", { field, ids: err.ids });
+      return narrowcastError(ErrorReason.GROUP_FULL, "the group would exceed its type's member limit", { field });
     case "user_not_found":
       // As requireUsers reports it: the user was deleted between that check and the transaction.
       return narrowcastError(ErrorReason.USER_NOT_FOUND, `unknown users: ${err.ids.join(", ")}`, { field, ids: err.ids });
