@@ -23,6 +23,8 @@ interface CliOptions {
   coverage?: boolean;
   spec: string;
   parallel: number;
+  compression: "identity" | "gzip";
+  streamDeadlineMs?: number;
   knownFailing?: string;
   json?: string;
   junit?: string;
@@ -58,6 +60,8 @@ function buildProgram(): Command {
     .option("--coverage", "print the rule → cases table from the spec and exit")
     .option("--spec <file>", "the spec to read rule IDs from (for --coverage)", defaultSpecPath)
     .option("--parallel <n>", "case runs in flight at once", positiveInt, 8)
+    .addOption(new Option("--compression <name>", "request compression").choices(["identity", "gzip"]).default("identity"))
+    .option("--stream-deadline-ms <ms>", "send this deadline with every streaming call (Connect-Timeout-Ms / grpc-timeout)", positiveInt)
     .option("--known-failing <file>", "case IDs expected to fail, one per line (# comments); a listed case that passes fails the run")
     .option("--json <file>", "write the results as JSON")
     .option("--junit <file>", "write the results as JUnit XML")
@@ -124,6 +128,8 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
     httpVersion: opts.http,
     filter: opts.filter,
     parallel: opts.parallel,
+    compression: opts.compression,
+    streamDeadlineMs: opts.streamDeadlineMs,
     knownFailing,
     negativeWaitMs: opts.negativeWaitMs,
     timeoutMs: opts.timeoutMs,

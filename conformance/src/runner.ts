@@ -8,7 +8,7 @@ import { describeObserved, observe } from "./errors.js";
 import { createCaseContext } from "./fixtures.js";
 import { KnownFailing } from "./known-failing.js";
 import { allCases } from "./cases/index.js";
-import { createProtocolTransport, protocolSupports, spreadAcrossNodes, withBearer, protocols as allProtocols, type HttpVersion, type Protocol, type ProtocolTransport } from "./transport.js";
+import { createProtocolTransport, protocolSupports, spreadAcrossNodes, withBearer, withStreamDeadline, protocols as allProtocols, type HttpVersion, type Protocol, type ProtocolTransport } from "./transport.js";
 
 export interface SuiteOptions {
   /** Base URL of the server under test, e.g. http://127.0.0.1:8080. */
@@ -24,6 +24,10 @@ export interface SuiteOptions {
   protocols?: readonly Protocol[];
   /** HTTP version; default "2". Over "1.1" gRPC is skipped (it needs HTTP/2). */
   httpVersion?: HttpVersion;
+  /** Request compression; default identity. With gzip every request message is compressed. */
+  compression?: "identity" | "gzip";
+  /** A deadline (ms) sent with every Subscribe and other streaming call; default none. */
+  streamDeadlineMs?: number;
   /** Regex (or plain substring, if not a valid regex) over case IDs and rule IDs. */
   filter?: string;
   /** Case runs in flight at once; default 8. */
@@ -137,7 +141,11 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
 
   const transports = new Map<Protocol, ProtocolTransport>();
   const nodeUrls = [options.baseUrl, ...(options.otherNodeUrls ?? [])];
-  for (const p of protocols) transports.set(p, spreadAcrossNodes(nodeUrls.map((url) => createProtocolTransport(p, url, httpVersion))));
+  const variant = { compression: options.compression };
+  for (const p of protocols) {
+    const spread = spreadAcrossNodes(nodeUrls.map((url) => createProtocolTransport(p, url, httpVersion, variant)));
+    transports.set(p, { transport: withStreamDeadline(spread.transport, options.streamDeadlineMs), close: spread.close });
+  }
 
   const jobs: { protocol: Protocol; c: ConformanceCase }[] = [];
   for (const protocol of protocols) for (const c of cases) if (matchesFilter(c, protocol, options.filter)) jobs.push({ protocol, c });

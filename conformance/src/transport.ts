@@ -3,6 +3,7 @@
 import type { Transport } from "@connectrpc/connect";
 import {
   Http2SessionManager,
+  compressionGzip,
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
@@ -29,11 +30,16 @@ export interface TransportVariant {
   useBinaryFormat?: boolean;
   /** Connect only: send read-only RPCs as HTTP GET. */
   useHttpGet?: boolean;
+  /** "gzip" compresses every request message (whatever its size) and accepts gzip responses. */
+  compression?: "identity" | "gzip";
 }
 
 /** Creates the base transport for one protocol. All calls of a suite run share its connection. */
 export function createProtocolTransport(protocol: Protocol, baseUrl: string, httpVersion: HttpVersion, variant: TransportVariant = {}): ProtocolTransport {
-  const codec = variant.useBinaryFormat === undefined ? {} : { useBinaryFormat: variant.useBinaryFormat };
+  const codec = {
+    ...(variant.useBinaryFormat === undefined ? {} : { useBinaryFormat: variant.useBinaryFormat }),
+    ...(variant.compression === "gzip" ? { sendCompression: compressionGzip, acceptCompression: [compressionGzip], compressMinBytes: 0 } : {}),
+  };
   if (httpVersion === "1.1") {
     // gRPC has no HTTP/1.1 mapping; callers filter it out with protocolSupports().
     const transport =
@@ -94,5 +100,18 @@ export function withBearer(transport: Transport, token: TokenSource): Transport 
     async stream(method, signal, timeoutMs, header, input, contextValues) {
       return transport.stream(method, signal, timeoutMs, await authorize(header), input, contextValues);
     },
+  };
+}
+
+/**
+ * Gives every streaming call a deadline (Connect-Timeout-Ms / grpc-timeout) when it has none:
+ * servers may serve such streams on another code path than plain ones, and the suite should see it.
+ */
+export function withStreamDeadline(transport: Transport, deadlineMs: number | undefined): Transport {
+  if (!deadlineMs) return transport;
+  return {
+    unary: (...args) => transport.unary(...args),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      transport.stream(method, signal, timeoutMs ?? deadlineMs, header, input, contextValues),
   };
 }

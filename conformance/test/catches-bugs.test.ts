@@ -166,7 +166,15 @@ const broken: BrokenServer[] = [
     filter: "^tgt-",
     protocol: "grpc-web",
     options: () => ({
-      wrapStore: (s) => override(s, (inner) => ({ getMessage: (appId, groupId, messageId) => inner.getMessage(appId, groupId, messageId, null) })),
+      // Ignores the viewer and drops the audience, so the service's own VIS-1 check sees an ordinary message.
+      wrapStore: (s) =>
+        override(s, (inner) => ({
+          getMessage: async (appId, groupId, messageId) => {
+            const message = await inner.getMessage(appId, groupId, messageId, null);
+            if (message) message.receiverIds = [];
+            return message;
+          },
+        })),
     }),
   },
   {

@@ -31,6 +31,23 @@ describe("conformance suite vs. the reference server", () => {
     expect(result.ok).toBe(true);
   }, 120_000);
 
+  it("passes every EVT case with gzip and a stream deadline (Subscribe served by connect-es)", async () => {
+    // Compressed or deadline-carrying Subscribe requests skip the HTTP fast path; both paths share
+    // one session core, and this proves the other path keeps every EVT rule, heartbeats included.
+    const result = await runSuite({
+      baseUrl: server.url,
+      adminKey: server.adminKey,
+      parallel: 12,
+      knownFailing,
+      filter: "EVT-",
+      compression: "gzip",
+      streamDeadlineMs: 600_000,
+    });
+    expect(result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure).join("\n\n")).toBe("");
+    expect(result.results.filter((r) => r.caseId === "evt-heartbeat" && r.status === "passed")).toHaveLength(3);
+    expect(result.results.length).toBeGreaterThan(40);
+  }, 120_000);
+
   it("runs Connect and gRPC-Web over HTTP/1.1 and skips gRPC there", async () => {
     const result = await runSuite({
       baseUrl: server.url,

@@ -7,7 +7,7 @@ import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { pino, type Logger } from "pino";
 import {
   ConversationService,
@@ -22,9 +22,10 @@ import { Authenticator } from "./auth.js";
 import { InProcessBus } from "./bus/memory.js";
 import type { Bus } from "./bus/types.js";
 import type { Deps, Limits } from "./context.js";
-import { narrowcastError, reasonOf } from "./errors.js";
+import { narrowcastError } from "./errors.js";
 import { resolveGroupLimits, type GroupLimitsOption } from "./group-limits.js";
 import { Hub } from "./hub.js";
+import { loggingInterceptor } from "./interceptors/logging.js";
 import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
 import { createNodeHandler } from "./http/adapter.js";
 import { Connections, endUnreadRequest, resolveConnectionLimits, serverSettings, type ConnectionLimitOptions } from "./http/limits.js";
@@ -77,11 +78,16 @@ export interface ServerOptions extends ConnectionLimitOptions {
   logger?: Logger;
   /** Test hook: decorates the store (e.g. to build deliberately broken servers). */
   wrapStore?: (store: Store) => Store;
-  /**
-   * Extra interceptors, run after authentication. Subscribe streams served by the fast path
-   * (every binary or JSON Subscribe without compression or timeout) do not pass through them.
-   */
+  /** Extra interceptors, run after authentication, for every RPC (Subscribe included; see below). */
   interceptors?: Interceptor[];
+  /**
+   * Serve plain Subscribe streams (no compression or timeout) on the HTTP fast path, which
+   * encodes each event once for all its subscribers. It authenticates and logs as the
+   * interceptors do, but does not run `interceptors`: by default it is on only when there are
+   * none, so every Subscribe passes through the ones given. Set true to keep it on anyway,
+   * knowing that those interceptors then do not see such streams.
+   */
+  subscribeFastPath?: boolean;
   /** Clock, for tests. */
   now?: () => number;
   /** On close, how long in-flight requests may take to finish before connections are cut; default 10,000 ms. */
@@ -114,38 +120,6 @@ function resolveAdminKey(options: ServerOptions): { adminKey: string; adminKeyFi
     return { adminKey: readFileSync(file, "utf8").trim(), adminKeyFile: file };
   }
   return { adminKey: randomBytes(24).toString("base64url") };
-}
-
-/** Logs one line per failed RPC with its code and reason (pino, structured). */
-function loggingInterceptor(log: Logger): Interceptor {
-  const report = (procedure: string, err: unknown) => {
-    const ce = ConnectError.from(err);
-    const fields = { procedure, code: Code[ce.code], reason: reasonOf(ce), message: ce.rawMessage };
-    if (ce.code === Code.Internal || ce.code === Code.Unknown) log.error({ ...fields, err }, "rpc failed");
-    else log.info(fields, "rpc failed");
-  };
-  return (next) => async (req) => {
-    const procedure = `${req.service.typeName}/${req.method.name}`;
-    try {
-      const res = await next(req);
-      if (!res.stream) return res;
-      const inner = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* inner;
-          } catch (err) {
-            report(procedure, err);
-            throw err;
-          }
-        })(),
-      };
-    } catch (err) {
-      report(procedure, err);
-      throw err;
-    }
-  };
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -230,14 +204,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     log,
   });
 
-  const fastPath = createSubscribeFastPath(deps, auth, log);
+  const fastPathOn = options.subscribeFastPath ?? !options.interceptors?.length;
+  const fastPath = fastPathOn ? createSubscribeFastPath(deps, auth, log) : undefined;
   const connectionLimits = resolveConnectionLimits(options);
   const drainTimeoutMs = positiveInteger(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, "drainTimeoutMs");
   const connections = new Connections(connectionLimits, log);
   const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     if (connections.refuseDuringDrain(req, res)) return;
     if (req instanceof http2.Http2ServerRequest) endUnreadRequest(req, res as http2.Http2ServerResponse);
-    if (!fastPath.handle(req, res)) handler(req, res);
+    if (!fastPath?.handle(req, res)) handler(req, res);
   };
   const settings = serverSettings(connectionLimits);
   const h2 = http2.createServer(settings.h2, serve);

@@ -28,6 +28,7 @@ import {
   type Store,
   type StoredEvent,
 } from "../src/store/types.js";
+import { storeAgreesWithRules } from "./store-rules-oracle.js";
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"] as const;
 /** Limits that no case reaches unless it means to. */
@@ -1294,6 +1295,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.send("g", "carol", { text: "later" });
         expect(await w.lastTexts("g")).toEqual({ alice: "later", bob: "later", carol: "later" });
       });
+    });
+
+    describe("the rules module is the oracle (randomized)", () => {
+      storeAgreesWithRules(() => store);
     });
 
     describe("event retention (rule EVT-10)", () => {

@@ -21,7 +21,6 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
-import { create } from "@bufbuild/protobuf";
 import {
   ErrorReason,
   EventService,
@@ -33,9 +32,9 @@ import {
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth.js";
 import type { Deps } from "../context.js";
-import { cursorOf } from "../cursor.js";
-import { narrowcastError, reasonOf } from "../errors.js";
-import { requireNotExpired, subscribeStart } from "../services/subscribe-start.js";
+import { narrowcastError } from "../errors.js";
+import { logRpcFailure } from "../interceptors/logging.js";
+import { SubscribeSession } from "../services/subscribe-core.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -43,8 +42,6 @@ type Protocol = "connect" | "grpc" | "grpc-web";
 
 const PATH = `/${EventService.typeName}/${EventService.method.subscribe.name}`;
 const MAX_REQUEST_BYTES = 64 * 1024;
-const REPLAY_PAGE = 256;
-const HEARTBEAT = create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } });
 const encoder = new TextEncoder();
 
 /** Enveloped bytes of a response, per codec, computed once per response object. */
@@ -209,66 +206,35 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
   const writer = new StreamWriter(res, n);
   const abort = new AbortController();
   res.on("close", () => abort.abort());
-  let sub: Awaited<ReturnType<Deps["hub"]["open"]>> | undefined;
+  let session: SubscribeSession | undefined;
   try {
     const request = await readRequest(req, n.binary);
     const authorization = req.headers["authorization"];
     const headers = new Headers();
     if (typeof authorization === "string") headers.set("authorization", authorization);
-    const caller = await auth.verifyUser(headers);
-    const { appId, userId } = caller;
-    const start = await subscribeStart(deps, caller, request);
-    let last = start.after;
-    sub = await deps.hub.open(appId, userId);
-
-    // Replay (rule EVT-3): per-user events, encoded here.
-    for (let first = true; ; first = false) {
-      const page = await deps.store.readEvents(appId, userId, last, REPLAY_PAGE);
-      if (first && request.cursor) await requireNotExpired(deps, appId, start.after);
-      if (page.length) {
-        const out = page.map((e) =>
-          frameOf(create(SubscribeResponseSchema, { item: { case: "event", value: e.event } }), n.binary),
-        );
-        last = page[page.length - 1].eventId;
-        await writer.write(out);
-        if (abort.signal.aborted) return;
-      }
-      if (page.length < REPLAY_PAGE) break;
+    session = await SubscribeSession.open(deps, await auth.verifyUser(headers), request);
+    for await (const batch of session.replay()) {
+      await writer.write(batch.map((item) => frameOf(item, n.binary)));
+      if (abort.signal.aborted) return;
     }
-    sub.finishReplay(last);
-    await writer.write([
-      frameOf(create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, last) } } }), n.binary),
-    ]);
-
     // Live: the hub writes each event's shared frame directly into this stream while it keeps
     // up; when the transport is full, events queue (bounded, rule EVT-6) until it drains.
-    const heartbeat = frameOf(HEARTBEAT, n.binary);
-    const idle = setTimeout(function beat() {
-      if (!sub!.isBlocked) writer.writeNow([heartbeat]);
-      idle.refresh();
-    }, start.heartbeatMs).unref();
-    try {
-      res.on("drain", () => sub!.drained());
-      sub.attach((items) => {
-        idle.refresh();
-        return writer.writeNow(items.length === 1 ? [frameOf(items[0], n.binary)] : items.map((item) => frameOf(item, n.binary)));
-      });
-      const closed = new Promise<void>((resolve) => {
-        if (abort.signal.aborted) resolve();
-        else abort.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      const failure = await Promise.race([sub.failed, closed]);
-      if (failure) throw failure;
-    } finally {
-      clearTimeout(idle);
-    }
+    const sub = session.subscription;
+    res.on("drain", () => sub.drained());
+    sub.attach((items) =>
+      writer.writeNow(items.length === 1 ? [frameOf(items[0], n.binary)] : items.map((item) => frameOf(item, n.binary))),
+    );
+    const closed = new Promise<void>((resolve) => {
+      if (abort.signal.aborted) resolve();
+      else abort.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    const failure = await Promise.race([sub.failed, closed]);
+    if (failure) throw failure;
   } catch (err) {
     const error = ConnectError.from(err);
-    const fields = { procedure: PATH.slice(1), code: Code[error.code], reason: reasonOf(error), message: error.rawMessage };
-    if (error.code === Code.Internal || error.code === Code.Unknown) log.error({ ...fields, err }, "rpc failed");
-    else log.info(fields, "rpc failed");
+    logRpcFailure(log, PATH.slice(1), error);
     writer.end(error);
   } finally {
-    if (sub) deps.hub.close(sub);
+    session?.close();
   }
 }

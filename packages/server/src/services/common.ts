@@ -13,10 +13,12 @@ import {
   type Group,
   type GroupMember,
   type JoinRequest,
+  type Message,
 } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Deps } from "../context.js";
+import { groupCountsUnread, maySee } from "../rules/index.js";
 import {
   StoreConflict,
   type ConversationCounters,
@@ -107,17 +109,13 @@ export function joinRequestProto(groupId: string, r: JoinRequestRecord): JoinReq
   return create(JoinRequestSchema, { groupId, userId: r.userId, message: r.message, createTime: timestampFromMs(r.createdAt) });
 }
 
-/** Group types whose conversations count unread (rule UNR-2). */
-export function countsUnread(type: GroupType): boolean {
-  return type === GroupType.WORK || type === GroupType.PUBLIC || type === GroupType.COMMUNITY;
-}
 
 export function conversationProto(g: GroupRecord, c: ConversationCounters): Conversation {
   return create(ConversationSchema, {
     groupId: g.groupId,
     groupType: g.type,
     groupName: g.name,
-    unreadCount: countsUnread(g.type) ? c.unreadCount : 0,
+    unreadCount: groupCountsUnread(g.type) ? c.unreadCount : 0,
     lastMessage: c.lastMessage,
     readSeq: BigInt(c.readSeq),
     mentionedMe: c.mentionedMe,
@@ -142,4 +140,15 @@ export function seqBound(seq: bigint, field: string): number {
 /** The GroupLimits of a group's type (rules GRP-13, GRP-14). */
 export function limitsOf(deps: Deps, type: GroupType) {
   return deps.limits.groupLimits(type);
+}
+
+/**
+ * VIS-1 for a message the store returned to a current member (the store already applied the
+ * audience, TGT-4): the rules module decides, history floor included (GRP-6, VIS-3).
+ */
+export function visibleTo(group: GroupRecord, member: MemberRecord, message: Message): boolean {
+  return maySee(
+    { userId: member.userId, groupType: group.type, joinSeq: member.joinSeq },
+    { seq: Number(message.seq), senderId: message.senderId, receiverIds: message.receiverIds },
+  );
 }

@@ -4,7 +4,8 @@ import { ErrorReason, GroupType, MessageService, type ListMessagesRequest } from
 import { fieldInvalid, narrowcastError } from "../errors.js";
 import { callerOf, type Deps } from "../context.js";
 import { MESSAGE_SIZES, decodePageToken, encodePageToken, pageSizeOf, type PageScope } from "../paging.js";
-import { requireGroup, requireMember, seqBound } from "./common.js";
+import { historyFloor } from "../rules/index.js";
+import { requireGroup, requireMember, seqBound, visibleTo } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listMessages.name}`;
@@ -41,7 +42,7 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       const member = await requireMember(deps, group, userId);
       const message = await deps.store.getMessage(appId, group.groupId, req.messageId, userId);
       // Rule MSG-14: invisible and nonexistent look the same, history floor included (GRP-6).
-      if (!message || (group.type !== GroupType.MEETING && Number(message.seq) <= member.joinSeq)) {
+      if (!message || !visibleTo(group, member, message)) {
         throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
       }
       return { message };
@@ -68,7 +69,7 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       if (!forward && upper === 0 && (after ?? anchors.beforeSeq) !== undefined) return { messages: [], nextPageToken: "" };
       const { messages, hasMore } = await deps.store.listMessages(appId, group.groupId, {
         viewerId: userId,
-        floorSeq: group.type === GroupType.MEETING ? 0 : member.joinSeq,
+        floorSeq: historyFloor(group.type, member.joinSeq),
         direction: anchors.direction,
         beforeSeq: upper,
         afterSeq: forward ? (after ?? anchors.afterSeq ?? 0) : 0,

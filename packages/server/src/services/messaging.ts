@@ -17,7 +17,8 @@ import { fieldInvalid, narrowcastError } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Deps } from "../context.js";
 import { StoreConflict } from "../store/types.js";
-import { conflictError, countsUnread, requireGroup, requireMember } from "./common.js";
+import { countsForAudience } from "../rules/index.js";
+import { conflictError, requireGroup, requireMember, visibleTo } from "./common.js";
 
 /** Who sends: a user, or the system (senderId "") through AdminService (rule MSG-13). */
 export interface Sender {
@@ -183,8 +184,7 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
     offlinePushInfo: req.offlinePushInfo,
   });
   const persist = !req.onlineOnly && group.type !== GroupType.AVCHATROOM;
-  const countsAsUnread =
-    persist && countsUnread(group.type) && !req.excludeFromUnread && (!targeted || req.countAsUnreadForReceivers);
+  const countsAsUnread = persist && countsForAudience(group.type, message);
   let result;
   try {
     result = await deps.store.appendMessage({
@@ -223,7 +223,7 @@ export async function recallMessage(
   if (recalledBy) {
     const member = await requireMember(deps, group, recalledBy);
     message = await deps.store.getMessage(appId, groupId, messageId, recalledBy);
-    if (!message || (group.type !== GroupType.MEETING && Number(message.seq) <= member.joinSeq)) throw notFound();
+    if (!message || !visibleTo(group, member, message)) throw notFound();
     const privileged = member.role === MemberRole.OWNER || member.role === MemberRole.ADMIN;
     const isSender = message.senderId === recalledBy;
     if (!isSender && !privileged) {

@@ -46,11 +46,11 @@ import {
   exceedsMaxMembers,
   historyFloorApplies,
   memberEventOnlyToSubject,
+  messageAudience,
   recallAudience,
-  spanContainsEventSql,
-  spanSeesEventSql,
   type AudienceCode,
-} from "./visibility.js";
+} from "../rules/index.js";
+import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -922,7 +922,7 @@ export class PostgresStore implements Store {
 
     // The event ID last: the app's row stays locked from here to COMMIT.
     const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
-      audience: targeted ? { kind: AUDIENCE.TARGETED, targetSeq: seq } : { kind: AUDIENCE.GROUP },
+      audience: { kind: messageAudience(targeted), targetSeq: targeted ? seq : undefined },
       build: buildEvent,
     });
     await rows(

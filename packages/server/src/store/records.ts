@@ -1,7 +1,7 @@
 // Row ↔ record mapping shared by both stores: their tables have the same columns (see
 // sqlite-schema.ts / postgres-schema.ts), so a row of either maps to a record the same way.
 import type { AppRecord, Audience, GroupRecord, JoinRequestRecord, MemberRecord, UserRecord } from "./types.js";
-import { AUDIENCE, type AudienceCode } from "./visibility.js";
+import { AUDIENCE, type AudienceCode } from "../rules/index.js";
 
 export type Row = Record<string, any>;
 

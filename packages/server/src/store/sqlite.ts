@@ -40,11 +40,11 @@ import {
   exceedsMaxMembers,
   historyFloorApplies,
   memberEventOnlyToSubject,
+  messageAudience,
   recallAudience,
-  spanContainsEventSql,
-  spanSeesEventSql,
   type AudienceCode,
-} from "./visibility.js";
+} from "../rules/index.js";
+import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
 import { cursorOf } from "../cursor.js";
 import { membershipOf } from "./routing.js";
 
@@ -670,7 +670,7 @@ export class SqliteStore implements Store {
         appId,
         groupId,
         now,
-        targeted ? { kind: AUDIENCE.TARGETED, targetSeq: seq } : { kind: AUDIENCE.GROUP },
+        { kind: messageAudience(targeted), targetSeq: targeted ? seq : undefined },
         buildEvent,
       );
       this.q(

@@ -87,15 +87,8 @@ export interface PageQuery<K> {
 }
 
 /** Per-type limits a store applies inside its transactions (rules GRP-13, GRP-14). */
-export interface GroupLimits {
-  /** The most members the group may have after the change (GRP-13): beyond it, StoreConflict "group_full". */
-  maxMembers: number;
-  /**
-   * Above this many members (counted after a join, before a leave), MemberJoined / MemberLeft go only
-   * to the user who joined or left (GRP-14); 0 = always to every member.
-   */
-  memberEventsMaxMembers: number;
-}
+export type { GroupLimits } from "../rules/groups.js";
+import type { GroupLimits } from "../rules/groups.js";
 
 export interface NewMember {
   userId: string;

@@ -1,0 +1,139 @@
+// One open Subscribe stream on this node: a bounded queue (rule EVT-6), heartbeats when idle
+// (EVT-5), and two ways out — a reader that pulls (the connect-es handler) or a direct writer
+// that takes items synchronously while its transport keeps up (the HTTP fast path). Both ways
+// share this class, so slow-consumer handling, heartbeats and shutdown cannot differ by path.
+import { create } from "@bufbuild/protobuf";
+import type { ConnectError } from "@connectrpc/connect";
+import { ErrorReason, SubscribeResponseSchema, type SubscribeResponse } from "@narrowcast/gen";
+import { narrowcastError } from "./errors.js";
+
+/** One shared object: the fast path encodes it once per codec. */
+export const HEARTBEAT: SubscribeResponse = create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } });
+
+/**
+ * Writes items to a stream at once; returns false when the transport is full (backpressure).
+ * It must not throw: it runs inside the sender's call.
+ */
+export type DirectWriter = (items: SubscribeResponse[]) => boolean;
+
+export class Subscription {
+  private readonly queue: { eventId: number; item: SubscribeResponse }[] = [];
+  private failure: ConnectError | undefined;
+  /** Stored events at or below this ID were already sent by the replay; drop them. */
+  private replayedUpTo = -1;
+  private replaying = true;
+  private onFail: ((err: ConnectError) => void) | undefined;
+  private writer: DirectWriter | undefined;
+  /** The direct writer's transport is full: items queue until `drained()`. */
+  private blocked = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private waiter: (() => void) | undefined;
+  private boundSignal: AbortSignal | undefined;
+  /** Settles when the subscription fails (slow consumer, shutdown), so a blocked writer can stop. */
+  readonly failed = new Promise<ConnectError>((resolve) => (this.onFail = resolve));
+
+  constructor(
+    readonly appId: string,
+    readonly userId: string,
+    private readonly capacity: number,
+  ) {}
+
+  /** Queues a live event; ends the stream with SLOW_CONSUMER when the queue is full (rule EVT-6). */
+  push(eventId: number, item: SubscribeResponse): void {
+    if (this.failure) return;
+    if (!this.replaying && eventId !== 0 && eventId <= this.replayedUpTo) return;
+    if (this.writer && !this.blocked && this.queue.length === 0) {
+      // The hot path of fan-out: no queue, no wake-up, the shared frame goes straight out.
+      this.writeDirect([item]);
+      return;
+    }
+    if (this.queue.length >= this.capacity) {
+      this.fail(narrowcastError(ErrorReason.SLOW_CONSUMER, "subscriber fell too far behind; resume from the last cursor"));
+      return;
+    }
+    this.queue.push({ eventId, item });
+    this.wake();
+  }
+
+  /**
+   * Ends the replay: queued stored events it already sent are dropped, and the stream now gets a
+   * Heartbeat whenever it has been idle for `heartbeatMs` (rule EVT-5).
+   */
+  finishReplay(lastReplayed: number, heartbeatMs: number): void {
+    this.replaying = false;
+    this.replayedUpTo = lastReplayed;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const id = this.queue[i].eventId;
+      if (id !== 0 && id <= lastReplayed) this.queue.splice(i, 1);
+    }
+    const beat = () => {
+      // Only an idle stream gets one: queued items, or a full transport, mean it is not idle.
+      if (!this.failure && !this.blocked && this.queue.length === 0) this.push(0, HEARTBEAT);
+      this.heartbeat?.refresh();
+    };
+    this.heartbeat = setTimeout(beat, heartbeatMs).unref();
+  }
+
+  /** Switches to direct writes (after the replay and `ready`); anything queued is written now. */
+  attach(writer: DirectWriter): void {
+    this.writer = writer;
+    this.flush();
+  }
+
+  /** The direct writer's transport can take more: write what queued meanwhile. */
+  drained(): void {
+    this.blocked = false;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.writer || this.blocked || this.failure || this.queue.length === 0) return;
+    const items = this.queue.map((q) => q.item);
+    this.queue.length = 0;
+    this.writeDirect(items);
+  }
+
+  private writeDirect(items: SubscribeResponse[]): void {
+    this.heartbeat?.refresh();
+    if (!this.writer!(items)) this.blocked = true;
+  }
+
+  fail(err: ConnectError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.queue.length = 0;
+    this.onFail?.(err);
+    this.wake();
+  }
+
+  /** The next item, waiting for one; undefined once `signal` aborted; throws once the subscription failed. */
+  async next(signal: AbortSignal): Promise<SubscribeResponse | undefined> {
+    if (this.boundSignal !== signal) {
+      this.boundSignal = signal;
+      signal.addEventListener("abort", () => this.wake(), { once: true });
+    }
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const head = this.queue.shift();
+      if (head) {
+        this.heartbeat?.refresh();
+        return head.item;
+      }
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** Releases the heartbeat timer and any waiting reader. */
+  dispose(): void {
+    if (this.heartbeat) clearTimeout(this.heartbeat);
+    this.heartbeat = undefined;
+    this.wake();
+  }
+}
