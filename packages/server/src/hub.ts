@@ -44,10 +44,14 @@ export class Hub {
     this.unsubscribe = bus.subscribe((e) => this.sequencer.accept(e));
   }
 
-  /** Registers a subscription and loads its user's groups into the index. */
-  async open(appId: string, userId: string): Promise<Subscription> {
+  /**
+   * Registers a subscription and loads its user's groups into the index. Its replay covers the
+   * app's events up to `latestEventId` (at least); live delivery covers every event after it.
+   */
+  async open(appId: string, userId: string, latestEventId: number): Promise<Subscription> {
     // During shutdown's drain a request on a connection still open must not start a new stream.
     if (this.closedWith) throw this.closedWith;
+    this.sequencer.startAfter(appId, latestEventId);
     const sub = new Subscription(appId, userId, this.capacity);
     const k = key(appId, userId);
     let state = this.users.get(k);

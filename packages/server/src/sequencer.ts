@@ -1,26 +1,31 @@
-// Releases each app's stored events in event-ID order. IDs are allocated in commit order, but
-// publications can overtake each other: two sends whose transactions commit in turn may publish
-// in the other order, and with several nodes the bus interleaves their publications freely. A
+// Releases each app's stored events in event-ID order, each exactly once. IDs are allocated in
+// commit order without holes, but publications can overtake each other or never come: two sends
+// whose transactions commit in turn may publish in the other order, with several nodes the bus
+// interleaves their publications freely, and a node may stop between commit and publish. A
 // subscriber's cursor is a position in the app's log, so delivering e12 before e11 and then
-// resuming from e12 would lose e11 (rule EVT-3). Events not stored (ID 0) pass straight through.
+// resuming from e12 would lose e11 (rule EVT-3), and delivering e11 after e12 would move its cursor
+// backwards (EVT-8). So a held-back range is read from the store after a short wait, every gap
+// in it at once; anything that arrives for a position already released is dropped. Events not
+// stored (ID 0) pass straight through.
 import type { StoredEvent } from "./store/types.js";
 
 export interface SequencerOptions {
-  /** How long a gap may stay open before the events behind it are released anyway. */
+  /** How long a gap may stay open before the held-back range is read from the store. */
   gapTimeoutMs: number;
-  /** Most events held back per app; beyond it the gap is given up at once. */
+  /** Most events held back per app; beyond it the open gaps are given up at once. */
   maxPending: number;
   /**
-   * Reads the events of a gap that stayed open (from the store): a publication that never came,
-   * e.g. because its node stopped between commit and publish, is recovered from the log.
+   * Reads the app's stored events with IDs from `fromId` to `toId` (a publication that never came
+   * is recovered from the log). Without it, a gap is given up after the timeout.
    */
   recover?: (appId: string, fromId: number, toId: number) => Promise<StoredEvent[]>;
-  /** Called when a gap is given up (neither published nor recoverable). */
+  /** Called when a gap is given up: the store no longer has it (pruned), or too much waits behind it. */
   onGapSkipped?: (appId: string, fromId: number, toId: number) => void;
 }
 
 interface AppState {
-  /** The next event ID to release. */
+  appId: string;
+  /** The next event ID to release; every ID below it was released or given up. */
   expected: number;
   pending: Map<number, StoredEvent>;
   timer: NodeJS.Timeout | undefined;
@@ -35,6 +40,19 @@ export class Sequencer {
     private readonly options: SequencerOptions,
   ) {}
 
+  /**
+   * Starts an app's sequence after `latestEventId` unless it runs already: a subscription whose
+   * replay ends at (or after) that ID then gets every later event, in order. Without this the
+   * first publication seen would start the sequence and one it overtook would be lost.
+   */
+  startAfter(appId: string, latestEventId: number): void {
+    if (!this.apps.has(appId)) this.apps.set(appId, this.newState(appId, latestEventId + 1));
+  }
+
+  private newState(appId: string, expected: number): AppState {
+    return { appId, expected, pending: new Map(), timer: undefined, recovering: false };
+  }
+
   accept(event: StoredEvent): void {
     if (event.eventId === 0) {
       this.emit(event);
@@ -42,19 +60,16 @@ export class Sequencer {
     }
     let state = this.apps.get(event.appId);
     if (!state) {
-      // The first event seen of an app starts its sequence.
-      state = { expected: event.eventId, pending: new Map(), timer: undefined, recovering: false };
+      // No subscription of this app has started here: nobody is waiting for earlier events.
+      state = this.newState(event.appId, event.eventId);
       this.apps.set(event.appId, state);
     }
-    if (event.eventId < state.expected) {
-      // Late: its gap was given up already. Deliver it rather than lose it.
-      this.emit(event);
-      return;
-    }
+    // Released already (published twice, or recovered from the store before it came): drop it.
+    if (event.eventId < state.expected || state.pending.has(event.eventId)) return;
     if (event.eventId > state.expected) {
       state.pending.set(event.eventId, event);
-      if (state.pending.size > this.options.maxPending) this.skipGap(event.appId, state);
-      else state.timer ??= setTimeout(() => this.skipGap(event.appId, state), this.options.gapTimeoutMs).unref();
+      if (state.pending.size > this.options.maxPending) this.giveUp(state);
+      else state.timer ??= setTimeout(() => this.recover(state), this.options.gapTimeoutMs).unref();
       return;
     }
     this.emit(event);
@@ -78,44 +93,56 @@ export class Sequencer {
       state.timer = undefined;
       return;
     }
+    if (state.recovering) return;
     if (state.timer) state.timer.refresh();
-    else {
-      const appId = [...state.pending.values()][0].appId;
-      state.timer = setTimeout(() => this.skipGap(appId, state), this.options.gapTimeoutMs).unref();
-    }
+    else state.timer = setTimeout(() => this.recover(state), this.options.gapTimeoutMs).unref();
   }
 
-  private skipGap(appId: string, state: AppState): void {
+  /** Reads every gap of the held-back range from the store, then releases what is complete. */
+  private recover(state: AppState): void {
     if (state.timer) clearTimeout(state.timer);
     state.timer = undefined;
     if (state.pending.size === 0 || state.recovering) return;
-    const recover = this.options.recover;
-    if (!recover) {
-      this.giveUp(appId, state);
+    const read = this.options.recover;
+    if (!read) {
+      this.giveUp(state);
       return;
     }
     state.recovering = true;
-    recover(appId, state.expected, Math.min(...state.pending.keys()) - 1)
+    const from = state.expected;
+    const to = Math.max(...state.pending.keys()) - 1;
+    let ok = false;
+    read(state.appId, from, to)
       .then(
         (events) => {
-          for (const e of events) if (e.eventId >= state.expected && !state.pending.has(e.eventId)) state.pending.set(e.eventId, e);
+          ok = true;
+          for (const e of events) if (e.eventId >= state.expected && e.eventId <= to && !state.pending.has(e.eventId)) state.pending.set(e.eventId, e);
         },
         () => {},
       )
       .finally(() => {
         state.recovering = false;
-        this.giveUp(appId, state);
+        if (this.apps.get(state.appId) !== state) return;
+        this.drain(state);
+        // A gap inside the range the store answered for is one it does not have (pruned, EVT-10):
+        // give up exactly those. A gap that opened meanwhile, or a failed read, waits another round.
+        while (ok && state.pending.size > 0 && state.expected <= to) this.skipTo(state, Math.min(...state.pending.keys()));
+        this.arm(state);
       });
   }
 
-  /** Releases what the recovery filled in; a gap that is still open is skipped. */
-  private giveUp(appId: string, state: AppState): void {
+  /** Gives up the IDs from `expected` to `next - 1` and releases what follows them. */
+  private skipTo(state: AppState, next: number): void {
+    this.options.onGapSkipped?.(state.appId, state.expected, next - 1);
+    state.expected = next;
     this.drain(state);
-    if (state.pending.size === 0) return;
-    const resume = Math.min(...state.pending.keys());
-    this.options.onGapSkipped?.(appId, state.expected, resume - 1);
-    state.expected = resume;
-    this.drain(state);
+  }
+
+  /** Too much waits (or nothing can be read): give every open gap up, releasing all held events. */
+  private giveUp(state: AppState): void {
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = undefined;
+    while (state.pending.size > 0) this.skipTo(state, Math.min(...state.pending.keys()));
   }
 
   stop(): void {

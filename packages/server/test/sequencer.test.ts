@@ -44,7 +44,7 @@ describe("Sequencer", () => {
     expect(out).toEqual(["a:1", "a:2", "a:3", "a:4"]);
   });
 
-  it("gives a gap up after the timeout and delivers a late event anyway", () => {
+  it("without a store, gives a gap up after the timeout and drops the late event (no repeat, no reorder)", () => {
     vi.useFakeTimers();
     const { seq, out, skipped } = make({ gapTimeoutMs: 100 });
     seq.accept(ev("a", 1));
@@ -56,7 +56,7 @@ describe("Sequencer", () => {
     expect(skipped).toEqual(["a:2-2"]);
     seq.accept(ev("a", 2));
     seq.accept(ev("a", 4));
-    expect(out).toEqual(["a:1", "a:3", "a:2", "a:4"]);
+    expect(out).toEqual(["a:1", "a:3", "a:4"]);
   });
 
   it("gives a gap up at once when too many events wait behind it", () => {
@@ -96,4 +96,96 @@ describe("Sequencer", () => {
     expect(out).toEqual(["a:1", "a:3"]);
     expect(skipped).toEqual(["a:2-2"]);
   });
+
+  // The three faults issue 16 found under injected bus faults, each reproduced here first.
+  it("a publication that arrives after the store filled its gap is dropped, not delivered again out of order", async () => {
+    vi.useFakeTimers();
+    const { seq, out } = make({ gapTimeoutMs: 100, recover: async (app, from, to) => range(app, from, to) });
+    for (const id of [1, 3, 4]) seq.accept(ev("a", id));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(out).toEqual(["a:1", "a:2", "a:3", "a:4"]);
+    seq.accept(ev("a", 2));
+    seq.accept(ev("a", 3));
+    seq.accept(ev("a", 5));
+    expect(out).toEqual(["a:1", "a:2", "a:3", "a:4", "a:5"]);
+  });
+
+  it("one recovery reads every gap of the held-back range, not only the first", async () => {
+    vi.useFakeTimers();
+    const asked: string[] = [];
+    const { seq, out, skipped } = make({
+      gapTimeoutMs: 100,
+      recover: async (app, from, to) => {
+        asked.push(`${from}-${to}`);
+        return range(app, from, to);
+      },
+    });
+    for (const id of [1, 3, 5, 8]) seq.accept(ev("a", id));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(asked).toEqual(["2-7"]);
+    expect(out).toEqual(["a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7", "a:8"]);
+    expect(skipped).toEqual([]);
+  });
+
+  it("a gap that opens while another is being read is read in turn, never skipped while the store has it", async () => {
+    vi.useFakeTimers();
+    let release!: () => void;
+    const asked: string[] = [];
+    const { seq, out, skipped } = make({
+      gapTimeoutMs: 100,
+      recover: async (app, from, to) => {
+        asked.push(`${from}-${to}`);
+        if (asked.length === 1) await new Promise<void>((r) => (release = r));
+        return range(app, from, to);
+      },
+    });
+    seq.accept(ev("a", 1));
+    seq.accept(ev("a", 3));
+    await vi.advanceTimersByTimeAsync(100); // reading 2-2 now, slowly
+    seq.accept(ev("a", 5)); // a new gap (4) opens meanwhile
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(out).toEqual(["a:1", "a:2", "a:3"]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(asked).toEqual(["2-2", "4-4"]);
+    expect(out).toEqual(["a:1", "a:2", "a:3", "a:4", "a:5"]);
+    expect(skipped).toEqual([]);
+  });
+
+  it("a failed read skips nothing: the range is read again after another timeout", async () => {
+    vi.useFakeTimers();
+    let fail = true;
+    const { seq, out, skipped } = make({
+      gapTimeoutMs: 100,
+      recover: async (app, from, to) => {
+        if (fail) throw new Error("database down");
+        return range(app, from, to);
+      },
+    });
+    seq.accept(ev("a", 1));
+    seq.accept(ev("a", 3));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(out).toEqual(["a:1"]);
+    fail = false;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(out).toEqual(["a:1", "a:2", "a:3"]);
+    expect(skipped).toEqual([]);
+  });
+
+  it("startAfter: a subscription's start fixes where the sequence begins, so an overtaken publication is not lost", () => {
+    const { seq, out } = make();
+    seq.startAfter("a", 10);
+    seq.accept(ev("a", 12));
+    seq.accept(ev("a", 11));
+    expect(out).toEqual(["a:11", "a:12"]);
+    seq.startAfter("a", 50); // a later subscription does not move a running sequence
+    seq.accept(ev("a", 13));
+    expect(out).toEqual(["a:11", "a:12", "a:13"]);
+  });
 });
+
+function range(appId: string, from: number, to: number): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  for (let id = from; id <= to; id++) out.push(ev(appId, id));
+  return out;
+}

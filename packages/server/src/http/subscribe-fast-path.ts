@@ -4,7 +4,10 @@
 // written to every stream; a stream's queued events go out in one write. It speaks the three
 // protocols' streaming framing (Connect, gRPC, gRPC-Web; binary and JSON) with connect-es's own
 // protocol helpers, and leaves anything unusual (compression, timeouts, gRPC-Web text, GET) to
-// the regular connect-es handler. The conformance suite runs over all three protocols against it.
+// the regular connect-es handler. Both take everything else — validation, replay, `ready`,
+// heartbeats, slow-consumer cuts, shutdown — from the one Subscribe core (services/subscribe-core.ts
+// and subscription.ts). It does not run ServerOptions.interceptors, so the server turns it off when
+// there are any (ServerOptions.subscribeFastPath). The conformance suite runs against both paths.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";

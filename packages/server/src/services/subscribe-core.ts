@@ -56,16 +56,20 @@ export class SubscribeSession {
       after = parseCursor(caller.appId, req.cursor, latest);
       await requireNotExpired(deps, caller.appId, after);
     }
-    const subscription = await deps.hub.open(caller.appId, caller.userId);
+    const subscription = await deps.hub.open(caller.appId, caller.userId, latest);
     return new SubscribeSession(deps, caller, !!req.cursor, after, heartbeatMs, subscription);
   }
 
   /**
    * The replay (EVT-3): the caller's stored events after the cursor, one page per batch, then the
-   * `ready` batch. Live events held back meanwhile follow without gap or repeat.
+   * `ready` batch. Live events held back meanwhile follow without gap or repeat. Without a cursor,
+   * `ready` comes first (at the log's head when the stream opened) and the events committed while
+   * it registered follow it as live ones.
    */
   async *replay(): AsyncGenerator<SubscribeResponse[]> {
     const { appId, userId } = this.caller;
+    const ready = (after: number) => [create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, after) } } })];
+    if (!this.hasCursor) yield ready(this.after);
     let last = this.after;
     for (let first = true; ; first = false) {
       const page = await this.deps.store.readEvents(appId, userId, last, REPLAY_PAGE);
@@ -77,7 +81,7 @@ export class SubscribeSession {
       if (page.length < REPLAY_PAGE) break;
     }
     this.subscription.finishReplay(last, this.heartbeatMs);
-    yield [create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, last) } } })];
+    if (this.hasCursor) yield ready(last);
   }
 
   /** Unregisters the stream. */
