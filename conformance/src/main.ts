@@ -100,7 +100,10 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
     const ruleIds = readRuleIds(opts.spec);
     const table = coverage(ruleIds, allCases);
     const width = Math.max(...table.map((r) => r.rule.length));
-    for (const row of table) out.write(`${row.rule.padEnd(width)}  ${row.cases.length === 0 ? "NOT COVERED" : row.cases.join(", ")}\n`);
+    for (const row of table) {
+      const cited = row.cases.length > 0 ? row.cases.join(", ") : row.untestable ? `not testable over the network: ${row.untestable}` : "NOT COVERED";
+      out.write(`${row.rule.padEnd(width)}  ${cited}\n`);
+    }
     const missing = uncoveredRules(ruleIds, allCases);
     const unknown = unknownRules(ruleIds, allCases);
     out.write(`${ruleIds.length - missing.length}/${ruleIds.length} rules covered by ${allCases.length} cases\n`);

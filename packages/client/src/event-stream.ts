@@ -40,7 +40,7 @@ const defaultReconnect = { baseDelayMs: 250, maxDelayMs: 15_000 };
  * exponential backoff and full jitter, resuming from the last cursor received (an event's
  * cursor, or the cursor of `ready`), so that the server replays exactly what was missed
  * (rule EVT-3): no event is lost or delivered twice across disconnects. It waits at least the
- * RetryInfo delay the server gave (SLOW_CONSUMER, SHUTTING_DOWN). A cursor the server no longer
+ * RetryInfo delay the server gave (SLOW_CONSUMER, SHUTTING_DOWN, BACKEND_UNAVAILABLE). A cursor the server no longer
  * has events for (CURSOR_EXPIRED, rule EVT-10) cannot be resumed from, ever: the stream starts
  * afresh without a cursor and tells the app through "resync" to reload its state. It stops on
  * close(), or on an error that retrying cannot fix, which it reports through "error".

@@ -14,7 +14,7 @@ const defaultMaxAttempts = 5;
 
 /**
  * Whether retrying a failed attempt can help. Yes when the server said so with a RetryInfo
- * (RATE_LIMITED, SLOW_CONSUMER, SHUTTING_DOWN; rule ERR-5), and when the attempt may have been
+ * (RATE_LIMITED, SLOW_CONSUMER, SHUTTING_DOWN, BACKEND_UNAVAILABLE; rule ERR-5), and when the attempt may have been
  * lost on the way rather than rejected: connection resets surface as Aborted, Canceled or
  * Unavailable, deadlines as DeadlineExceeded, and low-level HTTP/2 failures as Internal or
  * Unknown without the ErrorInfo that every server error carries (rule ERR-1).

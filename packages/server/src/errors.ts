@@ -52,6 +52,7 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.PAGE_TOKEN_INVALID]: Code.InvalidArgument,
   [ErrorReason.CURSOR_EXPIRED]: Code.OutOfRange,
   [ErrorReason.GROUP_FULL]: Code.FailedPrecondition,
+  [ErrorReason.BACKEND_UNAVAILABLE]: Code.Unavailable,
 };
 
 /**
@@ -62,6 +63,7 @@ const defaultRetryDelayMs: Partial<Record<ErrorReason, number>> = {
   [ErrorReason.RATE_LIMITED]: 25,
   [ErrorReason.SLOW_CONSUMER]: 100,
   [ErrorReason.SHUTTING_DOWN]: 1000,
+  [ErrorReason.BACKEND_UNAVAILABLE]: 1000,
 };
 
 export function reasonCode(reason: ErrorReason): Code {
@@ -119,4 +121,41 @@ export function reasonOf(err: unknown): string | undefined {
   if (!(err instanceof ConnectError)) return undefined;
   const info = err.findDetails(ErrorInfoSchema).find((d) => d.domain === ERROR_DOMAIN);
   return info?.reason;
+}
+
+/** Node socket errors, PostgreSQL SQLSTATEs and NATS codes that mean "the backend cannot be reached now". */
+const UNREACHABLE_CODES = new Set([
+  // Node sockets (pg and nats connect over TCP).
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN",
+  // PostgreSQL: connection exceptions (class 08), operator intervention (57P01-57P03), too many connections.
+  "08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "53300",
+  // SQLite: another writer holds the database longer than the busy timeout.
+  "SQLITE_BUSY",
+  // NATS (nats.js error codes).
+  "CONNECTION_CLOSED", "CONNECTION_DRAINING", "CONNECTION_REFUSED", "DISCONNECT", "TIMEOUT",
+]);
+
+/** Messages of errors that carry no code: pg's when the server goes away mid-query, pg-pool's connect timeout. */
+const UNREACHABLE_MESSAGES = [/^Connection terminated/, /timeout exceeded when trying to connect/, /^Client has encountered a connection error/];
+
+/** True when `err` says a backend (database, bus) cannot be reached now (rule ERR-6). */
+export function isBackendUnreachable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+  if (err instanceof AggregateError) return err.errors.some(isBackendUnreachable);
+  return UNREACHABLE_MESSAGES.some((re) => re.test(err.message)) || (err.cause !== undefined && isBackendUnreachable(err.cause));
+}
+
+/**
+ * What a client may see of an error: typed errors as they are; a backend outage as Unavailable
+ * BACKEND_UNAVAILABLE (rule ERR-6); anything else as a bare Internal. Driver messages, addresses
+ * and stacks stay in the server's log.
+ */
+export function publicError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (isBackendUnreachable(err)) {
+    return narrowcastError(ErrorReason.BACKEND_UNAVAILABLE, "a backend of the server is unreachable; retry shortly");
+  }
+  return new ConnectError("internal error", Code.Internal);
 }

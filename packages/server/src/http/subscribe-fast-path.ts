@@ -234,9 +234,7 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     const failure = await Promise.race([sub.failed, closed]);
     if (failure) throw failure;
   } catch (err) {
-    const error = ConnectError.from(err);
-    logRpcFailure(log, PATH.slice(1), error);
-    writer.end(error);
+    writer.end(logRpcFailure(log, PATH.slice(1), err));
   } finally {
     session?.close();
   }

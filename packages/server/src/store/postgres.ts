@@ -138,6 +138,8 @@ export class PostgresStore implements Store {
       connectionString,
       max: max ?? 10,
       options: schema ? `-c search_path=${schema}` : undefined,
+      // An unreachable database fails a request after this long instead of hanging it (ERR-6).
+      connectionTimeoutMillis: 5_000,
     });
     // An idle connection that dies (server restart, network) is replaced on the next checkout;
     // without a listener the pool's "error" event would end the process.
