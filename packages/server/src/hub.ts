@@ -11,6 +11,14 @@ import { Sequencer } from "./sequencer.js";
 
 const key = (appId: string, id: string) => `${appId}\u0000${id}`;
 
+/** What the hub reports as it fans out, for metrics (src/ops/metrics.ts); every hook optional. */
+export interface HubObserver {
+  /** Live events handed to streams (written or queued), one per stream. */
+  delivered?(count: number): void;
+  /** A stream ended with SLOW_CONSUMER (rule EVT-6). */
+  slowConsumerCut?(): void;
+}
+
 /**
  * Writes items to a stream at once; returns false when the transport is full (backpressure).
  * It must not throw: it runs inside the sender's call.
@@ -38,6 +46,7 @@ export class Subscription {
     readonly appId: string,
     readonly userId: string,
     private readonly capacity: number,
+    private readonly observer: HubObserver = {},
   ) {}
 
   /** Queues a live event; ends the stream with SLOW_CONSUMER when the queue is full (rule EVT-6). */
@@ -46,13 +55,16 @@ export class Subscription {
     if (!this.replaying && eventId !== 0 && eventId <= this.replayedUpTo) return;
     if (this.writer && !this.blocked && this.queue.length === 0) {
       // The hot path of fan-out: no queue, no wake-up, the shared frame goes straight out.
+      this.observer.delivered?.(1);
       if (!this.writer([item])) this.blocked = true;
       return;
     }
     if (this.queue.length >= this.capacity) {
+      this.observer.slowConsumerCut?.();
       this.fail(narrowcastError(ErrorReason.SLOW_CONSUMER, "subscriber fell too far behind; resume from the last cursor"));
       return;
     }
+    this.observer.delivered?.(1);
     this.queue.push({ eventId, item });
     this.signal();
   }
@@ -179,6 +191,8 @@ export class Hub {
     bus: Bus,
     private readonly capacity: number,
     onGapSkipped?: (appId: string, fromId: number, toId: number) => void,
+    /** Metrics of the fan-out (delivered events, slow-consumer cuts). */
+    private readonly observer: HubObserver = {},
   ) {
     this.sequencer = new Sequencer((e) => this.route(e), {
       gapTimeoutMs: 250,
@@ -193,7 +207,7 @@ export class Hub {
   async open(appId: string, userId: string): Promise<Subscription> {
     // During shutdown's drain a request on a connection still open must not start a new stream.
     if (this.closedWith) throw this.closedWith;
-    const sub = new Subscription(appId, userId, this.capacity);
+    const sub = new Subscription(appId, userId, this.capacity, this.observer);
     const k = key(appId, userId);
     let state = this.users.get(k);
     if (state) {

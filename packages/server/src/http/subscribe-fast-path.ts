@@ -36,6 +36,10 @@ import type { Deps } from "../context.js";
 import { cursorOf } from "../cursor.js";
 import { narrowcastError, reasonOf } from "../errors.js";
 import { requireNotExpired, subscribeStart } from "../services/subscribe-start.js";
+import { REQUEST_ID_HEADER, requestLogger } from "../ops/request-id.js";
+
+/** Told when a stream served here ends: its error, or undefined (metrics). */
+export type StreamDone = (procedure: string, error: ConnectError | undefined) => void;
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -194,18 +198,23 @@ export interface SubscribeFastPath {
   handle(req: Req, res: Res): boolean;
 }
 
-export function createSubscribeFastPath(deps: Deps, auth: Authenticator, log: Logger): SubscribeFastPath {
+export function createSubscribeFastPath(deps: Deps, auth: Authenticator, log: Logger, onDone: StreamDone = () => {}): SubscribeFastPath {
   return {
     handle(req, res) {
       const n = negotiate(req);
       if (!n) return false;
-      void serve(deps, auth, log, req, res, n);
+      const requestLog = requestLogger(log, req.headers[REQUEST_ID_HEADER] as string | undefined);
+      void serve(deps, auth, requestLog, req, res, n).then(
+        (error) => onDone(PATH.slice(1), error),
+        (err: unknown) => requestLog.error({ err, procedure: PATH.slice(1) }, "subscribe fast path failed"),
+      );
       return true;
     },
   };
 }
 
-async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res: Res, n: Negotiated): Promise<void> {
+/** Serves the stream; resolves with the error it ended with, if any. */
+async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res: Res, n: Negotiated): Promise<ConnectError | undefined> {
   const writer = new StreamWriter(res, n);
   const abort = new AbortController();
   res.on("close", () => abort.abort());
@@ -231,7 +240,7 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
         );
         last = page[page.length - 1].eventId;
         await writer.write(out);
-        if (abort.signal.aborted) return;
+        if (abort.signal.aborted) return undefined;
       }
       if (page.length < REPLAY_PAGE) break;
     }
@@ -268,6 +277,7 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     if (error.code === Code.Internal || error.code === Code.Unknown) log.error({ ...fields, err }, "rpc failed");
     else log.info(fields, "rpc failed");
     writer.end(error);
+    return error;
   } finally {
     if (sub) deps.hub.close(sub);
   }
