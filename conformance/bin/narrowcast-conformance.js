@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step.
-import { register } from "tsx/esm/api";
-
-register();
-await import("../src/cli.ts");
+// `narrowcast-conformance`: runs the compiled dist/cli.js. "#cli" is a package-internal import
+// (package.json "imports"); under `--conditions=narrowcast-source --import tsx` it runs the sources.
+await import("#cli");

@@ -8,7 +8,9 @@ import pg from "pg";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Interceptor } from "@connectrpc/connect";
-import { NatsBus, PostgresStore, startServer, type RunningServer } from "@narrowcast/server";
+import { startServer, type RunningServer } from "@narrowcast/server";
+import { NatsBus } from "@narrowcast/server/nats";
+import { PostgresStore } from "@narrowcast/server/postgres";
 import { allCases, formatFailure, readKnownFailing, runSuite } from "../src/index.js";
 import { selfTestOptions } from "./self-options.js";
 

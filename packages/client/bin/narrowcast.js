@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// The `narrowcast` CLI. The package ships TypeScript sources without a build step, so
-// register tsx's loader first, then load the CLI itself.
-import { register } from "tsx/esm/api";
-
-register();
-await import("../src/cli.ts");
+// The `narrowcast` CLI: runs the compiled dist/cli.js. "#cli" is a package-internal import
+// (package.json "imports"); the monorepo's tests run the sources instead with
+// `node --conditions=narrowcast-source --import tsx bin/narrowcast.js`.
+await import("#cli");

@@ -8,6 +8,8 @@ import { startServer } from "@narrowcast/server";
 import type { RunningServer } from "@narrowcast/server";
 
 const bin = fileURLToPath(new URL("../bin/narrowcast.js", import.meta.url));
+// The bin runs the TypeScript sources (through tsx and the "narrowcast-source" condition): no build needed.
+const node = ["--conditions=narrowcast-source", "--import", "tsx", bin];
 
 let server: RunningServer;
 let env: NodeJS.ProcessEnv;
@@ -27,7 +29,7 @@ interface Result {
 
 function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv } });
+    const child = spawn(process.execPath, [...node, ...args], { env: { ...env, ...extraEnv } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -54,7 +56,7 @@ class Tail {
   readonly exited: Promise<number | null>;
 
   constructor(token: string, jsonOutput: boolean) {
-    this.child = spawn(process.execPath, [bin, "tail", ...(jsonOutput ? ["--json"] : [])], {
+    this.child = spawn(process.execPath, [...node, "tail", ...(jsonOutput ? ["--json"] : [])], {
       env: { ...env, NARROWCAST_TOKEN: token },
     });
     this.exited = new Promise((resolve) => this.child.on("close", resolve));

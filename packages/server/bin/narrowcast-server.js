@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step.
-import { register } from "tsx/esm/api";
-register();
-await import("../src/main.ts");
+// `narrowcast-server` (and `npm start`): runs the compiled dist/main.js. "#main" is a
+// package-internal import (package.json "imports"); the monorepo's tests run the sources instead
+// with `node --conditions=narrowcast-source --import tsx bin/narrowcast-server.js`.
+await import("#main");

@@ -13,6 +13,7 @@ import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { ErrorReason, ServerService } from "@narrowcast/gen";
 import { AdminService } from "@narrowcast/gen/admin";
 import { narrowcastError } from "./errors.js";
+import { HealthService } from "./ops/health-service.js";
 import { isValidId } from "./ids.js";
 import { callerKey, type Caller } from "./context.js";
 import type { AppRecord, Store } from "./store/types.js";
@@ -210,6 +211,8 @@ export class Authenticator {
           break;
         case ServerService.typeName:
           break; // Rule AUTH-7: no authentication; a token sent is ignored.
+        case HealthService.typeName:
+          break; // grpc.health.v1, for load balancers and probes: no authentication.
         default:
           req.contextValues.set(callerKey, await this.verifyUser(req.header));
       }

@@ -4,12 +4,15 @@
 import { create } from "@bufbuild/protobuf";
 import { SubscribeResponseSchema, type SubscribeResponse } from "@narrowcast/gen";
 import type { ConnectError } from "@connectrpc/connect";
-import { Subscription } from "./subscription.js";
+import { Subscription, type SubscriptionObserver } from "./subscription.js";
 import type { Bus } from "./bus/types.js";
 import type { Store, StoredEvent } from "./store/types.js";
 import { Sequencer } from "./sequencer.js";
 
 const key = (appId: string, id: string) => `${appId}\u0000${id}`;
+
+/** What the hub reports as it fans out, for metrics (src/ops/metrics.ts); every hook optional. */
+export type HubObserver = SubscriptionObserver;
 
 interface UserState {
   subs: Set<Subscription>;
@@ -34,6 +37,8 @@ export class Hub {
     bus: Bus,
     private readonly capacity: number,
     onGapSkipped?: (appId: string, fromId: number, toId: number) => void,
+    /** Metrics of the fan-out (delivered events, slow-consumer cuts). */
+    private readonly observer: HubObserver = {},
   ) {
     this.sequencer = new Sequencer((e) => this.route(e), {
       gapTimeoutMs: 250,
@@ -52,7 +57,7 @@ export class Hub {
     // During shutdown's drain a request on a connection still open must not start a new stream.
     if (this.closedWith) throw this.closedWith;
     this.sequencer.startAfter(appId, latestEventId);
-    const sub = new Subscription(appId, userId, this.capacity);
+    const sub = new Subscription(appId, userId, this.capacity, this.observer);
     const k = key(appId, userId);
     let state = this.users.get(k);
     if (state) {

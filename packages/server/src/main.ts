@@ -4,8 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "./server.js";
 import { parseMaxGroupMembers } from "./group-limits.js";
-import { NatsBus } from "./bus/nats.js";
-import { PostgresStore } from "./store/postgres.js";
+import { parseCorsOrigins } from "./http/cors.js";
 
 const program = new Command()
   .name("narrowcast-server")
@@ -61,6 +60,17 @@ const program = new Command()
   .addOption(
     new Option("--drain-timeout <seconds>", "on SIGTERM/SIGINT, how long in-flight requests may take to finish").env("NARROWCAST_DRAIN_TIMEOUT").default("10"),
   )
+  .addOption(
+    new Option("--cors-origins <origins>", 'origins whose web pages may call the server, comma-separated, or "*" for any (default: none)')
+      .env("NARROWCAST_CORS_ORIGINS")
+      .argParser((text) => {
+        try {
+          return parseCorsOrigins(text);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }),
+  )
   .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
   .addOption(
     new Option("--database-url <url>", "PostgreSQL for several nodes (default: the embedded SQLite store in --data-dir)").env(
@@ -76,13 +86,35 @@ const program = new Command()
 
 const opts = program.opts();
 const logger = pino({ level: opts.logLevel, base: { service: "narrowcast" } });
-const bus = opts.natsUrl ? await NatsBus.connect({ servers: opts.natsUrl, subject: opts.natsSubject }) : undefined;
+
+/**
+ * Imports a backend only when its flag is given: `pg` and `nats` are optional peer dependencies,
+ * so a missing driver gets a command to run instead of a stack trace.
+ */
+async function loadBackend<T>(flag: string, driver: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ERR_MODULE_NOT_FOUND" && e.message.includes(`'${driver}'`)) {
+      program.error(`${flag} needs the optional dependency "${driver}": npm install ${driver}`);
+    }
+    throw err;
+  }
+}
+
+const bus = opts.natsUrl
+  ? await (await loadBackend("--nats-url", "nats", () => import("./bus/nats.js"))).NatsBus.connect({ servers: opts.natsUrl, subject: opts.natsSubject })
+  : undefined;
 if (opts.databaseUrl && !opts.adminKey) {
   // Nodes sharing a database must share the admin key; a generated one would differ per node.
   program.error("--database-url needs --admin-key (or NARROWCAST_ADMIN_KEY): every node must use the same key");
 }
 const store = opts.databaseUrl
-  ? new PostgresStore({ connectionString: opts.databaseUrl, schema: opts.databaseSchema })
+  ? new (await loadBackend("--database-url", "pg", () => import("./store/postgres.js"))).PostgresStore({
+      connectionString: opts.databaseUrl,
+      schema: opts.databaseSchema,
+    })
   : undefined;
 const server = await startServer({
   bus,
@@ -103,6 +135,7 @@ const server = await startServer({
   maxHeaderBytes: Number(opts.maxHeaderBytes),
   maxResetsPerSecond: Number(opts.maxResetsPerSecond),
   drainTimeoutMs: Number(opts.drainTimeout) * 1000,
+  corsOrigins: opts.corsOrigins,
   logger,
 });
 

@@ -28,6 +28,12 @@ import { Hub } from "./hub.js";
 import { loggingInterceptor } from "./interceptors/logging.js";
 import { createSubscribeFastPath } from "./http/subscribe-fast-path.js";
 import { createNodeHandler } from "./http/adapter.js";
+import { CorsPolicy, parseCorsOrigins } from "./http/cors.js";
+import { createOpsEndpoints } from "./ops/endpoints.js";
+import { registerHealthService } from "./ops/health-service.js";
+import { ServerMetrics } from "./ops/metrics.js";
+import { Readiness } from "./ops/readiness.js";
+import { assignRequestId, REQUEST_ID_HEADER, requestLogger } from "./ops/request-id.js";
 import { Connections, endUnreadRequest, resolveConnectionLimits, serverSettings, type ConnectionLimitOptions } from "./http/limits.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, drain } from "./http/shutdown.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -37,7 +43,6 @@ import { eventService } from "./services/event-service.js";
 import { groupService } from "./services/group-service.js";
 import { messageService } from "./services/message-service.js";
 import { serverService } from "./services/server-service.js";
-import { SqliteStore } from "./store/sqlite.js";
 import type { Store, StoredEvent } from "./store/types.js";
 
 export interface ServerOptions extends ConnectionLimitOptions {
@@ -88,6 +93,14 @@ export interface ServerOptions extends ConnectionLimitOptions {
    * knowing that those interceptors then do not see such streams.
    */
   subscribeFastPath?: boolean;
+  /**
+   * Origins whose web pages may call the server (CORS): exact origins such as
+   * "https://app.example.com", or "*" for any; a list or a comma-separated string. Default none:
+   * browsers on other origins are refused (src/http/cors.ts).
+   */
+  corsOrigins?: string | readonly string[];
+  /** How often a grpc.health.v1 Watch re-checks readiness; default 5,000 ms. */
+  healthWatchIntervalMs?: number;
   /** Clock, for tests. */
   now?: () => number;
   /** On close, how long in-flight requests may take to finish before connections are cut; default 10,000 ms. */
@@ -165,12 +178,24 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const log =
     options.logger ?? pino({ level: options.logLevel ?? "silent", base: { service: "narrowcast" } });
   const now = options.now ?? Date.now;
-  let store: Store = options.store ?? new SqliteStore({ dataDir: options.dataDir ?? ":memory:" });
+  const cors = new CorsPolicy(parseCorsOrigins(options.corsOrigins));
+  // Imported only when used, so that a server on another store never loads better-sqlite3.
+  let store: Store = options.store ?? new (await import("./store/sqlite.js")).SqliteStore({ dataDir: options.dataDir ?? ":memory:" });
   await store.migrate();
   if (options.wrapStore) store = options.wrapStore(store);
-  const bus = options.bus ?? new InProcessBus();
-  const hub = new Hub(store, bus, options.subscriberBufferSize ?? 1024, (appId, fromId, toId) =>
-    log.warn({ appId, fromId, toId }, "events neither published nor readable from the store: live streams skip them"),
+  const metrics = new ServerMetrics({ openStreams: () => hub.subscriptionCount });
+  store = metrics.instrumentStore(store);
+  const bus = metrics.observeBus(options.bus ?? new InProcessBus());
+  const readiness = new Readiness(store, bus);
+  const hub = new Hub(
+    store,
+    bus,
+    options.subscriberBufferSize ?? 1024,
+    (appId, fromId, toId) => {
+      metrics.gapSkipped(fromId, toId);
+      log.warn({ appId, fromId, toId }, "events neither published nor readable from the store: live streams skip them");
+    },
+    metrics,
   );
   const limits = limitsOf(options);
   const deps: Deps = {
@@ -198,20 +223,29 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       router.service(EventService, eventService(deps));
       router.service(AdminService, adminService(deps));
       router.service(ServerService, serverService(limits));
+      registerHealthService(router, {
+        readiness,
+        services: [GroupService, MessageService, ConversationService, EventService, AdminService, ServerService].map((s) => s.typeName),
+        watchIntervalMs: options.healthWatchIntervalMs,
+      });
     },
-    interceptors: [loggingInterceptor(log), auth.interceptor(), ...(options.interceptors ?? [])],
+    interceptors: [metrics.interceptor(), loggingInterceptor(log), auth.interceptor(), ...(options.interceptors ?? [])],
     readMaxBytes: 1024 * 1024,
     log,
   });
 
   const fastPathOn = options.subscribeFastPath ?? !options.interceptors?.length;
-  const fastPath = fastPathOn ? createSubscribeFastPath(deps, auth, log) : undefined;
+  const fastPath = fastPathOn ? createSubscribeFastPath(deps, auth, log, (procedure, err) => metrics.recordRpc(procedure, err)) : undefined;
+  const ops = createOpsEndpoints(readiness, metrics, log);
   const connectionLimits = resolveConnectionLimits(options);
   const drainTimeoutMs = positiveInteger(options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, "drainTimeoutMs");
   const connections = new Connections(connectionLimits, log);
   const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    assignRequestId(req, res);
+    if (cors.handle(req, res)) return;
     if (connections.refuseDuringDrain(req, res)) return;
     if (req instanceof http2.Http2ServerRequest) endUnreadRequest(req, res as http2.Http2ServerResponse);
+    if (ops.handle(req, res)) return;
     if (!fastPath?.handle(req, res)) handler(req, res);
   };
   const settings = serverSettings(connectionLimits);
@@ -260,6 +294,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     close() {
       closing ??= (async () => {
         for (const t of pruneTimers) clearInterval(t);
+        readiness.markShuttingDown();
         hub.closeAll(narrowcastError(ErrorReason.SHUTTING_DOWN, "server is shutting down; reconnect and resume"));
         await drain(server, connections, drainTimeoutMs, log);
         hub.stop();

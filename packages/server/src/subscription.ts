@@ -16,6 +16,14 @@ export const HEARTBEAT: SubscribeResponse = create(SubscribeResponseSchema, { it
  */
 export type DirectWriter = (items: SubscribeResponse[]) => boolean;
 
+/** What a subscription reports, for metrics; every hook optional. */
+export interface SubscriptionObserver {
+  /** Live events handed to streams (written or queued), one per stream; heartbeats not counted. */
+  delivered?(count: number): void;
+  /** A stream ended with SLOW_CONSUMER (rule EVT-6). */
+  slowConsumerCut?(): void;
+}
+
 export class Subscription {
   private readonly queue: { eventId: number; item: SubscribeResponse }[] = [];
   private failure: ConnectError | undefined;
@@ -36,6 +44,7 @@ export class Subscription {
     readonly appId: string,
     readonly userId: string,
     private readonly capacity: number,
+    private readonly observer: SubscriptionObserver = {},
   ) {}
 
   /** Queues a live event; ends the stream with SLOW_CONSUMER when the queue is full (rule EVT-6). */
@@ -44,13 +53,16 @@ export class Subscription {
     if (!this.replaying && eventId !== 0 && eventId <= this.replayedUpTo) return;
     if (this.writer && !this.blocked && this.queue.length === 0) {
       // The hot path of fan-out: no queue, no wake-up, the shared frame goes straight out.
+      if (item !== HEARTBEAT) this.observer.delivered?.(1);
       this.writeDirect([item]);
       return;
     }
     if (this.queue.length >= this.capacity) {
+      this.observer.slowConsumerCut?.();
       this.fail(narrowcastError(ErrorReason.SLOW_CONSUMER, "subscriber fell too far behind; resume from the last cursor"));
       return;
     }
+    if (item !== HEARTBEAT) this.observer.delivered?.(1);
     this.queue.push({ eventId, item });
     this.wake();
   }

@@ -20,7 +20,8 @@ const ADMIN_KEY = "shutdown-test-admin-key";
 
 /** Starts the server binary and resolves with its URL once it listens. */
 function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
+  // The bin runs the TypeScript sources (through tsx and the "narrowcast-source" condition): no build needed.
+  const child = spawn(process.execPath, ["--conditions=narrowcast-source", "--import", "tsx", BIN, "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
     env: { ...process.env, NARROWCAST_ADMIN_KEY: ADMIN_KEY },
     stdio: ["ignore", "pipe", "inherit"],
   });

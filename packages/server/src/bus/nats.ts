@@ -84,6 +84,12 @@ export class NatsBus implements Bus {
     return () => this.handlers.delete(handler);
   }
 
+  /** A round trip to the NATS server; pending while disconnected (the caller's deadline decides). */
+  async ping(): Promise<void> {
+    if (this.closed || this.nc.isClosed()) throw new Error("NATS connection closed");
+    await this.nc.flush();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -8,4 +8,6 @@ export interface Bus {
   /** Registers a handler for every published event; returns an unsubscribe function. */
   subscribe(handler: (event: StoredEvent) => void): () => void;
   close(): Promise<void>;
+  /** Resolves when the bus is reachable (readiness, GET /readyz); absent: always reachable. */
+  ping?(): Promise<void>;
 }

@@ -24,6 +24,7 @@ import {
 import { ErrorReason } from "@narrowcast/gen";
 import type { Logger } from "pino";
 import { narrowcastError } from "../errors.js";
+import { REQUEST_ID_HEADER, requestLogger } from "../ops/request-id.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -182,7 +183,10 @@ export function createNodeHandler(options: NodeHandlerOptions): (req: Req, res: 
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
-        options.log.error({ err: reason, procedure: `${handler.service.typeName}/${handler.method.name}` }, "handler failed");
+        requestLogger(options.log, req.headers[REQUEST_ID_HEADER] as string | undefined).error(
+          { err: reason, procedure: `${handler.service.typeName}/${handler.method.name}` },
+          "handler failed",
+        );
       });
   };
 }

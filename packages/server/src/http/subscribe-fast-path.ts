@@ -38,6 +38,10 @@ import type { Deps } from "../context.js";
 import { narrowcastError } from "../errors.js";
 import { logRpcFailure } from "../interceptors/logging.js";
 import { SubscribeSession } from "../services/subscribe-core.js";
+import { REQUEST_ID_HEADER, requestLogger } from "../ops/request-id.js";
+
+/** Told when a stream served here ends: its error, or undefined (metrics). */
+export type StreamDone = (procedure: string, error: ConnectError | undefined) => void;
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -194,18 +198,31 @@ export interface SubscribeFastPath {
   handle(req: Req, res: Res): boolean;
 }
 
-export function createSubscribeFastPath(deps: Deps, auth: Authenticator, log: Logger): SubscribeFastPath {
+export function createSubscribeFastPath(deps: Deps, auth: Authenticator, log: Logger, onDone: StreamDone = () => {}): SubscribeFastPath {
   return {
     handle(req, res) {
       const n = negotiate(req);
       if (!n) return false;
-      void serve(deps, auth, log, req, res, n);
+      const requestLog = requestLogger(log, req.headers[REQUEST_ID_HEADER] as string | undefined);
+      void serve(deps, auth, requestLog, log, req, res, n).then(
+        (error) => onDone(PATH.slice(1), error),
+        (err: unknown) => requestLog.error({ err, procedure: PATH.slice(1) }, "subscribe fast path failed"),
+      );
       return true;
     },
   };
 }
 
-async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res: Res, n: Negotiated): Promise<void> {
+/** Serves the stream; resolves with the error it ended with, if any. */
+async function serve(
+  deps: Deps,
+  auth: Authenticator,
+  log: Logger,
+  throttleKey: object,
+  req: Req,
+  res: Res,
+  n: Negotiated,
+): Promise<ConnectError | undefined> {
   const writer = new StreamWriter(res, n);
   const abort = new AbortController();
   res.on("close", () => abort.abort());
@@ -218,7 +235,7 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     session = await SubscribeSession.open(deps, await auth.verifyUser(headers), request);
     for await (const batch of session.replay()) {
       await writer.write(batch.map((item) => frameOf(item, n.binary)));
-      if (abort.signal.aborted) return;
+      if (abort.signal.aborted) return undefined;
     }
     // Live: the hub writes each event's shared frame directly into this stream while it keeps
     // up; when the transport is full, events queue (bounded, rule EVT-6) until it drains.
@@ -233,8 +250,11 @@ async function serve(deps: Deps, auth: Authenticator, log: Logger, req: Req, res
     });
     const failure = await Promise.race([sub.failed, closed]);
     if (failure) throw failure;
+    return undefined;
   } catch (err) {
-    writer.end(logRpcFailure(log, PATH.slice(1), err));
+    const error = logRpcFailure(log, PATH.slice(1), err, throttleKey);
+    writer.end(error);
+    return error;
   } finally {
     session?.close();
   }

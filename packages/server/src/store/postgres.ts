@@ -116,6 +116,8 @@ interface EventSpec {
   build: (eventId: number) => Event;
 }
 
+function ignoreClientError(): void {}
+
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
@@ -151,6 +153,10 @@ export class PostgresStore implements Store {
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      // A connection that dies while checked out (server restart, network) emits "error" on the
+      // client, and the pool listens only on idle ones: without this listener the process would
+      // end. The transaction's pending or next query fails anyway, and the pool drops the client.
+      client.on("error", ignoreClientError);
       let broken: Error | undefined;
       try {
         await client.query("BEGIN");
@@ -167,6 +173,7 @@ export class PostgresStore implements Store {
         if (typeof code === "string" && RETRYABLE.has(code) && attempt < TX_ATTEMPTS) continue;
         throw err;
       } finally {
+        client.off("error", ignoreClientError);
         client.release(broken);
       }
     }
@@ -192,6 +199,10 @@ export class PostgresStore implements Store {
         await rows(c, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [m.version, Date.now()]);
       }
     });
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
   }
 
   close(): Promise<void> {

@@ -104,6 +104,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }

@@ -159,6 +159,8 @@ export interface Store {
   /** Applies pending schema migrations (versioned). */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the store answers a trivial query (readiness, GET /readyz); absent: always reachable. */
+  ping?(): Promise<void>;
 
   createApp(app: AppRecord): Promise<void>;
   getApp(appId: string): Promise<AppRecord | undefined>;
