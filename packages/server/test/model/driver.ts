@@ -1,0 +1,385 @@
+// Runs the model's operations against the server through the public wire API only, checks each
+// answer against the model's plan, commits successes to the model, and routes the model's
+// expected events to the user's open streams.
+import { GroupType, MemberRole, MessagePriority, type Message } from "@narrowcast/gen";
+import { Plan } from "@narrowcast/gen/admin";
+import { Clients, PROTOCOLS, attempt, type Protocol, type Result } from "./clients.js";
+import type { Env } from "./env.js";
+import { ModelFailure } from "./failure.js";
+import { Model, priorityNumber, type ExpectedEvent, type MessageModel } from "./model.js";
+import { actorName, type Actor, type Op, type SendSpec } from "./ops.js";
+import { Prng } from "./prng.js";
+import { Covered, ModelStream, renderEvent, renderReceived, type SavedCursor } from "./stream.js";
+import { create } from "@bufbuild/protobuf";
+import { EventSchema } from "@narrowcast/gen";
+
+export interface Tolerances {
+  /** Known: a targeted message's receiver who left still gets its MessageRecalled live (VIS-2). */
+  recallToLeftReceiver: boolean;
+  /** Known: in MEETING a re-joined receiver never gets an earlier targeted message as last message (VIS-3). */
+  meetingRejoinLast: boolean;
+}
+
+export const NO_TOLERANCES: Tolerances = { recallToLeftReceiver: false, meetingRejoinLast: false };
+
+/** Hang guard for stream barriers; a server that never delivers fails instead of hanging. */
+export const GUARD_MS = 5_000;
+
+function toNs(t: { seconds: bigint; nanos: number } | undefined): bigint {
+  return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
+}
+
+const GROUP_TYPE = { WORK: GroupType.WORK, PUBLIC: GroupType.PUBLIC, MEETING: GroupType.MEETING, COMMUNITY: GroupType.COMMUNITY, AVCHATROOM: GroupType.AVCHATROOM } as const;
+const ROLE = { OWNER: MemberRole.OWNER, ADMIN: MemberRole.ADMIN, MEMBER: MemberRole.MEMBER } as const;
+
+export class Driver {
+  readonly clients: Clients;
+  readonly streams = new Map<string, ModelStream>();
+  /** Per user, cursors seen (oldest first), for resumes from the latest and from an older one. */
+  readonly saved = new Map<string, SavedCursor[]>();
+  appId = "";
+  /** The message the last step touched (checked by GetMessage for every user). */
+  touchedMessage: MessageModel | undefined;
+  touchedGroup: string | undefined;
+  /** Per user, the node of their latest stream (pg2: their sends go to the other node). */
+  private readonly streamNode = new Map<string, number>();
+
+  constructor(
+    readonly env: Env,
+    readonly model: Model,
+    readonly rng: Prng,
+    readonly tolerate: Tolerances,
+  ) {
+    this.clients = new Clients(env.nodes, env.nodes[0]!.adminKey);
+    for (const u of model.users) this.saved.set(u, []);
+    model.onEvent = (user, index, event) => this.route(user, index, event);
+  }
+
+  protocol(): Protocol {
+    return this.rng.pick(PROTOCOLS);
+  }
+
+  node(): number {
+    return this.rng.int(this.env.nodes.length);
+  }
+
+  private sendNode(user: string): number {
+    const n = this.env.nodes.length;
+    const s = this.streamNode.get(user);
+    return n === 1 ? 0 : s === undefined ? this.node() : (s + 1) % n;
+  }
+
+  admin() {
+    return this.clients.admin(this.node(), this.protocol());
+  }
+
+  user(user: string, node = this.node()) {
+    return this.clients.user(user, node, this.protocol());
+  }
+
+  async setup(): Promise<void> {
+    const admin = this.admin();
+    const { app } = await admin.createApp({ name: "model", plan: Plan.ULTIMATE });
+    this.appId = app!.appId;
+    await admin.importUsers({ appId: this.appId, users: this.model.users.map((userId) => ({ userId, nickname: userId })) });
+    for (const u of this.model.users) {
+      const { token } = await admin.issueUserToken({ appId: this.appId, userId: u, ttl: { seconds: 30n * 86400n, nanos: 0 } });
+      this.clients.tokens.set(u, token);
+    }
+  }
+
+  /** A new expected event of `user`: every open (ready) stream of theirs must receive it live. */
+  private route(user: string, index: number, event: ExpectedEvent): void {
+    for (const s of this.streams.values()) {
+      if (s.user !== user || !s.isReady) continue;
+      s.expected.push({ index, group: event.group, key: event.message ? Model.receivedKey(event.message, false) : event.key, altKey: event.altKey });
+    }
+  }
+
+  openStreams(): { id: string; user: string }[] {
+    return [...this.streams.values()].map((s) => ({ id: s.id, user: s.user }));
+  }
+
+  private resends = 0;
+
+  /** Per op kind: how many succeeded and how many were (rightly) rejected. */
+  readonly stats = new Map<string, { ok: number; rejected: number }>();
+
+  private compare<T>(op: Op, planned: ReturnType<Model["plan"]>, result: Result<T>): T | undefined {
+    if (planned.skip) return undefined;
+    const st = this.stats.get(op.kind) ?? { ok: 0, rejected: 0 };
+    this.stats.set(op.kind, st);
+    if (result.ok) st.ok++;
+    else st.rejected++;
+    if (planned.ok && !result.ok) throw new ModelFailure(ruleOf(op), `${op.kind} must succeed`, "success", `${result.reason}: ${result.message}`);
+    if (!planned.ok && result.ok) throw new ModelFailure(ruleOf(op, planned.reasons[0]), `${op.kind} must be rejected and leave no trace`, planned.reasons, "success");
+    if (!planned.ok && !result.ok && !planned.reasons.includes(result.reason)) {
+      throw new ModelFailure(ruleOf(op, planned.reasons[0]), `${op.kind} rejected with the wrong reason`, planned.reasons, `${result.reason}: ${result.message}`);
+    }
+    return result.ok ? result.value : undefined;
+  }
+
+  /** Executes one operation; returns false if the model skipped it. */
+  async execute(op: Op): Promise<boolean> {
+    this.touchedMessage = undefined;
+    this.touchedGroup = "group" in op ? op.group : undefined;
+    const planned = this.model.plan(op);
+    if (planned.skip) return false;
+    const m = this.model;
+    switch (op.kind) {
+      case "createGroup": {
+        const type = GROUP_TYPE[op.type];
+        const r = await attempt(async () =>
+          "user" in op.by
+            ? (await this.user(op.by.user).groups.createGroup({ type, name: op.group, groupId: op.group, memberIds: op.members })).group
+            : (await this.admin().createGroup({ appId: this.appId, type, name: op.group, groupId: op.group, ownerId: op.owner, memberIds: op.members })).group,
+        );
+        const g = this.compare(op, planned, r);
+        if (g) m.commitCreate(op, toNs(g.createTime));
+        return true;
+      }
+      case "invite": {
+        const r = await attempt<object>(() =>
+          "user" in op.by
+            ? this.user(op.by.user).groups.inviteMembers({ groupId: op.group, userIds: op.users })
+            : this.admin().addMembers({ appId: this.appId, groupId: op.group, userIds: op.users }),
+        );
+        if (this.compare(op, planned, r)) m.commitInvite(op);
+        return true;
+      }
+      case "join": {
+        const r = await attempt(() => this.user(op.user).groups.joinGroup({ groupId: op.group, message: op.note }));
+        const v = this.compare(op, planned, r);
+        if (v) {
+          const g = m.groups.get(op.group)!;
+          const want = g.type === "PUBLIC" ? "joinRequest" : "member";
+          if (v.result.case !== want) throw new ModelFailure(g.type === "PUBLIC" ? "GRP-3" : "GRP-4", "JoinGroup response", want, v.result.case);
+          m.commitJoin(op);
+        }
+        return true;
+      }
+      case "approve":
+      case "reject": {
+        const api = this.user(op.user).groups;
+        const req = { groupId: op.group, userId: op.applicant };
+        const r = await attempt<object>(() => (op.kind === "approve" ? api.approveJoinRequest(req) : api.rejectJoinRequest(req)));
+        if (this.compare(op, planned, r)) m.commitDecide(op);
+        return true;
+      }
+      case "leave": {
+        const r = await attempt(() => this.user(op.user).groups.leaveGroup({ groupId: op.group }));
+        if (this.compare(op, planned, r)) m.commitLeave(op);
+        return true;
+      }
+      case "remove": {
+        const r = await attempt<object>(() =>
+          "user" in op.by
+            ? this.user(op.by.user).groups.removeMembers({ groupId: op.group, userIds: op.users })
+            : this.admin().removeMembers({ appId: this.appId, groupId: op.group, userIds: op.users }),
+        );
+        if (this.compare(op, planned, r)) m.commitRemove(op);
+        return true;
+      }
+      case "setRole": {
+        const role = ROLE[op.role];
+        const r = await attempt<object>(() =>
+          "user" in op.by
+            ? this.user(op.by.user).groups.setMemberRole({ groupId: op.group, userId: op.target, role })
+            : this.admin().setMemberRole({ appId: this.appId, groupId: op.group, userId: op.target, role }),
+        );
+        if (this.compare(op, planned, r)) m.commitSetRole(op);
+        return true;
+      }
+      case "dismiss": {
+        const r = await attempt<object>(() =>
+          "user" in op.by ? this.user(op.by.user).groups.dismissGroup({ groupId: op.group }) : this.admin().dismissGroup({ appId: this.appId, groupId: op.group }),
+        );
+        if (this.compare(op, planned, r)) m.commitDismiss(op);
+        return true;
+      }
+      case "send":
+        return this.send(op, planned, op.msg, op.by, op.sender, op.group, op.spec);
+      case "resend": {
+        const orig = m.messages.get(op.of)!;
+        this.touchedGroup = orig.group;
+        return this.send(op, planned, orig.key, orig.by, orig.sender, orig.group, orig.spec);
+      }
+      case "recall": {
+        const msg = m.messages.get(op.msg)!;
+        this.touchedMessage = msg;
+        const r = await attempt<object>(() =>
+          "user" in op.by
+            ? this.user(op.by.user).messages.recallMessage({ groupId: op.group, messageId: msg.id })
+            : this.admin().recallMessage({ appId: this.appId, groupId: op.group, messageId: msg.id }),
+        );
+        const recalled = this.compare(op, planned, r) as { message?: Message } | undefined;
+        if (recalled) {
+          m.commitRecall(op);
+          // The response shows the message after recall: no elements, `recall` set (MSG-11).
+          const want = Model.receivedKey(msg, true);
+          const have = recalled.message ? renderReceived(recalled.message) : "no message";
+          if (have !== want) throw new ModelFailure("MSG-11", "RecallMessage response", want, have);
+        }
+        return true;
+      }
+      case "markRead": {
+        const r = await attempt(() => this.user(op.user).conversations.markConversationRead({ groupId: op.group, readSeq: BigInt(op.readSeq) }));
+        const v = this.compare(op, planned, r);
+        if (v) {
+          m.commitMarkRead(op);
+          // The response is the conversation after the mark (UNR-3), computed for the caller.
+          const want = Model.conversationKey(m.conversation(op.user, op.group));
+          const alt = Model.conversationKey(m.conversation(op.user, op.group, "meetingRejoinLast"));
+          const have = renderEvent(create(EventSchema, { payload: { case: "conversationUpdated", value: { conversation: v.conversation } } })).key;
+          if (have !== want && !(this.tolerate.meetingRejoinLast && have === alt)) throw new ModelFailure("UNR-3", `MarkConversationRead(${op.readSeq}) response`, want, have);
+        }
+        return true;
+      }
+      case "openStream":
+        await this.openStream(op);
+        return true;
+      case "closeStream": {
+        const s = this.streams.get(op.stream);
+        if (!s) return false;
+        s.close();
+        this.streams.delete(op.stream);
+        return true;
+      }
+      case "deleteUser": {
+        // Whether a deleted user's open streams end is not specified: close them first.
+        for (const [id, s] of [...this.streams]) {
+          if (s.user !== op.user) continue;
+          s.close();
+          this.streams.delete(id);
+        }
+        this.saved.set(op.user, []);
+        const admin = this.admin();
+        await admin.deleteUser({ appId: this.appId, userId: op.user });
+        m.commitDeleteAndReimport(op.user);
+        await admin.importUsers({ appId: this.appId, users: [{ userId: op.user, nickname: op.user }] });
+        // Back into the barrier group, which every user stays in.
+        const back = { kind: "invite" as const, by: { admin: true as const }, group: "g0", users: [op.user] };
+        if (m.groups.has("g0")) {
+          await admin.addMembers({ appId: this.appId, groupId: "g0", userIds: [op.user] });
+          m.commitInvite(back);
+        }
+        return true;
+      }
+      case "advanceClock":
+        m.clockMs += op.seconds * 1000;
+        this.env.setClock(m.clockMs);
+        return true;
+    }
+  }
+
+  private async send(op: Op, planned: ReturnType<Model["plan"]>, key: string, by: Actor, sender: string, group: string, spec: SendSpec): Promise<boolean> {
+    const m = this.model;
+    const replay = m.replayOf(sender, group, spec);
+    const req = {
+      groupId: group,
+      elements: [{ element: { case: "text" as const, value: { text: spec.text } } }],
+      receiverIds: spec.receivers,
+      mentionedUserIds: spec.mentions,
+      mentionAll: spec.mentionAll,
+      priority: priorityNumber(spec.priority) as MessagePriority,
+      onlineOnly: spec.onlineOnly,
+      excludeFromUnread: spec.excludeFromUnread,
+      excludeFromLastMessage: spec.excludeFromLastMessage,
+      countAsUnreadForReceivers: spec.countAsUnreadForReceivers,
+      clientMessageId: spec.clientMessageId,
+    };
+    const r = await attempt(async () =>
+      "user" in by
+        ? (await this.clients.user(by.user, this.sendNode(by.user), this.protocol()).messages.sendMessage(req)).message!
+        : (await this.admin().sendMessage({ appId: this.appId, senderId: sender, message: req })).message!,
+    );
+    const got = this.compare(op, planned, r);
+    if (!got) return true;
+    if (replay) {
+      this.touchedMessage = replay;
+      if (got.messageId !== replay.id || Number(got.seq) !== replay.seq) {
+        throw new ModelFailure("MSG-10", "an idempotent send must return the original message", { id: replay.id, seq: replay.seq }, { id: got.messageId, seq: Number(got.seq) });
+      }
+      return true;
+    }
+    // A resend whose key is forgotten (its sender was deleted, ADM-11) is a new message.
+    if (op.kind === "resend") key = `${key}.${++this.resends}`;
+    const g = m.groups.get(group)!;
+    const stored = !spec.onlineOnly && g.type !== "AVCHATROOM";
+    const wantSeq = stored ? g.latestSeq + 1 : 0;
+    const msg = m.commitSend(key, by, sender, group, spec, got.messageId, toNs(got.serverTime));
+    this.touchedMessage = msg;
+    const want = Model.receivedKey(msg, false);
+    const have = renderReceived(got);
+    if (Number(got.seq) !== wantSeq || have !== want) throw new ModelFailure(stored ? "MSG-2" : "MSG-9", `SendMessage response of ${actorName(by)}`, want, have);
+    return true;
+  }
+
+  private async openStream(op: Extract<Op, { kind: "openStream" }>): Promise<void> {
+    const saved = this.saved.get(op.user)!;
+    let from: SavedCursor | undefined;
+    if (op.from === "latest") from = saved[saved.length - 1];
+    else if (op.from === "older" && saved.length > 0) from = saved[op.olderPick % saved.length];
+    const log = this.model.logs.get(op.user)!;
+    const openAt = log.length;
+    const start = from ? from.covered : new Covered(openAt);
+    const node = this.node();
+    this.streamNode.set(op.user, node);
+    const protocol = this.protocol();
+    const s = new ModelStream(op.stream, op.user, `${op.stream}(${op.user}@node${node}/${protocol}, from ${from ? op.from : "none"})`, start);
+    // The replay: every stored event of the user's stream after the cursor, rendered as of now (EVT-3, MSG-11).
+    for (let i = 0; i < openAt; i++) {
+      const e = log[i]!;
+      if (!e.stored || start.has(i)) continue;
+      s.expected.push({ index: i, group: e.group, key: e.message ? Model.receivedKey(e.message, e.message.recalled) : e.key, altKey: e.altKey });
+    }
+    s.replayCount = s.expected.length;
+    s.openAt = openAt;
+    s.start(this.clients.user(op.user, node, protocol).events, from?.cursor ?? "");
+    const ok = await s.until(() => s.isReady, GUARD_MS);
+    if (!ok || !s.isReady) throw new ModelFailure("EVT-3", `${s.label} did not send ready`, "ready", s.error?.message ?? "nothing");
+    this.streams.set(op.stream, s);
+  }
+
+  /** Records a cursor the user received, for later resumes. */
+  saveCursor(user: string, c: SavedCursor): void {
+    const list = this.saved.get(user)!;
+    list.push(c);
+    if (list.length > 40) list.shift();
+  }
+
+  close(): void {
+    for (const s of this.streams.values()) s.close();
+    this.clients.close();
+  }
+}
+
+/** The rule an operation's outcome is governed by, for failure reports. */
+export function ruleOf(op: Op, reason?: string): string {
+  if (reason) {
+    const byReason: Record<string, string> = {
+      NOT_A_MEMBER: "AUTH-5/MSG-1",
+      GROUP_NOT_FOUND: "AUTH-5/GRP-9",
+      RECEIVER_NOT_MEMBER: "TGT-5",
+      TARGETED_WITH_MENTION: "TGT-11",
+      DUPLICATE_RECEIVER: "TGT-3",
+      SENDER_IN_RECEIVER_LIST: "TGT-3",
+      GROUP_TYPE_UNSUPPORTED: "TGT-10",
+      MENTIONED_USER_NOT_MEMBER: "MSG-6",
+      RECALL_NOT_ALLOWED: "MSG-11",
+      RECALL_WINDOW_EXPIRED: "MSG-11",
+      ALREADY_RECALLED: "MSG-11",
+      MESSAGE_NOT_FOUND: "MSG-11/VIS-1",
+      ROLE_REQUIRED: "GRP-3/GRP-5",
+      OWNER_CANNOT_LEAVE: "GRP-5",
+      ALREADY_MEMBER: "GRP-11",
+      JOIN_NOT_ALLOWED: "GRP-2",
+      JOIN_REQUEST_NOT_FOUND: "GRP-3",
+      FIELD_INVALID: "ERR-3",
+    };
+    if (byReason[reason]) return byReason[reason]!;
+  }
+  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", markRead: "UNR-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
+  return byKind[op.kind] ?? op.kind;
+}
+

@@ -1,0 +1,186 @@
+// Random operations among the users, chosen from the model's state so that most of them succeed
+// and the rest are the rejections the spec names (non-member send, receiver not a member, recall by
+// a stranger, ...). Every choice comes from the seeded PRNG.
+import type { Model, GroupModel } from "./model.js";
+import { GROUP_TYPES, type Actor, type Op, type PriorityName, type SendSpec } from "./ops.js";
+import type { Prng } from "./prng.js";
+
+export interface StreamInfo {
+  id: string;
+  user: string;
+}
+
+export class Generator {
+  private groupCounter = 0;
+  private messageCounter = 0;
+  private streamCounter = 0;
+  private cmidCounter = 0;
+
+  constructor(
+    private readonly rng: Prng,
+    private readonly model: Model,
+    private readonly streams: () => StreamInfo[],
+  ) {}
+
+  /** The first operations: one stream per user, so that every user's events are watched. */
+  initial(): Op[] {
+    return this.model.users.map((user) => this.open(user, "none"));
+  }
+
+  private open(user: string, from: "none" | "latest" | "older"): Op {
+    return { kind: "openStream", user, stream: `s${++this.streamCounter}`, from, olderPick: this.rng.int(1000) };
+  }
+
+  private liveGroups(): GroupModel[] {
+    return [...this.model.groups.values()].filter((g) => !g.dismissed && g.id !== "g0");
+  }
+
+  /** A user: usually one satisfying `prefer`, sometimes anyone (to provoke rejections). */
+  private userWhere(prefer: (u: string) => boolean, wrongness = 0.08): string {
+    const good = this.model.users.filter(prefer);
+    if (good.length === 0 || this.rng.chance(wrongness)) return this.rng.pick(this.model.users);
+    return this.rng.pick(good);
+  }
+
+  next(): Op {
+    const rng = this.rng;
+    const groups = this.liveGroups();
+    const r = rng.next();
+    if (groups.length < 2 || (r < 0.04 && groups.length < 10)) return this.createGroup();
+    const g = rng.pick(groups);
+    const members = [...g.members.keys()];
+    const nonMembers = this.model.users.filter((u) => !g.members.has(u));
+    const isMember = (u: string) => g.members.has(u);
+    if (r < 0.1) {
+      const by: Actor = rng.chance(0.2) ? { admin: true } : { user: this.userWhere(isMember) };
+      const users = rng.chance(0.1) ? rng.subset(this.model.users, 0.3) : rng.subset(nonMembers, 0.5);
+      if (users.length === 0) return this.send(g);
+      return { kind: "invite", by, group: g.id, users };
+    }
+    if (r < 0.15) {
+      // Applications to PUBLIC groups (GRP-3) get a share of their own; other joins are at once.
+      const open = groups.filter((x) => x.type === "PUBLIC" && x.members.size < this.model.users.length);
+      const target = open.length && rng.chance(0.4) ? rng.pick(open) : g;
+      return { kind: "join", user: this.userWhere((u) => !target.members.has(u)), group: target.id, note: `hi${rng.int(100)}` };
+    }
+    if (r < 0.18) {
+      // Prefer a group with a pending request, so approvals and rejections mostly find one.
+      const pending = groups.filter((x) => x.joinRequests.size > 0);
+      if (pending.length && rng.chance(0.8)) return this.decide(rng.pick(pending));
+      return this.decide(g);
+    }
+    if (r < 0.23) return { kind: "leave", user: this.userWhere((u) => isMember(u) && g.owner !== u), group: g.id };
+    if (r < 0.26) {
+      const by: Actor = rng.chance(0.3) ? { admin: true } : { user: this.userWhere((u) => g.members.get(u)?.role === "OWNER" || g.members.get(u)?.role === "ADMIN") };
+      const pool = rng.chance(0.9) ? members.filter((u) => g.owner !== u || "admin" in by) : this.model.users;
+      const users = rng.subset(pool, 0.3);
+      if (users.length === 0) return this.send(g);
+      return { kind: "remove", by, group: g.id, users };
+    }
+    if (r < 0.29) {
+      const admin = rng.chance(0.2);
+      const by: Actor = admin ? { admin: true } : { user: this.userWhere((u) => g.owner === u) };
+      const target = this.userWhere((u) => isMember(u) && u !== g.owner);
+      const role = admin && rng.chance(0.3) ? "OWNER" : rng.chance(0.5) ? "ADMIN" : "MEMBER";
+      return { kind: "setRole", by, group: g.id, target, role };
+    }
+    if (r < 0.297) return { kind: "dismiss", by: rng.chance(0.3) ? { admin: true } : { user: this.userWhere((u) => g.owner === u, 0.3) }, group: g.id };
+    if (r < 0.6) return this.send(g);
+    if (r < 0.62) {
+      const withKey = [...this.model.messages.values()].filter((m) => m.spec.clientMessageId);
+      if (withKey.length === 0) return this.send(g);
+      return { kind: "resend", of: rng.pick(withKey.slice(-30)).key };
+    }
+    if (r < 0.7) return this.recall(g);
+    if (r < 0.8) {
+      const user = this.userWhere(isMember, 0.03);
+      const latest = g.latestSeq;
+      const readSeq = rng.pick([0, latest, latest + 3, rng.int(latest + 1), Math.max(0, latest - 1)]);
+      return { kind: "markRead", user, group: g.id, readSeq };
+    }
+    if (r < 0.9) return this.streamOp();
+    if (r < 0.905 && this.model.clockMs < 20 * 3600_000) return { kind: "advanceClock", seconds: rng.pick([30, 125]) };
+    if (r < 0.909) return { kind: "deleteUser", user: rng.pick(this.model.users) };
+    return this.send(g);
+  }
+
+  private decide(g: GroupModel): Op {
+    const rng = this.rng;
+    const applicants = [...g.joinRequests.keys()];
+    const applicant = applicants.length && rng.chance(0.9) ? rng.pick(applicants) : rng.pick(this.model.users);
+    const user = this.userWhere((u) => g.members.get(u)?.role === "OWNER" || g.members.get(u)?.role === "ADMIN");
+    return { kind: rng.chance(0.7) ? "approve" : "reject", user, group: g.id, applicant };
+  }
+
+  private createGroup(): Op {
+    const rng = this.rng;
+    const type = rng.pick(GROUP_TYPES);
+    const admin = rng.chance(0.3);
+    const owner = admin && rng.chance(0.2) ? "" : rng.pick(this.model.users);
+    const members = rng.subset(this.model.users.filter((u) => u !== owner), 0.5);
+    return { kind: "createGroup", by: admin ? { admin: true } : { user: owner }, group: `g${++this.groupCounter}`, type, owner, members };
+  }
+
+  private streamOp(): Op {
+    const rng = this.rng;
+    const open = this.streams();
+    const r = rng.next();
+    if (r < 0.4 && open.length > 0) return { kind: "closeStream", stream: rng.pick(open).id };
+    const candidates = this.model.users.filter((u) => open.filter((s) => s.user === u).length < 2);
+    if (candidates.length === 0) return { kind: "closeStream", stream: rng.pick(open).id };
+    const user = rng.pick(candidates);
+    return this.open(user, rng.pick(["none", "latest", "latest", "older", "older"] as const));
+  }
+
+  private send(g: GroupModel): Op {
+    const rng = this.rng;
+    const members = [...g.members.keys()];
+    const admin = rng.chance(0.1);
+    const sender = admin && rng.chance(0.4) ? "" : this.userWhere((u) => g.members.has(u), 0.05);
+    const others = members.filter((u) => u !== sender);
+    const targeted = rng.chance(0.35);
+    let receivers: string[] = [];
+    let mentions: string[] = [];
+    let mentionAll = false;
+    if (targeted) {
+      receivers = rng.subset(others, 0.4);
+      if (receivers.length === 0 && others.length) receivers = [rng.pick(others)];
+      if (rng.chance(0.05)) receivers.push(rng.pick(this.model.users)); // maybe a non-member, a duplicate or the sender
+    }
+    if (!targeted || rng.chance(0.03)) {
+      if (rng.chance(0.3)) mentions = rng.subset(members, 0.3);
+      if (rng.chance(0.03)) mentions.push(rng.pick(this.model.users));
+      mentionAll = rng.chance(0.15);
+    }
+    const spec: SendSpec = {
+      text: `m${++this.messageCounter}`,
+      receivers,
+      mentions,
+      mentionAll,
+      onlineOnly: rng.chance(0.07),
+      excludeFromUnread: rng.chance(0.15),
+      excludeFromLastMessage: rng.chance(0.15),
+      countAsUnreadForReceivers: receivers.length > 0 && rng.chance(0.4),
+      priority: rng.pick(["UNSPECIFIED", "HIGH", "NORMAL", "LOW"] as PriorityName[]),
+      clientMessageId: rng.chance(0.3) ? `c${++this.cmidCounter}` : "",
+    };
+    if (spec.onlineOnly || g.type === "AVCHATROOM") spec.clientMessageId = "";
+    return { kind: "send", by: admin ? { admin: true } : { user: sender }, sender, group: g.id, msg: `m${this.messageCounter}`, spec };
+  }
+
+  private recall(g: GroupModel): Op {
+    const rng = this.rng;
+    const candidates = [...this.model.messages.values()].filter((m) => m.group === g.id);
+    if (candidates.length === 0) return this.send(g);
+    // Targeted messages whose audience has partly left are where VIS-2 matters: favour them.
+    const partlyLeft = candidates.filter((x) => x.spec.receivers.length > 0 && !x.recalled && [x.sender, ...x.spec.receivers].some((u) => u && !g.members.has(u)));
+    const m = partlyLeft.length && rng.chance(0.3) ? rng.pick(partlyLeft) : rng.chance(0.7) ? rng.pick(candidates.slice(-10)) : rng.pick(candidates);
+    const r = rng.next();
+    let by: Actor;
+    if (r < 0.15) by = { admin: true };
+    else if (r < 0.55 && m.sender) by = { user: m.sender };
+    else if (r < 0.8) by = { user: this.userWhere((u) => g.members.get(u)?.role === "OWNER" || g.members.get(u)?.role === "ADMIN") };
+    else by = { user: rng.pick(this.model.users) };
+    return { kind: "recall", by, group: g.id, msg: m.key };
+  }
+}

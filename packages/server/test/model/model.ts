@@ -1,0 +1,520 @@
+// The reference model: what docs/spec.md (sections 7–14) says the server must hold and send,
+// written from the spec alone (no server code). `plan(op)` says what an operation must return;
+// `commit` applies a successful one, feeding back the values only the server chooses (message
+// IDs, server times), and appends the events every user must receive to their expected logs.
+import type { Actor, GroupTypeName, Op, PriorityName, RoleName, SendSpec } from "./ops.js";
+
+export const RECALL_WINDOW_MS = 120_000;
+
+export interface Membership {
+  role: RoleName;
+  /** History floor (VIS-1): the group's latest seq when this membership began. */
+  floor: number;
+  /** Read position (UNR-3, UNR-5, UNR-6). */
+  readSeq: number;
+}
+
+export interface MessageModel {
+  key: string;
+  group: string;
+  /** 0 for messages that are not stored (online-only, AVCHATROOM). */
+  seq: number;
+  sender: string;
+  by: Actor;
+  spec: SendSpec;
+  id: string;
+  /** server_time in ns, from the send response. */
+  time: bigint;
+  sentAtMs: number;
+  recalled: boolean;
+  recalledBy: string;
+  /** Incarnation of each user at send time: a re-imported user is in no earlier audience (ADM-11). */
+  incarnations: Map<string, number>;
+}
+
+export interface GroupModel {
+  id: string;
+  type: GroupTypeName;
+  owner: string;
+  members: Map<string, Membership>;
+  latestSeq: number;
+  /** Stored messages by seq - 1. */
+  stored: MessageModel[];
+  dismissed: boolean;
+  createTime: bigint;
+  joinRequests: Map<string, string>;
+}
+
+/** One event a user must receive. MessageReceived is rendered when expected (replay shows recall). */
+export interface ExpectedEvent {
+  group: string;
+  /** Stored events carry a cursor and replay (EVT-3); online-only / AVCHATROOM ones do not (EVT-7). */
+  stored: boolean;
+  key: string;
+  /** A second accepted rendering, used only when a known disagreement is tolerated. */
+  altKey?: string;
+  message?: MessageModel;
+}
+
+export type Outcome =
+  | { ok: true; skip?: false }
+  | { ok: false; reasons: string[]; skip?: false }
+  /** The op does not apply to the current state (e.g. a shrunk list names a missing message): skip it. */
+  | { skip: true; ok?: undefined };
+
+/** The spec's viewpoint of one conversation (CNV-1, CNV-2, UNR-1..8). */
+export interface ConversationView {
+  group: string;
+  type: GroupTypeName;
+  unread: number;
+  readSeq: number;
+  mentionedMe: boolean;
+  mentionedAll: boolean;
+  last: string;
+  activity: bigint;
+}
+
+export interface ModelOptions {
+  /** Known server disagreement: targeted messages from an earlier membership never become the last message (MEETING re-join). */
+  tolerateMeetingRejoinLast?: boolean;
+}
+
+export class Model {
+  readonly groups = new Map<string, GroupModel>();
+  readonly messages = new Map<string, MessageModel>();
+  /** Server message ID → model message. */
+  readonly byId = new Map<string, MessageModel>();
+  /** Every user's expected event log (appended in the order events happen). */
+  readonly logs = new Map<string, ExpectedEvent[]>();
+  /** Idempotency records: `${sender}|${group}|${clientMessageId}` → message key (MSG-10). */
+  readonly idem = new Map<string, string>();
+  /** Model clock in ms since the run's start (the server's clock is driven by it). */
+  clockMs = 0;
+  /** Listeners told of every appended event (the driver routes them to open streams). */
+  onEvent: (user: string, index: number, event: ExpectedEvent) => void = () => {};
+
+  constructor(readonly users: readonly string[]) {
+    for (const u of users) this.logs.set(u, []);
+  }
+
+  // ---- visibility (VIS-1) -------------------------------------------------------------------
+
+  inAudience(user: string, m: MessageModel): boolean {
+    if (m.spec.receivers.length === 0) return true;
+    if (!m.spec.receivers.includes(user) && m.sender !== user) return false;
+    return m.incarnations.get(user) === this.incarnation(user);
+  }
+
+  /** How many times the user was deleted and imported again (ADM-11). */
+  readonly incarnations = new Map<string, number>();
+
+  incarnation(user: string): number {
+    return this.incarnations.get(user) ?? 0;
+  }
+
+  /** VIS-1: the user may see stored message m now. */
+  maySee(user: string, m: MessageModel): boolean {
+    const g = this.groups.get(m.group)!;
+    if (g.dismissed || m.seq === 0) return false;
+    const ms = g.members.get(user);
+    if (!ms) return false;
+    if (!this.inAudience(user, m)) return false;
+    return g.type === "MEETING" || m.seq > ms.floor;
+  }
+
+  visibleMessages(user: string, group: string): MessageModel[] {
+    const g = this.groups.get(group)!;
+    return g.stored.filter((m) => this.maySee(user, m));
+  }
+
+  /** The conversation as the spec computes it for `user` (CNV-2, UNR-1..8). */
+  conversation(user: string, group: string, variant: "spec" | "meetingRejoinLast" = "spec"): ConversationView {
+    const g = this.groups.get(group)!;
+    const ms = g.members.get(user)!;
+    const visible = this.visibleMessages(user, group);
+    const above = visible.filter((m) => m.seq > ms.readSeq && m.sender !== user);
+    const counted = above.filter(
+      (m) => !m.spec.excludeFromUnread && (m.spec.receivers.length === 0 || (m.spec.countAsUnreadForReceivers && m.spec.receivers.includes(user))),
+    );
+    const unreadCounted = g.type === "MEETING" || g.type === "AVCHATROOM" ? 0 : counted.length;
+    let lastCandidates = visible.filter((m) => !m.spec.excludeFromLastMessage);
+    if (variant === "meetingRejoinLast" && g.type === "MEETING") {
+      lastCandidates = lastCandidates.filter((m) => m.spec.receivers.length === 0 || m.seq > ms.floor);
+    }
+    const last = lastCandidates[lastCandidates.length - 1];
+    return {
+      group,
+      type: g.type,
+      unread: unreadCounted,
+      readSeq: ms.readSeq,
+      mentionedMe: above.some((m) => m.spec.mentions.includes(user)),
+      mentionedAll: above.some((m) => m.spec.mentionAll),
+      last: last ? `${last.id}${last.recalled ? "(recalled)" : ""}` : "",
+      activity: last ? last.time : g.createTime,
+    };
+  }
+
+  /** ListConversations of `user` in CNV-1 order. */
+  conversations(user: string, variant: "spec" | "meetingRejoinLast" = "spec"): ConversationView[] {
+    const list = [...this.groups.values()]
+      .filter((g) => !g.dismissed && g.members.has(user))
+      .map((g) => this.conversation(user, g.id, variant));
+    return list.sort((a, b) => (a.activity === b.activity ? (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) : a.activity > b.activity ? -1 : 1));
+  }
+
+  // ---- events -----------------------------------------------------------------------------
+
+  private emit(users: Iterable<string>, event: ExpectedEvent): void {
+    for (const u of users) {
+      const log = this.logs.get(u)!;
+      log.push(event);
+      this.onEvent(u, log.length - 1, event);
+    }
+  }
+
+  private emitJoined(g: GroupModel, user: string, role: RoleName, addedBy: string): void {
+    this.emit(g.members.keys(), { group: g.id, stored: true, key: `MemberJoined ${g.id} ${user} ${role} by=${addedBy}` });
+  }
+
+  private emitLeft(g: GroupModel, user: string, removedBy: string, audience: string[]): void {
+    this.emit(audience, { group: g.id, stored: true, key: `MemberLeft ${g.id} ${user} by=${removedBy}` });
+  }
+
+  /** How a MessageReceived of m renders (live: as sent; replay: as it is now, MSG-11). */
+  static receivedKey(m: MessageModel, recalled: boolean): string {
+    const s = m.spec;
+    const parts = [
+      `MessageReceived ${m.group} seq=${m.seq} id=${m.id} from=${m.sender}`,
+      `text=${recalled ? "" : s.text}`,
+      s.receivers.length ? `to=[${s.receivers.join(",")}]` : "",
+      s.mentions.length ? `mentions=[${[...new Set(s.mentions)].join(",")}]` : "", // MSG-6: duplicates collapse
+      s.mentionAll ? "@all" : "",
+      s.onlineOnly ? "online_only" : "",
+      s.excludeFromUnread ? "no_unread" : "",
+      s.excludeFromLastMessage ? "no_last" : "",
+      s.countAsUnreadForReceivers ? "count_for_receivers" : "",
+      `prio=${s.priority}`,
+      recalled ? `recalled_by=${m.recalledBy}` : "",
+    ];
+    return parts.filter(Boolean).join(" ");
+  }
+
+  static conversationKey(c: ConversationView): string {
+    return `ConversationUpdated ${c.group} ${c.type} unread=${c.unread} read=${c.readSeq} me=${c.mentionedMe} all=${c.mentionedAll} last=${c.last}`;
+  }
+
+  // ---- operations ---------------------------------------------------------------------------
+
+  private role(g: GroupModel, user: string): RoleName | undefined {
+    return g.members.get(user)?.role;
+  }
+
+  private join(g: GroupModel, user: string, role: RoleName, addedBy: string): void {
+    g.members.set(user, { role, floor: g.latestSeq, readSeq: g.latestSeq });
+    g.joinRequests.delete(user);
+    if (role === "OWNER") g.owner = user;
+    this.emitJoined(g, user, role, addedBy);
+  }
+
+  private leave(g: GroupModel, user: string, removedBy: string): void {
+    const audience = [...g.members.keys()];
+    g.members.delete(user);
+    if (g.owner === user) g.owner = "";
+    this.emitLeft(g, user, removedBy, audience);
+  }
+
+  /** The group for a group-scoped user RPC, or the error AUTH-5 requires. */
+  private scoped(group: string, user: string): GroupModel | Outcome {
+    const g = this.groups.get(group);
+    if (!g || g.dismissed) return { ok: false, reasons: ["GROUP_NOT_FOUND"] };
+    if (!g.members.has(user)) return { ok: false, reasons: ["NOT_A_MEMBER"] };
+    return g;
+  }
+
+  private adminScoped(group: string): GroupModel | Outcome {
+    const g = this.groups.get(group);
+    if (!g || g.dismissed) return { ok: false, reasons: ["GROUP_NOT_FOUND"] };
+    return g;
+  }
+
+  /** What the server must answer to `op` in the current state. */
+  plan(op: Op): Outcome {
+    switch (op.kind) {
+      case "createGroup": {
+        if (this.groups.has(op.group)) return { ok: false, reasons: ["GROUP_ALREADY_EXISTS"] };
+        return { ok: true };
+      }
+      case "invite": {
+        const g = "user" in op.by ? this.scoped(op.group, op.by.user) : this.adminScoped(op.group);
+        if (!isGroup(g)) return g;
+        const already = op.users.some((u) => g.members.has(u));
+        // No order is fixed between the role check and ALREADY_MEMBER (section 5.1): accept either.
+        if ("user" in op.by && g.type === "PUBLIC" && this.role(g, op.by.user) === "MEMBER") return { ok: false, reasons: already ? ["ROLE_REQUIRED", "ALREADY_MEMBER"] : ["ROLE_REQUIRED"] };
+        if (already) return { ok: false, reasons: ["ALREADY_MEMBER"] };
+        return { ok: true };
+      }
+      case "join": {
+        const g = this.groups.get(op.group);
+        if (!g || g.dismissed) return { ok: false, reasons: ["GROUP_NOT_FOUND"] };
+        if (g.members.has(op.user)) return { ok: false, reasons: g.type === "WORK" ? ["ALREADY_MEMBER", "JOIN_NOT_ALLOWED"] : ["ALREADY_MEMBER"] };
+        if (g.type === "WORK") return { ok: false, reasons: ["JOIN_NOT_ALLOWED"] };
+        return { ok: true };
+      }
+      case "approve":
+      case "reject": {
+        const g = this.scoped(op.group, op.user);
+        if (!isGroup(g)) return g;
+        const noRequest = !g.joinRequests.has(op.applicant);
+        if (this.role(g, op.user) === "MEMBER") return { ok: false, reasons: noRequest ? ["ROLE_REQUIRED", "JOIN_REQUEST_NOT_FOUND"] : ["ROLE_REQUIRED"] };
+        if (noRequest) return { ok: false, reasons: ["JOIN_REQUEST_NOT_FOUND"] };
+        return { ok: true };
+      }
+      case "leave": {
+        const g = this.scoped(op.group, op.user);
+        if (!isGroup(g)) return g;
+        if (g.owner === op.user) return { ok: false, reasons: ["OWNER_CANNOT_LEAVE"] };
+        return { ok: true };
+      }
+      case "remove": {
+        if ("user" in op.by) {
+          const caller = op.by.user;
+          const g = this.scoped(op.group, caller);
+          if (!isGroup(g)) return g;
+          const role = this.role(g, caller);
+          const missing = op.users.some((u) => !g.members.has(u));
+          if (role === "MEMBER") return { ok: false, reasons: missing ? ["ROLE_REQUIRED", "NOT_A_MEMBER"] : ["ROLE_REQUIRED"] };
+          const self = op.users.includes(caller) && role === "OWNER";
+          const protectedTarget = role === "ADMIN" && op.users.some((u) => g.members.has(u) && this.role(g, u) !== "MEMBER" && u !== caller);
+          if (missing) return { ok: false, reasons: ["NOT_A_MEMBER", ...(self ? ["OWNER_CANNOT_LEAVE"] : []), ...(protectedTarget ? ["ROLE_REQUIRED"] : [])] };
+          if (self) return { ok: false, reasons: ["OWNER_CANNOT_LEAVE"] };
+          if (protectedTarget) return { ok: false, reasons: ["ROLE_REQUIRED"] };
+          if (role === "ADMIN" && op.users.includes(caller)) return { skip: true };
+          return { ok: true };
+        }
+        const g = this.adminScoped(op.group);
+        if (!isGroup(g)) return g;
+        if (op.users.some((u) => !g.members.has(u))) return { ok: false, reasons: ["NOT_A_MEMBER"] };
+        return { ok: true };
+      }
+      case "setRole": {
+        if ("user" in op.by) {
+          const g = this.scoped(op.group, op.by.user);
+          if (!isGroup(g)) return g;
+          if (g.owner !== op.by.user) return { ok: false, reasons: g.members.has(op.target) ? ["ROLE_REQUIRED"] : ["ROLE_REQUIRED", "NOT_A_MEMBER"] };
+          if (!g.members.has(op.target)) return { ok: false, reasons: ["NOT_A_MEMBER"] };
+          if (op.target === op.by.user || op.role === "OWNER") return { ok: false, reasons: ["FIELD_INVALID"] };
+          return { ok: true };
+        }
+        const g = this.adminScoped(op.group);
+        if (!isGroup(g)) return g;
+        if (!g.members.has(op.target)) return { ok: false, reasons: ["NOT_A_MEMBER"] };
+        if (g.owner === op.target) return { skip: true }; // demoting the owner: not what this model tests
+        return { ok: true };
+      }
+      case "dismiss": {
+        if ("user" in op.by) {
+          const g = this.scoped(op.group, op.by.user);
+          if (!isGroup(g)) return g;
+          if (g.owner !== op.by.user) return { ok: false, reasons: ["ROLE_REQUIRED"] };
+          return { ok: true };
+        }
+        const g = this.adminScoped(op.group);
+        return isGroup(g) ? { ok: true } : g;
+      }
+      case "send":
+        return this.planSend(op.by, op.sender, op.group, op.spec);
+      case "resend": {
+        const m = this.messages.get(op.of);
+        if (!m) return { skip: true };
+        return this.planSend(m.by, m.sender, m.group, m.spec);
+      }
+      case "recall": {
+        const m = this.messages.get(op.msg);
+        if (!m) return { skip: true };
+        if ("user" in op.by) {
+          const caller = op.by.user;
+          const g = this.scoped(op.group, caller);
+          if (!isGroup(g)) return g;
+          if (m.group !== op.group || !this.maySee(caller, m)) return { ok: false, reasons: ["MESSAGE_NOT_FOUND"] };
+          const role = this.role(g, caller);
+          const privileged = role === "OWNER" || role === "ADMIN";
+          const age = this.clockMs - m.sentAtMs;
+          if (!privileged && m.sender === caller && Math.abs(age - RECALL_WINDOW_MS) < 2_000) return { skip: true };
+          const permitted = privileged || (m.sender === caller && age < RECALL_WINDOW_MS);
+          const refusal = privileged ? undefined : m.sender === caller ? (permitted ? undefined : "RECALL_WINDOW_EXPIRED") : "RECALL_NOT_ALLOWED";
+          if (m.recalled) return { ok: false, reasons: refusal ? ["ALREADY_RECALLED", refusal] : ["ALREADY_RECALLED"] };
+          if (refusal) return { ok: false, reasons: [refusal] };
+          return { ok: true };
+        }
+        const g = this.adminScoped(op.group);
+        if (!isGroup(g)) return g;
+        if (m.group !== op.group || m.seq === 0) return { ok: false, reasons: ["MESSAGE_NOT_FOUND"] };
+        if (m.recalled) return { ok: false, reasons: ["ALREADY_RECALLED"] };
+        return { ok: true };
+      }
+      case "markRead": {
+        const g = this.scoped(op.group, op.user);
+        if (!isGroup(g)) return g;
+        if (op.readSeq < 0) return { ok: false, reasons: ["FIELD_INVALID"] };
+        return { ok: true };
+      }
+      case "deleteUser":
+      case "openStream":
+      case "closeStream":
+      case "advanceClock":
+        return { ok: true };
+    }
+  }
+
+  /** SendMessage's order of checks (section 9.1), for the checks this model exercises. */
+  private planSend(by: Actor, sender: string, group: string, s: SendSpec): Outcome {
+    const targeted = s.receivers.length > 0;
+    if (targeted && (s.mentions.length > 0 || s.mentionAll)) return { ok: false, reasons: ["TARGETED_WITH_MENTION"] };
+    if (new Set(s.receivers).size !== s.receivers.length) return { ok: false, reasons: ["DUPLICATE_RECEIVER"] };
+    if (sender && s.receivers.includes(sender)) return { ok: false, reasons: ["SENDER_IN_RECEIVER_LIST"] };
+    const g = this.groups.get(group);
+    if (!g || g.dismissed) return { ok: false, reasons: ["GROUP_NOT_FOUND"] };
+    if (sender && !g.members.has(sender)) return { ok: false, reasons: ["NOT_A_MEMBER"] };
+    if (s.clientMessageId && this.idem.has(`${sender}|${group}|${s.clientMessageId}`)) return { ok: true };
+    if (targeted && (g.type === "COMMUNITY" || g.type === "AVCHATROOM")) return { ok: false, reasons: ["GROUP_TYPE_UNSUPPORTED"] };
+    if (s.receivers.some((r) => !g.members.has(r))) return { ok: false, reasons: ["RECEIVER_NOT_MEMBER"] };
+    if (s.mentions.some((r) => !g.members.has(r))) return { ok: false, reasons: ["MENTIONED_USER_NOT_MEMBER"] };
+    return { ok: true };
+  }
+
+  /** The original message an idempotent send must return, if this send is a replay (MSG-10). */
+  replayOf(sender: string, group: string, s: SendSpec): MessageModel | undefined {
+    if (!s.clientMessageId) return undefined;
+    const key = this.idem.get(`${sender}|${group}|${s.clientMessageId}`);
+    return key ? this.messages.get(key) : undefined;
+  }
+
+  // ---- commits (after the server accepted the op) -------------------------------------------
+
+  commitCreate(op: Extract<Op, { kind: "createGroup" }>, createTime: bigint): void {
+    const g: GroupModel = {
+      id: op.group,
+      type: op.type,
+      owner: "",
+      members: new Map(),
+      latestSeq: 0,
+      stored: [],
+      dismissed: false,
+      createTime,
+      joinRequests: new Map(),
+    };
+    this.groups.set(op.group, g);
+    if (op.owner) this.join(g, op.owner, "OWNER", "");
+    for (const u of op.members) if (u !== op.owner && !g.members.has(u)) this.join(g, u, "MEMBER", "");
+  }
+
+  commitInvite(op: Extract<Op, { kind: "invite" }>): void {
+    const g = this.groups.get(op.group)!;
+    for (const u of op.users) this.join(g, u, "MEMBER", "user" in op.by ? op.by.user : "");
+  }
+
+  /** JoinGroup: a member at once (GRP-4), or a pending request in a PUBLIC group (GRP-3). */
+  commitJoin(op: Extract<Op, { kind: "join" }>): void {
+    const g = this.groups.get(op.group)!;
+    if (g.type === "PUBLIC") g.joinRequests.set(op.user, op.note);
+    else this.join(g, op.user, "MEMBER", "");
+  }
+
+  commitDecide(op: Extract<Op, { kind: "approve" | "reject" }>): void {
+    const g = this.groups.get(op.group)!;
+    if (op.kind === "approve") this.join(g, op.applicant, "MEMBER", op.user);
+    else g.joinRequests.delete(op.applicant);
+  }
+
+  commitLeave(op: Extract<Op, { kind: "leave" }>): void {
+    this.leave(this.groups.get(op.group)!, op.user, "");
+  }
+
+  commitRemove(op: Extract<Op, { kind: "remove" }>): void {
+    const g = this.groups.get(op.group)!;
+    for (const u of op.users) if (g.members.has(u)) this.leave(g, u, "user" in op.by ? op.by.user : "");
+  }
+
+  commitSetRole(op: Extract<Op, { kind: "setRole" }>): void {
+    const g = this.groups.get(op.group)!;
+    if (op.role === "OWNER") {
+      if (g.owner && g.owner !== op.target) g.members.get(g.owner)!.role = "ADMIN";
+      g.owner = op.target;
+    } else if (g.owner === op.target) {
+      g.owner = "";
+    }
+    g.members.get(op.target)!.role = op.role;
+  }
+
+  commitDismiss(op: Extract<Op, { kind: "dismiss" }>): void {
+    const g = this.groups.get(op.group)!;
+    this.emit(g.members.keys(), { group: g.id, stored: true, key: `GroupDismissed ${g.id}` });
+    g.dismissed = true;
+  }
+
+  /** A new message the server accepted (not an idempotent replay). */
+  commitSend(key: string, by: Actor, sender: string, group: string, spec: SendSpec, id: string, time: bigint): MessageModel {
+    const g = this.groups.get(group)!;
+    const stored = !spec.onlineOnly && g.type !== "AVCHATROOM";
+    const incarnations = new Map([sender, ...spec.receivers].filter(Boolean).map((u) => [u, this.incarnation(u)] as const));
+    const m: MessageModel = { key, group, seq: stored ? g.latestSeq + 1 : 0, sender, by, spec, id, time, sentAtMs: this.clockMs, recalled: false, recalledBy: "", incarnations };
+    this.messages.set(key, m);
+    this.byId.set(id, m);
+    if (spec.clientMessageId) this.idem.set(`${sender}|${group}|${spec.clientMessageId}`, key);
+    const audience = [...g.members.keys()].filter((u) => this.inAudience(u, m));
+    if (stored) {
+      g.latestSeq = m.seq;
+      g.stored.push(m);
+      const ms = sender ? g.members.get(sender) : undefined;
+      if (ms && ms.readSeq < m.seq) ms.readSeq = m.seq; // UNR-5
+    }
+    this.emit(audience, { group, stored, key: Model.receivedKey(m, false), message: m });
+    return m;
+  }
+
+  commitRecall(op: Extract<Op, { kind: "recall" }>): void {
+    const m = this.messages.get(op.msg)!;
+    const g = this.groups.get(m.group)!;
+    const audience = [...g.members.keys()].filter((u) => this.maySee(u, m)); // VIS-1 at recall time
+    m.recalled = true;
+    m.recalledBy = "user" in op.by ? op.by.user : "";
+    this.emit(audience, { group: g.id, stored: true, key: `MessageRecalled ${g.id} id=${m.id} seq=${m.seq} by=${m.recalledBy}` });
+  }
+
+  /**
+   * AdminService.DeleteUser then ImportUsers of the same ID (ADM-11): every membership ends as a
+   * removal by the app backend, join requests and idempotency records go, and the new user with
+   * the same ID starts with nothing.
+   */
+  commitDeleteAndReimport(user: string): void {
+    for (const g of this.groups.values()) {
+      if (g.dismissed) continue;
+      g.joinRequests.delete(user);
+      if (g.members.has(user)) this.leave(g, user, "");
+    }
+    for (const k of [...this.idem.keys()]) if (k.startsWith(`${user}|`)) this.idem.delete(k);
+    this.incarnations.set(user, this.incarnation(user) + 1);
+  }
+
+  /** MarkConversationRead (UNR-3): returns whether the position moved. */
+  commitMarkRead(op: Extract<Op, { kind: "markRead" }>): boolean {
+    const g = this.groups.get(op.group)!;
+    const ms = g.members.get(op.user)!;
+    const target = op.readSeq === 0 ? g.latestSeq : Math.min(op.readSeq, g.latestSeq);
+    if (target <= ms.readSeq) return false;
+    ms.readSeq = target;
+    const c = this.conversation(op.user, op.group);
+    const alt = Model.conversationKey(this.conversation(op.user, op.group, "meetingRejoinLast"));
+    const key = Model.conversationKey(c);
+    this.emit([op.user], { group: g.id, stored: true, key, altKey: alt !== key ? alt : undefined });
+    return true;
+  }
+}
+
+export function isGroup(x: GroupModel | Outcome): x is GroupModel {
+  return (x as GroupModel).members !== undefined;
+}
+
+export function priorityNumber(p: PriorityName): number {
+  return { UNSPECIFIED: 0, HIGH: 1, NORMAL: 2, LOW: 3 }[p];
+}

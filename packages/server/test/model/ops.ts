@@ -1,0 +1,54 @@
+// The operations of the model-based test, as plain data: printable, replayable, and executable in
+// any order (the model decides each one's expected outcome from its own state, so a shrunk list
+// of operations still runs). Groups are named by the test ("g3"), messages by model keys ("m12").
+export type GroupTypeName = "WORK" | "PUBLIC" | "MEETING" | "COMMUNITY" | "AVCHATROOM";
+export const GROUP_TYPES: readonly GroupTypeName[] = ["WORK", "PUBLIC", "MEETING", "COMMUNITY", "AVCHATROOM"];
+export type RoleName = "OWNER" | "ADMIN" | "MEMBER";
+export type PriorityName = "UNSPECIFIED" | "HIGH" | "NORMAL" | "LOW";
+
+/** Who performs an operation: a user through the user API, or the app backend through AdminService. */
+export type Actor = { user: string } | { admin: true };
+
+export interface SendSpec {
+  text: string;
+  receivers: string[];
+  mentions: string[];
+  mentionAll: boolean;
+  onlineOnly: boolean;
+  excludeFromUnread: boolean;
+  excludeFromLastMessage: boolean;
+  countAsUnreadForReceivers: boolean;
+  priority: PriorityName;
+  /** Empty: no idempotency key. */
+  clientMessageId: string;
+}
+
+export type Op =
+  | { kind: "createGroup"; by: Actor; group: string; type: GroupTypeName; owner: string; members: string[] }
+  | { kind: "invite"; by: Actor; group: string; users: string[] }
+  | { kind: "join"; user: string; group: string; note: string }
+  | { kind: "approve"; user: string; group: string; applicant: string }
+  | { kind: "reject"; user: string; group: string; applicant: string }
+  | { kind: "leave"; user: string; group: string }
+  | { kind: "remove"; by: Actor; group: string; users: string[] }
+  | { kind: "setRole"; by: Actor; group: string; target: string; role: RoleName }
+  | { kind: "dismiss"; by: Actor; group: string }
+  /** `sender` "" with an admin actor is a system message (MSG-13). */
+  | { kind: "send"; by: Actor; sender: string; group: string; msg: string; spec: SendSpec }
+  /** Sends again with the client_message_id of an earlier message (MSG-10). */
+  | { kind: "resend"; of: string }
+  | { kind: "recall"; by: Actor; group: string; msg: string }
+  | { kind: "markRead"; user: string; group: string; readSeq: number }
+  | { kind: "openStream"; user: string; stream: string; from: "none" | "latest" | "older"; olderPick: number }
+  | { kind: "closeStream"; stream: string }
+  | { kind: "advanceClock"; seconds: number }
+  /** AdminService.DeleteUser, then ImportUsers of the same ID (ADM-11); the user's streams are closed first. */
+  | { kind: "deleteUser"; user: string };
+
+export function describeOp(op: Op): string {
+  return JSON.stringify(op);
+}
+
+export function actorName(by: Actor): string {
+  return "user" in by ? by.user : "admin";
+}
