@@ -320,8 +320,8 @@ const broken: BrokenServer[] = [
     options: () => ({
       wrapStore: (s) =>
         override(s, (inner) => ({
-          async readEvents(appId, userId, afterEventId, limit) {
-            const events = await inner.readEvents(appId, userId, afterEventId, limit);
+          async readEvents(appId, userId, after, limit) {
+            const events = await inner.readEvents(appId, userId, after, limit);
             const first = events.findIndex((e) => e.event.payload.case === "messageReceived");
             return first < 0 ? events : events.filter((_, i) => i !== first);
           },
@@ -409,7 +409,8 @@ const broken: BrokenServer[] = [
               const prior = key ? sent.get(keyOf(input.appId, input.senderId, key)) : undefined;
               if (prior) {
                 const event = create(EventSchema, {});
-                return { message: prior, event: { appId: input.appId, eventId: 0, groupId: input.groupId, audience: everyone, event }, duplicate: true };
+                return { message: prior, event: { appId: input.appId, partition: 0, position: 0, groupId: input.groupId, audience: everyone, event }, duplicate: true };
+
               }
               const out = await inner.appendMessage(input);
               if (key && !out.duplicate) sent.set(keyOf(input.appId, input.senderId, key), out.message);

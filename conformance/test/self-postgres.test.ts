@@ -1,7 +1,7 @@
 // The suite against the reference server as it runs across nodes: on PostgreSQL, with NATS
-// fan-out — once against one such node, once against two nodes sharing the database and the NATS
-// subject with the suite's calls spread over both (so a user's subscription and the sends it must
-// see usually run on different nodes), over Connect, gRPC and gRPC-Web. Without PostgreSQL or NATS it
+// fan-out — once against one such node, once against three nodes sharing the database and the NATS
+// subject with the suite's calls spread over all three (so a user's subscription and the sends it
+// must see usually run on different nodes), over Connect, gRPC and gRPC-Web. Without PostgreSQL or NATS it
 // skips, unless NARROWCAST_REQUIRE_SERVICES=1 makes it fail.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -90,24 +90,26 @@ describe.runIf(available)("conformance suite vs. the reference server on Postgre
   }, 180_000);
 });
 
-describe.runIf(available)("conformance suite vs. two reference nodes sharing PostgreSQL + NATS", () => {
+const NODES = 3;
+
+describe.runIf(available)(`conformance suite vs. ${NODES} reference nodes sharing PostgreSQL + NATS`, () => {
   const schema = `nc_conformance2_${randomBytes(6).toString("hex")}`;
   const subject = `narrowcast.test.${schema}`;
   const adminKey = randomBytes(16).toString("hex");
   const nodes: RunningServer[] = [];
-  const callsPerNode = [0, 0];
+  const callsPerNode = new Array<number>(NODES).fill(0);
 
   beforeAll(async () => {
     await adminQuery(`CREATE SCHEMA ${schema}`);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < NODES; i++) {
       const countCalls: Interceptor = (next) => (req) => (callsPerNode[i]!++, next(req));
       nodes.push(
         await startServer({
           port: 0,
           ...selfTestOptions,
           adminKey,
-          // Each node enforces MSG-5 alone; the deployment declares the bound of both (SRV-1).
-          rateLimitNodes: 2,
+          // Each node enforces MSG-5 alone; the deployment declares the bound of all (SRV-1).
+          rateLimitNodes: NODES,
           interceptors: [countCalls],
           store: new PostgresStore({ connectionString: databaseUrl, schema }),
           bus: await NatsBus.connect({ servers: natsUrl, subject }),
@@ -122,9 +124,9 @@ describe.runIf(available)("conformance suite vs. two reference nodes sharing Pos
 
   it("passes every case over connect, grpc and grpc-web", async () => {
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
-    const [first, second] = nodes.map((n) => n.url);
-    const result = await runSuite({ baseUrl: first!, otherNodeUrls: [second!], adminKey, parallel: 12, knownFailing });
-    // Both nodes served a good share of the calls, so the run really crossed nodes.
+    const [first, ...others] = nodes.map((n) => n.url);
+    const result = await runSuite({ baseUrl: first!, otherNodeUrls: others, adminKey, parallel: 12, knownFailing });
+    // Every node served a good share of the calls, so the run really crossed nodes.
     expect(Math.min(...callsPerNode)).toBeGreaterThan(Math.max(...callsPerNode) / 3);
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");

@@ -1,20 +1,41 @@
 // The Hub routes committed events to this node's open subscriptions. It keeps, per group, the
 // locally online users who are members, so an ordinary message costs O(local subscribers of
 // the group) and a targeted one O(receivers), whatever the group's size (rule TGT-4, EVT-1).
+// On a bus that routes by interest it follows exactly the apps and groups of that index, so the
+// node receives only those groups' events (and the ticks of those apps, bus/types.ts).
 import { create } from "@bufbuild/protobuf";
 import { SubscribeResponseSchema, type SubscribeResponse } from "@narrowcast/gen";
 import type { ConnectError } from "@connectrpc/connect";
-import { Subscription, type SubscriptionObserver } from "./subscription.js";
-import type { Bus } from "./bus/types.js";
-import type { Store, StoredEvent } from "./store/types.js";
+import { Subscription, type Placement, type SubscriptionObserver } from "./subscription.js";
+import { cursorOf } from "./cursor.js";
+import type { Bus, BusInterest } from "./bus/types.js";
+import type { EventTick, Interest, Store, StoredEvent } from "./store/types.js";
 import { Sequencer } from "./sequencer.js";
 
 const key = (appId: string, id: string) => `${appId}\u0000${id}`;
 
 /** What the hub reports as it fans out, for metrics (src/ops/metrics.ts); every hook optional. */
-export type HubObserver = SubscriptionObserver;
+export interface HubObserver extends SubscriptionObserver {
+  /** Events read from the store because the bus did not bring them (late, lost, or bus down). */
+  recoveredFromStore?(count: number): void;
+}
+
+export interface HubOptions {
+  /** How long a gap in a partition may stay open before it is read from the store (ms). */
+  gapTimeoutMs?: number;
+  /**
+   * How often the store's heads are polled for the apps with streams here (ms): events whose
+   * publication never comes are then read from the store. Default 1000.
+   */
+  pollIntervalMs?: number;
+  /** The same while the bus reports its connection lost: all live events come this way then. Default 250. */
+  busDownPollIntervalMs?: number;
+  /** Told when the bus connection is lost or back (the server logs it). */
+  onBusConnectionChange?: (connected: boolean) => void;
+}
 
 interface UserState {
+  appId: string;
   subs: Set<Subscription>;
   groups: Set<string>;
   /** Membership changes seen while the group list loads, re-applied on top of it. */
@@ -27,36 +48,92 @@ export class Hub {
   private closedWith: ConnectError | undefined;
   /** group key → user IDs online on this node who are members. */
   private readonly groups = new Map<string, Set<string>>();
+  /** Per app with streams here: its users with state, and its groups in the index (interest). */
+  private readonly apps = new Map<string, { users: Set<string>; groups: Set<string> }>();
+  private readonly interest: BusInterest | undefined;
+  private readonly unsubscribeTicks: () => void;
   private readonly unsubscribe: () => void;
   private readonly responseCache = new WeakMap<object, SubscribeResponse>();
 
   private readonly sequencer: Sequencer;
+  private poller: NodeJS.Timeout | undefined;
+  private polling = false;
+  private busConnected = true;
+  private readonly stopWatchingBus: () => void;
 
   constructor(
     private readonly store: Store,
     bus: Bus,
     private readonly capacity: number,
-    onGapSkipped?: (appId: string, fromId: number, toId: number) => void,
-    /** Metrics of the fan-out (delivered events, slow-consumer cuts). */
+    onGapSkipped?: (appId: string, partition: number, from: number, to: number) => void,
+    /** Metrics of the fan-out (delivered events, slow-consumer cuts, store reads). */
     private readonly observer: HubObserver = {},
+    options: HubOptions = {},
   ) {
-    this.sequencer = new Sequencer((e) => this.route(e), {
-      gapTimeoutMs: 250,
+    const interest = (this.interest = bus.interest);
+    this.sequencer = new Sequencer((e, released) => this.route(e, released), {
+      gapTimeoutMs: options.gapTimeoutMs ?? 250,
       maxPending: 10_000,
-      recover: (appId, from, to) => store.readEventRange(appId, from, to),
-      onGapSkipped: (appId, from, to) => onGapSkipped?.(appId, from, to),
+      recover: interest
+        ? (appId, partition, from, to) => store.readEventRangeFor(appId, partition, from, to, this.interestOf(appId))
+        : (appId, partition, from, to) => store.readEventRange(appId, partition, from, to),
+      needsContent: interest ? (tick) => this.needs(tick) : undefined,
+      onGapSkipped: (appId, partition, from, to) => onGapSkipped?.(appId, partition, from, to),
+      onRecovered: (_appId, _partition, n) => observer.recoveredFromStore?.(n),
     });
     this.unsubscribe = bus.subscribe((e) => this.sequencer.accept(e));
+    this.unsubscribeTicks = interest?.onTick((tick) => this.sequencer.acceptTick(tick)) ?? (() => {});
+    const every = (ms: number) => {
+      if (this.poller) clearInterval(this.poller);
+      this.poller = setInterval(() => void this.pollHeads(), ms).unref();
+    };
+    every(options.pollIntervalMs ?? 1000);
+    this.stopWatchingBus =
+      bus.onConnectionChange?.((connected) => {
+        if (connected === this.busConnected || this.closedWith) return;
+        this.busConnected = connected;
+        options.onBusConnectionChange?.(connected);
+        every(connected ? (options.pollIntervalMs ?? 1000) : (options.busDownPollIntervalMs ?? 250));
+        if (!connected) void this.pollHeads();
+      }) ?? (() => {});
+  }
+
+  /** Hands the store's heads of the apps with streams here to the sequencer (see sequencer.ts). */
+  private async pollHeads(): Promise<void> {
+    if (this.polling || this.closedWith) return;
+    const appIds = [...this.apps.keys()];
+    if (appIds.length === 0) return;
+    this.polling = true;
+    try {
+      const heads = await this.store.latestPositionsOf(appIds);
+      for (const [appId, positions] of heads) this.sequencer.noteHeads(appId, positions);
+    } catch {
+      // The store is unreachable: the next poll tries again (its outage is logged where it is used).
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Whether a stream here needs the event a tick announces: its group is followed, or a user here joins. */
+  private needs(tick: EventTick): boolean {
+    const app = this.apps.get(tick.appId);
+    return !!app && (app.groups.has(tick.groupId) || (tick.joinedUserId !== undefined && app.users.has(tick.joinedUserId)));
+  }
+
+  /** What a range read from the store must bring whole for this app (the rest comes as ticks). */
+  private interestOf(appId: string): Interest {
+    const app = this.apps.get(appId);
+    return { groupIds: [...(app?.groups ?? [])], userIds: [...(app?.users ?? [])] };
   }
 
   /**
    * Registers a subscription and loads its user's groups into the index. Its replay covers the
-   * app's events up to `latestEventId` (at least); live delivery covers every event after it.
+   * app's events up to `latest` (at least); live delivery covers every event after it.
    */
-  async open(appId: string, userId: string, latestEventId: number): Promise<Subscription> {
+  async open(appId: string, userId: string, latest: readonly number[]): Promise<Subscription> {
     // During shutdown's drain a request on a connection still open must not start a new stream.
     if (this.closedWith) throw this.closedWith;
-    this.sequencer.startAfter(appId, latestEventId);
+    this.sequencer.startAfter(appId, latest);
     const sub = new Subscription(appId, userId, this.capacity, this.observer);
     const k = key(appId, userId);
     let state = this.users.get(k);
@@ -64,8 +141,14 @@ export class Hub {
       state.subs.add(sub);
       return sub;
     }
-    state = { subs: new Set([sub]), groups: new Set(), pending: [] };
+    state = { appId, subs: new Set([sub]), groups: new Set(), pending: [] };
     this.users.set(k, state);
+    let app = this.apps.get(appId);
+    if (!app) {
+      this.apps.set(appId, (app = { users: new Set(), groups: new Set() }));
+      this.interest?.followApp(appId);
+    }
+    app.users.add(userId);
     try {
       const groups = await this.store.listUserGroups(appId, userId);
       if (this.users.get(k) !== state) return sub;
@@ -87,6 +170,14 @@ export class Hub {
     if (!state || !state.subs.delete(sub) || state.subs.size > 0) return;
     this.users.delete(k);
     for (const g of state.groups) this.indexRemove(sub.appId, g, sub.userId);
+    const app = this.apps.get(sub.appId);
+    app?.users.delete(sub.userId);
+    if (app && app.users.size === 0) {
+      // No stream of the app is left here: stop following it; a later stream starts afresh.
+      this.apps.delete(sub.appId);
+      this.interest?.unfollowApp(sub.appId);
+      this.sequencer.forget(sub.appId);
+    }
   }
 
   /** Ends every stream (server shutdown, rule EVT-9). */
@@ -102,6 +193,9 @@ export class Hub {
   }
 
   stop(): void {
+    clearInterval(this.poller);
+    this.stopWatchingBus();
+    this.unsubscribeTicks();
     this.unsubscribe();
     this.sequencer.stop();
   }
@@ -109,7 +203,11 @@ export class Hub {
   private indexAdd(appId: string, groupId: string, userId: string): void {
     const gk = key(appId, groupId);
     let set = this.groups.get(gk);
-    if (!set) this.groups.set(gk, (set = new Set()));
+    if (!set) {
+      this.groups.set(gk, (set = new Set()));
+      this.apps.get(appId)?.groups.add(groupId);
+      this.interest?.followGroup(appId, groupId);
+    }
     set.add(userId);
   }
 
@@ -118,7 +216,11 @@ export class Hub {
     const set = this.groups.get(gk);
     if (!set) return;
     set.delete(userId);
-    if (set.size === 0) this.groups.delete(gk);
+    if (set.size === 0) {
+      this.groups.delete(gk);
+      this.apps.get(appId)?.groups.delete(groupId);
+      this.interest?.unfollowGroup(appId, groupId);
+    }
   }
 
   /** Applies a membership change to a user's state (or defers it while the state loads). */
@@ -135,32 +237,35 @@ export class Hub {
     else this.indexRemove(appId, groupId, userId);
   }
 
-  private deliverTo(appId: string, userId: string, eventId: number, item: SubscribeResponse): void {
+  private deliverTo(appId: string, userId: string, item: SubscribeResponse, at: Placement | undefined): void {
     const state = this.users.get(key(appId, userId));
     if (!state) return;
-    for (const sub of state.subs) sub.push(eventId, item);
+    for (const sub of state.subs) sub.push(item, at);
   }
 
-  private route(e: StoredEvent): void {
-    // One response object per event, shared by every subscription that receives it.
+  private route(e: StoredEvent, released: readonly number[]): void {
+    // One response object per event, shared by every subscription that receives it; a stored
+    // event carries this node's released positions as its cursor (subscription.ts: "caughtUp").
     let item = this.responseCache.get(e.event);
     if (!item) {
-      item = create(SubscribeResponseSchema, { item: { case: "event", value: e.event } });
+      const value = e.position === 0 ? e.event : { ...e.event, cursor: cursorOf(e.appId, released) };
+      item = create(SubscribeResponseSchema, { item: { case: "event", value } });
       this.responseCache.set(e.event, item);
     }
-    const { appId, groupId, eventId } = e;
+    const at: Placement | undefined = e.position === 0 ? undefined : { partition: e.partition, position: e.position, released };
+    const { appId, groupId } = e;
     if (e.membership?.change === "joined") this.applyMembership(appId, e.membership.userId, groupId, true);
 
     switch (e.audience.kind) {
       case "user":
-        this.deliverTo(appId, e.audience.userId, eventId, item);
+        this.deliverTo(appId, e.audience.userId, item, at);
         break;
       case "users":
-        for (const userId of e.audience.userIds) this.deliverTo(appId, userId, eventId, item);
+        for (const userId of e.audience.userIds) this.deliverTo(appId, userId, item, at);
         break;
       case "group": {
         const members = this.groups.get(key(appId, groupId));
-        if (members) for (const userId of members) this.deliverTo(appId, userId, eventId, item);
+        if (members) for (const userId of members) this.deliverTo(appId, userId, item, at);
         // Users whose group list is still loading are not indexed yet: the replay covers them.
         break;
       }

@@ -81,7 +81,7 @@ const program = new Command()
   .addOption(
     new Option("--nats-url <url>", "NATS server for fan-out across nodes (default: in-process, one node)").env("NARROWCAST_NATS_URL"),
   )
-  .addOption(new Option("--nats-subject <subject>", "NATS subject the nodes share").env("NARROWCAST_NATS_SUBJECT").default("narrowcast.events"))
+  .addOption(new Option("--nats-subject <prefix>", "NATS subject prefix the nodes of one deployment share").env("NARROWCAST_NATS_SUBJECT").default("narrowcast"))
   .parse();
 
 const opts = program.opts();

@@ -71,6 +71,12 @@ export interface ServerOptions extends ConnectionLimitOptions {
   eventRetentionSeconds?: number;
   /** How often events beyond the retention are pruned (also once at start); default 3,600,000 (hourly). */
   eventPruneIntervalMs?: number;
+  /**
+   * How often each node reads the store's heads of the apps it has streams of (ms; default 1000):
+   * the bound on how late an event whose publication was lost (or all of them while the bus is
+   * down) reaches live streams (sequencer.ts).
+   */
+  eventPollIntervalMs?: number;
   /** Per-type overrides of the member limit and member-event threshold (rules GRP-13, GRP-14). */
   groupLimits?: GroupLimitsOption;
   /** Events queued per subscription before SLOW_CONSUMER (rule EVT-6); default 1024. */
@@ -191,11 +197,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store,
     bus,
     options.subscriberBufferSize ?? 1024,
-    (appId, fromId, toId) => {
-      metrics.gapSkipped(fromId, toId);
-      log.warn({ appId, fromId, toId }, "events neither published nor readable from the store: live streams skip them");
+    (appId, partition, from, to) => {
+      metrics.gapSkipped(from, to);
+      log.warn({ appId, partition, from, to }, "events neither published nor readable from the store: live streams skip them");
     },
     metrics,
+    {
+      pollIntervalMs: options.eventPollIntervalMs,
+      onBusConnectionChange: (connected) =>
+        connected
+          ? log.info("bus connection back: live events come from the bus again")
+          : log.warn("bus connection lost: live events are read from the store until it is back"),
+    },
   );
   const limits = limitsOf(options);
   const deps: Deps = {

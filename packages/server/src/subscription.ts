@@ -6,6 +6,8 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import { ErrorReason, SubscribeResponseSchema, type SubscribeResponse } from "@narrowcast/gen";
 import { narrowcastError } from "./errors.js";
+import { cursorOf } from "./cursor.js";
+import { dominates, later, type Positions } from "./positions.js";
 
 /** One shared object: the fast path encodes it once per codec. */
 export const HEARTBEAT: SubscribeResponse = create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } });
@@ -16,6 +18,14 @@ export const HEARTBEAT: SubscribeResponse = create(SubscribeResponseSchema, { it
  */
 export type DirectWriter = (items: SubscribeResponse[]) => boolean;
 
+/** Where a live stored event sits: its partition and position, and this node's released positions with it. */
+export interface Placement {
+  partition: number;
+  position: number;
+  /** The node's released positions including this event: the cursor its item carries. */
+  released: readonly number[];
+}
+
 /** What a subscription reports, for metrics; every hook optional. */
 export interface SubscriptionObserver {
   /** Live events handed to streams (written or queued), one per stream; heartbeats not counted. */
@@ -25,10 +35,16 @@ export interface SubscriptionObserver {
 }
 
 export class Subscription {
-  private readonly queue: { eventId: number; item: SubscribeResponse }[] = [];
+  private readonly queue: { item: SubscribeResponse; at?: Placement }[] = [];
   private failure: ConnectError | undefined;
-  /** Stored events at or below this ID were already sent by the replay; drop them. */
-  private replayedUpTo = -1;
+  /** Where the replay ended: stored events at or below it were sent by the replay; drop them. */
+  private replayedUpTo: Positions | undefined;
+  /**
+   * The node's released positions have reached `replayedUpTo` in every partition: the shared
+   * item's cursor is this stream's cursor too. Until then each item gets its own cursor, never
+   * behind the replay's (a cursor must not move backwards, EVT-8).
+   */
+  private caughtUp = false;
   private replaying = true;
   private onFail: ((err: ConnectError) => void) | undefined;
   private writer: DirectWriter | undefined;
@@ -47,10 +63,21 @@ export class Subscription {
     private readonly observer: SubscriptionObserver = {},
   ) {}
 
-  /** Queues a live event; ends the stream with SLOW_CONSUMER when the queue is full (rule EVT-6). */
-  push(eventId: number, item: SubscribeResponse): void {
+  /**
+   * Queues a live item (`at`: where a stored event sits); ends the stream with SLOW_CONSUMER when
+   * the queue is full (rule EVT-6).
+   */
+  push(item: SubscribeResponse, at?: Placement): void {
     if (this.failure) return;
-    if (!this.replaying && eventId !== 0 && eventId <= this.replayedUpTo) return;
+    if (this.replaying) {
+      // Its cursor is settled when the replay ends (finishReplay).
+      if (at) at = { ...at, released: at.released.slice() };
+    } else if (at) {
+      const settled = this.settle(item, at);
+      if (!settled) return;
+      item = settled;
+      at = undefined;
+    }
     if (this.writer && !this.blocked && this.queue.length === 0) {
       // The hot path of fan-out: no queue, no wake-up, the shared frame goes straight out.
       if (item !== HEARTBEAT) this.observer.delivered?.(1);
@@ -63,24 +90,35 @@ export class Subscription {
       return;
     }
     if (item !== HEARTBEAT) this.observer.delivered?.(1);
-    this.queue.push({ eventId, item });
+    this.queue.push({ item, at });
     this.wake();
+  }
+
+  /** The item as this stream sends it, or undefined if the replay sent it already. */
+  private settle(item: SubscribeResponse, at: Placement): SubscribeResponse | undefined {
+    const floor = this.replayedUpTo!;
+    if (at.position <= floor[at.partition]) return undefined;
+    if (this.caughtUp || (this.caughtUp = dominates(at.released, floor))) return item;
+    if (item.item.case !== "event") return item;
+    const cursor = cursorOf(this.appId, later(at.released, floor));
+    return create(SubscribeResponseSchema, { item: { case: "event", value: { ...item.item.value, cursor } } });
   }
 
   /**
    * Ends the replay: queued stored events it already sent are dropped, and the stream now gets a
    * Heartbeat whenever it has been idle for `heartbeatMs` (rule EVT-5).
    */
-  finishReplay(lastReplayed: number, heartbeatMs: number): void {
+  finishReplay(replayedUpTo: readonly number[], heartbeatMs: number): void {
     this.replaying = false;
-    this.replayedUpTo = lastReplayed;
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const id = this.queue[i].eventId;
-      if (id !== 0 && id <= lastReplayed) this.queue.splice(i, 1);
+    this.replayedUpTo = replayedUpTo.slice();
+    const queued = this.queue.splice(0);
+    for (const q of queued) {
+      const item = q.at ? this.settle(q.item, q.at) : q.item;
+      if (item) this.queue.push({ item });
     }
     const beat = () => {
       // Only an idle stream gets one: queued items, or a full transport, mean it is not idle.
-      if (!this.failure && !this.blocked && this.queue.length === 0) this.push(0, HEARTBEAT);
+      if (!this.failure && !this.blocked && this.queue.length === 0) this.push(HEARTBEAT);
       this.heartbeat?.refresh();
     };
     this.heartbeat = setTimeout(beat, heartbeatMs).unref();

@@ -77,10 +77,10 @@ describe("the model catches a broken server", () => {
   });
 });
 
-const skipPg2 = requireOrSkip(await pg2Available(), "PostgreSQL and NATS (model pg2)");
+const skipPg = requireOrSkip(await pg2Available(), "PostgreSQL and NATS (model pg3)");
 
-describe.skipIf(skipPg2)("model-based test on two nodes sharing PostgreSQL + NATS", () => {
+describe.skipIf(skipPg)("model-based test on three nodes sharing PostgreSQL + NATS", () => {
   it(`${PG2_OPS} random operations, seed 4242`, { timeout: 600_000 }, async () => {
-    expectPass(await runModel({ config: "pg2", seed: 4242, ops: PG2_OPS, tolerate: KNOWN }));
+    expectPass(await runModel({ config: "pg3", seed: 4242, ops: PG2_OPS, tolerate: KNOWN }));
   });
 });

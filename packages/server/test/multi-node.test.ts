@@ -33,6 +33,9 @@ async function startTwoNodes(stores: () => Promise<[Store, Store]>): Promise<[Te
  */
 class LossyBus implements Bus {
   constructor(private readonly inner: Bus) {}
+  get interest() {
+    return this.inner.interest;
+  }
   publish(event: StoredEvent): void {
     const p = event.event.payload;
     if (p.case === "messageReceived" && textOf(p.value.message) === "never published") return;

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { NatsBus } from "../src/bus/nats.js";
-import { busContract } from "./bus-contract.js";
+import { busContract, follow } from "./bus-contract.js";
 import { natsAvailable, natsUrl, requireOrSkip } from "./services.js";
 
 const url = natsUrl();
@@ -19,14 +19,18 @@ describe.skipIf(skip)("NatsBus", () => {
     const subject = `narrowcast.test.${randomBytes(6).toString("hex")}`;
     const a = await NatsBus.connect({ servers: url, subject });
     const b = await NatsBus.connect({ servers: url, subject });
-    const seenByA: number[] = [];
-    const seenByB: number[] = [];
-    a.subscribe((e) => seenByA.push(e.eventId));
-    b.subscribe((e) => seenByB.push(e.eventId));
+    const seenByA: string[] = [];
+    const seenByB: string[] = [];
+    a.subscribe((e) => seenByA.push(`${e.partition}:${e.position}`));
+    b.subscribe((e) => seenByB.push(`${e.partition}:${e.position}`));
+    await follow(a, "x", "g");
+    await follow(b, "x", "g");
+
     const { create } = await import("@bufbuild/protobuf");
     const { EventSchema } = await import("@narrowcast/gen");
     for (let i = 1; i <= 20; i++) {
-      (i % 2 ? a : b).publish({ appId: "x", eventId: i, groupId: "g", audience: { kind: "group" }, event: create(EventSchema, {}) });
+      (i % 2 ? a : b).publish({ appId: "x", partition: i % 16, position: i, groupId: "g", audience: { kind: "group" }, event: create(EventSchema, {}) });
+
     }
     for (let i = 0; i < 200 && (seenByA.length < 20 || seenByB.length < 20); i++) await new Promise((r) => setTimeout(r, 10));
     expect(seenByA.length).toBe(20);

@@ -11,6 +11,8 @@ import { create } from "@bufbuild/protobuf";
 import { Subscription } from "../src/subscription.js";
 import { HealthService, ServingStatus } from "../src/ops/health-service.js";
 import { ServerMetrics } from "../src/ops/metrics.js";
+import { origin } from "../src/positions.js";
+
 import { AppFixture, TestServer, UserClient, isMessage } from "./support.js";
 
 /** The value of a sample line of the exposition, e.g. `name{a="b"} 3`; undefined when absent. */
@@ -159,8 +161,12 @@ describe("fan-out metrics", () => {
     const metrics = new ServerMetrics({ openStreams: () => 0, processMetrics: false });
     // A stream whose queue holds 2 events and whose reader never reads: the third cuts it (EVT-6).
     const sub = new Subscription("app", "alice", 2, metrics);
-    sub.finishReplay(0, 60_000);
-    for (let id = 1; id <= 3; id++) sub.push(id, create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } }));
+    sub.finishReplay(origin(), 60_000);
+    for (let position = 1; position <= 3; position++) {
+      const released = origin();
+      released[0] = position;
+      sub.push(create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } }), { partition: 0, position, released });
+    }
     sub.dispose();
     const text = await metrics.scrape();
     expect(sample(text, "narrowcast_events_delivered_total")).toBe(2);

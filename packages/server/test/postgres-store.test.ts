@@ -1,7 +1,8 @@
 // The PostgreSQL store: the Store contract, then what only a shared database can show:
 // versioned migrations that several nodes may run at once, and appends from several nodes
 // (each its own store and pool on one schema) racing for one group's seq, one idempotency key
-// and one app's event IDs; last, a short scenario over the wire on a server backed by it.
+// and the positions of an app's log partitions; last, a short scenario over the wire on a server
+// backed by it.
 // Every store works in a fresh PostgreSQL schema, dropped at the end, so runs never collide.
 // Without PostgreSQL the file is skipped with a warning, or fails with NARROWCAST_REQUIRE_SERVICES=1.
 import { randomBytes } from "node:crypto";
@@ -13,7 +14,8 @@ import { EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/g
 import { Plan } from "@narrowcast/gen/admin";
 import { PostgresStore } from "../src/store/postgres.js";
 import { postgresMigrations } from "../src/store/postgres-schema.js";
-import { StoreConflict, type AppendMessageInput, type Store } from "../src/store/types.js";
+import { StoreConflict, type AppendMessageInput, type Store, type StoredEvent } from "../src/store/types.js";
+import { PARTITIONS, partitionOf } from "../src/positions.js";
 import { postgresAvailable, postgresUrl, redact, requireOrSkip } from "./services.js";
 import { storeContract } from "./store-contract.js";
 import { AppFixture, TestServer, textOf } from "./support.js";
@@ -75,6 +77,13 @@ function send(store: Store, groupId: string, senderId: string, extra: Partial<Ap
 
 const userIds = (n: number) => Array.from({ length: n }, (_, i) => `u${i}`);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+/** `latest` with each named group's partition moved on by that many positions. */
+function moved(latest: readonly number[], by: Record<string, number>): number[] {
+  const out = latest.slice();
+  for (const [groupId, n] of Object.entries(by)) out[partitionOf(groupId)] += n;
+  return out;
+}
+
 
 describe.skipIf(skip)("PostgresStore", () => {
   storeContract("PostgresStore", async () => openStore(await freshSchema()));
@@ -109,11 +118,14 @@ describe.skipIf(skip)("PostgresStore", () => {
       const indexes = new Map(first.indexes.map((r) => [r.indexname as string, r.indexdef as string]));
       expect(indexes.get("memberships_current")).toMatch(/UNIQUE INDEX .* \(app_id, group_id, user_id\) WHERE \(left_event_id IS NULL\)/);
       expect(indexes.get("events_by_group")).toMatch(/\(app_id, group_id, event_id\)/);
-      expect(indexes.get("events_by_user")).toMatch(/\(app_id, user_id, event_id\) WHERE \(user_id IS NOT NULL\)/);
+      expect(indexes.get("events_by_user")).toMatch(/\(app_id, user_id, part, event_id\) WHERE \(user_id IS NOT NULL\)/);
+      expect(indexes.get("events_pkey")).toMatch(/\(app_id, part, event_id\)/);
+      expect(indexes.get("partitions_pkey")).toMatch(/\(app_id, part\)/);
       expect(indexes.get("messages_ordinary")).toMatch(/\(app_id, group_id, targeted, seq\)/);
       expect(indexes.get("message_audience_pkey")).toMatch(/\(app_id, group_id, user_id, seq\)/);
       const types = new Map(first.columns.map((r) => [`${r.table_name}.${r.column_name}`, r.data_type as string]));
-      expect([types.get("messages.seq"), types.get("events.event_id"), types.get("apps.event_seq"), types.get("messages.payload")]).toEqual([
+      expect([types.get("messages.seq"), types.get("events.event_id"), types.get("partitions.head"), types.get("partitions.floor"), types.get("messages.payload")]).toEqual([
+        "bigint",
         "bigint",
         "bigint",
         "bigint",
@@ -206,7 +218,7 @@ describe.skipIf(skip)("PostgresStore", () => {
     });
 
     it("20 concurrent sends with one client message ID store exactly one message; the others get it back", async () => {
-      const latest = await nodes[0].latestEventId(APP);
+      const latest = await nodes[0].latestPositions(APP);
       const dedupeSince = NOW - 60_000;
       const results = await Promise.all(
         range(0, 19).map((i) => send(node(i), "h", "u1", { clientMessageId: "same-key", dedupeSince })),
@@ -216,12 +228,13 @@ describe.skipIf(skip)("PostgresStore", () => {
       for (const r of results) expect(r.message).toEqual(stored[0].message);
       const history = await nodes[0].listMessages(APP, "h", { viewerId: "u1", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 100 });
       expect(history.messages.map((m) => m.messageId)).toEqual([stored[0].message.messageId]);
-      expect(await nodes[1].latestEventId(APP)).toBe(latest + 1);
+      // One event, in h's partition.
+      expect(await nodes[1].latestPositions(APP)).toEqual(moved(latest, { h: 1 }));
       expect((await nodes[1].conversation(APP, "h", "u2"))?.unreadCount).toBe(1);
     });
 
     it("…while the same key in another group is another message (rule MSG-10: scoped to sender and group)", async () => {
-      const latest = await nodes[0].latestEventId(APP);
+      const latest = await nodes[0].latestPositions(APP);
       const dedupeSince = NOW - 60_000;
       const results = await Promise.all(
         range(0, 19).map((i) => send(node(i), i % 2 ? "i" : "j", "u2", { clientMessageId: "cross-key", dedupeSince })),
@@ -234,7 +247,7 @@ describe.skipIf(skip)("PostgresStore", () => {
       const seqs = async (groupId: string) =>
         (await nodes[0].listMessages(APP, groupId, { viewerId: "u2", floorSeq: 0, direction: "backward", beforeSeq: 0, afterSeq: 0, limit: 100 })).messages.length;
       expect([await seqs("i"), await seqs("j")]).toEqual([1, 1]);
-      expect(await nodes[1].latestEventId(APP)).toBe(latest + 2);
+      expect(await nodes[1].latestPositions(APP)).toEqual(moved(latest, { i: 1, j: 1 }));
       for (const groupId of ["i", "j"]) {
         expect((await nodes[1].findSent(APP, "u2", groupId, "cross-key", 0))?.messageId).toBe(
           stored.find((s) => s.message.groupId === groupId)!.message.messageId,
@@ -242,40 +255,50 @@ describe.skipIf(skip)("PostgresStore", () => {
       }
     });
 
-    it("concurrent writes in one app take contiguous event IDs, and readers never see a later one before an earlier one", async () => {
+    it("concurrent writes in one app take contiguous positions in each partition, and readers never see a later one before an earlier one there", async () => {
       const groups = ["g", "h", "i", "j", "k", "l"];
       // A message in every group first, so that each read below (u0's first in its group; u0 never
       // sends) moves the read position and is logged (rule UNR-3: a read that does not, is not).
       for (const groupId of groups) await send(nodes[0], groupId, "u1");
-      const start = await nodes[0].latestEventId(APP);
+      const start = await nodes[0].latestPositions(APP);
       // u5 is in every group: its log holds every message event (markRead events are private
       // to their user, so those are done by others).
-      const seen: number[][] = [];
+      const seen: StoredEvent[][] = [];
       let writing = true;
       const reader = (async () => {
-        while (writing) {
-          const ids = (await nodes[1].readEvents(APP, "u5", start, 1000)).map((e) => e.eventId);
-          seen.push(ids);
-        }
+        while (writing) seen.push(await nodes[1].readEvents(APP, "u5", start, 1000));
       })();
       const writes = range(0, 47).map(async (i) => {
         const groupId = groups[i % 6];
         if (i % 8 === 7) {
           const readGroup = groups[(i - 7) / 8];
-          return [(await node(i).markRead(APP, readGroup, "u0", 0, NOW + 2000, () => create(EventSchema, {}))).event!.eventId];
+          return (await node(i).markRead(APP, readGroup, "u0", 0, NOW + 2000, () => create(EventSchema, {}))).event!;
         }
-        const { event } = await send(node(i), groupId, members[1 + (i % 4)]);
-        return [event.eventId];
+        return (await send(node(i), groupId, members[1 + (i % 4)])).event;
       });
-      const ids = (await Promise.all(writes)).flat();
+      const written = await Promise.all(writes);
       writing = false;
       await reader;
-      expect([...ids].sort((a, b) => a - b)).toEqual(range(start + 1, start + 48));
-      expect(await nodes[0].latestEventId(APP)).toBe(start + 48);
-      const messageEvents = (await nodes[0].readEvents(APP, "u5", start, 1000)).map((e) => e.eventId);
+      // Per partition: the positions after `start`, each once, none skipped.
+      const end = start.slice();
+      for (const p of new Set(written.map((e) => e.partition))) {
+        const positions = written.filter((e) => e.partition === p).map((e) => e.position);
+        expect(positions.sort((a, b) => a - b), `partition ${p}`).toEqual(range(start[p] + 1, start[p] + positions.length));
+        end[p] = start[p] + positions.length;
+      }
+      expect(written.length).toBe(48);
+      expect(await nodes[0].latestPositions(APP)).toEqual(end);
+      const messageEvents = await nodes[0].readEvents(APP, "u5", start, 1000);
       expect(messageEvents).toHaveLength(42);
-      // What a reader saw at any moment was a prefix of the final log: committed in ID order.
-      for (const snapshot of seen) expect(snapshot).toEqual(messageEvents.slice(0, snapshot.length));
+      // What a reader saw of a partition at any moment was a prefix of the final log there:
+      // committed in position order.
+      const inPartition = (events: StoredEvent[], p: number) => events.filter((e) => e.partition === p).map((e) => e.position);
+      for (const snapshot of seen) {
+        for (let p = 0; p < PARTITIONS; p++) {
+          const got = inPartition(snapshot, p);
+          expect(got, `partition ${p}`).toEqual(inPartition(messageEvents, p).slice(0, got.length));
+        }
+      }
     });
 
     it("addMembers of a user whose deletion is under way waits for it, then is user_not_found (rule ADM-11)", async () => {

@@ -19,7 +19,8 @@ import {
 import { Plan } from "@narrowcast/gen/admin";
 import { ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@narrowcast/gen";
-import { cursorOf, parseCursor } from "../src/cursor.js";
+import { appTag, cursorOf, parseCursor } from "../src/cursor.js";
+import { PARTITIONS, origin, partitionOf } from "../src/positions.js";
 import {
   StoreConflict,
   type GroupLimits,
@@ -29,6 +30,7 @@ import {
   type StoredEvent,
 } from "../src/store/types.js";
 import { storeAgreesWithRules } from "./store-rules-oracle.js";
+import { only, storePartitionsContract } from "./partitions-contract.js";
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"] as const;
 /** Limits that no case reaches unless it means to. */
@@ -52,7 +54,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await store.createApp(app);
         expect(await store.getApp(appId)).toEqual(app);
         expect(await store.getApp(`app_${randomUUID()}`)).toBeUndefined();
-        expect(await store.latestEventId(appId)).toBe(0);
+        expect(await store.latestPositions(appId)).toEqual(origin());
       });
 
       it("upsertUsers creates new users and accepts existing ones; existingUsers returns the subset that exists, per app", async () => {
@@ -65,7 +67,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     });
 
     describe("groups and membership", () => {
-      it("createGroup stores the group and emits one MemberJoined per member, in order, with cursors", async () => {
+      it("createGroup stores the group and emits one MemberJoined per member, in order, in the group's partition", async () => {
         const w = await world();
         const createdAt = w.now();
         const { group, events } = await store.createGroup(
@@ -103,7 +105,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         ]);
         const joined = events[2].event.payload;
         expect(joined.case === "memberJoined" && joined.value.member?.role).toBe(MemberRole.ADMIN);
-        expect(await store.latestEventId(w.appId)).toBe(events[2].eventId);
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g1"), events[2].position));
         expect(await store.getGroup(w.appId, "nope")).toBeUndefined();
         expect(await store.getGroup((await world()).appId, "g1")).toBeUndefined();
       });
@@ -206,14 +208,14 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.group("gone", ["alice", "bob"]);
         await store.dismissGroup(w.appId, "gone", w.now());
         for (const groupId of ["gone", "never"]) {
-          const latest = await store.latestEventId(w.appId);
+          const latest = await store.latestPositions(w.appId);
           await expectConflict(store.addMembers(w.appId, groupId, [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS), "group_not_found");
           await expectConflict(store.removeMembers(w.appId, groupId, ["alice"], "", w.now(), LIMITS), "group_not_found");
           await expectConflict(store.setRoles(w.appId, groupId, [{ userId: "bob", role: MemberRole.ADMIN }]), "group_not_found");
           await expectConflict(store.dismissGroup(w.appId, groupId, w.now()), "group_not_found");
           await expectConflict(w.send(groupId, "alice"), "group_not_found");
           await expectConflict(store.markRead(w.appId, groupId, "alice", 0, w.now(), conversationUpdated), "group_not_found");
-          expect(await store.latestEventId(w.appId)).toBe(latest);
+          expect(await store.latestPositions(w.appId)).toEqual(latest);
         }
       });
     });
@@ -323,10 +325,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await store.addMembers(w.appId, "p", [{ userId: "bob", role: MemberRole.MEMBER }], "alice", w.now(), LIMITS);
         const joined = await store.getMember(w.appId, "p", "bob");
         await store.addJoinRequest(w.appId, "p", "bob", "", w.now()); // raced the invitation
-        const latest = await store.latestEventId(w.appId);
+        const latest = await store.latestPositions(w.appId);
         expect(await store.approveJoinRequest(w.appId, "p", "bob", "alice", w.now(), LIMITS)).toEqual({ member: joined, events: [] });
         expect(await store.listJoinRequests(w.appId, "p")).toEqual([]);
-        expect(await store.latestEventId(w.appId)).toBe(latest);
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
       });
 
       it("of concurrent approves and a reject of one request exactly one succeeds, and the user joins at most once", async () => {
@@ -376,7 +378,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect((await w.send("h", "alice")).message.seq).toBe(1n);
       });
 
-      it("emits MessageReceived with a cursor: group audience for ordinary, receivers + sender for targeted", async () => {
+      it("emits MessageReceived in the group's partition: group audience for ordinary, receivers + sender for targeted", async () => {
         const w = await world();
         await w.group("g", ["alice", "bob", "carol", "dave"]);
         const ordinary = await w.send("g", "alice");
@@ -393,10 +395,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           expect(p.value.message?.messageId).toBe(targeted.message.messageId);
           expect(p.value.message?.receiverIds).toEqual(["carol", "bob"]); // the sender's order (rule TGT-7)
         }
-        expect(await store.latestEventId(w.appId)).toBe(system.event.eventId);
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g"), system.event.position));
       });
 
-      it("persist=false records only idempotency: seq 0, no cursor, no log entry, no seq consumed, no history", async () => {
+      it("persist=false records only idempotency: seq 0, no position, no log entry, no seq consumed, no history", async () => {
         const w = await world();
         await w.group("g", ["alice", "bob"]);
         await w.send("g", "alice");
@@ -404,7 +406,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const { message, event } = await w.send("g", "alice", { persist: false, clientMessageId: "live-1" });
         expect(message.seq).toBe(0n);
         expect(message.messageId).not.toBe("");
-        expect(event.eventId).toBe(0);
+        expect(event.position).toBe(0);
         expect(event.event.cursor).toBe("");
         expect(event.event.payload.case).toBe("messageReceived");
         expect(event.audience).toEqual({ kind: "group" });
@@ -441,11 +443,15 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         published.push((await store.markRead(w.appId, "g", "bob", 0, w.now(), () => create(EventSchema, {}))).event!);
         published.push(...(await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now(), LIMITS)));
         published.push(await store.dismissGroup(w.appId, "g", w.now()));
-        const ids = published.map((e) => e.eventId);
-        const rebuilt = await store.readEventRange(w.appId, ids[0], ids[ids.length - 1]);
+        // One group: one partition, so the published events are one range of it.
+        const part = partitionOf("g");
+        expect(published.every((e) => e.partition === part)).toBe(true);
+        const ids = published.map((e) => e.position);
+        const rebuilt = await store.readEventRange(w.appId, part, ids[0], ids[ids.length - 1]);
         // Recall events are published with the payload that existed then; the log holds the same.
         const normal = (e: StoredEvent) => ({
-          eventId: e.eventId,
+          partition: e.partition,
+          position: e.position,
           groupId: e.groupId,
           audience: e.audience.kind === "users" ? { kind: "users", userIds: [...e.audience.userIds].sort() } : e.audience,
           membership: e.membership,
@@ -453,7 +459,9 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           cursor: e.event.cursor,
         });
         expect(rebuilt.map(normal)).toEqual(published.map(normal));
-        expect(await store.readEventRange(w.appId, ids[ids.length - 1] + 1, ids[ids.length - 1] + 10)).toEqual([]);
+        expect(await store.readEventRange(w.appId, part, ids[ids.length - 1] + 1, ids[ids.length - 1] + 10)).toEqual([]);
+        // The same positions of another partition are other (here: no) events.
+        expect(await store.readEventRange(w.appId, (part + 1) % PARTITIONS, ids[0], ids[ids.length - 1])).toEqual([]);
       });
 
       it("pruneSent deletes idempotency records made before the given time, and only those", async () => {
@@ -680,12 +688,13 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect((await store.listMessages(w.appId, "g", query("bob"))).messages).toEqual([message]);
         // A recalled last message stays the last message, shown as recalled (rule CNV-2).
         expect((await w.conv("g", "bob"))?.lastMessage).toEqual(message);
-        // Replaying the log must not bring the content back (rule MSG-11).
-        const log = await store.readEvents(w.appId, "bob", 0, 100);
-        const replayed = log.find((e) => e.eventId === received.eventId);
-        expect(replayed?.event.cursor).toBe(received.event.cursor);
+        // Replaying the log must not bring the content back (rule MSG-11), and the rewritten event
+        // keeps its place (and, like every stored event, no cursor: Subscribe sets it).
+        const log = await store.readEvents(w.appId, "bob", origin(), 100);
+        const replayed = log.find((e) => e.partition === received.partition && e.position === received.position);
+        expect(replayed?.event.cursor).toBe("");
         expect(replayed?.event.payload.case === "messageReceived" && replayed.event.payload.value.message).toEqual(message);
-        expect(log.at(-1)?.eventId).toBe(event.eventId);
+        expect(log.at(-1)).toMatchObject({ partition: event.partition, position: event.position });
       });
 
       it("a targeted message's recall goes to its receivers and sender only", async () => {
@@ -743,10 +752,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.group("g", ["alice"]);
         await w.group("h", ["alice"]);
         const { message } = await w.send("g", "alice");
-        const latest = await store.latestEventId(w.appId);
+        const latest = await store.latestPositions(w.appId);
         await expect(store.recallMessage(w.appId, "h", message.messageId, "", w.now())).rejects.toBeInstanceOf(StoreConflict);
         await expect(store.recallMessage(w.appId, "g", "msg_nope", "", w.now())).rejects.toBeInstanceOf(StoreConflict);
-        expect(await store.latestEventId(w.appId)).toBe(latest);
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
         expect((await store.getMessage(w.appId, "g", message.messageId, null))?.recall).toBeUndefined();
       });
     });
@@ -810,21 +819,22 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const w = await world();
         await w.group("g", ["alice"]);
         await w.send("g", "alice");
-        const latest = await store.latestEventId(w.appId);
+        const latest = await store.latestPositions(w.appId);
         await expectConflict(store.markRead(w.appId, "g", "bob", 0, w.now(), conversationUpdated), "not_member", ["bob"]);
-        expect(await store.latestEventId(w.appId)).toBe(latest);
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
       });
     });
 
-    describe("readEvents and latestEventId", () => {
-      it("latestEventId follows the stored events of the app", async () => {
+    describe("readEvents and latestPositions", () => {
+      it("latestPositions follows the stored events of the app, in their group's partition", async () => {
         const w = await world();
-        expect(await store.latestEventId(w.appId)).toBe(0);
+        expect(await store.latestPositions(w.appId)).toEqual(origin());
         const { events } = await w.group("g", ["alice", "bob"]);
-        expect(await store.latestEventId(w.appId)).toBe(events[1].eventId);
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g"), events[1].position));
         const { event } = await w.send("g", "alice");
-        expect(event.eventId).toBeGreaterThan(events[1].eventId);
-        expect(await store.latestEventId(w.appId)).toBe(event.eventId);
+        expect(event.partition).toBe(events[1].partition);
+        expect(event.position).toBeGreaterThan(events[1].position);
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g"), event.position));
       });
 
       it("returns only events within the user's membership spans, their own MemberJoined and MemberLeft included", async () => {
@@ -857,18 +867,24 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await tail("carol")).toEqual(["msg:2", "read:2"]);
       });
 
-      it("pages oldest first after afterEventId, at most limit events", async () => {
+      it("pages oldest first after a vector of positions, at most limit events", async () => {
         const w = await world();
         await w.group("g", ["alice", "bob"]);
         for (let i = 0; i < 5; i++) await w.send("g", "alice");
-        const all = await store.readEvents(w.appId, "bob", 0, 100);
+        const all = await store.readEvents(w.appId, "bob", origin(), 100);
         expect(all.map((e) => describeEvent(e.event))).toEqual(["joined:bob", "msg:1", "msg:2", "msg:3", "msg:4", "msg:5"]);
         expectLogged(all);
-        const first = await store.readEvents(w.appId, "bob", 0, 3);
-        expect(first.map((e) => e.eventId)).toEqual(all.slice(0, 3).map((e) => e.eventId));
-        const rest = await store.readEvents(w.appId, "bob", first[2].eventId, 100);
-        expect(rest.map((e) => e.eventId)).toEqual(all.slice(3).map((e) => e.eventId));
-        expect(await store.readEvents(w.appId, "bob", all[5].eventId, 100)).toEqual([]);
+        const part = partitionOf("g");
+        const first = await store.readEvents(w.appId, "bob", origin(), 3);
+        expect(first.map((e) => e.position)).toEqual(all.slice(0, 3).map((e) => e.position));
+        const rest = await store.readEvents(w.appId, "bob", only(part, first[2].position), 100);
+        expect(rest.map((e) => e.position)).toEqual(all.slice(3).map((e) => e.position));
+        expect(await store.readEvents(w.appId, "bob", only(part, all[5].position), 100)).toEqual([]);
+        // A position in another partition does not skip this one's events.
+        expect((await store.readEvents(w.appId, "bob", only((part + 1) % PARTITIONS, 1_000), 100)).map((e) => e.position)).toEqual(
+          all.map((e) => e.position),
+        );
+
         for (const e of all) expect(e).toMatchObject({ appId: w.appId, groupId: "g" });
       });
 
@@ -880,7 +896,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const { events } = await b.group("g", ["alice"]);
         expect(await b.log("alice")).toEqual(["joined:alice"]);
         expect(await b.log("bob")).toEqual([]);
-        expect(await store.latestEventId(b.appId)).toBe(events[0].eventId);
+        expect(await store.latestPositions(b.appId)).toEqual(only(partitionOf("g"), events[0].position));
       });
     });
 
@@ -938,7 +954,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await store.listUserGroups(w.appId, "dave")).toEqual([]);
         await expectConflict(w.group("h", ["alice", "carol"]), "user_not_found", ["carol"]);
         expect(await store.getGroup(w.appId, "h")).toBeUndefined();
-        expect(await store.latestEventId(w.appId)).toBe(before.latestEventId);
+        expect(await store.latestPositions(w.appId)).toEqual(before.latestPositions);
       });
 
       it("createGroup with an existing group ID is group_exists and creates nothing", async () => {
@@ -1175,8 +1191,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
               : ["joined:alice", "joined:bob", "joined:carol", "joined:dave", "left:dave", "left:carol"],
           );
           expect(await w.log("dave"), name).toEqual(["joined:dave", "left:dave"]);
-          const ids = published.map((e) => e.eventId);
-          const rebuilt = await store.readEventRange(w.appId, ids[0], ids[ids.length - 1]);
+          const ids = published.map((e) => e.position);
+          const rebuilt = await store.readEventRange(w.appId, partitionOf("g"), ids[0], ids[ids.length - 1]);
           expect(rebuilt.map((e) => e.audience), name).toEqual(published.map((e) => e.audience));
         }
       });
@@ -1209,14 +1225,14 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await w.send("g", "alice", { mentions: ["bob"] });
         const moved = await store.markRead(w.appId, "g", "bob", 1, w.now(), conversationUpdated);
         expect(moved.event).toBeDefined();
-        const latest = await store.latestEventId(w.appId);
+        const latest = await store.latestPositions(w.appId);
         for (const seq of [1, 0 /* 0 = latest: moves */]) {
           const r = await store.markRead(w.appId, "g", "bob", seq, w.now(), conversationUpdated);
           if (seq === 1) {
             expect(r.event).toBeUndefined();
             expect(r.counters).toEqual(await w.conv("g", "bob"));
             expect(r.counters).toMatchObject({ readSeq: 1, unreadCount: 1, mentionedMe: true });
-            expect(await store.latestEventId(w.appId)).toBe(latest);
+            expect(await store.latestPositions(w.appId)).toEqual(latest);
           } else {
             expect(r.event).toBeDefined();
           }
@@ -1243,7 +1259,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await w.log("bob")).toEqual(["joined:bob", "joined:carol", "joined:dave", "msg:1", "left:bob"]);
         expect((await w.log("carol")).at(-1)).toBe("recall:1");
         expect(await w.log("dave")).not.toContain("recall:1");
-        const [rebuilt] = await store.readEventRange(w.appId, event.eventId, event.eventId);
+        const [rebuilt] = await store.readEventRange(w.appId, event.partition, event.position, event.position);
         expect(rebuilt.audience).toEqual({ kind: "users", userIds: ["alice", "carol"] });
       });
 
@@ -1282,14 +1298,14 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await store.getMessage(w.appId, "g", message.messageId, "bob")).toEqual(message);
         expect(await w.lastTexts("g")).toEqual({ alice: "for bob", bob: "for bob", carol: undefined });
         expect(await w.conv("g", "bob")).toMatchObject({ unreadCount: 0, readSeq: 2 });
-        const joinedAt = await store.latestEventId(w.appId);
+        const joinedAt = await store.latestPositions(w.appId);
         const { event } = await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
         expect(await w.audience(event)).toEqual(["alice", "bob"]);
         for (const user of ["alice", "bob"]) {
           expect((await store.readEvents(w.appId, user, joinedAt, 100)).map((e) => describeEvent(e.event)), user).toEqual(["recall:1"]);
         }
         expect(await w.log("carol")).not.toContain("recall:1");
-        const [rebuilt] = await store.readEventRange(w.appId, event.eventId, event.eventId);
+        const [rebuilt] = await store.readEventRange(w.appId, event.partition, event.position, event.position);
         expect(rebuilt.audience).toEqual({ kind: "users", userIds: ["alice", "bob"] });
         // An ordinary message sent later still becomes the last message.
         await w.send("g", "carol", { text: "later" });
@@ -1301,69 +1317,88 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       storeAgreesWithRules(() => store);
     });
 
+    describe("partitions of the event log", () => {
+      storePartitionsContract(() => store);
+    });
+
+
     describe("event retention (rule EVT-10)", () => {
-      it("pruneEvents deletes older events of every app and raises each app's floor; later events still replay", async () => {
+      it("pruneEvents deletes older events of every app and raises the floor of each partition it pruned; later events still replay", async () => {
         // Worlds whose clocks run far behind every other case's, so the prune touches only them.
         const a = await World.create(store, Plan.ULTIMATE, 1_000_000_000_000);
         const b = await World.create(store, Plan.ULTIMATE, 1_000_000_000_000);
         const untouched = await world();
         await untouched.group("g", ["alice"]);
-        expect(await store.eventFloor(a.appId)).toBe(0);
+        const part = partitionOf("g");
+        expect(await store.eventFloors(a.appId)).toEqual(origin());
         await a.group("g", ["alice", "bob", "carol"]);
         await a.send("g", "alice");
         await store.removeMembers(a.appId, "g", ["carol"], "", a.now(), LIMITS);
         await store.addMembers(a.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", a.now(), LIMITS);
         const { events: bEvents } = await b.group("g", ["alice"]);
-        const aLast = await store.latestEventId(a.appId);
+        const aLast = (await store.latestPositions(a.appId))[part];
         const cutoff = Math.max(a.now(), b.now());
         a.clock = b.clock = cutoff;
         const kept = await a.send("g", "bob");
         await a.send("g", "carol", { receivers: ["alice"] });
 
+        // Positions start at 1 in each partition: aLast events of a, all of b's.
         expect(await store.pruneEvents(cutoff)).toBe(aLast + bEvents.length);
-        expect(await store.eventFloor(a.appId)).toBe(aLast);
-        expect(await store.eventFloor(b.appId)).toBe(bEvents[0].eventId);
-        expect(await store.eventFloor(untouched.appId)).toBe(0);
+        expect(await store.eventFloors(a.appId)).toEqual(only(part, aLast));
+        expect(await store.eventFloors(b.appId)).toEqual(only(part, bEvents[0].position));
+        expect(await store.eventFloors(untouched.appId)).toEqual(origin());
         expect(await untouched.log("alice")).toEqual(["joined:alice"]);
         // From the start: what is left of bob's log (msg:3 is targeted to alice).
-        expect((await store.readEvents(a.appId, "bob", 0, 100)).map((e) => e.eventId)).toEqual([kept.event.eventId]);
-        expect((await store.readEvents(a.appId, "alice", aLast, 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
-        expect((await store.readEvents(a.appId, "carol", aLast, 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
-        expect(await store.readEventRange(a.appId, 1, aLast)).toEqual([]);
+        expect((await store.readEvents(a.appId, "bob", origin(), 100)).map((e) => e.position)).toEqual([kept.event.position]);
+        expect((await store.readEvents(a.appId, "alice", only(part, aLast), 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
+        expect((await store.readEvents(a.appId, "carol", only(part, aLast), 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
+        expect(await store.readEventRange(a.appId, part, 1, aLast)).toEqual([]);
         // History is not event retention: the messages stay.
         expect((await a.page("g", "alice", {})).seqs).toEqual([1, 2, 3]);
         // Idempotent: nothing older is left; the floor does not move back.
         expect(await store.pruneEvents(cutoff)).toBe(0);
-        expect(await store.eventFloor(a.appId)).toBe(aLast);
-        expect(await store.eventFloor(`app_${randomUUID()}`)).toBe(0);
+        expect(await store.eventFloors(a.appId)).toEqual(only(part, aLast));
+        expect(await store.eventFloors(`app_${randomUUID()}`)).toEqual(origin());
       });
     });
 
     describe("cursors (rules EVT-4, EVT-11)", () => {
-      it("stored events carry '<eventId>.<apptag>' cursors that parse back, for their own app only", async () => {
+      it("stored events carry no cursor; a cursor of the app's latest positions parses back, for its own app only", async () => {
         const w = await world();
         const other = await world();
         await w.group("g", ["alice"]);
+        await w.group("g6", ["alice"]); // partition 0, where 0.2 cursors point
+        expect(partitionOf("g6")).toBe(0);
         const { event } = await w.send("g", "alice");
-        expect(event.event.cursor).toBe(cursorOf(w.appId, event.eventId));
-        expect(event.event.cursor).toMatch(/^\d+\.[A-Za-z0-9_-]{8}$/);
-        const latest = await store.latestEventId(w.appId);
-        expect(parseCursor(w.appId, event.event.cursor, latest)).toBe(event.eventId);
-        const invalid = (appId: string, cursor: string, at = latest) => {
+        // A cursor is a reader's place in the whole log: the Subscribe paths set it per delivery.
+        expect(event.event.cursor).toBe("");
+        const latest = await store.latestPositions(w.appId);
+        expect(latest).toEqual(Object.assign(origin(), { 0: 1, [event.partition]: event.position }));
+        const cursor = cursorOf(w.appId, latest);
+        expect(cursor).toMatch(/^p\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]+$/);
+        expect(parseCursor(w.appId, cursor, latest)).toEqual(latest);
+        const invalid = (appId: string, c: string, at: readonly number[] = latest) => {
           try {
-            parseCursor(appId, cursor, at);
+            parseCursor(appId, c, at);
             return "accepted";
           } catch (err) {
             return ConnectError.from(err).findDetails(ErrorInfoSchema)[0]?.reason;
           }
         };
-        expect(invalid(other.appId, event.event.cursor, 1_000)).toBe("CURSOR_INVALID");
-        expect(invalid(w.appId, event.event.cursor, event.eventId - 1)).toBe("CURSOR_INVALID");
-        expect(invalid(w.appId, `${event.eventId}`)).toBe("CURSOR_INVALID");
-        expect(invalid(w.appId, `e${event.eventId}`)).toBe("CURSOR_INVALID");
-        expect(invalid(w.appId, `0${event.event.cursor}`)).toBe("CURSOR_INVALID");
-        expect(invalid(w.appId, `${"9".repeat(300)}.${event.event.cursor.split(".")[1]}`)).toBe("CURSOR_INVALID");
-        expect(invalid(w.appId, cursorOf(w.appId, 0))).toBe("accepted");
+        expect(invalid(other.appId, cursor, latest.map(() => 1_000))).toBe("CURSOR_INVALID");
+        // Ahead of the log in one partition only is ahead.
+        const behind = latest.slice();
+        behind[event.partition]--;
+        expect(invalid(w.appId, cursor, behind)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `${event.position}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `e${event.position}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `0${cursor}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `${cursor}${"A".repeat(300)}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, cursorOf(w.appId, origin()))).toBe("accepted");
+        // A 0.2 cursor, "<eventId>.<apptag>", is that position in partition 0.
+        expect(parseCursor(w.appId, `1.${appTag(w.appId)}`, latest)).toEqual(only(0, 1));
+        expect(invalid(w.appId, `2.${appTag(w.appId)}`)).toBe("CURSOR_INVALID");
+        expect(invalid(w.appId, `${"9".repeat(300)}.${appTag(w.appId)}`)).toBe("CURSOR_INVALID");
       });
     });
   });
@@ -1387,7 +1422,7 @@ interface SendOptions {
 
 /** The state a rejected operation must leave untouched. */
 interface Snapshot {
-  latestEventId: number;
+  latestPositions: number[];
   group: unknown;
   members: unknown;
   conversations: Record<string, ConversationCounters | undefined>;
@@ -1505,7 +1540,7 @@ class World {
 
   /** The user's event log, described compactly (see describeEvent). */
   async log(userId: string): Promise<string[]> {
-    return (await this.store.readEvents(this.appId, userId, 0, 10_000)).map((e) => describeEvent(e.event));
+    return (await this.store.readEvents(this.appId, userId, origin(), 10_000)).map((e) => describeEvent(e.event));
   }
 
   async snapshot(groupId: string, users: readonly string[]): Promise<Snapshot> {
@@ -1516,7 +1551,7 @@ class World {
       history[u] = await this.store.listMessages(this.appId, groupId, { ...query(u), limit: 100 });
     }
     return {
-      latestEventId: await this.store.latestEventId(this.appId),
+      latestPositions: await this.store.latestPositions(this.appId),
       group: await this.store.getGroup(this.appId, groupId),
       members: await this.store.listMembers(this.appId, groupId),
       conversations,
@@ -1573,18 +1608,24 @@ function audienceOf(e: StoredEvent): string[] {
   return e.audience.kind === "users" ? [...e.audience.userIds].sort() : [e.audience.kind];
 }
 
-/** Stored events have increasing positive IDs and distinct, non-empty cursors. */
+/**
+ * Stored events sit in their group's partition, at positive positions increasing in the order
+ * given within each partition, and carry their time but no cursor (Subscribe sets cursors).
+ */
 function expectLogged(events: readonly StoredEvent[]): void {
-  const ids = events.map((e) => e.eventId);
-  for (const id of ids) expect(id).toBeGreaterThan(0);
-  expect(ids).toEqual([...ids].sort((a, b) => a - b));
-  expect(new Set(ids).size).toBe(ids.length);
-  const cursors = events.map((e) => e.event.cursor);
-  for (const c of cursors) expect(c).not.toBe("");
-  expect(new Set(cursors).size).toBe(cursors.length);
-  for (const e of events) expect(e.event.time, "stored events carry their time").toBeDefined();
-  for (const e of events) expect(e.event.cursor, "cursor format (rule EVT-11)").toBe(cursorOf(e.appId, e.eventId));
+  for (const e of events) {
+    expect(e.partition, `partition of ${e.groupId}`).toBe(partitionOf(e.groupId));
+    expect(e.position).toBeGreaterThan(0);
+    expect(e.event.time, "stored events carry their time").toBeDefined();
+    expect(e.event.cursor, "stored events carry no cursor").toBe("");
+  }
+  for (let p = 0; p < PARTITIONS; p++) {
+    const positions = events.filter((e) => e.partition === p).map((e) => e.position);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(new Set(positions).size).toBe(positions.length);
+  }
 }
+
 
 async function expectConflict(p: Promise<unknown>, kind: StoreConflict["kind"], ids?: readonly string[]): Promise<void> {
   const err = await p.then(

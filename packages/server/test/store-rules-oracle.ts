@@ -25,6 +25,7 @@ import {
   type SpanFacts,
 } from "../src/rules/index.js";
 import type { GroupLimits, Store, StoredEvent } from "../src/store/types.js";
+import { origin, partitionOf } from "../src/positions.js";
 
 const USERS = ["u1", "u2", "u3", "u4", "u5", "u6"];
 const TYPES = [GroupType.WORK, GroupType.PUBLIC, GroupType.MEETING, GroupType.COMMUNITY];
@@ -63,8 +64,10 @@ interface GroupFacts {
   messages: (CountedMessage & { messageId: string })[];
 }
 
+/** A stored event's facts; `eventId` is its position in its group's partition (positions.ts). */
 interface LoggedEvent extends EventFacts {
   groupId: string;
+  partition: number;
   /** Who the store said the event goes to live (hub routing of the returned StoredEvent). */
   live: Set<string>;
 }
@@ -92,15 +95,24 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
         return new Set(g.members.keys());
     }
   };
+  /** The last position taken in each partition: every stored event of the app is recorded here. */
+  const heads = origin();
   const record = (groupId: string, e: StoredEvent, audience: AudienceCode, extra: Partial<EventFacts>, live: Set<string>) => {
     touched = groupId;
-    log.push({ groupId, eventId: e.eventId, audience, live, ...extra });
+    // A group's events go to its partition, numbered there 1, 2, 3, … in commit order.
+    expect({ groupId, partition: e.partition, position: e.position }).toEqual({
+      groupId,
+      partition: partitionOf(groupId),
+      position: heads[e.partition] + 1,
+    });
+    heads[e.partition] = e.position;
+    log.push({ groupId, partition: e.partition, eventId: e.position, audience, live, ...extra });
   };
 
   const join = (groupId: string, g: GroupFacts, events: StoredEvent[]) => {
     for (const e of events) {
       const userId = e.membership?.change === "joined" ? e.membership.userId : "";
-      g.spans.push({ userId, joinSeq: g.lastSeq, joinEventId: e.eventId });
+      g.spans.push({ userId, joinSeq: g.lastSeq, joinEventId: e.position });
       g.members.set(userId, g.lastSeq);
       record(groupId, e, AUDIENCE.GROUP, {}, liveOf(e, g));
     }
@@ -138,7 +150,7 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       for (const e of await store.removeMembers(appId, groupId, [userId], "", now(), LIMITS)) {
         const live = liveOf(e, g);
         g.members.delete(userId);
-        g.spans.find((s) => s.userId === userId && s.leftEventId === undefined)!.leftEventId = e.eventId;
+        g.spans.find((s) => s.userId === userId && s.leftEventId === undefined)!.leftEventId = e.position;
         record(groupId, e, AUDIENCE.GROUP, {}, live);
       }
     },
@@ -232,14 +244,19 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
         }
       }
     }
+    // Replay is ordered by partition, then position; positions follow commit order (checked in
+    // `record`), so that is the log's order within each partition (a stable sort keeps it).
+    const inReplayOrder = [...log].sort((x, y) => x.partition - y.partition);
+    const place = (e: { partition: number; eventId: number }) => `${e.partition}:${e.eventId}`;
     for (const userId of USERS) {
-      const replayed = (await store.readEvents(appId, userId, 0, 100_000)).map((e) => e.eventId);
-      const want = log.filter((e) => receives(userId, groups.get(e.groupId)!.spans, e)).map((e) => e.eventId);
+      const replayed = (await store.readEvents(appId, userId, origin(), 100_000)).map((e) => `${e.partition}:${e.position}`);
+      const want = inReplayOrder.filter((e) => receives(userId, groups.get(e.groupId)!.spans, e)).map(place);
       expect({ userId, replayed }, at()).toEqual({ userId, replayed: want });
       // Live equals replay: the store's live audience of each event names the same users.
-      const live = log.filter((e) => e.live.has(userId)).map((e) => e.eventId);
+      const live = inReplayOrder.filter((e) => e.live.has(userId)).map(place);
       expect({ userId, live }, at()).toEqual({ userId, live: want });
     }
+
   };
 
   await ops.create();

@@ -50,6 +50,7 @@ export class ServerMetrics implements HubObserver {
   private readonly storeDuration: Histogram<"operation" | "outcome">;
   private readonly gapsSkipped: Counter;
   private readonly eventsSkipped: Counter;
+  private readonly eventsRecovered: Counter;
   private readonly busLag: Histogram;
 
   constructor(options: MetricsOptions) {
@@ -99,12 +100,17 @@ export class ServerMetrics implements HubObserver {
     });
     this.gapsSkipped = new Counter({
       name: "narrowcast_sequencer_gaps_skipped_total",
-      help: "Gaps in event IDs given up by the sequencer (neither published nor readable from the store)",
+      help: "Gaps in partition positions given up by the sequencer (neither published nor readable from the store)",
+      registers,
+    });
+    this.eventsRecovered = new Counter({
+      name: "narrowcast_events_read_from_store_total",
+      help: "Live events read from the store because the bus did not bring them in time (late, lost, or bus down)",
       registers,
     });
     this.eventsSkipped = new Counter({
       name: "narrowcast_sequencer_events_skipped_total",
-      help: "Event IDs inside the skipped gaps",
+      help: "Positions inside the skipped gaps",
       registers,
     });
     this.busLag = new Histogram({
@@ -174,6 +180,10 @@ export class ServerMetrics implements HubObserver {
     this.slowConsumerCuts.inc();
   }
 
+  recoveredFromStore(count: number): void {
+    this.eventsRecovered.inc(count);
+  }
+
   gapSkipped(fromId: number, toId: number): void {
     this.gapsSkipped.inc();
     this.eventsSkipped.inc(Math.max(0, toId - fromId + 1));
@@ -219,6 +229,13 @@ export class ServerMetrics implements HubObserver {
 
   /** The bus, with the lag of every event that arrives from it observed. */
   observeBus(bus: Bus): Bus {
+    const connected = new Gauge({
+      name: "narrowcast_bus_connected",
+      help: "1 while this node's bus connection is up, 0 while it is lost (live delivery then reads the store)",
+      registers: [this.registry],
+    });
+    connected.set(1);
+    bus.onConnectionChange?.((up) => connected.set(up ? 1 : 0));
     const lag = this.busLag;
     const observe = (e: StoredEvent) => {
       if (e.event.time) lag.observe(Math.max(0, Date.now() - timestampMs(e.event.time)) / 1000);
@@ -232,6 +249,8 @@ export class ServerMetrics implements HubObserver {
         }),
       close: () => bus.close(),
       ping: bus.ping ? () => bus.ping!() : undefined,
+      onConnectionChange: bus.onConnectionChange ? (listener) => bus.onConnectionChange!(listener) : undefined,
+      interest: bus.interest,
     };
   }
 }

@@ -5,6 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ErrorReason, SubscribeResponseSchema, type SubscribeRequest, type SubscribeResponse } from "@narrowcast/gen";
 import { cursorOf, parseCursor } from "../cursor.js";
+import { PARTITIONS, later } from "../positions.js";
 import { durationMsOf } from "../durations.js";
 import { narrowcastError } from "../errors.js";
 import type { Caller, Deps } from "../context.js";
@@ -23,11 +24,13 @@ function expired(): Error {
 }
 
 /**
- * CURSOR_EXPIRED (rule EVT-10) when events after `after` were pruned. Checked before the replay
- * and again after its first page: a prune that ran meanwhile would otherwise leave a silent gap.
+ * CURSOR_EXPIRED (rule EVT-10) when events after `after` were pruned in some partition. Checked
+ * before the replay and again after its first page: a prune that ran meanwhile would otherwise
+ * leave a silent gap.
  */
-async function requireNotExpired(deps: Deps, appId: string, after: number): Promise<void> {
-  if (after < (await deps.store.eventFloor(appId))) throw expired();
+async function requireNotExpired(deps: Deps, appId: string, after: readonly number[]): Promise<void> {
+  const floors = await deps.store.eventFloors(appId);
+  for (let p = 0; p < PARTITIONS; p++) if (after[p] < floors[p]) throw expired();
 }
 
 /** An accepted Subscribe: registered with the hub, its replay not yet sent. */
@@ -36,8 +39,10 @@ export class SubscribeSession {
     private readonly deps: Deps,
     private readonly caller: Caller,
     private readonly hasCursor: boolean,
-    /** The replay starts after this event ID. */
-    private readonly after: number,
+    /** The replay starts after these positions. */
+    private readonly after: readonly number[],
+    /** The log's heads when the stream opened: live delivery covers everything after them. */
+    private readonly heads: readonly number[],
     /** Heartbeat interval of the stream in ms (rule EVT-5). */
     readonly heartbeatMs: number,
     readonly subscription: Subscription,
@@ -48,7 +53,7 @@ export class SubscribeSession {
     const heartbeatMs =
       durationMsOf(req.heartbeatInterval, "heartbeat_interval", { minMs: 1000, maxMs: MAX_HEARTBEAT_MS, wholeSeconds: true }) ??
       deps.limits.heartbeatSeconds * 1000;
-    const latest = await deps.store.latestEventId(caller.appId);
+    const latest = await deps.store.latestPositions(caller.appId);
     // Without a cursor, start at the log's head: the replay then covers anything committed while
     // the subscription registers, so nothing falls between replay and live (EVT-3).
     let after = latest;
@@ -57,7 +62,7 @@ export class SubscribeSession {
       await requireNotExpired(deps, caller.appId, after);
     }
     const subscription = await deps.hub.open(caller.appId, caller.userId, latest);
-    return new SubscribeSession(deps, caller, !!req.cursor, after, heartbeatMs, subscription);
+    return new SubscribeSession(deps, caller, !!req.cursor, after, latest, heartbeatMs, subscription);
   }
 
   /**
@@ -68,20 +73,29 @@ export class SubscribeSession {
    */
   async *replay(): AsyncGenerator<SubscribeResponse[]> {
     const { appId, userId } = this.caller;
-    const ready = (after: number) => [create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, after) } } })];
+    const ready = (at: readonly number[]) => [create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, at) } } })];
     if (!this.hasCursor) yield ready(this.after);
-    let last = this.after;
+    // Where the replay stands. It goes partition by partition (readEvents' order): a partition
+    // behind the current one is done up to the heads at open, so its position moves there and
+    // the cursors carry no position older than needed (EVT-10 judges a cursor by its oldest).
+    const at = this.after.slice();
     for (let first = true; ; first = false) {
-      const page = await this.deps.store.readEvents(appId, userId, last, REPLAY_PAGE);
+      const page = await this.deps.store.readEvents(appId, userId, at, REPLAY_PAGE);
       if (first && this.hasCursor) await requireNotExpired(this.deps, appId, this.after);
       if (page.length) {
-        last = page[page.length - 1].eventId;
-        yield page.map((e) => create(SubscribeResponseSchema, { item: { case: "event", value: e.event } }));
+        yield page.map((e) => {
+          for (let p = 0; p < e.partition; p++) at[p] = Math.max(at[p], this.heads[p]);
+          at[e.partition] = e.position;
+          return create(SubscribeResponseSchema, { item: { case: "event", value: { ...e.event, cursor: cursorOf(appId, at) } } });
+        });
       }
       if (page.length < REPLAY_PAGE) break;
     }
-    this.subscription.finishReplay(last, this.heartbeatMs);
-    if (this.hasCursor) yield ready(last);
+    // Everything up to the heads at open is replayed: live delivery goes on from there (or from
+    // the replay's end, where it read further).
+    const end = later(at, this.heads);
+    this.subscription.finishReplay(end, this.heartbeatMs);
+    if (this.hasCursor) yield ready(end);
   }
 
   /** Unregisters the stream. */

@@ -151,4 +151,29 @@ CREATE INDEX memberships_ended ON memberships (app_id, left_event_id) WHERE left
 ALTER TABLE message_audience ADD COLUMN last_eligible BOOLEAN NOT NULL DEFAULT true;
 `,
   },
+  {
+    // 0.3.0, as SQLite's version 5: 16 partitions per app's event log, each with its own counter
+    // row and retention floor (positions.ts); the 0.2 log becomes partition 0; events name the
+    // user a MemberJoined adds (joined_user_id).
+    version: 5,
+    sql: `
+ALTER TABLE groups ADD COLUMN part SMALLINT NOT NULL DEFAULT 0;
+-- Updated by every appended event: room on each page for in-place (HOT) updates.
+CREATE TABLE partitions (
+  app_id TEXT COLLATE "C" NOT NULL,
+  part SMALLINT NOT NULL,
+  head BIGINT NOT NULL DEFAULT 0,
+  floor BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (app_id, part)
+) WITH (fillfactor = 50);
+INSERT INTO partitions (app_id, part, head, floor)
+  SELECT a.app_id, n.part, CASE n.part WHEN 0 THEN a.event_seq ELSE 0 END, CASE n.part WHEN 0 THEN a.event_floor ELSE 0 END
+    FROM apps a, generate_series(0, 15) AS n(part);
+ALTER TABLE events ADD COLUMN part SMALLINT NOT NULL DEFAULT 0, ADD COLUMN joined_user_id TEXT COLLATE "C";
+ALTER TABLE events ALTER COLUMN part DROP DEFAULT;
+ALTER TABLE events DROP CONSTRAINT events_pkey, ADD CONSTRAINT events_pkey PRIMARY KEY (app_id, part, event_id);
+DROP INDEX events_by_user;
+CREATE INDEX events_by_user ON events (app_id, user_id, part, event_id) WHERE user_id IS NOT NULL;
+`,
+  },
 ];

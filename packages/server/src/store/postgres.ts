@@ -19,8 +19,8 @@ import {
   type Message,
 } from "@narrowcast/gen";
 import type { Plan } from "@narrowcast/gen/admin";
-import { cursorOf } from "../cursor.js";
-import { membershipOf } from "./routing.js";
+import { PARTITIONS, origin, partitionOf, type Positions } from "../positions.js";
+import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
 import { newId } from "../ids.js";
 import { postgresMigrations } from "./postgres-schema.js";
 import {
@@ -38,6 +38,8 @@ import {
   type PageQuery,
   type Store,
   type StoredEvent,
+  type EventTick,
+  type Interest,
   type UserRecord,
 } from "./types.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
@@ -113,7 +115,7 @@ export interface PostgresStoreOptions {
 
 interface EventSpec {
   audience: { kind: AudienceCode; targetSeq?: number; userId?: string };
-  build: (eventId: number) => Event;
+  build: () => Event;
 }
 
 function ignoreClientError(): void {}
@@ -214,10 +216,13 @@ export class PostgresStore implements Store {
 
 
   async createApp(app: AppRecord): Promise<void> {
+    // The app and its partitions' counter rows, in one statement.
     await rows(
       this.pool,
-      `INSERT INTO apps (app_id, name, plan, secret, previous_secret, previous_secret_expires_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `WITH app AS (
+         INSERT INTO apps (app_id, name, plan, secret, previous_secret, previous_secret_expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING app_id)
+       INSERT INTO partitions (app_id, part) SELECT app.app_id, n FROM app, generate_series(0, ${PARTITIONS - 1}) AS n`,
       [
         app.appId,
         app.name,
@@ -339,8 +344,9 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Appends events to the app's log with consecutive IDs taken from the app's row (locked to
-   * COMMIT: the last lock a transaction takes) and returns them with their cursors set.
+   * Appends events to the group's partition of the app's log (positions.ts) with consecutive
+   * positions taken from the partition's counter row (locked to COMMIT: the last lock a
+   * transaction takes), in one statement.
    */
   private async appendEvents(
     c: pg.PoolClient,
@@ -348,39 +354,41 @@ export class PostgresStore implements Store {
     groupId: string,
     now: number,
     specs: readonly EventSpec[],
-  ): Promise<{ eventId: number; event: Event }[]> {
+  ): Promise<{ eventId: number; partition: number; event: Event }[]> {
     if (specs.length === 0) return [];
-    const r = await row(c, "UPDATE apps SET event_seq = event_seq + $2 WHERE app_id = $1 RETURNING event_seq", [
-      appId,
-      specs.length,
-    ]);
-    if (!r) throw new Error(`app ${appId} vanished`);
-    const first = (r.event_seq as number) - specs.length + 1;
-    const out = specs.map((spec, i) => {
-      const eventId = first + i;
-      const event = spec.build(eventId);
-      event.cursor = cursorOf(appId, eventId);
+    // Positions are allocated inside the statement; an event embeds none (Subscribe sets cursors).
+    const built = specs.map((spec) => {
+      const event = spec.build();
       event.time ??= timestampFromMs(now);
-      return { eventId, event };
+      return event;
     });
-    await rows(
+    const r = await rows(
       c,
-      `INSERT INTO events (app_id, event_id, group_id, audience, target_seq, user_id, created_at, payload)
-       SELECT $1, e.event_id, $2, e.audience, e.target_seq, e.user_id, $3, e.payload
-         FROM unnest($4::bigint[], $5::smallint[], $6::bigint[], $7::text[], $8::bytea[])
-           AS e(event_id, audience, target_seq, user_id, payload)`,
+      `WITH head AS (
+         UPDATE partitions SET head = head + $3
+          WHERE app_id = $1 AND part = (SELECT part FROM groups WHERE app_id = $1 AND group_id = $2)
+          RETURNING part, head - $3 AS first)
+       INSERT INTO events (app_id, part, event_id, group_id, audience, target_seq, user_id, joined_user_id, created_at, payload)
+       SELECT $1, head.part, head.first + e.i, $2, e.audience, e.target_seq, e.user_id, e.joined, $4, e.payload
+         FROM head, unnest($5::smallint[], $6::bigint[], $7::text[], $8::bytea[], $9::text[]) WITH ORDINALITY
+           AS e(audience, target_seq, user_id, payload, joined, i)
+       RETURNING part, event_id`,
       [
         appId,
         groupId,
+        specs.length,
         now,
-        out.map((e) => e.eventId),
         specs.map((s) => s.audience.kind),
         specs.map((s) => s.audience.targetSeq ?? null),
         specs.map((s) => s.audience.userId ?? null),
-        out.map((e) => toBinary(EventSchema, e.event)),
+        built.map((e) => toBinary(EventSchema, e)),
+        built.map((e) => joinedUserOf(e) ?? null),
       ],
     );
-    return out;
+    if (r.length !== specs.length) throw new Error(`group ${groupId} of app ${appId} vanished`);
+    const partition = r[0].part as number;
+    const first = Math.min(...r.map((x) => x.event_id as number));
+    return built.map((event, i) => ({ eventId: first + i, partition, event }));
   }
 
   private async appendEvent(c: pg.PoolClient, appId: string, groupId: string, now: number, spec: EventSpec) {
@@ -392,14 +400,14 @@ export class PostgresStore implements Store {
    * those whose span contains it and who may see it then. The same predicate as replay's, so
    * live fan-out, recovery and replay agree (rule EVT-2).
    */
-  private async eventAudience(db: Db, appId: string, eventId: number): Promise<string[]> {
+  private async eventAudience(db: Db, appId: string, partition: number, eventId: number): Promise<string[]> {
     const found = await rows(
       db,
       `SELECT m.user_id FROM events e
          JOIN memberships m ON m.app_id = e.app_id AND m.group_id = e.group_id AND ${spanContainsEventSql("e", "m")}
-        WHERE e.app_id = $1 AND e.event_id = $2 AND ${spanSeesEventSql("e", "m")}
+        WHERE e.app_id = $1 AND e.part = $3 AND e.event_id = $2 AND ${spanSeesEventSql("e", "m")}
         ORDER BY m.user_id`,
-      [appId, eventId],
+      [appId, eventId, partition],
     );
     return found.map((r) => r.user_id as string);
   }
@@ -468,7 +476,8 @@ export class PostgresStore implements Store {
     ]);
     return members.map((m, i) => ({
       appId,
-      eventId: logged[i].eventId,
+      partition: logged[i].partition,
+      position: logged[i].eventId,
       groupId,
       audience: audiences[i],
       event: logged[i].event,
@@ -506,9 +515,9 @@ export class PostgresStore implements Store {
       // A concurrent create of the same ID waits here for the other to commit, then conflicts.
       const inserted = await rows(
         c,
-        `INSERT INTO groups (app_id, group_id, type, name, owner_id, created_at, last_activity_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (app_id, group_id) DO NOTHING RETURNING group_id`,
-        [group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt],
+        `INSERT INTO groups (app_id, group_id, type, name, owner_id, created_at, last_activity_at, part)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (app_id, group_id) DO NOTHING RETURNING group_id`,
+        [group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt, partitionOf(group.groupId)],
       );
       if (inserted.length === 0) throw new StoreConflict("group_exists", [group.groupId]);
       const events = await this.insertMembers(c, group.appId, group.groupId, members, "", group.createdAt, limits);
@@ -633,7 +642,8 @@ export class PostgresStore implements Store {
     );
     return leaving.map((userId, i) => ({
       appId,
-      eventId: logged[i].eventId,
+      partition: logged[i].partition,
+      position: logged[i].eventId,
       groupId,
       audience: audiences[i],
       event: logged[i].event,
@@ -699,7 +709,7 @@ export class PostgresStore implements Store {
   dismissGroup(appId: string, groupId: string, now: number): Promise<StoredEvent> {
     return this.tx(async (c) => {
       if (!(await this.lockGroup(c, appId, groupId, "UPDATE", "1"))) throw new StoreConflict("group_not_found");
-      const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+      const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
         audience: { kind: AUDIENCE.GROUP },
         build: () => create(EventSchema, { payload: { case: "groupDismissed", value: { groupId } } }),
       });
@@ -713,7 +723,7 @@ export class PostgresStore implements Store {
         groupId,
       ]);
       await rows(c, "DELETE FROM join_requests WHERE app_id = $1 AND group_id = $2", [appId, groupId]);
-      return { appId, eventId, groupId, audience: { kind: "group" }, event, membership: { change: "dismissed" } };
+      return { appId, partition, position: eventId, groupId, audience: { kind: "group" }, event, membership: { change: "dismissed" } };
     });
   }
 
@@ -825,7 +835,7 @@ export class PostgresStore implements Store {
 
   private static duplicate(input: AppendMessageInput, earlier: Message) {
     const event = create(EventSchema, { payload: { case: "messageReceived", value: { message: earlier } } });
-    const stored: StoredEvent = { appId: input.appId, eventId: 0, groupId: input.groupId, audience: { kind: "group" }, event };
+    const stored: StoredEvent = { appId: input.appId, partition: 0, position: 0, groupId: input.groupId, audience: { kind: "group" }, event };
     return { message: earlier, event: stored, duplicate: true };
   }
 
@@ -864,7 +874,7 @@ export class PostgresStore implements Store {
       await this.recordSent(c, input);
       const event = buildEvent();
       event.time = timestampFromMs(now);
-      return { message, event: { appId, eventId: 0, groupId, audience, event }, duplicate: false };
+      return { message, event: { appId, partition: 0, position: 0, groupId, audience, event }, duplicate: false };
     }
 
     if (!g) throw new StoreConflict("group_not_found");
@@ -934,7 +944,7 @@ export class PostgresStore implements Store {
     await this.recordSent(c, input);
 
     // The event ID last: the app's row stays locked from here to COMMIT.
-    const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+    const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
       audience: { kind: messageAudience(targeted), targetSeq: targeted ? seq : undefined },
       build: buildEvent,
     });
@@ -944,7 +954,7 @@ export class PostgresStore implements Store {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [appId, groupId, seq, message.messageId, senderId, targeted, bcastCum, eventId, now, toBinary(MessageSchema, message)],
     );
-    return { message, event: { appId, eventId, groupId, audience, event }, duplicate: false };
+    return { message, event: { appId, partition, position: eventId, groupId, audience, event }, duplicate: false };
   }
 
   /**
@@ -1031,7 +1041,7 @@ export class PostgresStore implements Store {
       // The group's row (FOR SHARE: its membership cannot change meanwhile, so the audience
       // computed below is the one at this event), then the message's row, whose lock orders
       // concurrent recalls: the second sees `recalled`.
-      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type");
+      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
       const r = await row(
         c,
         "SELECT seq, event_id, created_at, targeted, recalled, payload FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE",
@@ -1050,17 +1060,17 @@ export class PostgresStore implements Store {
       ]);
       // The logged MessageReceived must not replay the recalled content (rule MSG-11).
       const original = create(EventSchema, {
-        cursor: cursorOf(appId, r.event_id),
         time: timestampFromMs(r.created_at),
         payload: { case: "messageReceived", value: { message } },
       });
-      await rows(c, "UPDATE events SET payload = $3 WHERE app_id = $1 AND event_id = $2", [
+      await rows(c, "UPDATE events SET payload = $3 WHERE app_id = $1 AND part = $4 AND event_id = $2", [
         appId,
         r.event_id,
         toBinary(EventSchema, original),
+        g.part,
       ]);
       const kind = recallAudience(r.targeted as boolean, g.type);
-      const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+      const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
         audience: { kind, targetSeq: r.seq },
         build: () =>
           create(EventSchema, {
@@ -1069,8 +1079,8 @@ export class PostgresStore implements Store {
       });
       // The users who may see the message now (rule EVT-2), by replay's own predicate.
       const audience: Audience =
-        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: await this.eventAudience(c, appId, eventId) };
-      return { message, event: { appId, eventId, groupId, audience, event } };
+        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: await this.eventAudience(c, appId, partition, eventId) };
+      return { message, event: { appId, partition, position: eventId, groupId, audience, event } };
     });
   }
 
@@ -1144,43 +1154,49 @@ export class PostgresStore implements Store {
         [m.id, target, appId, groupId, userId, m.join_seq],
       );
       const counters = (await this.counters(c, appId, groupId, userId))!;
-      const { eventId, event } = await this.appendEvent(c, appId, groupId, now, {
+      const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
         audience: { kind: AUDIENCE.USER, userId },
         build: () => buildEvent(counters),
       });
-      return { counters, event: { appId, eventId, groupId, audience: { kind: "user", userId }, event } };
+      return { counters, event: { appId, partition, position: eventId, groupId, audience: { kind: "user", userId }, event } };
     });
   }
 
   // ---- event log ----
 
-  async readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]> {
+  async readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<StoredEvent[]> {
     // The events of the user's membership spans (each span's group, within the span, as the span
     // saw them: rule EVT-2; through events_by_group, at most `limit` per span) plus the user's own
-    // events: cost follows what the user may see, not the app's whole log.
+    // events (through events_by_user, per partition): cost follows what the user may see, not the
+    // app's whole log. $2 is the cursor, one position per partition (PostgreSQL arrays count from 1).
     const found = await rows(
       this.pool,
-      `SELECT event_id, group_id, audience, user_id, payload FROM (
+      `SELECT part, event_id, group_id, audience, user_id, payload FROM (
          SELECT e.* FROM memberships m
+         JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
          CROSS JOIN LATERAL (
-           SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
+           SELECT e.part, e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
             WHERE e.app_id = m.app_id AND e.group_id = m.group_id
-              AND e.event_id > $2 AND e.event_id >= m.join_event_id
+              AND e.event_id > ($2::bigint[])[g.part + 1] AND e.event_id >= m.join_event_id
               AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
               AND ${spanSeesEventSql("e", "m")}
             ORDER BY e.event_id LIMIT $4
          ) e
-         WHERE m.app_id = $1 AND m.user_id = $3 AND (m.left_event_id IS NULL OR m.left_event_id > $2)
+         WHERE m.app_id = $1 AND m.user_id = $3 AND (m.left_event_id IS NULL OR m.left_event_id > ($2::bigint[])[g.part + 1])
          UNION ALL
-         (SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
-           WHERE e.app_id = $1 AND e.user_id = $3 AND e.event_id > $2 AND e.audience = ${AUDIENCE.USER}
-           ORDER BY e.event_id LIMIT $4)
-       ) visible ORDER BY event_id LIMIT $4`,
-      [appId, afterEventId, userId, limit],
+         SELECT e.* FROM unnest($2::bigint[]) WITH ORDINALITY AS a(pos, n)
+         CROSS JOIN LATERAL (
+           SELECT e.part, e.event_id, e.group_id, e.audience, e.user_id, e.payload FROM events e
+            WHERE e.app_id = $1 AND e.user_id = $3 AND e.part = a.n - 1 AND e.event_id > a.pos AND e.audience = ${AUDIENCE.USER}
+            ORDER BY e.event_id LIMIT $4
+         ) e
+       ) visible ORDER BY part, event_id LIMIT $4`,
+      [appId, after, userId, limit],
     );
     return found.map((r) => ({
       appId,
-      eventId: r.event_id,
+      partition: r.part,
+      position: r.event_id,
       groupId: r.group_id,
       // Replay only needs the event; the audience is informational here.
       audience: r.audience === AUDIENCE.USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
@@ -1188,24 +1204,39 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]> {
+  async readEventRange(appId: string, partition: number, from: number, to: number): Promise<StoredEvent[]> {
     const found = await rows(
       this.pool,
-      "SELECT * FROM events WHERE app_id = $1 AND event_id >= $2 AND event_id <= $3 ORDER BY event_id",
-      [appId, fromId, toId],
+      "SELECT * FROM events WHERE app_id = $1 AND part = $2 AND event_id >= $3 AND event_id <= $4 ORDER BY event_id",
+      [appId, partition, from, to],
     );
     const out: StoredEvent[] = [];
-    for (const r of found) {
-      const event = fromBinary(EventSchema, r.payload);
-      const audience: Audience =
-        r.audience === AUDIENCE.USER
-          ? { kind: "user", userId: r.user_id }
-          : r.audience === AUDIENCE.GROUP
-            ? { kind: "group" }
-            : { kind: "users", userIds: await this.eventAudience(this.pool, appId, r.event_id) };
-      out.push({ appId, eventId: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) });
-    }
+    for (const r of found) out.push(await this.storedEvent(appId, r));
     return out;
+  }
+
+  async readEventRangeFor(appId: string, partition: number, from: number, to: number, interest: Interest): Promise<(StoredEvent | EventTick)[]> {
+    const found = await rows(
+      this.pool,
+      `SELECT part, event_id, group_id, audience, user_id, joined_user_id,
+              CASE WHEN group_id = ANY($5::text[]) OR joined_user_id = ANY($6::text[]) THEN payload END AS payload
+         FROM events WHERE app_id = $1 AND part = $2 AND event_id >= $3 AND event_id <= $4 ORDER BY event_id`,
+      [appId, partition, from, to, interest.groupIds, interest.userIds],
+    );
+    const out: (StoredEvent | EventTick)[] = [];
+    for (const r of found) out.push(r.payload ? await this.storedEvent(appId, r) : tickOf(appId, r));
+    return out;
+  }
+
+  private async storedEvent(appId: string, r: Row): Promise<StoredEvent> {
+    const event = fromBinary(EventSchema, r.payload);
+    const audience: Audience =
+      r.audience === AUDIENCE.USER
+        ? { kind: "user", userId: r.user_id }
+        : r.audience === AUDIENCE.GROUP
+          ? { kind: "group" }
+          : { kind: "users", userIds: await this.eventAudience(this.pool, appId, r.part, r.event_id) };
+    return { appId, partition: r.part, position: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) };
   }
 
   async pruneSent(before: number): Promise<number> {
@@ -1217,39 +1248,56 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const floors = await rows(
         c,
-        `WITH deleted AS (DELETE FROM events WHERE created_at < $1 RETURNING app_id, event_id)
-         SELECT app_id, max(event_id) AS floor, count(*) AS n FROM deleted GROUP BY app_id`,
+        `WITH deleted AS (DELETE FROM events WHERE created_at < $1 RETURNING app_id, part, event_id)
+         SELECT app_id, part, max(event_id) AS floor, count(*) AS n FROM deleted GROUP BY app_id, part`,
         [before],
       );
       if (floors.length === 0) return 0;
-      floors.sort((a, b) => (a.app_id < b.app_id ? -1 : a.app_id > b.app_id ? 1 : 0));
+      floors.sort((a, b) => (a.app_id < b.app_id ? -1 : a.app_id > b.app_id ? 1 : a.part - b.part));
       const apps = floors.map((f) => f.app_id as string);
+      const parts = floors.map((f) => f.part as number);
       const ids = floors.map((f) => f.floor as number);
       // Ended membership spans that hold no replayable event any more: no cursor reaches them.
       await rows(
         c,
-        `DELETE FROM memberships m USING unnest($1::text[], $2::bigint[]) AS f(app_id, floor)
-          WHERE m.app_id = f.app_id AND m.left_event_id IS NOT NULL AND m.left_event_id <= f.floor`,
-        [apps, ids],
+        `DELETE FROM memberships m USING unnest($1::text[], $2::smallint[], $3::bigint[]) AS f(app_id, part, floor), groups g
+          WHERE m.app_id = f.app_id AND g.app_id = m.app_id AND g.group_id = m.group_id AND g.part = f.part
+            AND m.left_event_id IS NOT NULL AND m.left_event_id <= f.floor`,
+        [apps, parts, ids],
       );
-      // The apps' rows last, in app ID order (each may wait for an append holding it to COMMIT).
+      // The partitions' rows last, in key order (each may wait for an append holding it to COMMIT).
       await rows(
         c,
-        `UPDATE apps a SET event_floor = GREATEST(a.event_floor, f.floor)
-           FROM unnest($1::text[], $2::bigint[]) AS f(app_id, floor) WHERE a.app_id = f.app_id`,
-        [apps, ids],
+        `UPDATE partitions p SET floor = GREATEST(p.floor, f.floor)
+           FROM unnest($1::text[], $2::smallint[], $3::bigint[]) AS f(app_id, part, floor)
+          WHERE p.app_id = f.app_id AND p.part = f.part`,
+        [apps, parts, ids],
       );
       return floors.reduce((n, f) => n + Number(f.n), 0);
     });
   }
 
-  async eventFloor(appId: string): Promise<number> {
-    const r = await row(this.pool, "SELECT event_floor FROM apps WHERE app_id = $1", [appId]);
-    return r ? r.event_floor : 0;
+  eventFloors(appId: string): Promise<Positions> {
+    return this.partitionColumn(appId, "floor");
   }
 
-  async latestEventId(appId: string): Promise<number> {
-    const r = await row(this.pool, "SELECT event_seq FROM apps WHERE app_id = $1", [appId]);
-    return r ? r.event_seq : 0;
+  latestPositions(appId: string): Promise<Positions> {
+    return this.partitionColumn(appId, "head");
+  }
+
+  async latestPositionsOf(appIds: readonly string[]): Promise<Map<string, Positions>> {
+    const out = new Map<string, Positions>();
+    for (const r of await rows(this.pool, "SELECT app_id, part, head FROM partitions WHERE app_id = ANY($1::text[])", [appIds])) {
+      let positions = out.get(r.app_id);
+      if (!positions) out.set(r.app_id, (positions = origin()));
+      positions[r.part] = r.head;
+    }
+    return out;
+  }
+
+  private async partitionColumn(appId: string, column: "head" | "floor"): Promise<Positions> {
+    const out = origin();
+    for (const r of await rows(this.pool, `SELECT part, ${column} AS v FROM partitions WHERE app_id = $1`, [appId])) out[r.part] = r.v;
+    return out;
   }
 }

@@ -1,6 +1,8 @@
-// What a stored event's payload says about membership, for stores rebuilding StoredEvents.
+// What a stored event's payload says about membership and routing, for stores rebuilding
+// StoredEvents and EventTicks.
 import type { Event } from "@narrowcast/gen";
-import type { MembershipChange } from "./types.js";
+import type { EventTick, MembershipChange } from "./types.js";
+import type { Row } from "./records.js";
 
 /** The membership change an event carries, if any (the hub's group index follows it). */
 export function membershipOf(event: Event): MembershipChange | undefined {
@@ -14,4 +16,14 @@ export function membershipOf(event: Event): MembershipChange | undefined {
     default:
       return undefined;
   }
+}
+
+/** The user a MemberJoined adds (stored as events.joined_user_id for interest routing). */
+export function joinedUserOf(event: Event): string | undefined {
+  return event.payload.case === "memberJoined" ? event.payload.value.member?.userId : undefined;
+}
+
+/** An events row read without its payload, as a tick (interest routing). */
+export function tickOf(appId: string, r: Row): EventTick {
+  return { appId, partition: r.part, position: r.event_id, groupId: r.group_id, joinedUserId: r.joined_user_id ?? undefined };
 }

@@ -162,4 +162,48 @@ CREATE INDEX memberships_ended ON memberships (app_id, left_event_id) WHERE left
 ALTER TABLE message_audience ADD COLUMN last_eligible INTEGER NOT NULL DEFAULT 1;
 `,
   },
+  {
+    // 0.3.0: the app's event log is split into 16 partitions (positions.ts), each with its own
+    // counter row (head) and retention floor, so no row is shared by all of an app's writers.
+    // A group's events go to the group's partition (groups.part); events.event_id, and the
+    // memberships' and messages' event IDs, are positions within it. The 0.2 log becomes
+    // partition 0 with its IDs as positions (so its cursors still parse, cursor.ts); groups made
+    // before stay there. apps.event_seq and apps.event_floor are no longer used.
+    // events.joined_user_id names the user a MemberJoined adds, so a node can tell from a range
+    // read without the payloads whether one of its users joined a group it does not follow.
+    version: 5,
+    sql: `
+ALTER TABLE groups ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE partitions (
+  app_id TEXT NOT NULL,
+  part INTEGER NOT NULL,
+  head INTEGER NOT NULL DEFAULT 0,               -- last position of the partition
+  floor INTEGER NOT NULL DEFAULT 0,              -- highest pruned position
+  PRIMARY KEY (app_id, part)
+) WITHOUT ROWID;
+INSERT INTO partitions (app_id, part, head, floor)
+  SELECT a.app_id, n.part, CASE n.part WHEN 0 THEN a.event_seq ELSE 0 END, CASE n.part WHEN 0 THEN a.event_floor ELSE 0 END
+    FROM apps a, (WITH RECURSIVE n(part) AS (SELECT 0 UNION ALL SELECT part + 1 FROM n WHERE part < 15) SELECT part FROM n) n;
+CREATE TABLE events_v5 (
+  app_id TEXT NOT NULL,
+  part INTEGER NOT NULL,
+  event_id INTEGER NOT NULL,                     -- position in the partition
+  group_id TEXT NOT NULL,
+  audience INTEGER NOT NULL,
+  target_seq INTEGER,
+  user_id TEXT,
+  joined_user_id TEXT,                           -- the user a MemberJoined adds (interest routing)
+  created_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,                         -- narrowcast.v1.Event, binary, cursor empty
+  PRIMARY KEY (app_id, part, event_id)
+);
+INSERT INTO events_v5 (app_id, part, event_id, group_id, audience, target_seq, user_id, created_at, payload)
+  SELECT app_id, 0, event_id, group_id, audience, target_seq, user_id, created_at, payload FROM events;
+DROP TABLE events;
+ALTER TABLE events_v5 RENAME TO events;
+CREATE INDEX events_by_group ON events (app_id, group_id, event_id);
+CREATE INDEX events_by_user ON events (app_id, user_id, part, event_id) WHERE user_id IS NOT NULL;
+CREATE INDEX events_by_time ON events (created_at);
+`,
+  },
 ];

@@ -32,6 +32,8 @@ import {
   type PageQuery,
   type Store,
   type StoredEvent,
+  type EventTick,
+  type Interest,
   type UserRecord,
 } from "./types.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
@@ -45,8 +47,8 @@ import {
   type AudienceCode,
 } from "../rules/index.js";
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
-import { cursorOf } from "../cursor.js";
-import { membershipOf } from "./routing.js";
+import { PARTITIONS, origin, partitionOf, type Positions } from "../positions.js";
+import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
 
 
 export interface SqliteStoreOptions {
@@ -128,6 +130,8 @@ export class SqliteStore implements Store {
         ...previousSecretColumns(app),
         app.createdAt,
       );
+      const insert = this.q("INSERT INTO partitions (app_id, part) VALUES (?, ?)");
+      for (let part = 0; part < PARTITIONS; part++) insert.run(app.appId, part);
     });
   }
 
@@ -228,39 +232,42 @@ export class SqliteStore implements Store {
 
 
 
-  private nextEventId(appId: string): number {
-    const r = this.q("UPDATE apps SET event_seq = event_seq + 1 WHERE app_id = ? RETURNING event_seq").get(appId) as
-      | Row
-      | undefined;
-    if (!r) throw new Error(`app ${appId} vanished`);
-    return r.event_seq as number;
+  /** The next position in the group's partition (positions.ts). */
+  private nextPosition(appId: string, groupId: string): { partition: number; position: number } {
+    const r = this.q(
+      `UPDATE partitions SET head = head + 1
+        WHERE app_id = ? AND part = (SELECT part FROM groups WHERE app_id = ? AND group_id = ?) RETURNING part, head`,
+    ).get(appId, appId, groupId) as Row | undefined;
+    if (!r) throw new Error(`group ${groupId} of app ${appId} vanished`);
+    return { partition: r.part as number, position: r.head as number };
   }
 
-  /** Appends an event to the app's log and returns it with its cursor set. */
+  /** Appends an event to the group's partition of the app's log. */
   private appendEvent(
     appId: string,
     groupId: string,
     now: number,
     audience: { kind: AudienceCode; targetSeq?: number; userId?: string },
     build: (eventId: number) => Event,
-  ): { eventId: number; event: Event } {
-    const eventId = this.nextEventId(appId);
+  ): { eventId: number; partition: number; event: Event } {
+    const { partition, position: eventId } = this.nextPosition(appId, groupId);
     const event = build(eventId);
-    event.cursor = cursorOf(appId, eventId);
     event.time ??= timestampFromMs(now);
     this.q(
-      "INSERT INTO events (app_id, event_id, group_id, audience, target_seq, user_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO events (app_id, part, event_id, group_id, audience, target_seq, user_id, joined_user_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ).run(
       appId,
+      partition,
       eventId,
       groupId,
       audience.kind,
       audience.targetSeq ?? null,
       audience.userId ?? null,
+      joinedUserOf(event) ?? null,
       now,
       toBinary(EventSchema, event),
     );
-    return { eventId, event };
+    return { eventId, partition, event };
   }
 
   /**
@@ -268,13 +275,13 @@ export class SqliteStore implements Store {
    * those whose span contains it and who may see it then. The same predicate as replay's, so
    * live fan-out, recovery and replay agree (rule EVT-2).
    */
-  private eventAudience(appId: string, eventId: number): string[] {
+  private eventAudience(appId: string, partition: number, eventId: number): string[] {
     const rows = this.q(
       `SELECT m.user_id FROM events e
          JOIN memberships m ON m.app_id = e.app_id AND m.group_id = e.group_id AND ${spanContainsEventSql("e", "m")}
-        WHERE e.app_id = ? AND e.event_id = ? AND ${spanSeesEventSql("e", "m")}
+        WHERE e.app_id = ? AND e.part = ? AND e.event_id = ? AND ${spanSeesEventSql("e", "m")}
         ORDER BY m.user_id`,
-    ).all(appId, eventId) as Row[];
+    ).all(appId, partition, eventId) as Row[];
     return rows.map((r) => r.user_id as string);
   }
 
@@ -307,7 +314,7 @@ export class SqliteStore implements Store {
       const audience: Audience = memberEventOnlyToSubject(g.type, g.member_count + i + 1, limits)
         ? { kind: "user", userId: m.userId }
         : { kind: "group" };
-      const { eventId, event } = this.appendEvent(appId, groupId, now, audienceSpec(audience), () =>
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, audienceSpec(audience), () =>
         create(EventSchema, {
           payload: {
             case: "memberJoined",
@@ -334,7 +341,7 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(appId, groupId, m.userId, m.role, now, g.last_seq, eventId, g.last_seq, g.bcast_cum, lastTgt);
       this.q("DELETE FROM join_requests WHERE app_id = ? AND group_id = ? AND user_id = ?").run(appId, groupId, m.userId);
-      events.push({ appId, eventId, groupId, audience, event, membership: { change: "joined", userId: m.userId } });
+      events.push({ appId, partition, position: eventId, groupId, audience, event, membership: { change: "joined", userId: m.userId } });
     });
     this.q("UPDATE groups SET member_count = member_count + ? WHERE app_id = ? AND group_id = ?").run(
       members.length,
@@ -353,8 +360,8 @@ export class SqliteStore implements Store {
       const exists = this.q("SELECT 1 FROM groups WHERE app_id = ? AND group_id = ?").get(group.appId, group.groupId);
       if (exists) throw new StoreConflict("group_exists", [group.groupId]);
       this.q(
-        "INSERT INTO groups (app_id, group_id, type, name, owner_id, created_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ).run(group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt, group.createdAt);
+        "INSERT INTO groups (app_id, group_id, type, name, owner_id, created_at, last_activity_at, part) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ).run(group.appId, group.groupId, group.type, group.name, group.ownerId, group.createdAt, group.createdAt, partitionOf(group.groupId));
       const events = this.insertMembers(group.appId, group.groupId, members, "", group.createdAt, limits);
       return { group: toGroup(this.groupRow(group.appId, group.groupId)!), events };
     });
@@ -439,7 +446,7 @@ export class SqliteStore implements Store {
     for (const userId of new Set(userIds)) {
       // Counted before the leave (rule GRP-14).
       const audience: Audience = memberEventOnlyToSubject(g.type, count, limits) ? { kind: "user", userId } : { kind: "group" };
-      const { eventId, event } = this.appendEvent(appId, groupId, now, audienceSpec(audience), () =>
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, audienceSpec(audience), () =>
         create(EventSchema, { payload: { case: "memberLeft", value: { groupId, userId, removedBy } } }),
       );
       this.q(
@@ -449,7 +456,7 @@ export class SqliteStore implements Store {
         "UPDATE groups SET member_count = member_count - 1, owner_id = CASE WHEN owner_id = ? THEN '' ELSE owner_id END WHERE app_id = ? AND group_id = ?",
       ).run(userId, appId, groupId);
       count--;
-      events.push({ appId, eventId, groupId, audience, event, membership: { change: "left", userId } });
+      events.push({ appId, partition, position: eventId, groupId, audience, event, membership: { change: "left", userId } });
     }
     return events;
   }
@@ -499,7 +506,7 @@ export class SqliteStore implements Store {
   dismissGroup(appId: string, groupId: string, now: number): Promise<StoredEvent> {
     return this.tx(() => {
       if (!this.groupRow(appId, groupId)) throw new StoreConflict("group_not_found");
-      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.GROUP }, () =>
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.GROUP }, () =>
         create(EventSchema, { payload: { case: "groupDismissed", value: { groupId } } }),
       );
       this.q(
@@ -507,7 +514,7 @@ export class SqliteStore implements Store {
       ).run(eventId, appId, groupId);
       this.q("UPDATE groups SET dismissed = 1, member_count = 0 WHERE app_id = ? AND group_id = ?").run(appId, groupId);
       this.q("DELETE FROM join_requests WHERE app_id = ? AND group_id = ?").run(appId, groupId);
-      return { appId, eventId, groupId, audience: { kind: "group" }, event, membership: { change: "dismissed" } };
+      return { appId, partition, position: eventId, groupId, audience: { kind: "group" }, event, membership: { change: "dismissed" } };
     });
   }
 
@@ -606,7 +613,7 @@ export class SqliteStore implements Store {
         if (r && r.created_at >= input.dedupeSince) {
           const earlier = fromBinary(MessageSchema, r.payload);
           const event = create(EventSchema, { payload: { case: "messageReceived", value: { message: earlier } } });
-          return { message: earlier, event: { appId, eventId: 0, groupId, audience: { kind: "group" }, event }, duplicate: true };
+          return { message: earlier, event: { appId, partition: 0, position: 0, groupId, audience: { kind: "group" }, event }, duplicate: true };
         }
       }
       const message = input.message;
@@ -625,7 +632,7 @@ export class SqliteStore implements Store {
         this.recordSent(appId, senderId, message, now);
         const event = buildEvent();
         event.time = timestampFromMs(now);
-        return { message, event: { appId, eventId: 0, groupId, audience, event }, duplicate: false };
+        return { message, event: { appId, partition: 0, position: 0, groupId, audience, event }, duplicate: false };
       }
 
       const g = this.groupRow(appId, groupId);
@@ -670,7 +677,7 @@ export class SqliteStore implements Store {
         }
       }
 
-      const { eventId, event } = this.appendEvent(
+      const { eventId, partition, event } = this.appendEvent(
         appId,
         groupId,
         now,
@@ -690,7 +697,7 @@ export class SqliteStore implements Store {
         ).run(seq, bcastCum, appId, groupId, senderId);
       }
       this.recordSent(appId, senderId, message, now);
-      return { message, event: { appId, eventId, groupId, audience, event }, duplicate: false };
+      return { message, event: { appId, partition, position: eventId, groupId, audience, event }, duplicate: false };
     });
   }
 
@@ -766,17 +773,17 @@ export class SqliteStore implements Store {
       this.q("UPDATE messages SET recalled = 1, payload = ? WHERE app_id = ? AND message_id = ?").run(payload, appId, messageId);
       // The logged MessageReceived must not replay the recalled content (rule MSG-11).
       const original = create(EventSchema, {
-        cursor: cursorOf(appId, r.event_id),
         time: timestampFromMs(r.created_at),
         payload: { case: "messageReceived", value: { message } },
       });
-      this.q("UPDATE events SET payload = ? WHERE app_id = ? AND event_id = ?").run(
+      this.q("UPDATE events SET payload = ? WHERE app_id = ? AND part = ? AND event_id = ?").run(
         toBinary(EventSchema, original),
         appId,
+        g.part,
         r.event_id,
       );
       const kind = recallAudience(!!r.targeted, g.type);
-      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () =>
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () =>
         create(EventSchema, {
           payload: {
             case: "messageRecalled",
@@ -786,8 +793,8 @@ export class SqliteStore implements Store {
       );
       // The users who may see the message now (rule EVT-2), by replay's own predicate.
       const audience: Audience =
-        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, eventId) };
-      return { message, event: { appId, eventId, groupId, audience, event } };
+        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, partition, eventId) };
+      return { message, event: { appId, partition, position: eventId, groupId, audience, event } };
     });
   }
 
@@ -852,38 +859,42 @@ export class SqliteStore implements Store {
         "UPDATE memberships SET read_seq = ?, bcast_cum_at_read = MAX(bcast_cum_at_read, ?), tgt_cum_at_read = MAX(tgt_cum_at_read, ?) WHERE id = ?",
       ).run(target, b?.bcast_cum ?? 0, t?.tgt_cum ?? 0, m.id);
       const counters = this.counters(appId, groupId, g, this.memberRow(appId, groupId, userId)!);
-      const { eventId, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId }, () =>
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId }, () =>
         buildEvent(counters),
       );
-      return { counters, event: { appId, eventId, groupId, audience: { kind: "user", userId }, event } };
+      return { counters, event: { appId, partition, position: eventId, groupId, audience: { kind: "user", userId }, event } };
     });
   }
 
   // ---- event log ----
 
-  readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]> {
+  readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<StoredEvent[]> {
     // The events of the user's membership spans (each span's group, within the span, as the
     // span saw them: rule EVT-2) plus the user's own events: cost follows what the user may see,
-    // not the app's whole log.
+    // not the app's whole log. `cur` is the cursor: one row per partition.
     const rows = this.q(
-      `SELECT * FROM (
-         SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload
+      `WITH cur(part, pos) AS (VALUES ${after.map(() => "(?, ?)").join(", ")})
+       SELECT * FROM (
+         SELECT e.part, e.event_id, e.group_id, e.audience, e.user_id, e.payload
            FROM memberships m
+           JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
+           JOIN cur ON cur.part = g.part
            CROSS JOIN events e INDEXED BY events_by_group ON e.app_id = m.app_id AND e.group_id = m.group_id
-                AND e.event_id > ? AND e.event_id >= m.join_event_id
+                AND e.event_id > cur.pos AND e.event_id >= m.join_event_id
                 AND (m.left_event_id IS NULL OR e.event_id <= m.left_event_id)
-          WHERE m.app_id = ? AND m.user_id = ? AND (m.left_event_id IS NULL OR m.left_event_id > ?)
+          WHERE m.app_id = ? AND m.user_id = ? AND (m.left_event_id IS NULL OR m.left_event_id > cur.pos)
             AND ${spanSeesEventSql("e", "m")}
          UNION ALL
-         SELECT e.event_id, e.group_id, e.audience, e.user_id, e.payload
-           FROM events e
-          WHERE e.app_id = ? AND e.user_id = ? AND e.event_id > ? AND e.audience = ${AUDIENCE.USER}
-       ) ORDER BY event_id LIMIT ?`,
-    ).all(afterEventId, appId, userId, afterEventId, appId, userId, afterEventId, limit) as Row[];
+         SELECT e.part, e.event_id, e.group_id, e.audience, e.user_id, e.payload
+           FROM cur CROSS JOIN events e INDEXED BY events_by_user
+          WHERE e.app_id = ? AND e.user_id = ? AND e.part = cur.part AND e.event_id > cur.pos AND e.audience = ${AUDIENCE.USER}
+       ) ORDER BY part, event_id LIMIT ?`,
+    ).all(...after.flatMap((pos, part) => [part, pos]), appId, userId, appId, userId, limit) as Row[];
     return Promise.resolve(
       rows.map((r) => ({
         appId,
-        eventId: r.event_id,
+        partition: r.part,
+        position: r.event_id,
         groupId: r.group_id,
         // Replay only needs the event; the audience is informational here.
         audience: r.audience === AUDIENCE.USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
@@ -892,24 +903,32 @@ export class SqliteStore implements Store {
     );
   }
 
-  readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]> {
-    const rows = this.q("SELECT * FROM events WHERE app_id = ? AND event_id >= ? AND event_id <= ? ORDER BY event_id").all(
-      appId,
-      fromId,
-      toId,
-    ) as Row[];
-    return Promise.resolve(
-      rows.map((r) => {
-        const event = fromBinary(EventSchema, r.payload);
-        const audience: Audience =
-          r.audience === AUDIENCE.USER
-            ? { kind: "user", userId: r.user_id }
-            : r.audience === AUDIENCE.GROUP
-              ? { kind: "group" }
-              : { kind: "users", userIds: this.eventAudience(appId, r.event_id) };
-        return { appId, eventId: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) };
-      }),
-    );
+  readEventRange(appId: string, partition: number, from: number, to: number): Promise<StoredEvent[]> {
+    const rows = this.q(
+      "SELECT * FROM events WHERE app_id = ? AND part = ? AND event_id >= ? AND event_id <= ? ORDER BY event_id",
+    ).all(appId, partition, from, to) as Row[];
+    return Promise.resolve(rows.map((r) => this.storedEvent(appId, r)));
+  }
+
+  readEventRangeFor(appId: string, partition: number, from: number, to: number, interest: Interest): Promise<(StoredEvent | EventTick)[]> {
+    const rows = this.q(
+      `SELECT part, event_id, group_id, audience, user_id, joined_user_id,
+              CASE WHEN group_id IN (SELECT value FROM json_each(?)) OR joined_user_id IN (SELECT value FROM json_each(?))
+                   THEN payload END AS payload
+         FROM events WHERE app_id = ? AND part = ? AND event_id >= ? AND event_id <= ? ORDER BY event_id`,
+    ).all(JSON.stringify(interest.groupIds), JSON.stringify(interest.userIds), appId, partition, from, to) as Row[];
+    return Promise.resolve(rows.map((r) => (r.payload ? this.storedEvent(appId, r) : tickOf(appId, r))));
+  }
+
+  private storedEvent(appId: string, r: Row): StoredEvent {
+    const event = fromBinary(EventSchema, r.payload);
+    const audience: Audience =
+      r.audience === AUDIENCE.USER
+        ? { kind: "user", userId: r.user_id }
+        : r.audience === AUDIENCE.GROUP
+          ? { kind: "group" }
+          : { kind: "users", userIds: this.eventAudience(appId, r.part, r.event_id) };
+    return { appId, partition: r.part, position: r.event_id, groupId: r.group_id, audience, event, membership: membershipOf(event) };
   }
 
   pruneSent(before: number): Promise<number> {
@@ -919,28 +938,43 @@ export class SqliteStore implements Store {
   pruneEvents(before: number): Promise<number> {
     return this.tx(() => {
       const floors = this.q(
-        "SELECT app_id, MAX(event_id) AS floor FROM events WHERE created_at < ? GROUP BY app_id",
+        "SELECT app_id, part, MAX(event_id) AS floor FROM events WHERE created_at < ? GROUP BY app_id, part",
       ).all(before) as Row[];
       const deleted = this.q("DELETE FROM events WHERE created_at < ?").run(before).changes;
-      for (const { app_id, floor } of floors) {
-        this.q("UPDATE apps SET event_floor = MAX(event_floor, ?) WHERE app_id = ?").run(floor, app_id);
+      for (const { app_id, part, floor } of floors) {
+        this.q("UPDATE partitions SET floor = MAX(floor, ?) WHERE app_id = ? AND part = ?").run(floor, app_id, part);
         // Ended membership spans that hold no replayable event any more: no cursor reaches them.
-        this.q("DELETE FROM memberships WHERE app_id = ? AND left_event_id IS NOT NULL AND left_event_id <= ?").run(
-          app_id,
-          floor,
-        );
+        this.q(
+          `DELETE FROM memberships WHERE app_id = ? AND left_event_id IS NOT NULL AND left_event_id <= ?
+             AND group_id IN (SELECT group_id FROM groups WHERE app_id = ? AND part = ?)`,
+        ).run(app_id, floor, app_id, part);
       }
       return deleted;
     });
   }
 
-  eventFloor(appId: string): Promise<number> {
-    const r = this.q("SELECT event_floor FROM apps WHERE app_id = ?").get(appId) as Row | undefined;
-    return Promise.resolve(r ? r.event_floor : 0);
+  eventFloors(appId: string): Promise<Positions> {
+    return Promise.resolve(this.partitionColumn(appId, "floor"));
   }
 
-  latestEventId(appId: string): Promise<number> {
-    const r = this.q("SELECT event_seq FROM apps WHERE app_id = ?").get(appId) as Row | undefined;
-    return Promise.resolve(r ? r.event_seq : 0);
+  latestPositions(appId: string): Promise<Positions> {
+    return Promise.resolve(this.partitionColumn(appId, "head"));
+  }
+
+  latestPositionsOf(appIds: readonly string[]): Promise<Map<string, Positions>> {
+    const out = new Map<string, Positions>();
+    const read = this.q("SELECT app_id, part, head FROM partitions, json_each(?) j WHERE app_id = j.value");
+    for (const r of read.all(JSON.stringify(appIds)) as Row[]) {
+      let positions = out.get(r.app_id);
+      if (!positions) out.set(r.app_id, (positions = origin()));
+      positions[r.part] = r.head;
+    }
+    return Promise.resolve(out);
+  }
+
+  private partitionColumn(appId: string, column: "head" | "floor"): Positions {
+    const out = origin();
+    for (const r of this.q(`SELECT part, ${column} AS v FROM partitions WHERE app_id = ?`).all(appId) as Row[]) out[r.part] = r.v;
+    return out;
   }
 }

@@ -3,6 +3,7 @@
 // changes or none (rule MSG-15). Costs are part of the contract: unread counts, last messages
 // and mention flags come from counters, never from scanning history (rules UNR-1, CNV-2).
 import type { Event, Message } from "@narrowcast/gen";
+import type { Positions } from "../positions.js";
 import type { GroupType, MemberRole } from "@narrowcast/gen";
 import type { Plan } from "@narrowcast/gen/admin";
 
@@ -63,13 +64,37 @@ export type MembershipChange =
   | { change: "left"; userId: string }
   | { change: "dismissed" };
 
+/**
+ * A stored event's place and routing facts, without its content: what a node learns of an event
+ * none of its streams needs (interest routing, hub.ts).
+ */
+export interface EventTick {
+  appId: string;
+  partition: number;
+  position: number;
+  groupId: string;
+  /** The user a MemberJoined adds: that user's node needs the event, and the group from then on. */
+  joinedUserId?: string;
+}
+
+/** Which events a node needs with their content: those of these groups, and these users' joins. */
+export interface Interest {
+  groupIds: readonly string[];
+  userIds: readonly string[];
+}
+
 export interface StoredEvent {
   appId: string;
-  /** Position in the app's event log; 0 for events that are not stored (rule EVT-7). */
-  eventId: number;
+  /** The partition of the app's log the event is in: its group's (positions.ts). */
+  partition: number;
+  /** Position in that partition, from 1; 0 for events that are not stored (rule EVT-7). */
+  position: number;
   groupId: string;
   audience: Audience;
-  /** The event, with `cursor` already set (empty when eventId is 0). */
+  /**
+   * The event. Its `cursor` is empty here: a cursor is a reader's place in the whole log, so the
+   * Subscribe paths set it per delivery (cursor.ts).
+   */
   event: Event;
   membership?: MembershipChange;
 }
@@ -310,25 +335,37 @@ export interface Store {
     buildEvent: (counters: ConversationCounters) => Event,
   ): Promise<{ counters: ConversationCounters; event?: StoredEvent }>;
 
-  /** Events after `afterEventId` that `userId` may see, oldest first (rule EVT-3). */
-  readEvents(appId: string, userId: string, afterEventId: number, limit: number): Promise<StoredEvent[]>;
-  latestEventId(appId: string): Promise<number>;
   /**
-   * The app's events with IDs from `fromId` to `toId`, with the audience and membership change
-   * they were published with: a node that missed a publication (its publisher stopped between
-   * commit and publish) routes them from here.
+   * Events after `after` (one position per partition) that `userId` may see, ordered by
+   * partition, then position, at most `limit` (rule EVT-3).
    */
-  readEventRange(appId: string, fromId: number, toId: number): Promise<StoredEvent[]>;
+  readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<StoredEvent[]>;
+  /** The app's latest position in each partition (all zero for an unknown app). */
+  latestPositions(appId: string): Promise<Positions>;
+  /** latestPositions of several apps in one read (unknown apps are left out). */
+  latestPositionsOf(appIds: readonly string[]): Promise<Map<string, Positions>>;
+  /**
+   * The events of one partition of the app with positions from `from` to `to`, with the audience
+   * and membership change they were published with: live delivery reads committed ranges from
+   * here when the bus is late, lossy or down.
+   */
+  readEventRange(appId: string, partition: number, from: number, to: number): Promise<StoredEvent[]>;
+  /**
+   * readEventRange for a node that routes by interest: events the interest covers come whole,
+   * the others as ticks (no payload read or decoded).
+   */
+  readEventRangeFor(appId: string, partition: number, from: number, to: number, interest: Interest): Promise<(StoredEvent | EventTick)[]>;
   /** Deletes idempotency records made before `before` (ms); returns how many (rule MSG-10). */
   pruneSent(before: number): Promise<number>;
   /**
-   * Deletes stored events that happened before `before` (ms), in every app, and raises each app's
-   * retention floor to the highest event ID it deleted; returns how many (rule EVT-10).
+   * Deletes stored events that happened before `before` (ms), in every app, and raises each
+   * partition's retention floor to the highest position it deleted; returns how many (rule EVT-10).
    */
   pruneEvents(before: number): Promise<number>;
   /**
-   * The highest event ID of the app deleted by pruneEvents (0 if none): a cursor below it has
-   * expired (events after it are gone). A reader racing a prune should check it after reading too.
+   * Per partition, the highest position of the app deleted by pruneEvents (0 if none): a cursor
+   * below it there has expired (events after it are gone). A reader racing a prune should check
+   * it after reading too.
    */
-  eventFloor(appId: string): Promise<number>;
+  eventFloors(appId: string): Promise<Positions>;
 }

@@ -1,4 +1,4 @@
-// npm run model -- --ops 100000 --seed 7 [--config sqlite|pg2] [--tolerate-known] [--shrink]
+// npm run model -- --ops 100000 --seed 7 [--config sqlite|pg2|pg3] [--tolerate-known] [--shrink]
 //                  [--script ops.json] [--dump ops.json] [--sweep-every 200] [--every-user 5]
 // Runs the model-based test once and prints ops/s and the elapsed time; on failure prints the
 // seed, the last operations and a minimal diff, writes every op to /tmp, and exits 1.
@@ -6,7 +6,7 @@
 // can find more; --shrink delta-debugs the failing op list (practical for short runs);
 // --script replays an op list; --every-user N checks every user (not only the members of the
 // step's group) every N steps (1 = every step).
-import { pg2Available } from "./env.js";
+import { CONFIGS, pg2Available, type ConfigName } from "./env.js";
 import { ModelFailure } from "./failure.js";
 import { runModel, shrink } from "./harness.js";
 import { describeOp, type Op } from "./ops.js";
@@ -17,8 +17,8 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
-const config = arg("config", "sqlite");
-if (config !== "sqlite" && config !== "pg2") throw new Error(`--config must be sqlite or pg2, not ${config}`);
+const config = arg("config", "sqlite") as ConfigName;
+if (!CONFIGS.includes(config)) throw new Error(`--config must be one of ${CONFIGS.join(", ")}, not ${config}`);
 const seed = Number(arg("seed", String(Date.now() % 1_000_000)));
 const ops = Number(arg("ops", "1000"));
 const sweepEvery = Number(arg("sweep-every", "200"));
@@ -31,8 +31,8 @@ const tolerate = { recallToLeftReceiver: tolerateKnown, meetingRejoinLast: toler
 const scriptPath = arg("script", "");
 const script = scriptPath ? (JSON.parse(readFileSync(scriptPath, "utf8")) as Op[]) : undefined;
 
-if (config === "pg2" && !(await pg2Available())) {
-  console.error("pg2 needs PostgreSQL and NATS (NARROWCAST_TEST_DATABASE_URL, NARROWCAST_TEST_NATS_URL)");
+if (config !== "sqlite" && !(await pg2Available())) {
+  console.error(`${config} needs PostgreSQL and NATS (NARROWCAST_TEST_DATABASE_URL, NARROWCAST_TEST_NATS_URL)`);
   process.exit(2);
 }
 console.log(`model: config=${config} seed=${seed} ${script ? `script=${scriptPath} (${script.length} ops)` : `ops=${ops}`}${tolerateKnown ? " (tolerating known disagreements)" : ""}`);

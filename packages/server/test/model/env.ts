@@ -1,5 +1,6 @@
 // The servers under test: `sqlite` = one in-process node on the embedded store (":memory:");
-// `pg2` = two in-process nodes sharing one PostgreSQL schema and one NATS subject. Both run on a
+// `pg2` / `pg3` = two / three in-process nodes sharing one PostgreSQL schema and one NATS subject.
+// All run on a
 // clock the model drives (recall window, idempotency window), and with a send rate high enough
 // that the rate limit (MSG-5, not modelled) never refuses a send.
 import { randomBytes } from "node:crypto";
@@ -9,7 +10,9 @@ import { startServer, type RunningServer, type Store } from "@narrowcast/server"
 import { NatsBus } from "@narrowcast/server/nats";
 import { PostgresStore } from "@narrowcast/server/postgres";
 
-export type ConfigName = "sqlite" | "pg2";
+export type ConfigName = "sqlite" | "pg2" | "pg3";
+
+export const CONFIGS: readonly ConfigName[] = ["sqlite", "pg2", "pg3"];
 
 export interface Env {
   config: ConfigName;
@@ -78,13 +81,14 @@ export async function startEnv(config: ConfigName, wrapStore?: (store: Store) =>
   await adminQuery(`CREATE SCHEMA ${schema}`);
   const nodes: RunningServer[] = [];
   try {
-    for (let i = 0; i < 2; i++) {
+    const count = config === "pg3" ? 3 : 2;
+    for (let i = 0; i < count; i++) {
       nodes.push(
         await startServer({
           ...COMMON,
           adminKey,
           now,
-          rateLimitNodes: 2,
+          rateLimitNodes: count,
           wrapStore,
           store: new PostgresStore({ connectionString: postgresUrl(), schema }),
           bus: await NatsBus.connect({ servers: natsUrl(), subject }),
