@@ -14,6 +14,13 @@ import { Sequencer } from "./sequencer.js";
 
 const key = (appId: string, id: string) => `${appId}\u0000${id}`;
 
+/** The bus's follows are in effect, or `ms` passed. */
+function settledWithin(interest: BusInterest, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
+  return Promise.race([interest.settled().catch(() => {}), timeout]).finally(() => clearTimeout(timer));
+}
+
 /** What the hub reports as it fans out, for metrics (src/ops/metrics.ts); every hook optional. */
 export interface HubObserver extends SubscriptionObserver {
   /** Events read from the store because the bus did not bring them (late, lost, or bus down). */
@@ -155,7 +162,11 @@ export class Hub {
       for (const g of groups) state.groups.add(g.groupId);
       for (const change of state.pending ?? []) change(state.groups);
       state.pending = undefined;
+      const followed = this.groups.size;
       for (const g of state.groups) this.indexAdd(appId, g, userId);
+      // Events that are not stored (online-only) reach this node only once its new follows are in
+      // effect: wait for that (briefly: a bus that is down must not hold the stream back).
+      if (this.interest && (this.groups.size > followed || app.users.size === 1)) await settledWithin(this.interest, 1000);
     } catch (err) {
       this.close(sub);
       throw err;

@@ -39,7 +39,7 @@ async function until(received: unknown[], n: number): Promise<void> {
 export async function follow(bus: Bus, appId = "app_1", groupId = "g1"): Promise<void> {
   bus.interest?.followApp(appId);
   bus.interest?.followGroup(appId, groupId);
-  await bus.ping?.();
+  await bus.interest?.settled();
 }
 
 export function busContract(name: string, makeBus: () => Promise<Bus>): void {

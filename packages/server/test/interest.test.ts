@@ -51,6 +51,7 @@ function countingBus(inner: Bus, intake: Intake): Bus {
       unfollowApp: (a) => interest.unfollowApp(a),
       followGroup: (a, g) => interest.followGroup(a, g),
       unfollowGroup: (a, g) => interest.unfollowGroup(a, g),
+      settled: () => interest.settled(),
     },
   };
 }

@@ -190,6 +190,11 @@ export class NatsBus implements Bus, BusInterest {
     this.subscriptions.delete(subject);
   }
 
+  /** A round trip to the server: it has then processed every subscription sent before it. */
+  async settled(): Promise<void> {
+    if (!this.closed) await this.nc.flush();
+  }
+
   /** A round trip to the NATS server; pending while disconnected (the caller's deadline decides). */
   async ping(): Promise<void> {
     if (this.closed || this.nc.isClosed()) throw new Error("NATS connection closed");

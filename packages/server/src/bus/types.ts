@@ -37,4 +37,10 @@ export interface BusInterest {
   unfollowApp(appId: string): void;
   followGroup(appId: string, groupId: string): void;
   unfollowGroup(appId: string, groupId: string): void;
+  /**
+   * Resolves once every follow made so far is in effect on the bus: events published after that
+   * reach this node. Stored events never depend on it (ticks and the store cover them); events
+   * that are not stored (online-only, AVCHATROOM) do.
+   */
+  settled(): Promise<void>;
 }
