@@ -93,8 +93,9 @@ describe.skipIf(missing !== undefined)("web pages on other origins", () => {
       format: "iife",
       platform: "browser",
       target: "es2022",
-      // The workspace's sources, as the monorepo's tests use them (the packages' dist may be absent).
-      conditions: ["narrowcast-source"],
+      // The workspace's sources, as the monorepo's tests use them (the packages' dist may be absent):
+      // esbuild maps the packages to them through tsconfig.json "paths".
+      tsconfig: fileURLToPath(new URL("../../tsconfig.json", import.meta.url)),
       logLevel: "silent",
     });
     const bundle = bundled.outputFiles[0].text;

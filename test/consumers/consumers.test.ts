@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, transform } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAndPack, cleanEnv, npm, repoRoot, run, startCompiledServer, withDistLock, type ChildServer } from "./packages.js";
+import { buildAndPack, cleanEnv, npm, repoRoot, run, startCompiledServer, withDistLock, workspaceNames, type ChildServer } from "./packages.js";
 
 const fixture = fileURLToPath(new URL("./fixture", import.meta.url));
 const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
@@ -69,6 +69,22 @@ describe("packed packages in a fresh project", () => {
     // Only dist/ and bin/ are shipped: no TypeScript sources.
     expect(existsSync(join(project, "node_modules", "@narrowcast", "client", "src"))).toBe(false);
     expect(existsSync(join(project, "node_modules", "@narrowcast", "client", "dist", "index.d.ts"))).toBe(true);
+  });
+
+  it("every file an installed package.json names (exports, imports, bin) is in its tarball, none in src/", () => {
+    const targets = (value: unknown): string[] =>
+      typeof value === "string" ? [value] : value && typeof value === "object" ? Object.values(value).flatMap(targets) : [];
+    for (const name of workspaceNames) {
+      const dir = join(project, "node_modules", name);
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>;
+      const named = [pkg.exports, pkg.imports, pkg.bin].flatMap(targets);
+      expect(named.length, name).toBeGreaterThan(0);
+      for (const file of named) {
+        expect(file, name).not.toMatch(/(^|\/)src\//);
+        // A wildcard target ("./dist/narrowcast/v1/*.js") names a directory of files.
+        expect(existsSync(join(dir, file.includes("*") ? file.slice(0, file.lastIndexOf("/")) : file)), `${name}: ${file}`).toBe(true);
+      }
+    }
   });
 
   it("@narrowcast/server's root entry loads without pg, nats or better-sqlite3; /postgres asks for pg", async () => {

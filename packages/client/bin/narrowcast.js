@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `narrowcast` CLI: runs the compiled dist/cli.js. "#cli" is a package-internal import
-// (package.json "imports"); the monorepo's tests run the sources instead with
-// `node --conditions=narrowcast-source --import tsx bin/narrowcast.js`.
-await import("#cli");
+// The `narrowcast` CLI: runs the compiled dist/cli.js through the package-internal import
+// "#client-cli" (package.json "imports"). In the monorepo, `node --import tsx bin/narrowcast.js`
+// runs src/cli.ts instead: tsx maps the import to the source through the root tsconfig.json
+// "paths" (hence a name unique in the workspace).
+await import("#client-cli");

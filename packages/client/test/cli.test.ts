@@ -8,8 +8,8 @@ import { startServer } from "@narrowcast/server";
 import type { RunningServer } from "@narrowcast/server";
 
 const bin = fileURLToPath(new URL("../bin/narrowcast.js", import.meta.url));
-// The bin runs the TypeScript sources (through tsx and the "narrowcast-source" condition): no build needed.
-const node = ["--conditions=narrowcast-source", "--import", "tsx", bin];
+// The bin runs the TypeScript sources (tsx maps its import through tsconfig.json "paths"): no build needed.
+const node = ["--import", "tsx", bin];
 
 let server: RunningServer;
 let env: NodeJS.ProcessEnv;

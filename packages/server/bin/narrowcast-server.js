@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `narrowcast-server` (and `npm start`): runs the compiled dist/main.js. "#main" is a
-// package-internal import (package.json "imports"); the monorepo's tests run the sources instead
-// with `node --conditions=narrowcast-source --import tsx bin/narrowcast-server.js`.
-await import("#main");
+// `narrowcast-server` (and `npm start`): runs the compiled dist/main.js through the
+// package-internal import "#server-main" (package.json "imports"). In the monorepo,
+// `node --import tsx bin/narrowcast-server.js` runs src/main.ts instead: tsx maps the import to
+// the source through the root tsconfig.json "paths" (hence a name unique in the workspace).
+await import("#server-main");

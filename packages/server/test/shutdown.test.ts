@@ -20,8 +20,8 @@ const ADMIN_KEY = "shutdown-test-admin-key";
 
 /** Starts the server binary and resolves with its URL once it listens. */
 function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  // The bin runs the TypeScript sources (through tsx and the "narrowcast-source" condition): no build needed.
-  const child = spawn(process.execPath, ["--conditions=narrowcast-source", "--import", "tsx", BIN, "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
+  // The bin runs the TypeScript sources (tsx maps its import through tsconfig.json "paths"): no build needed.
+  const child = spawn(process.execPath, ["--import", "tsx", BIN, "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
     env: { ...process.env, NARROWCAST_ADMIN_KEY: ADMIN_KEY },
     stdio: ["ignore", "pipe", "inherit"],
   });
