@@ -401,8 +401,10 @@ const broken: BrokenServer[] = [
       return {
         wrapStore: (s) =>
           override(s, (inner) => ({
-            async findSent(appId, senderId, groupId, clientMessageId, since) {
-              return (await inner.findSent(appId, senderId, groupId, clientMessageId, since)) ?? sent.get(keyOf(appId, senderId, clientMessageId));
+            async sendContext(appId, groupId, senderId, query) {
+              const context = await inner.sendContext(appId, groupId, senderId, query);
+              if (context.earlier || !query.clientMessageId) return context;
+              return { ...context, earlier: sent.get(keyOf(appId, senderId, query.clientMessageId)) };
             },
             async appendMessage(input) {
               const key = input.message.clientMessageId;

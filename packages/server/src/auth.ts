@@ -151,14 +151,16 @@ export class Authenticator {
     // A token verified before had its shape checked then; any other is checked before its
     // claims are used to look anything up.
     const hit = this.verified.get(token);
-    const appId = hit ? hit.iss : checkTokenShape(token).iss;
-    const app = await this.store.getApp(appId);
+    const claims = hit ?? checkTokenShape(token);
+    // The app and the user in one read. `sub` is read before the signature is checked, but only
+    // used once it is: checkTokenShape decodes the payload exactly as jose does.
+    const { app, userExists } = await this.store.getAppAndUser(claims.iss, claims.sub);
     if (!app) throw invalid();
     const now = this.now();
     const userId = (await this.cachedClaims(token, app, now)) ?? (await this.verifySignedClaims(token, app, now));
     // Rule ADM-11: a deleted user's tokens fail at once (TOKEN_INVALID: unknown user).
-    const exists = await this.store.existingUsers(app.appId, [userId]);
-    if (!exists.has(userId)) throw invalid();
+    const exists = userId === claims.sub ? userExists : (await this.store.existingUsers(app.appId, [userId])).has(userId);
+    if (!exists) throw invalid();
     return { appId: app.appId, userId };
   }
 

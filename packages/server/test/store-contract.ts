@@ -64,6 +64,17 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const other = await world();
         expect(await store.existingUsers(other.appId, ["zoe"])).toEqual(new Set());
       });
+
+      it("getAppAndUser reads the app and whether it has the user, in one call", async () => {
+        const w = await world();
+        const app = await store.getApp(w.appId);
+        expect(await store.getAppAndUser(w.appId, "alice")).toEqual({ app, userExists: true });
+        expect(await store.getAppAndUser(w.appId, "nobody")).toEqual({ app, userExists: false });
+        expect(await store.getAppAndUser((await world()).appId, "nobody")).toMatchObject({ userExists: false });
+        expect(await store.getAppAndUser(`app_${randomUUID()}`, "alice")).toEqual({ userExists: false });
+        await store.deleteUser(w.appId, "alice", w.now(), () => LIMITS);
+        expect(await store.getAppAndUser(w.appId, "alice")).toEqual({ app, userExists: false });
+      });
     });
 
     describe("groups and membership", () => {
@@ -414,6 +425,39 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect((await store.findSent(w.appId, "alice", "g", "live-1", 0))?.messageId).toBe(message.messageId);
         expect(await store.getMessage(w.appId, "g", message.messageId, "alice")).toBeUndefined();
         expect((await w.send("g", "bob")).message.seq).toBe(2n);
+      });
+
+      it("sendContext reads what a send checks: plan, live group, the sender's membership, the recorded message, members among the IDs", async () => {
+        const w = await world(Plan.STANDARD);
+        await w.group("g", ["alice", "bob", "carol"]);
+        const at = w.clock + 1000;
+        const { message } = await w.send("g", "alice", { clientMessageId: "c-1" });
+        const query = (clientMessageId: string, since: number, userIds: string[]) => ({ clientMessageId, since, userIds });
+        const context = await store.sendContext(w.appId, "g", "alice", query("c-1", at - 1, ["bob", "dave", "carol", "bob"]));
+        expect(context).toEqual({
+          plan: Plan.STANDARD,
+          group: await store.getGroup(w.appId, "g"),
+          sender: await store.getMember(w.appId, "g", "alice"),
+          earlier: message,
+          members: new Set(["bob", "carol"]),
+        });
+        // Outside the window, another key, another sender, no key: no recorded message.
+        expect((await store.sendContext(w.appId, "g", "alice", query("c-1", at + 1, []))).earlier).toBeUndefined();
+        expect((await store.sendContext(w.appId, "g", "alice", query("c-2", 0, []))).earlier).toBeUndefined();
+        expect((await store.sendContext(w.appId, "g", "bob", query("c-1", 0, []))).earlier).toBeUndefined();
+        expect((await store.sendContext(w.appId, "g", "alice", query("", 0, []))).earlier).toBeUndefined();
+        // Not a member, the system (""), an unknown group, a dismissed one.
+        expect((await store.sendContext(w.appId, "g", "dave", query("", 0, []))).sender).toBeUndefined();
+        expect(await store.sendContext(w.appId, "g", "", query("", 0, ["alice"]))).toMatchObject({ sender: undefined, members: new Set(["alice"]) });
+        expect(await store.sendContext(w.appId, "nope", "alice", query("c-1", 0, ["bob"]))).toEqual({
+          plan: Plan.STANDARD,
+          group: undefined,
+          sender: undefined,
+          earlier: undefined,
+          members: new Set(),
+        });
+        await store.dismissGroup(w.appId, "g", w.now());
+        expect(await store.sendContext(w.appId, "g", "alice", query("", 0, ["bob"]))).toMatchObject({ group: undefined, sender: undefined, members: new Set() });
       });
 
       it("findSent returns the original message within the window, and only for its sender", async () => {

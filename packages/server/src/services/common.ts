@@ -30,14 +30,22 @@ import {
 /** The group, or GROUP_NOT_FOUND (rule AUTH-5). */
 export async function requireGroup(deps: Deps, appId: string, groupId: string): Promise<GroupRecord> {
   requireId(groupId, "group_id");
-  const group = await deps.store.getGroup(appId, groupId);
+  return foundGroup(await deps.store.getGroup(appId, groupId), groupId);
+}
+
+/** `group` as read, or GROUP_NOT_FOUND when there is none (rule AUTH-5). */
+export function foundGroup(group: GroupRecord | undefined, groupId: string): GroupRecord {
   if (!group) throw narrowcastError(ErrorReason.GROUP_NOT_FOUND, `group ${groupId} not found`, { field: "group_id", ids: [groupId] });
   return group;
 }
 
 /** The caller's membership, or NOT_A_MEMBER (rules AUTH-5, MSG-1). */
 export async function requireMember(deps: Deps, group: GroupRecord, userId: string): Promise<MemberRecord> {
-  const member = await deps.store.getMember(group.appId, group.groupId, userId);
+  return foundMember(await deps.store.getMember(group.appId, group.groupId, userId), group, userId);
+}
+
+/** `member` as read, or NOT_A_MEMBER when there is none (rules AUTH-5, MSG-1). */
+export function foundMember(member: MemberRecord | undefined, group: GroupRecord, userId: string): MemberRecord {
   if (!member) {
     throw narrowcastError(ErrorReason.NOT_A_MEMBER, `${userId} is not a member of group ${group.groupId}`, {
       field: "group_id",

@@ -18,7 +18,7 @@ import { requireId } from "../ids.js";
 import type { Deps } from "../context.js";
 import { StoreConflict } from "../store/types.js";
 import { countsForAudience } from "../rules/index.js";
-import { conflictError, requireGroup, requireMember, visibleTo } from "./common.js";
+import { conflictError, foundGroup, foundMember, requireGroup, requireMember, visibleTo } from "./common.js";
 
 /** Who sends: a user, or the system (senderId "") through AdminService (rule MSG-13). */
 export interface Sender {
@@ -116,20 +116,23 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
   const receivers = validateSendRequest(deps, sender, req);
   const receiverField = "receiver_ids";
   const { appId, senderId } = sender;
-  const group = await requireGroup(deps, appId, req.groupId);
-  if (senderId) await requireMember(deps, group, senderId);
-
   const now = deps.now();
-  if (req.clientMessageId) {
-    const earlier = await deps.store.findSent(appId, senderId, group.groupId, req.clientMessageId, now - deps.limits.idempotencyWindowMs);
-    if (earlier) return earlier; // rule MSG-10: the original, nothing stored or delivered again
-  }
+  const mentions = [...new Set(req.mentionedUserIds)];
+  // Everything the checks below need, in one read; they run in the spec's order on it.
+  const context = await deps.store.sendContext(appId, req.groupId, senderId, {
+    clientMessageId: req.clientMessageId,
+    since: now - deps.limits.idempotencyWindowMs,
+    userIds: [...receivers, ...mentions],
+  });
+  const group = foundGroup(context.group, req.groupId);
+  if (senderId) foundMember(context.sender, group, senderId);
+  // Rule MSG-10: the original, nothing stored or delivered again.
+  if (context.earlier) return context.earlier;
 
   const targeted = receivers.length > 0;
   if (targeted) {
-    const app = await deps.store.getApp(appId);
     // Rule TGT-9, checked at send time: a SetAppPlan applies to the very next send (ADM-8).
-    if (app?.plan !== Plan.ULTIMATE) {
+    if (context.plan !== Plan.ULTIMATE) {
       throw narrowcastError(ErrorReason.FEATURE_NOT_IN_PLAN, "targeted group messages need the ULTIMATE plan", {
         field: receiverField,
       });
@@ -141,8 +144,7 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
         { field: receiverField },
       );
     }
-    const members = new Set((await deps.store.listMembers(appId, group.groupId, receivers)).map((m) => m.userId));
-    const outsiders = receivers.filter((r) => !members.has(r));
+    const outsiders = receivers.filter((r) => !context.members.has(r));
     if (outsiders.length) {
       throw narrowcastError(ErrorReason.RECEIVER_NOT_MEMBER, `receivers not in the group: ${outsiders.join(", ")}`, {
         field: receiverField,
@@ -150,10 +152,8 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
       });
     }
   }
-  const mentions = [...new Set(req.mentionedUserIds)];
   if (mentions.length) {
-    const members = new Set((await deps.store.listMembers(appId, group.groupId, mentions)).map((m) => m.userId));
-    const outsiders = mentions.filter((r) => !members.has(r));
+    const outsiders = mentions.filter((r) => !context.members.has(r));
     if (outsiders.length) {
       throw narrowcastError(ErrorReason.MENTIONED_USER_NOT_MEMBER, `mentioned users not in the group: ${outsiders.join(", ")}`, {
         field: "mentioned_user_ids",

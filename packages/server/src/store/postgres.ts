@@ -40,6 +40,7 @@ import {
   type StoredEvent,
   type EventTick,
   type Interest,
+  type SendContext,
   type UserRecord,
 } from "./types.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
@@ -98,8 +99,6 @@ async function row(db: Db, text: string, values: unknown[] = []): Promise<Row | 
   return (await rows(db, text, values))[0];
 }
 
-/** Thrown inside appendMessage's transaction when a concurrent send recorded the same key first. */
-class RecordedConcurrently extends Error {}
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://user@host:5432/db */
@@ -237,6 +236,16 @@ export class PostgresStore implements Store {
   async getApp(appId: string): Promise<AppRecord | undefined> {
     const r = await row(this.pool, "SELECT * FROM apps WHERE app_id = $1", [appId]);
     return r && toApp(r);
+  }
+
+  async getAppAndUser(appId: string, userId: string): Promise<{ app?: AppRecord; userExists: boolean }> {
+    const r = await row(
+      this.pool,
+      `SELECT a.*, EXISTS (SELECT 1 FROM users u WHERE u.app_id = a.app_id AND u.user_id = $2) AS user_exists
+         FROM apps a WHERE a.app_id = $1`,
+      [appId, userId],
+    );
+    return r ? { app: toApp(r), userExists: r.user_exists } : { userExists: false };
   }
 
   async setAppPlan(appId: string, plan: Plan): Promise<AppRecord | undefined> {
@@ -801,6 +810,40 @@ export class PostgresStore implements Store {
 
   // ---- messages ----
 
+  async sendContext(
+    appId: string,
+    groupId: string,
+    senderId: string,
+    query: { clientMessageId: string; since: number; userIds: readonly string[] },
+  ): Promise<SendContext> {
+    // One row: the group (if live), the sender's membership, the plan, the recorded message, the
+    // members among userIds; each through its own index.
+    const r = await row(
+      this.pool,
+      `SELECT g.*,
+              (SELECT plan FROM apps WHERE app_id = $1) AS app_plan,
+              m.user_id AS m_user_id, m.role AS m_role, m.joined_at AS m_joined_at, m.join_seq AS m_join_seq,
+              (SELECT s.payload FROM sent_messages s
+                WHERE $4 <> '' AND s.app_id = $1 AND s.sender_id = $3 AND s.group_id = $2
+                  AND s.client_message_id = $4 AND s.created_at >= $5) AS earlier,
+              ARRAY(SELECT x.user_id FROM memberships x
+                     WHERE x.app_id = $1 AND x.group_id = $2 AND x.user_id = ANY($6::text[]) AND x.left_event_id IS NULL) AS member_ids
+         FROM (SELECT 1) one
+         LEFT JOIN groups g ON g.app_id = $1 AND g.group_id = $2 AND NOT g.dismissed
+         LEFT JOIN memberships m ON g.group_id IS NOT NULL AND $3 <> ''
+              AND m.app_id = $1 AND m.group_id = $2 AND m.user_id = $3 AND m.left_event_id IS NULL`,
+      [appId, groupId, senderId, query.clientMessageId, query.since, [...new Set(query.userIds)]],
+    );
+    const group = r?.group_id ? toGroup(r) : undefined;
+    return {
+      plan: r?.app_plan ?? undefined,
+      group,
+      sender: group && r?.m_user_id ? toMember({ user_id: r.m_user_id, role: r.m_role, joined_at: r.m_joined_at, join_seq: r.m_join_seq }) : undefined,
+      earlier: r?.earlier ? fromBinary(MessageSchema, r.earlier) : undefined,
+      members: new Set(group ? (r!.member_ids as string[]) : []),
+    };
+  }
+
   async findSent(
     appId: string,
     senderId: string,
@@ -817,18 +860,78 @@ export class PostgresStore implements Store {
     return fromBinary(MessageSchema, r.payload);
   }
 
+  /**
+   * One round trip: narrowcast_append_message (migration 6) runs the whole send — the group's
+   * lock, the idempotency check and record, the counters, the event and the message — as one
+   * statement, so as one transaction.
+   */
   async appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
+    const { appId, groupId, senderId, now } = input;
+    const message = input.message;
+    message.groupId = groupId;
+    message.senderId = senderId;
+    message.messageId = newId("msg");
+    message.serverTime = timestampFromMs(now);
+    message.seq = 0n; // the function appends the seq it allocates (see migration 6)
+    const targeted = message.receiverIds.length > 0;
+    const audienceIds = senderId ? [...message.receiverIds, senderId] : [...message.receiverIds];
+    const audience: Audience = targeted ? { kind: "users", userIds: audienceIds } : { kind: "group" };
+    const event = create(EventSchema, { time: timestampFromMs(now), payload: { case: "messageReceived", value: { message } } });
+    const args = [
+      appId,
+      groupId,
+      senderId,
+      message.clientMessageId,
+      input.dedupeSince ?? null,
+      input.persist,
+      input.persist && input.countsAsUnread,
+      targeted,
+      [...new Set(audienceIds)],
+      [...new Set(message.mentionedUserIds)],
+      message.mentionAll,
+      !message.excludeFromLastMessage,
+      now,
+      message.messageId,
+      toBinary(MessageSchema, message),
+      toBinary(EventSchema, event),
+      messageAudience(targeted),
+    ];
     for (let attempt = 1; ; attempt++) {
+      let r: Row | undefined;
       try {
-        return await this.tx((c) => this.appendIn(c, input));
+        r = await row(
+          this.pool,
+          `SELECT * FROM narrowcast_append_message($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12, $13, $14, $15, $16, $17::smallint)`,
+          args,
+        );
       } catch (err) {
-        if (!(err instanceof RecordedConcurrently)) throw err;
-        // Another send with the same key committed while this one ran (e.g. an online-only one,
-        // which takes no group row lock): this one rolled back; answer with the original.
-        const { appId, senderId, groupId, message } = input;
-        const earlier = await this.findSent(appId, senderId, groupId, message.clientMessageId, input.dedupeSince ?? 0);
-        if (earlier) return PostgresStore.duplicate(input, earlier);
-        if (attempt >= TX_ATTEMPTS) throw new Error("appendMessage: the concurrent send's record vanished");
+        const code = (err as { code?: unknown }).code;
+        if (code === "NC001") throw new StoreConflict("not_member", String((err as { detail?: string }).detail ?? "").split(","));
+        if (typeof code === "string" && RETRYABLE.has(code) && attempt < TX_ATTEMPTS) continue;
+        throw err;
+      }
+      switch (r?.status) {
+        case "ok": {
+          message.seq = BigInt(r.seq);
+          const stored: StoredEvent = input.persist
+            ? { appId, partition: r.part, position: r.pos, groupId, audience, event }
+            : { appId, partition: 0, position: 0, groupId, audience, event };
+          return { message, event: stored, duplicate: false };
+        }
+        case "duplicate":
+          return PostgresStore.duplicate(input, fromBinary(MessageSchema, r.earlier));
+        case "group_not_found":
+          throw new StoreConflict("group_not_found");
+        case "concurrent": {
+          // Another send with the same key committed while this one ran (e.g. an online-only one,
+          // which takes no group row lock): nothing was written; answer with the original.
+          const earlier = await this.findSent(appId, senderId, groupId, message.clientMessageId, input.dedupeSince ?? 0);
+          if (earlier) return PostgresStore.duplicate(input, earlier);
+          if (attempt >= TX_ATTEMPTS) throw new Error("appendMessage: the concurrent send's record vanished");
+          continue;
+        }
+        default:
+          throw new Error(`appendMessage: unexpected status ${String(r?.status)}`);
       }
     }
   }
@@ -837,153 +940,6 @@ export class PostgresStore implements Store {
     const event = create(EventSchema, { payload: { case: "messageReceived", value: { message: earlier } } });
     const stored: StoredEvent = { appId: input.appId, partition: 0, position: 0, groupId: input.groupId, audience: { kind: "group" }, event };
     return { message: earlier, event: stored, duplicate: true };
-  }
-
-  private async appendIn(
-    c: pg.PoolClient,
-    input: AppendMessageInput,
-  ): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
-    const { appId, groupId, senderId, now } = input;
-    // The group's row first: it orders this send after any other in the group, so the
-    // idempotency check below sees a concurrent retry that committed before it.
-    const g = input.persist
-      ? await this.lockGroup(c, appId, groupId, "UPDATE", "last_seq, bcast_cum")
-      : undefined;
-    const clientMessageId = input.message.clientMessageId;
-    if (clientMessageId && input.dedupeSince !== undefined) {
-      const earlier = await row(
-        c,
-        `SELECT payload FROM sent_messages
-          WHERE app_id = $1 AND sender_id = $2 AND group_id = $3 AND client_message_id = $4 AND created_at >= $5`,
-        [appId, senderId, groupId, clientMessageId, input.dedupeSince],
-      );
-      if (earlier) return PostgresStore.duplicate(input, fromBinary(MessageSchema, earlier.payload));
-    }
-    const message = input.message;
-    message.groupId = groupId;
-    message.senderId = senderId;
-    message.messageId = newId("msg");
-    message.serverTime = timestampFromMs(now);
-    const targeted = message.receiverIds.length > 0;
-    const audienceIds = senderId ? [...message.receiverIds, senderId] : [...message.receiverIds];
-    const audience: Audience = targeted ? { kind: "users", userIds: audienceIds } : { kind: "group" };
-    const buildEvent = () => create(EventSchema, { payload: { case: "messageReceived", value: { message } } });
-
-    if (!input.persist) {
-      message.seq = 0n;
-      await this.recordSent(c, input);
-      const event = buildEvent();
-      event.time = timestampFromMs(now);
-      return { message, event: { appId, partition: 0, position: 0, groupId, audience, event }, duplicate: false };
-    }
-
-    if (!g) throw new StoreConflict("group_not_found");
-    const seq = (g.last_seq as number) + 1;
-    message.seq = BigInt(seq);
-    const counts = input.countsAsUnread;
-    const eligibleLast = !message.excludeFromLastMessage;
-
-    let bcastCum = g.bcast_cum as number;
-    if (!targeted) {
-      if (counts) bcastCum += 1;
-      await rows(
-        c,
-        `UPDATE groups SET last_seq = $3, last_activity_at = $4, bcast_cum = $5,
-           last_bcast_seq = CASE WHEN $6::boolean THEN $3 ELSE last_bcast_seq END,
-           last_at_all_seq = CASE WHEN $7::boolean THEN $3 ELSE last_at_all_seq END
-         WHERE app_id = $1 AND group_id = $2`,
-        [appId, groupId, seq, now, bcastCum, eligibleLast, message.mentionAll],
-      );
-      if (message.mentionedUserIds.length) {
-        await rows(
-          c,
-          `UPDATE memberships SET last_mention_seq = $4
-           WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL`,
-          [appId, groupId, [...new Set(message.mentionedUserIds)], seq],
-        );
-      }
-    } else {
-      await rows(c, "UPDATE groups SET last_seq = $3, last_activity_at = $4 WHERE app_id = $1 AND group_id = $2", [
-        appId,
-        groupId,
-        seq,
-        now,
-      ]);
-      // The audience's counters, checked in the same statement: whoever is not a current member
-      // has no row to update (the sender's own copy is never counted as unread).
-      const users = [...new Set(audienceIds)];
-      const updated = await rows(
-        c,
-        `UPDATE memberships SET
-           tgt_cum = tgt_cum + CASE WHEN $4::boolean AND user_id <> $5 THEN 1 ELSE 0 END,
-           last_tgt_seq = CASE WHEN $6::boolean THEN $7::bigint ELSE last_tgt_seq END
-         WHERE app_id = $1 AND group_id = $2 AND user_id = ANY($3::text[]) AND left_event_id IS NULL
-         RETURNING user_id, tgt_cum`,
-        [appId, groupId, users, counts, senderId, eligibleLast, seq],
-      );
-      const cum = new Map(updated.map((r) => [r.user_id as string, r.tgt_cum as number]));
-      const missing = users.filter((id) => !cum.has(id));
-      if (missing.length) throw new StoreConflict("not_member", missing);
-      await rows(
-        c,
-        `INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum, last_eligible)
-         SELECT $1, $2, a.user_id, $3, a.user_id = $4, a.tgt_cum, $7 FROM unnest($5::text[], $6::bigint[]) AS a(user_id, tgt_cum)`,
-        [appId, groupId, seq, senderId, users, users.map((id) => cum.get(id)), eligibleLast],
-      );
-    }
-
-    if (senderId) {
-      // Rule UNR-5: sending moves the sender's read position to the new message.
-      await rows(
-        c,
-        `UPDATE memberships SET read_seq = $4, bcast_cum_at_read = $5, tgt_cum_at_read = tgt_cum
-         WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND left_event_id IS NULL`,
-        [appId, groupId, senderId, seq, bcastCum],
-      );
-    }
-    await this.recordSent(c, input);
-
-    // The event ID last: the app's row stays locked from here to COMMIT.
-    const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
-      audience: { kind: messageAudience(targeted), targetSeq: targeted ? seq : undefined },
-      build: buildEvent,
-    });
-    await rows(
-      c,
-      `INSERT INTO messages (app_id, group_id, seq, message_id, sender_id, targeted, bcast_cum, event_id, created_at, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [appId, groupId, seq, message.messageId, senderId, targeted, bcastCum, eventId, now, toBinary(MessageSchema, message)],
-    );
-    return { message, event: { appId, partition, position: eventId, groupId, audience, event }, duplicate: false };
-  }
-
-  /**
-   * Records the idempotency key. With `dedupeSince`, a record within the window that another
-   * transaction committed meanwhile is kept, and this send is abandoned as its duplicate (the
-   * upsert waits for that transaction, so of concurrent sends with one key exactly one stores).
-   */
-  private async recordSent(c: pg.PoolClient, input: AppendMessageInput): Promise<void> {
-    const { message } = input;
-    if (!message.clientMessageId) return;
-    const recorded = await rows(
-      c,
-      `INSERT INTO sent_messages (app_id, sender_id, group_id, client_message_id, created_at, payload)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (app_id, sender_id, group_id, client_message_id)
-         DO UPDATE SET created_at = excluded.created_at, payload = excluded.payload
-         WHERE $7::bigint IS NULL OR sent_messages.created_at < $7::bigint
-       RETURNING 1`,
-      [
-        input.appId,
-        input.senderId,
-        input.groupId,
-        message.clientMessageId,
-        input.now,
-        toBinary(MessageSchema, message),
-        input.dedupeSince ?? null,
-      ],
-    );
-    if (recorded.length === 0) throw new RecordedConcurrently();
   }
 
   async getMessage(appId: string, groupId: string, messageId: string, viewerId: string | null): Promise<Message | undefined> {

@@ -34,6 +34,7 @@ import {
   type StoredEvent,
   type EventTick,
   type Interest,
+  type SendContext,
   type UserRecord,
 } from "./types.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
@@ -138,6 +139,11 @@ export class SqliteStore implements Store {
   getApp(appId: string): Promise<AppRecord | undefined> {
     const r = this.q("SELECT * FROM apps WHERE app_id = ?").get(appId) as Row | undefined;
     return Promise.resolve(r && toApp(r));
+  }
+
+  async getAppAndUser(appId: string, userId: string): Promise<{ app?: AppRecord; userExists: boolean }> {
+    const app = await this.getApp(appId);
+    return { app, userExists: !!app && (await this.existingUsers(appId, [userId])).has(userId) };
   }
 
   setAppPlan(appId: string, plan: Plan): Promise<AppRecord | undefined> {
@@ -586,6 +592,24 @@ export class SqliteStore implements Store {
   }
 
   // ---- messages ----
+
+  async sendContext(
+    appId: string,
+    groupId: string,
+    senderId: string,
+    query: { clientMessageId: string; since: number; userIds: readonly string[] },
+  ): Promise<SendContext> {
+    const group = await this.getGroup(appId, groupId);
+    return {
+      plan: (await this.getApp(appId))?.plan,
+      group,
+      sender: group && senderId ? await this.getMember(appId, groupId, senderId) : undefined,
+      earlier: query.clientMessageId ? await this.findSent(appId, senderId, groupId, query.clientMessageId, query.since) : undefined,
+      members: new Set(
+        group && query.userIds.length ? (await this.listMembers(appId, groupId, query.userIds)).map((m) => m.userId) : [],
+      ),
+    };
+  }
 
   findSent(
     appId: string,

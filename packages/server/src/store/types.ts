@@ -162,6 +162,23 @@ export interface ListMessagesQuery {
   limit: number;
 }
 
+/**
+ * What a send checks before it writes (rules MSG-1, MSG-10, TGT-3, TGT-9, UNR-8), read at once;
+ * the service applies the checks in the spec's order (services/messaging.ts).
+ */
+export interface SendContext {
+  /** The app's plan; undefined for an unknown app. */
+  plan?: Plan;
+  /** The group, unless it does not exist or was dismissed. */
+  group?: GroupRecord;
+  /** The sender's current membership (undefined for a system send, or a sender who is not a member). */
+  sender?: MemberRecord;
+  /** The message recorded under the client message ID at or after `since` (MSG-10). */
+  earlier?: Message;
+  /** Which of the asked user IDs (receivers, mentions) are current members. */
+  members: Set<string>;
+}
+
 /** A domain conflict found inside a transaction (the service maps it to a typed error). */
 export class StoreConflict extends Error {
   constructor(
@@ -189,6 +206,8 @@ export interface Store {
 
   createApp(app: AppRecord): Promise<void>;
   getApp(appId: string): Promise<AppRecord | undefined>;
+  /** The app, and whether it has the user, in one read (token checks: AUTH-2, ADM-9, ADM-11). */
+  getAppAndUser(appId: string, userId: string): Promise<{ app?: AppRecord; userExists: boolean }>;
   /** Sets the app's plan (rule ADM-8); undefined if there is no such app. */
   setAppPlan(appId: string, plan: Plan): Promise<AppRecord | undefined>;
   /**
@@ -292,6 +311,13 @@ export interface Store {
   deleteJoinRequest(appId: string, groupId: string, userId: string): Promise<JoinRequestRecord | undefined>;
 
   /** The message an earlier send to this group with this key returned, if within `since` (rule MSG-10). */
+  /** sendContext's reads in one: the app's plan, the group, the sender, the idempotency record, members among `userIds`. */
+  sendContext(
+    appId: string,
+    groupId: string,
+    senderId: string,
+    query: { clientMessageId: string; since: number; userIds: readonly string[] },
+  ): Promise<SendContext>;
   findSent(
     appId: string,
     senderId: string,
