@@ -58,4 +58,12 @@ describe.skipIf(skip)("database round trips per request on PostgreSQL", () => {
     const retried = await tripsOf((i) => alice.send(g, `m${i}`, { clientMessageId: `c${Math.max(i, 0)}` }));
     expect({ ordinary, targeted, retried }).toEqual({ ordinary: 3, targeted: 3, retried: 2 });
   });
+
+  it("a page of ListConversations takes 2, however many conversations the user has", async () => {
+    const app = await AppFixture.create(server, "connect", { users: ["alice", "bob"] });
+    for (let i = 0; i < 12; i++) await app.user("alice").send(await app.group(GroupType.WORK, "alice", ["bob"]), "hi");
+    const bob = app.user("bob");
+    const page = await tripsOf(() => bob.conversations.listConversations({ pageSize: 5 }));
+    expect(page).toBe(2);
+  });
 });

@@ -804,6 +804,31 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       });
     });
 
+    describe("conversations", () => {
+      it("conversations reads every live group of the user with their counters, by group ID, as conversation() does one", async () => {
+        const w = await world();
+        await w.group("b", ["alice", "bob"]);
+        await w.group("a", ["bob", "carol"]);
+        await w.group("c", ["alice", "carol"]);
+        await w.group("d", ["bob", "alice"]);
+        await w.send("a", "carol");
+        await w.send("b", "alice", { receivers: ["bob"], counts: true });
+        await w.send("b", "alice", { mentions: ["bob"] });
+        await w.send("d", "alice", { mentionAll: true });
+        await store.dismissGroup(w.appId, "d", w.now());
+        await store.removeMembers(w.appId, "c", ["carol"], "alice", w.now(), LIMITS);
+        const all = await store.conversations(w.appId, "bob");
+        expect(all.map((c) => c.group.groupId)).toEqual(["a", "b"]);
+        for (const { group, counters } of all) {
+          expect(group).toEqual(await store.getGroup(w.appId, group.groupId));
+          expect(counters).toEqual(await w.conv(group.groupId, "bob"));
+        }
+        expect(all[1].counters).toMatchObject({ unreadCount: 2, mentionedMe: true });
+        expect((await store.conversations(w.appId, "carol")).map((c) => c.group.groupId)).toEqual(["a"]);
+        expect(await store.conversations(w.appId, "nobody")).toEqual([]);
+      });
+    });
+
     describe("markRead", () => {
       it("moves forward only; 0 means the latest seq; values above the latest are clamped", async () => {
         const w = await world();

@@ -14,18 +14,14 @@ export function conversationService(deps: Deps): ServiceImpl<typeof Conversation
     async listConversations(req, ctx) {
       const { appId, userId } = callerOf(ctx);
       const page = openPage(req, { rpc: LIST_RPC, appId, caller: userId }, LIST_SIZES, isActivityKey);
-      // Every conversation is computed and sorted, then sliced: the order (activity desc, group
-      // ID) depends on the viewer's last visible message, which no store index holds. O(groups of
-      // the user) per page, acceptable at the reference server's scale; a store-side activity
-      // index per member would make it O(page).
-      const groups = await store.listUserGroups(appId, userId);
-      const rows = [];
-      for (const g of groups) {
-        const counters = await store.conversation(appId, g.groupId, userId);
-        if (!counters) continue;
-        const conversation = conversationProto(g, counters);
-        rows.push({ conversation, at: activityOf(g, conversation), groupId: g.groupId });
-      }
+      // Every conversation is computed (in one store read) and sorted, then sliced: the order
+      // (activity desc, group ID) depends on the viewer's last visible message, which no store
+      // index holds. O(groups of the user) per page, acceptable at the reference server's scale;
+      // a store-side activity index per member would make it O(page).
+      const rows = (await store.conversations(appId, userId)).map(({ group, counters }) => {
+        const conversation = conversationProto(group, counters);
+        return { conversation, at: activityOf(group, conversation), groupId: group.groupId };
+      });
       rows.sort((a, b) => b.at - a.at || (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
       const after = page.after;
       const start = after ? rows.findIndex((r) => r.at < after.at || (r.at === after.at && r.groupId > after.groupId)) : 0;

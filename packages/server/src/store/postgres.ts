@@ -1043,24 +1043,28 @@ export class PostgresStore implements Store {
   // ---- conversations ----
 
   /**
-   * A member's counters in one statement (one snapshot): the group's and the member's counters,
+   * Members' counters in one statement (one snapshot): the group's and the member's counters,
    * and the last message, the newer of the group's last ordinary message (if within this
-   * member's history, rule GRP-6; MEETING history has no floor) and the member's last targeted one.
+   * member's history, rule GRP-6; MEETING history has no floor) and the member's last targeted
+   * one. For one group (`groupId`), or for every live group of the user (null).
    */
-  private async counters(db: Db, appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined> {
-    const r = await row(
+  private async counterRows(db: Db, appId: string, groupId: string | null, userId: string): Promise<Row[]> {
+    return rows(
       db,
-      `SELECT g.bcast_cum, g.last_at_all_seq, m.read_seq, m.bcast_cum_at_read, m.tgt_cum, m.tgt_cum_at_read,
+      `SELECT g.*, m.read_seq, m.bcast_cum_at_read, m.tgt_cum, m.tgt_cum_at_read,
               m.last_mention_seq, m.join_seq, last.payload AS last_payload
-         FROM groups g
-         JOIN memberships m ON m.app_id = g.app_id AND m.group_id = g.group_id AND m.user_id = $3 AND m.left_event_id IS NULL
+         FROM memberships m
+         JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id AND NOT g.dismissed
          LEFT JOIN messages last ON last.app_id = g.app_id AND last.group_id = g.group_id
               AND last.seq = CASE WHEN g.last_bcast_seq > m.last_tgt_seq AND (g.type = ${GroupType.MEETING} OR g.last_bcast_seq > m.join_seq)
                                   THEN g.last_bcast_seq ELSE m.last_tgt_seq END
-        WHERE g.app_id = $1 AND g.group_id = $2 AND NOT g.dismissed`,
+        WHERE m.app_id = $1 AND m.user_id = $3 AND m.left_event_id IS NULL AND ($2::text IS NULL OR m.group_id = $2)
+        ORDER BY m.group_id`,
       [appId, groupId, userId],
     );
-    if (!r) return undefined;
+  }
+
+  private static countersOf(r: Row): ConversationCounters {
     const unread = r.bcast_cum - r.bcast_cum_at_read + (r.tgt_cum - r.tgt_cum_at_read);
     return {
       readSeq: r.read_seq,
@@ -1071,8 +1075,17 @@ export class PostgresStore implements Store {
     };
   }
 
+  private async counters(db: Db, appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined> {
+    const [r] = await this.counterRows(db, appId, groupId, userId);
+    return r && PostgresStore.countersOf(r);
+  }
+
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined> {
     return this.counters(this.pool, appId, groupId, userId);
+  }
+
+  async conversations(appId: string, userId: string): Promise<{ group: GroupRecord; counters: ConversationCounters }[]> {
+    return (await this.counterRows(this.pool, appId, null, userId)).map((r) => ({ group: toGroup(r), counters: PostgresStore.countersOf(r) }));
   }
 
   markRead(

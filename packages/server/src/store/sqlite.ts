@@ -850,6 +850,15 @@ export class SqliteStore implements Store {
     };
   }
 
+  async conversations(appId: string, userId: string): Promise<{ group: GroupRecord; counters: ConversationCounters }[]> {
+    const out: { group: GroupRecord; counters: ConversationCounters }[] = [];
+    for (const group of await this.listUserGroups(appId, userId)) {
+      const counters = await this.conversation(appId, group.groupId, userId);
+      if (counters) out.push({ group, counters });
+    }
+    return out;
+  }
+
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined> {
     const g = this.groupRow(appId, groupId);
     const m = g && this.memberRow(appId, groupId, userId);

@@ -348,6 +348,8 @@ export interface Store {
 
   /** The viewer's counters for one group, in O(1) of history length and group size. */
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined>;
+  /** Every live group of the user with the user's counters, by group ID, in one read (ListConversations). */
+  conversations(appId: string, userId: string): Promise<{ group: GroupRecord; counters: ConversationCounters }[]>;
   /**
    * Moves the read position forward (never back) and records ConversationUpdated; when the position
    * does not move, records nothing and returns no event (rule UNR-3).
