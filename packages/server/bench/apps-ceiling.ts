@@ -17,7 +17,8 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
+import { int, positive } from "./args.js";
 import { num, table } from "./report.js";
 import { installQueryCounter } from "./pg-round-trips.js";
 import { World } from "./apps-setup.js";
@@ -25,16 +26,6 @@ import { runPhase, type PhaseResult } from "./apps-load.js";
 import { LockWaitSampler } from "./pg-lock-waits.js";
 import { roundTrips, type RoundTripResult } from "./apps-round-trips.js";
 
-const int = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive integer");
-  return n;
-};
-const positive = (value: string) => {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError("expected a positive number");
-  return n;
-};
 
 const program = new Command("apps-ceiling")
   .description("One app vs the same load over many apps, and PostgreSQL round trips per RPC")

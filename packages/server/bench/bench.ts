@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { BenchEnv, protocols, type Protocol } from "./env.js";
 import { FanoutRoom, fanout, latency, type FanoutResult, type LatencyResult, type SubscriberKind } from "./fanout.js";
+import { int, positive } from "./args.js";
 import { num, table, writeResults } from "./report.js";
 import { sendThroughput, type SendThroughputResult } from "./send-throughput.js";
 import { targetedCost, type TargetedCostResult } from "./targeted-cost.js";
@@ -23,16 +24,6 @@ type Scenario = (typeof SCENARIOS)[number];
 const RATE_LIMIT = 1e9;
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-const int = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive integer");
-  return n;
-};
-const positive = (value: string) => {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError("expected a positive number");
-  return n;
-};
 const ints = (value: string) => value.split(",").map((v) => int(v.trim()));
 const scenarios = (value: string) =>
   value.split(",").map((v) => {

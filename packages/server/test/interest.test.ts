@@ -3,14 +3,13 @@
 // (position and group, no content) of each stored event of the apps it has streams of; and a user
 // who joins a group their node does not follow gets the join and everything after it, in order.
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupType } from "@narrowcast/gen";
 import { NatsBus } from "../src/bus/nats.js";
 import { PostgresStore } from "../src/store/postgres.js";
 import type { Bus } from "../src/bus/types.js";
 import type { EventTick, Interest, Store, StoredEvent } from "../src/store/types.js";
-import { natsAvailable, natsUrl, postgresAvailable, postgresUrl, requireOrSkip } from "./services.js";
+import { adminSql, natsAvailable, natsUrl, postgresAvailable, postgresUrl, requireOrSkip } from "./services.js";
 import { AppFixture, TestServer, UserClient, isMessage, textOf } from "./support.js";
 
 const skip = requireOrSkip((await natsAvailable()) && (await postgresAvailable()), "PostgreSQL and NATS (interest routing)");
@@ -79,15 +78,9 @@ describe.skipIf(skip)("interest routing on three nodes sharing PostgreSQL + NATS
   const nodes: TestServer[] = [];
   const intakes = [new Intake(), new Intake(), new Intake()];
 
-  async function admin(sql: string): Promise<void> {
-    const client = new pg.Client({ connectionString: postgresUrl() });
-    await client.connect();
-    await client.query(sql);
-    await client.end();
-  }
 
   beforeAll(async () => {
-    await admin(`CREATE SCHEMA ${schema}`);
+    await adminSql(`CREATE SCHEMA ${schema}`);
     for (const intake of intakes) {
       const store = new PostgresStore({ connectionString: postgresUrl(), schema, max: 4 });
       const bus = countingBus(await NatsBus.connect({ servers: natsUrl(), subject }), intake);
@@ -96,7 +89,7 @@ describe.skipIf(skip)("interest routing on three nodes sharing PostgreSQL + NATS
   });
   afterAll(async () => {
     for (const n of nodes) await n.close();
-    await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await adminSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
   /** A user's clients on node `i`. */

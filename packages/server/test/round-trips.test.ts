@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupType } from "@narrowcast/gen";
 import { PostgresStore } from "../src/store/postgres.js";
-import { postgresAvailable, postgresUrl, requireOrSkip } from "./services.js";
+import { adminSql, postgresAvailable, postgresUrl, requireOrSkip } from "./services.js";
 import { AppFixture, TestServer } from "./support.js";
 
 const skip = requireOrSkip(await postgresAvailable(), "PostgreSQL (round trips)");
@@ -18,15 +18,9 @@ describe.skipIf(skip)("database round trips per request on PostgreSQL", () => {
   let count = 0;
   const original = pg.Client.prototype.query;
 
-  async function admin(sql: string): Promise<void> {
-    const client = new pg.Client({ connectionString: postgresUrl() });
-    await client.connect();
-    await client.query(sql);
-    await client.end();
-  }
 
   beforeAll(async () => {
-    await admin(`CREATE SCHEMA ${schema}`);
+    await adminSql(`CREATE SCHEMA ${schema}`);
     server = await TestServer.start({ store: new PostgresStore({ connectionString: postgresUrl(), schema, max: 4 }) });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the driver's overloads
     (pg.Client.prototype as any).query = function (this: pg.Client, ...args: unknown[]) {
@@ -38,7 +32,7 @@ describe.skipIf(skip)("database round trips per request on PostgreSQL", () => {
   afterAll(async () => {
     pg.Client.prototype.query = original;
     await server?.close();
-    await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await adminSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
   /** Mean round trips of `n` calls of `call`, after one warm-up call. */

@@ -11,6 +11,17 @@ export function postgresUrl(): string {
   return process.env.NARROWCAST_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 }
 
+/** Runs one statement on a connection of its own (a test's schema set-up and clean-up). */
+export async function adminSql(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl() });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
 /** True when a missing service must fail the tests rather than skip them. */
 export function servicesRequired(): boolean {
   return process.env.NARROWCAST_REQUIRE_SERVICES === "1";
