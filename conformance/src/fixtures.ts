@@ -20,6 +20,7 @@ import { CheckFailure, SkipCase, check, durationMs } from "./check.js";
 import { describeObserved, observe, reasonOf } from "./errors.js";
 import { isMessage } from "./events.js";
 import { Subscription, sleep, type SubscribeOptions, type WaitOptions } from "./subscription.js";
+import { resolveSettings, type ServerSettings } from "./settings.js";
 import { createProtocolTransport, withBearer, type HttpVersion, type Protocol, type TokenSource, type TransportVariant } from "./transport.js";
 
 /** The user-facing services, as one user (or no user) calls them. */
@@ -80,6 +81,8 @@ export interface CaseContext {
   openTransport(protocol: Protocol, httpVersion: HttpVersion, options?: TransportVariant): Transport;
   /** Upper bound for positive waits and the negative wait, in milliseconds. */
   readonly wait: WaitOptions;
+  /** The server's configuration as the operator stated it (flags; spec defaults otherwise). */
+  readonly settings: ServerSettings;
   /** User-facing clients that send the given token (or none). */
   clientsWithToken(token: TokenSource): UserClients;
   /** User-facing clients over another transport (see openTransport) with the given token. */
@@ -314,6 +317,7 @@ export function createCaseContext(options: {
   adminKey: string;
   wait: WaitOptions;
   caseId: string;
+  settings?: Partial<ServerSettings>;
 }): { ctx: CaseContext; cleanup: () => void } {
   const cleanups: (() => void)[] = [];
   let serverInfo: Promise<ServerInfo> | undefined;
@@ -331,6 +335,7 @@ export function createCaseContext(options: {
       return t.transport;
     },
     wait: options.wait,
+    settings: resolveSettings(options.settings),
     clientsWithToken: (token) => userClients(withBearer(options.transport, token)),
     clientsWithTransport: (transport, token) => userClients(withBearer(transport, token)),
     async createApp(appOptions = {}) {

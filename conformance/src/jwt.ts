@@ -23,6 +23,16 @@ export function signTokenWithKey(claims: TokenClaims, key: Uint8Array): string {
   return `${header}.${payload}.${signature}`;
 }
 
+/** Signs claims with another JWS algorithm than HS256 (HS384, HS512), or none (empty signature). */
+export function signTokenWithAlgorithm(claims: TokenClaims, secretBase64Url: string, alg: "HS384" | "HS512" | "none"): string {
+  const header = base64url(JSON.stringify({ alg, typ: "JWT" }));
+  const payload = base64url(JSON.stringify(claims));
+  if (alg === "none") return `${header}.${payload}.`;
+  const hash = alg === "HS384" ? "sha384" : "sha512";
+  const signature = createHmac(hash, Buffer.from(secretBase64Url, "base64url")).update(`${header}.${payload}`).digest("base64url");
+  return `${header}.${payload}.${signature}`;
+}
+
 /** A random key that no server knows. */
 export function randomKey(): Uint8Array {
   return randomBytes(32);

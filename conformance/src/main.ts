@@ -8,6 +8,7 @@ import { readKnownFailing } from "./known-failing.js";
 import { formatPlan, formatProgress, formatSummary, type Writer } from "./report/console.js";
 import { formatJson } from "./report/json.js";
 import { formatJunit } from "./report/junit.js";
+import { codecs, compressions, httpVersions, matrixModes, parseList, type Codec, type Compression, type MatrixMode } from "./matrix.js";
 import { matchesFilter, runSuite } from "./runner.js";
 import { defaultSpecPath, readRuleIds } from "./spec.js";
 import { protocols, type HttpVersion, type Protocol } from "./transport.js";
@@ -17,20 +18,27 @@ interface CliOptions {
   otherNode: string[];
   adminKey?: string;
   protocol: string;
-  http: HttpVersion;
+  codec: string;
+  compression: string;
+  http: string;
+  matrix: MatrixMode;
   filter?: string;
   list?: boolean;
   coverage?: boolean;
   spec: string;
   parallel: number;
-  compression: "identity" | "gzip";
   streamDeadlineMs?: number;
   knownFailing?: string;
+  knownFlaky?: string;
   json?: string;
   junit?: string;
   negativeWaitMs: number;
   timeoutMs: number;
   quiet?: boolean;
+  recallWindow?: number;
+  rateLimit?: number;
+  eventRetention?: number;
+  subscriberBuffer?: number;
 }
 
 function positiveInt(value: string): number {
@@ -39,11 +47,34 @@ function positiveInt(value: string): number {
   return n;
 }
 
-function parseProtocols(value: string): Protocol[] {
-  if (value === "all") return [...protocols];
-  const chosen = value.split(",").map((p) => p.trim());
-  for (const p of chosen) if (!(protocols as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown protocol ${JSON.stringify(p)} (connect, grpc, grpc-web or all)`);
-  return chosen as Protocol[];
+/** The matrix dimensions chosen by --protocol, --codec, --compression and --http. */
+interface Dimensions {
+  protocols: Protocol[];
+  codecs: Codec[];
+  compressions: Compression[];
+  httpVersions: HttpVersion[];
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
+  return n;
+}
+
+function parseDimensions(opts: CliOptions): Dimensions {
+  const parse = <T extends string>(flag: string, value: string, allowed: readonly T[], what = flag.slice(2)) => {
+    try {
+      return parseList(value, allowed, what);
+    } catch (e) {
+      throw new InvalidArgumentError(`${flag}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    protocols: parse("--protocol", opts.protocol, protocols),
+    codecs: parse("--codec", opts.codec, codecs),
+    compressions: parse("--compression", opts.compression, compressions),
+    httpVersions: parse("--http", opts.http, httpVersions, "HTTP version"),
+  };
 }
 
 function buildProgram(): Command {
@@ -54,20 +85,29 @@ function buildProgram(): Command {
     .option("--other-node <url>", "another node of the same deployment (repeatable): calls go to the nodes in turn", (url: string, all: string[]) => [...all, url.replace(/\/+$/, "")], [] as string[])
     .addOption(new Option("--admin-key <key>", "the server's admin key (AdminService bearer token)").env("NARROWCAST_ADMIN_KEY"))
     .option("--protocol <protocol>", "connect, grpc, grpc-web, a comma-separated list, or all", "all")
-    .addOption(new Option("--http <version>", "HTTP version; gRPC runs only over HTTP/2").choices(["1.1", "2"]).default("2"))
+    .option("--codec <codec>", "binary, json, a comma-separated list, or all", "all")
+    .option("--compression <name>", "request compression: identity, gzip, a comma-separated list, or all", "all")
+    .option("--http <version>", "HTTP version: 2, 1.1, a comma-separated list, or all (gRPC runs only over HTTP/2)", "all")
+    .addOption(new Option("--matrix <mode>", "covering: each case once per protocol, the other dimensions rotating over the cases; full: each case in every cell").choices(matrixModes).default("covering"))
     .option("--filter <pattern>", "run only cases whose ID or rule ID matches (a rule ID like TGT-4 matches exactly; otherwise regex or substring)")
     .option("--list", "list the cases with their rules and exit")
     .option("--coverage", "print the rule → cases table from the spec and exit")
     .option("--spec <file>", "the spec to read rule IDs from (for --coverage)", defaultSpecPath)
     .option("--parallel <n>", "case runs in flight at once", positiveInt, 8)
-    .addOption(new Option("--compression <name>", "request compression").choices(["identity", "gzip"]).default("identity"))
     .option("--stream-deadline-ms <ms>", "send this deadline with every streaming call (Connect-Timeout-Ms / grpc-timeout)", positiveInt)
-    .option("--known-failing <file>", "case IDs expected to fail, one per line (# comments); a listed case that passes fails the run")
+    .option("--known-failing <file>", "run-ID patterns expected to fail, one per line (# comments); a listed run that passes fails the run")
+    .option("--known-flaky <file>", "run-ID patterns known to be flaky (same format): a listed run that fails is retried once; failing again, it is reported as flaky and does not fail the run")
     .option("--json <file>", "write the results as JSON")
     .option("--junit <file>", "write the results as JUnit XML")
     .option("--negative-wait-ms <ms>", "how long a \"must not be delivered\" check listens", positiveInt, 300)
     .option("--timeout-ms <ms>", "upper bound of each wait for an expected event or response", positiveInt, 5000)
     .option("--quiet", "print only failures and the summary")
+    // What the operator configured on the server under test (the suite cannot change it): cases use
+    // the values to reach each limit, and srv-declares-settings checks ServerInfo declares the same.
+    .option("--recall-window <seconds>", "the server's recall window (MSG-11); default the reference 120", positiveNumber)
+    .option("--rate-limit <n>", "the server's sends per second per group on one node (MSG-5); default the reference 40", positiveNumber)
+    .option("--event-retention <seconds>", "the server's event retention (EVT-10); default the reference 604800 (7 days)", positiveNumber)
+    .option("--subscriber-buffer <events>", "events a Subscribe stream may queue before SLOW_CONSUMER (EVT-6); default the reference 1024", positiveNumber)
     .exitOverride();
 }
 
@@ -82,13 +122,14 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
     return code === 0 ? 0 : 2;
   }
   const opts = program.opts<CliOptions>();
-  let selectedProtocols: Protocol[];
+  let dimensions: Dimensions;
   try {
-    selectedProtocols = parseProtocols(opts.protocol);
+    dimensions = parseDimensions(opts);
   } catch (e) {
-    err.write(`error: --protocol: ${(e as Error).message}\n`);
+    err.write(`error: ${(e as Error).message}\n`);
     return 2;
   }
+  const selectedProtocols = dimensions.protocols;
   const cases = allCases.filter((c) => selectedProtocols.some((p) => matchesFilter(c, p, opts.filter)));
 
   if (opts.list) {
@@ -115,11 +156,16 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
     return 2;
   }
   let knownFailing: string[] = [];
-  if (opts.knownFailing) {
+  let knownFlaky: string[] = [];
+  for (const [flag, file, set] of [
+    ["--known-failing", opts.knownFailing, (p: string[]) => (knownFailing = p)],
+    ["--known-flaky", opts.knownFlaky, (p: string[]) => (knownFlaky = p)],
+  ] as const) {
+    if (!file) continue;
     try {
-      knownFailing = readKnownFailing(opts.knownFailing);
+      set(readKnownFailing(file));
     } catch (e) {
-      err.write(`error: cannot read --known-failing file: ${(e as Error).message}\n`);
+      err.write(`error: cannot read ${flag} file: ${(e as Error).message}\n`);
       return 2;
     }
   }
@@ -127,15 +173,21 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
     baseUrl: opts.baseUrl.replace(/\/+$/, ""),
     otherNodeUrls: opts.otherNode,
     adminKey: opts.adminKey,
-    protocols: selectedProtocols,
-    httpVersion: opts.http,
+    ...dimensions,
+    matrix: opts.matrix,
     filter: opts.filter,
     parallel: opts.parallel,
-    compression: opts.compression,
     streamDeadlineMs: opts.streamDeadlineMs,
     knownFailing,
+    knownFlaky,
     negativeWaitMs: opts.negativeWaitMs,
     timeoutMs: opts.timeoutMs,
+    settings: {
+      recallWindowSeconds: opts.recallWindow,
+      sendRatePerGroup: opts.rateLimit,
+      eventRetentionSeconds: opts.eventRetention,
+      subscriberBuffer: opts.subscriberBuffer,
+    },
     onPlan: (plan) => out.write(formatPlan(plan, opts.baseUrl!)),
     onResult: (r) => {
       if (!opts.quiet || r.status !== "passed") out.write(formatProgress(r));

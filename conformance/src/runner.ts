@@ -1,14 +1,29 @@
-// Runs the selected cases once per selected protocol against one server, in parallel, and
-// classifies each result against the known-failing list.
+// Runs the selected cases over the selected cells of the wire matrix (protocol × codec ×
+// compression × HTTP version) against one server, in parallel, retries known-flaky failures once,
+// and classifies each result against the known-failing and known-flaky lists.
 import { ConnectError, createClient } from "@connectrpc/connect";
 import { AdminService } from "@narrowcast/gen/admin";
 import type { ConformanceCase } from "./case.js";
 import { CheckFailure, SkipCase } from "./check.js";
 import { describeObserved, observe } from "./errors.js";
 import { createCaseContext } from "./fixtures.js";
+import type { ServerSettings } from "./settings.js";
 import { KnownFailing } from "./known-failing.js";
 import { allCases } from "./cases/index.js";
-import { createProtocolTransport, protocolSupports, spreadAcrossNodes, withBearer, withStreamDeadline, protocols as allProtocols, type HttpVersion, type Protocol, type ProtocolTransport } from "./transport.js";
+import {
+  cellId,
+  codecs as allCodecs,
+  compressions as allCompressions,
+  httpVersions as allHttpVersions,
+  planCells,
+  planRuns,
+  runId,
+  type Cell,
+  type Codec,
+  type Compression,
+  type MatrixMode,
+} from "./matrix.js";
+import { createProtocolTransport, spreadAcrossNodes, withBearer, withStreamDeadline, protocols as allProtocols, type HttpVersion, type Protocol, type ProtocolTransport } from "./transport.js";
 
 export interface SuiteOptions {
   /** Base URL of the server under test, e.g. http://127.0.0.1:8080. */
@@ -22,22 +37,34 @@ export interface SuiteOptions {
   otherNodeUrls?: readonly string[];
   /** Protocols to run every case over; default all three. */
   protocols?: readonly Protocol[];
-  /** HTTP version; default "2". Over "1.1" gRPC is skipped (it needs HTTP/2). */
+  /** Codecs of the matrix; default binary and JSON. */
+  codecs?: readonly Codec[];
+  /** Request compressions of the matrix; default identity and gzip (gzip compresses every request message). */
+  compressions?: readonly Compression[];
+  /** HTTP versions of the matrix; default 2 and 1.1. gRPC runs only over HTTP/2. */
+  httpVersions?: readonly HttpVersion[];
+  /** One HTTP version, as `httpVersions: [v]` (for older callers; `httpVersions` wins). */
   httpVersion?: HttpVersion;
-  /** Request compression; default identity. With gzip every request message is compressed. */
-  compression?: "identity" | "gzip";
+  /** One compression, as `compressions: [c]` (for older callers; `compressions` wins). */
+  compression?: Compression;
+  /** covering (default): each case once per protocol, cells rotating; full: each case in every cell. */
+  matrix?: MatrixMode;
   /** A deadline (ms) sent with every Subscribe and other streaming call; default none. */
   streamDeadlineMs?: number;
   /** Regex (or plain substring, if not a valid regex) over case IDs and rule IDs. */
   filter?: string;
   /** Case runs in flight at once; default 8. */
   parallel?: number;
-  /** Known-failing patterns ("connect/tgt-x", "tgt-x", "*" wildcards). */
+  /** Known-failing run-ID patterns (see known-failing.ts). */
   knownFailing?: readonly string[];
+  /** Known-flaky run-ID patterns: a listed run that fails is retried once; failing again it is "flaky". */
+  knownFlaky?: readonly string[];
   /** How long "must not be delivered" checks listen, in ms; default 300. */
   negativeWaitMs?: number;
   /** Upper bound of each positive wait (an expected event or response), in ms; default 5000. */
   timeoutMs?: number;
+  /** What the operator states about the server's configuration (flags); spec defaults otherwise. */
+  settings?: Partial<ServerSettings>;
   /** Upper bound of one case run, in ms; default 30000. */
   caseTimeoutMs?: number;
   /** The cases to choose from; default every case of the suite. */
@@ -49,19 +76,26 @@ export interface SuiteOptions {
 }
 
 export interface SuitePlan {
+  matrix: MatrixMode;
+  /** Protocols with at least one cell. */
   protocols: Protocol[];
-  httpVersion: HttpVersion;
+  /** Every valid cell of the selection, with the number of runs planned in it. */
+  cells: { id: string; cell: Cell; runs: number }[];
+  /** The selected cases (each runs at least once per protocol whose filter it matches). */
   cases: ConformanceCase[];
+  runs: number;
   notes: string[];
 }
 
 /**
- * passed: ran and passed. failed: ran and failed. known-failing: failed and is listed as known
- * failing (does not fail the run). unexpected-pass: passed although listed (fails the run, so the
- * list never goes stale). skipped: the case found it cannot check its requirement against this
- * server (e.g. a declared limit too large to reach) and said why; it neither passes nor fails.
+ * passed: ran and passed (a known-flaky run possibly on its retry). failed: ran and failed.
+ * known-failing: failed and is listed as known failing (does not fail the run). unexpected-pass:
+ * passed although listed as known failing (fails the run, so the list never goes stale). flaky:
+ * listed as known flaky and failed both attempts (does not fail the run). skipped: the case found
+ * it cannot check its requirement against this server (e.g. a declared limit too large to reach)
+ * and said why; it neither passes nor fails.
  */
-export type CaseStatus = "passed" | "failed" | "known-failing" | "unexpected-pass" | "skipped";
+export type CaseStatus = "passed" | "failed" | "known-failing" | "unexpected-pass" | "flaky" | "skipped";
 
 export interface CaseFailure {
   message: string;
@@ -70,23 +104,49 @@ export interface CaseFailure {
 }
 
 export interface CaseResult {
-  /** "<protocol>/<case ID>". */
+  /** "<protocol>/<codec>/<compression>/h<1.1|2>/<case ID>". */
   id: string;
   caseId: string;
+  /** "<protocol>/<codec>/<compression>/h<1.1|2>". */
+  cell: string;
   protocol: Protocol;
+  codec: Codec;
+  compression: Compression;
+  httpVersion: HttpVersion;
   rules: readonly string[];
   requirement: string;
   status: CaseStatus;
+  /** Time of the run, every attempt included. */
   durationMs: number;
+  /** Set when the run was retried (a known-flaky run that failed its first attempt). */
+  attempts?: number;
+  /** The last attempt's failure. */
   failure?: CaseFailure;
   /** Why the case skipped itself (status "skipped"). */
   skipReason?: string;
 }
 
+/** Totals of one cell. wallMs spans its first run's start to its last run's end. */
+export interface CellSummary extends Cell {
+  id: string;
+  runs: number;
+  passed: number;
+  /** Failed runs, unexpected passes included. */
+  failed: number;
+  /** Sum of the runs' durations. */
+  runMs: number;
+  wallMs: number;
+}
+
 export interface SuiteResult {
   baseUrl: string;
-  httpVersion: HttpVersion;
+  matrix: MatrixMode;
   protocols: Protocol[];
+  codecs: Codec[];
+  compressions: Compression[];
+  httpVersions: HttpVersion[];
+  /** Cells that ran at least one case. */
+  cells: CellSummary[];
   notes: string[];
   results: CaseResult[];
   passed: number;
@@ -94,12 +154,14 @@ export interface SuiteResult {
   failed: number;
   knownFailing: number;
   unexpectedPasses: number;
+  /** Known-flaky runs that failed both attempts (they do not fail the run). */
+  flaky: number;
   /** Runs that skipped themselves (they count neither as passed nor as failed). */
   skipped: number;
   durationMs: number;
   /** Set when the suite could not start (server unreachable, admin key refused); no case ran. */
   setupError?: string;
-  /** True when nothing failed (known-failing cases that failed are fine). */
+  /** True when nothing failed (known-failing and flaky runs are fine). */
   ok: boolean;
 }
 
@@ -117,53 +179,75 @@ export function matchesFilter(c: ConformanceCase, protocol: Protocol | undefined
   return subjects.some((s) => (regex ? regex.test(s) : s.toLowerCase().includes(filter.toLowerCase())));
 }
 
-/** Decides which protocols run, with a note for each one dropped. */
-export function planProtocols(requested: readonly Protocol[], httpVersion: HttpVersion): { protocols: Protocol[]; notes: string[] } {
-  const notes: string[] = [];
-  const selected = requested.filter((p) => {
-    if (protocolSupports(p, httpVersion)) return true;
-    notes.push(`${p} skipped: it needs HTTP/2 and --http ${httpVersion} was chosen`);
-    return false;
-  });
-  return { protocols: selected, notes };
+/** Plans the suite: the valid cells, the runs in each, the notes on what was dropped. */
+export function planSuite(options: Pick<SuiteOptions, "protocols" | "codecs" | "compressions" | "httpVersions" | "httpVersion" | "compression" | "matrix" | "filter" | "cases">): {
+  plan: SuitePlan;
+  runs: { cell: Cell; c: ConformanceCase }[];
+  selection: { codecs: Codec[]; compressions: Compression[]; httpVersions: HttpVersion[] };
+} {
+  const selection = {
+    protocols: [...(options.protocols ?? allProtocols)],
+    codecs: [...(options.codecs ?? allCodecs)],
+    compressions: [...(options.compressions ?? (options.compression ? [options.compression] : allCompressions))],
+    httpVersions: [...(options.httpVersions ?? (options.httpVersion ? [options.httpVersion] : allHttpVersions))],
+  };
+  const matrix = options.matrix ?? "covering";
+  const { cells, notes } = planCells(selection);
+  const pool = options.cases ?? allCases;
+  const casesFor = (p: Protocol) => pool.filter((c) => matchesFilter(c, p, options.filter));
+  const runs = planRuns(cells, casesFor, matrix);
+  const protocols = allProtocols.filter((p) => cells.some((cell) => cell.protocol === p));
+  const plan: SuitePlan = {
+    matrix,
+    protocols,
+    cells: cells.map((cell) => ({ id: cellId(cell), cell, runs: runs.filter((r) => r.cell === cell).length })),
+    cases: pool.filter((c) => protocols.some((p) => matchesFilter(c, p, options.filter))),
+    runs: runs.length,
+    notes,
+  };
+  return { plan, runs, selection: { codecs: selection.codecs, compressions: selection.compressions, httpVersions: selection.httpVersions } };
 }
 
 /** Runs the suite and returns every result. Never throws for a failing server. */
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const started = Date.now();
-  const httpVersion = options.httpVersion ?? "2";
-  const { protocols, notes } = planProtocols(options.protocols ?? allProtocols, httpVersion);
-  const cases = (options.cases ?? allCases).filter((c) => protocols.some((p) => matchesFilter(c, p, options.filter)));
+  const { plan, runs: jobs, selection } = planSuite(options);
   const knownFailing = new KnownFailing(options.knownFailing ?? []);
+  const knownFlaky = new KnownFailing(options.knownFlaky ?? []);
   const wait = { timeoutMs: options.timeoutMs ?? 5000, negativeWaitMs: options.negativeWaitMs ?? 300 };
   const caseTimeoutMs = options.caseTimeoutMs ?? 30_000;
-  options.onPlan?.({ protocols, httpVersion, cases, notes });
+  options.onPlan?.(plan);
 
-  const transports = new Map<Protocol, ProtocolTransport>();
+  // One transport per cell that has runs (per node, spread across the nodes), shared by its runs.
+  const transports = new Map<string, ProtocolTransport>();
   const nodeUrls = [options.baseUrl, ...(options.otherNodeUrls ?? [])];
-  const variant = { compression: options.compression };
-  for (const p of protocols) {
-    const spread = spreadAcrossNodes(nodeUrls.map((url) => createProtocolTransport(p, url, httpVersion, variant)));
-    transports.set(p, { transport: withStreamDeadline(spread.transport, options.streamDeadlineMs), close: spread.close });
+  for (const { id, cell, runs } of plan.cells) {
+    if (runs === 0) continue;
+    const variant = { useBinaryFormat: cell.codec === "binary", compression: cell.compression };
+    const spread = spreadAcrossNodes(nodeUrls.map((url) => createProtocolTransport(cell.protocol, url, cell.httpVersion, variant)));
+    transports.set(id, { transport: withStreamDeadline(spread.transport, options.streamDeadlineMs), close: spread.close });
   }
-
-  const jobs: { protocol: Protocol; c: ConformanceCase }[] = [];
-  for (const protocol of protocols) for (const c of cases) if (matchesFilter(c, protocol, options.filter)) jobs.push({ protocol, c });
+  const base = {
+    baseUrl: options.baseUrl,
+    matrix: plan.matrix,
+    protocols: plan.protocols,
+    ...selection,
+    notes: plan.notes,
+  };
 
   // Preflight: every case builds its fixtures through AdminService, so check it answers first.
-  const setupError = jobs.length > 0 ? await preflight(transports.get(jobs[0]!.protocol)!.transport, options.adminKey) : undefined;
+  const setupError = jobs.length > 0 ? await preflight(transports.get(cellId(jobs[0]!.cell))!.transport, options.adminKey) : undefined;
   if (setupError !== undefined) {
     for (const t of transports.values()) t.close();
     return {
-      baseUrl: options.baseUrl,
-      httpVersion,
-      protocols,
-      notes,
+      ...base,
+      cells: [],
       results: [],
       passed: 0,
       failed: 0,
       knownFailing: 0,
       unexpectedPasses: 0,
+      flaky: 0,
       skipped: 0,
       durationMs: Date.now() - started,
       setupError,
@@ -172,31 +256,62 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   }
 
   const results: CaseResult[] = new Array(jobs.length);
+  const spans = new Map<string, { start: number; end: number }>();
   let next = 0;
   const worker = async () => {
     while (next < jobs.length) {
       const index = next++;
-      const job = jobs[index]!;
-      const transport = transports.get(job.protocol)!.transport;
-      const outcome = await runOne(job.c, job.protocol, { transport, baseUrl: options.baseUrl, httpVersion, adminKey: options.adminKey, wait, caseTimeoutMs });
-      const id = `${job.protocol}/${job.c.id}`;
-      const listed = knownFailing.matches(id);
+      const { cell, c } = jobs[index]!;
+      const cid = cellId(cell);
+      const id = runId(cell, c.id);
+      const runStarted = Date.now();
+      const attempt = () =>
+        runOne(c, cell.protocol, { transport: transports.get(cid)!.transport, baseUrl: options.baseUrl, httpVersion: cell.httpVersion, adminKey: options.adminKey, wait, caseTimeoutMs, settings: options.settings });
+      const listedFailing = knownFailing.matches(id);
+      // A run listed as known failing is expected to fail: retrying it would only cost time.
+      const listedFlaky = !listedFailing && knownFlaky.matches(id);
+      let outcome = await attempt();
+      let attempts = 1;
+      if (outcome.failure && listedFlaky) {
+        const first = outcome;
+        outcome = await attempt();
+        outcome.durationMs += first.durationMs;
+        attempts = 2;
+      }
       const status: CaseStatus =
-        outcome.skipReason !== undefined ? "skipped" : outcome.failure ? (listed ? "known-failing" : "failed") : listed ? "unexpected-pass" : "passed";
+        outcome.skipReason !== undefined
+          ? "skipped"
+          : outcome.failure
+            ? listedFailing
+              ? "known-failing"
+              : listedFlaky
+                ? "flaky"
+                : "failed"
+            : listedFailing
+              ? "unexpected-pass"
+              : "passed";
       const result: CaseResult = {
         id,
-        caseId: job.c.id,
-        protocol: job.protocol,
-        rules: job.c.rules,
-        requirement: job.c.requirement,
+        caseId: c.id,
+        cell: cid,
+        protocol: cell.protocol,
+        codec: cell.codec,
+        compression: cell.compression,
+        httpVersion: cell.httpVersion,
+        rules: c.rules,
+        requirement: c.requirement,
         status,
         durationMs: outcome.durationMs,
+        ...(attempts > 1 ? { attempts } : {}),
         ...(outcome.failure ? { failure: outcome.failure } : {}),
         ...(outcome.skipReason !== undefined ? { skipReason: outcome.skipReason } : {}),
       };
       if (status === "unexpected-pass") {
         result.failure = { message: "the case passed but is listed as known failing: remove it from the list" };
       }
+      const span = spans.get(cid);
+      const end = Date.now();
+      spans.set(cid, { start: Math.min(span?.start ?? runStarted, runStarted), end: Math.max(span?.end ?? end, end) });
       results[index] = result;
       options.onResult?.(result);
     }
@@ -211,19 +326,36 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const count = (s: CaseStatus) => results.filter((r) => r.status === s).length;
   const failed = count("failed") + count("unexpected-pass");
   return {
-    baseUrl: options.baseUrl,
-    httpVersion,
-    protocols,
-    notes,
+    ...base,
+    cells: summarizeCells(plan, results, spans),
     results,
     passed: count("passed"),
     failed,
     knownFailing: count("known-failing"),
     unexpectedPasses: count("unexpected-pass"),
+    flaky: count("flaky"),
     skipped: count("skipped"),
     durationMs: Date.now() - started,
     ok: failed === 0,
   };
+}
+
+function summarizeCells(plan: SuitePlan, results: readonly CaseResult[], spans: ReadonlyMap<string, { start: number; end: number }>): CellSummary[] {
+  return plan.cells
+    .filter((p) => p.runs > 0)
+    .map(({ id, cell }) => {
+      const runs = results.filter((r) => r.cell === id);
+      const span = spans.get(id);
+      return {
+        id,
+        ...cell,
+        runs: runs.length,
+        passed: runs.filter((r) => r.status === "passed").length,
+        failed: runs.filter((r) => r.status === "failed" || r.status === "unexpected-pass").length,
+        runMs: runs.reduce((t, r) => t + r.durationMs, 0),
+        wallMs: span ? span.end - span.start : 0,
+      };
+    });
 }
 
 async function preflight(transport: ProtocolTransport["transport"], adminKey: string): Promise<string | undefined> {
@@ -245,6 +377,7 @@ async function runOne(
     adminKey: string;
     wait: { timeoutMs: number; negativeWaitMs: number };
     caseTimeoutMs: number;
+    settings?: Partial<ServerSettings>;
   },
 ): Promise<{ failure?: CaseFailure; skipReason?: string; durationMs: number }> {
   const started = Date.now();

@@ -26,11 +26,14 @@ export interface ProtocolTransport {
 
 /** Codec and method choices beyond the defaults (binary Protobuf, POST). */
 export interface TransportVariant {
-  /** false selects the JSON codec (Connect and gRPC-Web). */
+  /** false selects the JSON codec (Connect, gRPC-Web, and gRPC as application/grpc+json). */
   useBinaryFormat?: boolean;
   /** Connect only: send read-only RPCs as HTTP GET. */
   useHttpGet?: boolean;
-  /** "gzip" compresses every request message (whatever its size) and accepts gzip responses. */
+  /**
+   * "gzip" compresses every request message (whatever its size) and accepts only gzip responses;
+   * "identity" compresses nothing either way; unset keeps connect-es defaults.
+   */
   compression?: "identity" | "gzip";
 }
 
@@ -39,6 +42,7 @@ export function createProtocolTransport(protocol: Protocol, baseUrl: string, htt
   const codec = {
     ...(variant.useBinaryFormat === undefined ? {} : { useBinaryFormat: variant.useBinaryFormat }),
     ...(variant.compression === "gzip" ? { sendCompression: compressionGzip, acceptCompression: [compressionGzip], compressMinBytes: 0 } : {}),
+    ...(variant.compression === "identity" ? { acceptCompression: [] } : {}),
   };
   if (httpVersion === "1.1") {
     // gRPC has no HTTP/1.1 mapping; callers filter it out with protocolSupports().

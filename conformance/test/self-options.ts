@@ -1,15 +1,29 @@
-// Server options the self tests start the reference server with.
+// Server options the self tests start the reference server with, and the settings the suite is
+// told (its --recall-window, --rate-limit, --event-retention and --subscriber-buffer flags).
 import { GroupType } from "@narrowcast/gen";
 import type { ServerOptions } from "@narrowcast/server";
+import type { ServerSettings } from "../src/settings.js";
 
 /**
  * Small limits so the cases that need them run instead of skipping: CURSOR_EXPIRED (EVT-10) needs
  * a short event retention (5 s, so that on a loaded machine the cursors other cases resume from
- * stay younger than it), GROUP_FULL (GRP-13) a small group type, and GRP-14 a small member-event
- * threshold. Shared with self-postgres.test.ts.
+ * stay younger than it), RECALL_WINDOW_EXPIRED (MSG-11) a short recall window (4 s: recalls
+ * within it must still succeed on a loaded machine), SLOW_CONSUMER (EVT-6) a small subscriber
+ * buffer, GROUP_FULL (GRP-13) a small group type, and GRP-14 a small member-event threshold.
+ * Shared with self-postgres.test.ts and the mutant runner (test/mutants).
  */
-export const selfTestOptions: Partial<ServerOptions> = {
+export const selfTestOptions = {
   eventRetentionSeconds: 5,
   eventPruneIntervalMs: 500,
+  recallWindowSeconds: 4,
+  subscriberBufferSize: 64,
   groupLimits: { [GroupType.PUBLIC]: { maxMembers: 12 }, [GroupType.COMMUNITY]: { memberEventsMaxMembers: 5 } },
+} satisfies Partial<ServerOptions>;
+
+/** What the suite is told about a server started with selfTestOptions. */
+export const selfTestSettings: ServerSettings = {
+  recallWindowSeconds: selfTestOptions.recallWindowSeconds,
+  sendRatePerGroup: 40,
+  eventRetentionSeconds: selfTestOptions.eventRetentionSeconds,
+  subscriberBuffer: selfTestOptions.subscriberBufferSize,
 };

@@ -1,8 +1,9 @@
 // The suite against the reference server as it runs across nodes: on PostgreSQL, with NATS
 // fan-out — once against one such node, once against three nodes sharing the database and the NATS
 // subject with the suite's calls spread over all three (so a user's subscription and the sends it
-// must see usually run on different nodes), over Connect, gRPC and gRPC-Web. Without PostgreSQL or NATS it
-// skips, unless NARROWCAST_REQUIRE_SERVICES=1 makes it fail.
+// must see usually run on different nodes), over the default (covering) wire matrix: Connect, gRPC
+// and gRPC-Web, codecs, compressions and HTTP versions rotating over the cases. Without PostgreSQL
+// or NATS it skips, unless NARROWCAST_REQUIRE_SERVICES=1 makes it fail.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { connect } from "nats";
@@ -12,7 +13,7 @@ import { startServer, type RunningServer } from "@narrowcast/server";
 import { NatsBus } from "@narrowcast/server/nats";
 import { PostgresStore } from "@narrowcast/server/postgres";
 import { allCases, formatFailure, readKnownFailing, runSuite } from "../src/index.js";
-import { selfTestOptions } from "./self-options.js";
+import { selfTestOptions, selfTestSettings } from "./self-options.js";
 
 const databaseUrl = process.env.NARROWCAST_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.NARROWCAST_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -80,12 +81,14 @@ describe.runIf(available)("conformance suite vs. the reference server on Postgre
     await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
-  it("passes every case over connect, grpc and grpc-web", async () => {
+  it("passes every case over the default covering matrix", async () => {
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
-    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, parallel: 12, knownFailing });
+    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");
     expect(result.results.length).toBe(allCases.length * 3);
+    expect(result.cells.filter((c) => c.passed > 0)).toHaveLength(20);
+    console.log(`default covering matrix on PostgreSQL + NATS, one node: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
   }, 180_000);
 });
@@ -122,15 +125,17 @@ describe.runIf(available)(`conformance suite vs. ${NODES} reference nodes sharin
     await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
-  it("passes every case over connect, grpc and grpc-web", async () => {
+  it("passes every case over the default covering matrix", async () => {
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
     const [first, ...others] = nodes.map((n) => n.url);
-    const result = await runSuite({ baseUrl: first!, otherNodeUrls: others, adminKey, parallel: 12, knownFailing });
+    const result = await runSuite({ baseUrl: first!, otherNodeUrls: others, adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
     // Every node served a good share of the calls, so the run really crossed nodes.
     expect(Math.min(...callsPerNode)).toBeGreaterThan(Math.max(...callsPerNode) / 3);
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");
     expect(result.results.length).toBe(allCases.length * 3);
+    expect(result.cells.filter((c) => c.passed > 0)).toHaveLength(20);
+    console.log(`default covering matrix on PostgreSQL + NATS, ${NODES} nodes: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
   }, 240_000);
 });

@@ -8,8 +8,8 @@ import { expectEqual } from "../check.js";
 import { checkError, expectError } from "../errors.js";
 import { isMessage } from "../events.js";
 import type { CaseContext, UserClients } from "../fixtures.js";
-import { nowSeconds, randomKey, signToken, signTokenWithKey } from "../jwt.js";
-import { Subscription } from "../subscription.js";
+import { nowSeconds, randomKey, signToken, signTokenWithAlgorithm, signTokenWithKey } from "../jwt.js";
+import { Subscription, sleep } from "../subscription.js";
 import { withBearer } from "../transport.js";
 import { expectSeqs } from "./util.js";
 
@@ -134,11 +134,66 @@ export const authCases = [
   defineCase({
     id: "auth-token-expired",
     rules: ["AUTH-3"],
-    requirement: "A token whose exp is in the past is Unauthenticated TOKEN_EXPIRED on every service.",
+    requirement: "A token whose exp is in the past — an hour ago, or a few seconds ago (no clock tolerance) — is Unauthenticated TOKEN_EXPIRED on every service.",
     async run(ctx) {
       const w = await ctx.world();
       const token = signToken({ iss: w.app.appId, sub: "alice", exp: nowSeconds() - 3600, iat: nowSeconds() - 7200 }, w.app.app.secret);
       await expectEveryServiceRefuses(ctx, ctx.clientsWithToken(token), w.groupId, ErrorReason.TOKEN_EXPIRED, "with an expired token");
+      const justExpired = ctx.clientsWithToken(signToken({ iss: w.app.appId, sub: "alice", exp: nowSeconds() - 3, iat: nowSeconds() - 60 }, w.app.app.secret));
+      await expectError(justExpired.messages.listMessages({ groupId: w.groupId }), Code.Unauthenticated, ErrorReason.TOKEN_EXPIRED, { what: "a token that expired 3 seconds ago" });
+    },
+  }),
+  defineCase({
+    id: "auth-token-expires-while-in-use",
+    rules: ["AUTH-3", "AUTH-2"],
+    requirement:
+      "A token accepted while valid is Unauthenticated TOKEN_EXPIRED once its exp has passed, on every RPC it was used for (a server that caches verified tokens must still check exp per request).",
+    async run(ctx) {
+      const w = await ctx.world();
+      const exp = nowSeconds() + 2;
+      const clients = ctx.clientsWithToken(signToken({ iss: w.app.appId, sub: "alice", exp, iat: nowSeconds() }, w.app.app.secret));
+      const calls: [string, () => Promise<unknown>][] = [
+        ["MessageService.ListMessages", () => clients.messages.listMessages({ groupId: w.groupId })],
+        ["GroupService.ListGroups", () => clients.groups.listGroups({})],
+        ["ConversationService.GetConversation", () => clients.conversations.getConversation({ groupId: w.groupId })],
+      ];
+      // Used twice while valid, so a server that caches verified tokens has it cached.
+      for (const [, call] of [...calls, ...calls]) await call();
+      // exp is in whole seconds: wait until the second after it has begun, plus transit.
+      await sleep(Math.max(0, (exp + 1) * 1000 + 250 - Date.now()));
+      for (const [what, call] of calls) await expectError(call(), Code.Unauthenticated, ErrorReason.TOKEN_EXPIRED, { what: `${what} after the token's exp` });
+      await expectError(clients.messages.sendMessage({ groupId: w.groupId, elements: [{ element: { case: "text", value: { text: "late" } } }] }), Code.Unauthenticated, ErrorReason.TOKEN_EXPIRED, {
+        what: "SendMessage after the token's exp",
+      });
+      expectSeqs(await w.user("bob").history(w.groupId), [], "history after a send with an expired token");
+    },
+  }),
+  defineCase({
+    id: "auth-token-algorithms",
+    rules: ["AUTH-2"],
+    requirement:
+      "Only HS256 is accepted: a token with valid claims signed with the app's secret under HS384 or HS512, or with alg none and no signature, or an HS256 header over an HS512 signature, is Unauthenticated TOKEN_INVALID.",
+    async run(ctx) {
+      const w = await ctx.world();
+      const secret = w.app.app.secret;
+      const claims = { iss: w.app.appId, sub: "alice", exp: nowSeconds() + 600, iat: nowSeconds() };
+      const hs512 = signTokenWithAlgorithm(claims, secret, "HS512");
+      const [, payload, signature] = hs512.split(".");
+      const header256 = signToken(claims, secret).split(".")[0];
+      const tokens: [string, string][] = [
+        ["HS384", signTokenWithAlgorithm(claims, secret, "HS384")],
+        ["HS512", hs512],
+        ["alg none", signTokenWithAlgorithm(claims, secret, "none")],
+        ["an HS256 header over an HS512 signature", `${header256}.${payload}.${signature}`],
+      ];
+      for (const [what, token] of tokens) {
+        const clients = ctx.clientsWithToken(token);
+        await expectError(clients.messages.listMessages({ groupId: w.groupId }), Code.Unauthenticated, ErrorReason.TOKEN_INVALID, { what: `ListMessages with ${what}` });
+        await expectError(clients.messages.sendMessage({ groupId: w.groupId, elements: [{ element: { case: "text", value: { text: "x" } } }] }), Code.Unauthenticated, ErrorReason.TOKEN_INVALID, {
+          what: `SendMessage with ${what}`,
+        });
+      }
+      expectSeqs(await w.user("bob").history(w.groupId), [], "history after sends with tokens of other algorithms");
     },
   }),
   defineCase({

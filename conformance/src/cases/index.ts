@@ -8,9 +8,12 @@ import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
 import { msgCases } from "./msg.js";
 import { pagCases } from "./pag.js";
+import { replayCases } from "./replay.js";
 import { srvCases } from "./srv.js";
+import { streamCases } from "./stream.js";
 import { tgtCases } from "./tgt.js";
 import { unrCases } from "./unr.js";
+import { viewerCases } from "./viewer.js";
 import { wireCases } from "./wire.js";
 
 export const allCases: readonly ConformanceCase[] = [
@@ -26,6 +29,9 @@ export const allCases: readonly ConformanceCase[] = [
   ...unrCases,
   ...cnvCases,
   ...evtCases,
+  ...replayCases,
+  ...streamCases,
+  ...viewerCases,
 ];
 
 const seen = new Set<string>();

@@ -277,6 +277,34 @@ export const msgCases = [
     },
   }),
   defineCase({
+    id: "msg-rate-limit-per-group-and-burst",
+    rules: ["MSG-5"],
+    requirement:
+      "The rate is per group: a burst into one group does not limit sends into another group of the app at the same time. The burst is at most the declared bound: after a second of quiet, a burst into a group is accepted at most bound × (t + 1) times.",
+    async run(ctx) {
+      const info = await ctx.serverInfo();
+      const bound = Math.max(info.sendRatePerGroupBound, info.sendRatePerGroup);
+      const w = await ctx.world();
+      const quiet = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["bob", "carol"], groupId: "g2" });
+      const senders = ["alice", "bob", "carol"].map((id) => w.user(id));
+      await Promise.all(senders.map((s) => s.token()));
+      const burst = (groupId: string, n: number, label: string) =>
+        Promise.allSettled(Array.from({ length: n }, (_, i) => senders[i % 3]!.send(groupId, `${label} ${i}`)));
+      // Half the rate into g2 while g1 gets a burst far over it: g2's sends are all within its own bucket.
+      const [, second] = await Promise.all([burst(w.groupId, 2 * bound + 1, "burst"), burst(quiet, Math.max(1, Math.floor(info.sendRatePerGroup / 2)), "other group")]);
+      const refused = second.flatMap((o) => (o.status === "rejected" ? [observe(o.reason)] : []));
+      check(refused.length === 0, "sends into a quiet group were refused while another group of the app had a burst", "every send into the quiet group accepted", refused.map((e) => `${e.code}/${reasonOf(e)}`).join(" "));
+      // A full bucket holds at most the burst; 1.1 s refills it from empty.
+      await sleep(1100);
+      const started = Date.now();
+      const outcomes = await burst(w.groupId, 2 * bound + 1, "after quiet");
+      const elapsed = (Date.now() - started) / 1000;
+      const accepted = outcomes.filter((o) => o.status === "fulfilled").length;
+      const most = Math.floor(bound * (elapsed + 1));
+      check(accepted <= most, `a burst after a quiet second had more sends accepted in ${elapsed.toFixed(2)} s than send_rate_per_group_bound × (t + 1)`, `≤ ${most}`, String(accepted));
+    },
+  }),
+  defineCase({
     id: "msg-mentions",
     rules: ["MSG-6", "UNR-8"],
     requirement: "Duplicate mentions are collapsed; a mentioned member's conversation has mentioned_me, mention_all sets mentioned_all for everyone but the sender.",
@@ -298,7 +326,8 @@ export const msgCases = [
   defineCase({
     id: "msg-mention-limits",
     rules: ["MSG-6"],
-    requirement: "51 mentioned users are InvalidArgument MENTION_LIST_TOO_LONG; a mentioned non-member is FailedPrecondition MENTIONED_USER_NOT_MEMBER naming them.",
+    requirement:
+      "51 mentioned users are InvalidArgument MENTION_LIST_TOO_LONG, but one user mentioned 51 times is one mention (duplicates collapse first); a mentioned non-member is FailedPrecondition MENTIONED_USER_NOT_MEMBER naming them.",
     async run(ctx) {
       const w = await ctx.world();
       await expectError(w.user("alice").send(w.groupId, { mentionedUserIds: userIds(51) }), Code.InvalidArgument, ErrorReason.MENTION_LIST_TOO_LONG, {
@@ -310,6 +339,9 @@ export const msgCases = [
       });
       const c = await w.user("bob").conversation(w.groupId);
       expectEqual(c.mentionedMe, false, "bob's mentioned_me after a rejected mention");
+      // Duplicates are collapsed before the limit is applied: bob 51 times is one mention.
+      await w.user("alice").send(w.groupId, { mentionedUserIds: Array.from({ length: 51 }, () => "bob") });
+      expectEqual((await w.user("bob").conversation(w.groupId)).mentionedMe, true, "bob's mentioned_me after a send mentioning him 51 times");
     },
   }),
   defineCase({
@@ -363,6 +395,24 @@ export const msgCases = [
       const copies = bob.events.filter(isMessage(first.messageId)).length;
       expectEqual(copies, 1, "live deliveries of a message sent twice with one key");
       expectSeqs(await w.user("carol").history(w.groupId), [1, 2, 3], "history seqs");
+    },
+  }),
+  defineCase({
+    id: "msg-idempotent-after-receiver-left",
+    rules: ["MSG-10", "TGT-5"],
+    requirement:
+      "A retry of a targeted send after one of its receivers left the group returns the original message (same message_id and seq), not RECEIVER_NOT_MEMBER, and stores and delivers nothing more.",
+    async run(ctx) {
+      const w = await ctx.world({ members: ["alice", "bob", "carol", "dave"] });
+      const carol = await w.user("carol").subscribe();
+      const first = await w.user("alice").send(w.groupId, { text: "for bob and carol", receiverIds: ["bob", "carol"], clientMessageId: "targeted-retry" });
+      await w.user("bob").groups.leaveGroup({ groupId: w.groupId });
+      const again = await w.user("alice").send(w.groupId, { text: "for bob and carol", receiverIds: ["bob", "carol"], clientMessageId: "targeted-retry" });
+      expectEqual([again.messageId, Number(again.seq), again.receiverIds], [first.messageId, Number(first.seq), ["bob", "carol"]], "[message_id, seq, receiver_ids] of the retry after bob left");
+      const next = await w.user("alice").send(w.groupId, "next");
+      await carol.waitFor("the next message", isMessage(next.messageId));
+      expectEqual(carol.events.filter(isMessage(first.messageId)).length, 1, "carol's live deliveries of the message sent twice with one key");
+      expectSeqs(await w.user("carol").history(w.groupId), [Number(first.seq), Number(next.seq)], "carol's history seqs");
     },
   }),
   defineCase({
@@ -480,6 +530,31 @@ export const msgCases = [
       });
       const still = await expectVisible(w.user("alice"), w.groupId, sent, "member");
       check(!still.recall && still.elements.length === 1, "a refused recall changed the message", "unchanged", describeMessage(still));
+    },
+  }),
+  defineCase({
+    id: "msg-recall-window-expired",
+    rules: ["MSG-11", "SRV-1"],
+    requirement:
+      "After the recall window (--recall-window, declared as recall_window) the sender's recall is FailedPrecondition RECALL_WINDOW_EXPIRED and changes nothing, while the owner may still recall the message.",
+    async run(ctx) {
+      const windowSeconds = ctx.settings.recallWindowSeconds;
+      if (windowSeconds > 20) ctx.skip(`the recall window is ${windowSeconds} s; the case waits it out only up to 20 s (run the server with a shorter window and tell the suite with --recall-window)`);
+      const w = await ctx.world();
+      const sent = await w.user("bob").send(w.groupId, "recall me too late");
+      const sentAt = Date.now();
+      const sub = await w.user("carol").subscribe();
+      // 1 s of slack covers the clocks and the transit of the send.
+      await sleep(Math.max(0, sentAt + windowSeconds * 1000 + 1000 - Date.now()));
+      await expectError(w.user("bob").messages.recallMessage({ groupId: w.groupId, messageId: sent.messageId }), Code.FailedPrecondition, ErrorReason.RECALL_WINDOW_EXPIRED, {
+        what: `the sender recalling ${windowSeconds} s + 1 s after sending`,
+      });
+      const still = await expectVisible(w.user("carol"), w.groupId, sent, "after a refused recall");
+      check(!still.recall && still.elements.length === 1, "a recall refused for the window changed the message", "unchanged", describeMessage(still));
+      const later = await w.user("alice").send(w.groupId, "fence");
+      await sub.expectNone("MessageRecalled of the message whose recall was refused", isRecallOf(sent.messageId), fence(later));
+      const byOwner = await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: sent.messageId });
+      expectEqual(byOwner.message?.recall?.recalledBy, "alice", "recalled_by when the owner recalls after the window");
     },
   }),
   defineCase({
@@ -648,7 +723,7 @@ export const msgCases = [
   }),
   defineCase({
     id: "msg-rejected-send-no-trace",
-    rules: ["MSG-15", "ERR-2"],
+    rules: ["MSG-15", "ERR-2", "MSG-6"],
     requirement: "Rejected sends store nothing, deliver nothing and change no seq, unread count, last message, mention flag or idempotency record.",
     async run(ctx) {
       const w = await ctx.world();

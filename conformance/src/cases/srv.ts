@@ -74,4 +74,25 @@ export const srvCases = [
       check(idempotency !== undefined && idempotency >= 24 * 3600 * 1000, "idempotency_window is shorter than 24 hours", "≥ 24 h", String(idempotency));
     },
   }),
+  defineCase({
+    id: "srv-declares-settings",
+    rules: ["SRV-1", "MSG-5", "MSG-11", "EVT-10"],
+    requirement:
+      "ServerInfo declares the recall window, send rate and event retention the operator configured (what the suite was told with --recall-window, --rate-limit and --event-retention; the spec's reference values by default).",
+    async run(ctx) {
+      const info = await ctx.serverInfo();
+      const told = ctx.settings;
+      const declared = {
+        "recall_window (s)": (durationMs(info.recallWindow) ?? 0) / 1000,
+        send_rate_per_group: info.sendRatePerGroup,
+        "event_retention (s)": (durationMs(info.eventRetention) ?? 0) / 1000,
+      };
+      const expected = {
+        "recall_window (s)": told.recallWindowSeconds,
+        send_rate_per_group: told.sendRatePerGroup,
+        "event_retention (s)": told.eventRetentionSeconds,
+      };
+      expectEqual(declared, expected, "ServerInfo vs. the configuration the suite was told (--recall-window, --rate-limit, --event-retention)");
+    },
+  }),
 ];

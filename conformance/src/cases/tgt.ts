@@ -224,6 +224,36 @@ export const tgtCases = [
     },
   }),
   defineCase({
+    id: "tgt-checks-every-list-length",
+    rules: ["TGT-2", "TGT-3", "TGT-5", "TGT-11", "TGT-6"],
+    requirement:
+      "Every receiver-list check applies the same to one receiver as to several (a mention, the sender listed, a non-member listed), and the unread opt-in counts for a single receiver exactly as for several.",
+    async run(ctx) {
+      const w = await ctx.world({ members: ["alice", "bob", "carol", "dave"] });
+      for (const receivers of [["bob"], ["bob", "carol"]]) {
+        const form = `${receivers.length} receiver${receivers.length > 1 ? "s" : ""}`;
+        await expectError(w.user("alice").send(w.groupId, { receiverIds: receivers, mentionedUserIds: ["dave"] }), Code.InvalidArgument, ErrorReason.TARGETED_WITH_MENTION, {
+          what: `${form} with a mention`,
+        });
+        await expectError(w.user("bob").send(w.groupId, { receiverIds: receivers.length === 1 ? ["bob"] : ["carol", "bob"] }), Code.InvalidArgument, ErrorReason.SENDER_IN_RECEIVER_LIST, {
+          ids: ["bob"],
+          what: `${form} listing the sender`,
+        });
+        await expectError(w.user("alice").send(w.groupId, { receiverIds: receivers.length === 1 ? ["erin"] : ["bob", "erin"] }), Code.FailedPrecondition, ErrorReason.RECEIVER_NOT_MEMBER, {
+          ids: ["erin"],
+          what: `${form} listing a non-member`,
+        });
+      }
+      expectSeqs(await w.user("alice").history(w.groupId), [], "history after the rejected sends");
+      await w.user("alice").send(w.groupId, { receiverIds: ["bob"], countAsUnreadForReceivers: true });
+      await w.user("alice").send(w.groupId, { receiverIds: ["bob", "carol"], countAsUnreadForReceivers: true });
+      await w.user("alice").send(w.groupId, { receiverIds: ["dave"] });
+      await expectUnread(w.user("bob"), w.groupId, 2, "a one-receiver and a two-receiver message with count_as_unread_for_receivers");
+      await expectUnread(w.user("carol"), w.groupId, 1, "one of them to carol");
+      await expectUnread(w.user("dave"), w.groupId, 0, "a one-receiver message without the opt-in");
+    },
+  }),
+  defineCase({
     id: "tgt-duplicate-receivers",
     rules: ["TGT-3"],
     requirement: "A receiver listed twice is InvalidArgument DUPLICATE_RECEIVER with ids = the duplicated IDs.",

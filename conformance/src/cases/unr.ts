@@ -80,16 +80,19 @@ export const unrCases = [
   }),
   defineCase({
     id: "unr-exclude-from-unread",
-    rules: ["UNR-4"],
-    requirement: "Messages sent with exclude_from_unread never count as unread.",
+    rules: ["UNR-4", "TGT-6"],
+    requirement:
+      "Messages sent with exclude_from_unread never count as unread, whoever sends them and whatever else is set: a targeted message with both exclude_from_unread and count_as_unread_for_receivers does not count for its receivers either.",
     async run(ctx) {
       const w = await ctx.world();
       const sent = await w.user("alice").send(w.groupId, { excludeFromUnread: true });
       expectEqual(sent.excludeFromUnread, true, "exclude_from_unread echoed");
       await w.app.adminSend("", w.groupId, { excludeFromUnread: true });
-      await expectUnread(w.user("bob"), w.groupId, 0, "two excluded messages");
+      const both = await w.user("alice").send(w.groupId, { receiverIds: ["bob"], excludeFromUnread: true, countAsUnreadForReceivers: true });
+      expectEqual([both.excludeFromUnread, both.countAsUnreadForReceivers], [true, true], "[exclude_from_unread, count_as_unread_for_receivers] echoed");
+      await expectUnread(w.user("bob"), w.groupId, 0, "three excluded messages, one of them targeted to bob with count_as_unread_for_receivers");
       await w.user("alice").send(w.groupId, "counted");
-      await expectUnread(w.user("bob"), w.groupId, 1, "two excluded and one counted message");
+      await expectUnread(w.user("bob"), w.groupId, 1, "three excluded and one counted message");
     },
   }),
   defineCase({

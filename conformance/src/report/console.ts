@@ -1,5 +1,5 @@
-// Human-readable report: a live line per case run, failure details, a summary per rule area and
-// protocol, and the closing "N passed, N failed" line.
+// Human-readable report: the plan, a live line per case run, failure details, a summary per rule
+// area, protocol and cell, the slowest runs, and the closing "N passed, N failed" line.
 import type { CaseResult, SuitePlan, SuiteResult } from "../runner.js";
 import { ruleArea, ruleAreas } from "../spec.js";
 
@@ -12,16 +12,24 @@ const marks: Record<CaseResult["status"], string> = {
   failed: "✗",
   "known-failing": "~",
   "unexpected-pass": "✗",
+  flaky: "?",
   skipped: "-",
 };
 
-/** The plan line printed before the first case. */
+/** The plan printed before the first case: what runs where, and how many runs each cell gets. */
 export function formatPlan(plan: SuitePlan, baseUrl: string): string {
+  const cells = plan.cells.filter((c) => c.runs > 0);
+  const how = plan.matrix === "full" ? "every case in every cell" : "each case once per protocol, cells rotating";
   const lines = [
-    `narrowcast-conformance: ${plural(plan.cases.length, "case")} × ${plural(plan.protocols.length, "protocol")} [${plan.protocols.join(", ")}] against ${baseUrl} over HTTP/${plan.httpVersion}`,
+    `narrowcast-conformance: ${plural(plan.cases.length, "case")}, ${plural(plan.runs, "run")} in ${plural(cells.length, "cell")} (${plan.matrix} matrix: ${how}) against ${baseUrl}`,
+    ...plan.cells.map((c) => `  ${c.id.padEnd(width(plan.cells.map((x) => x.id)))}  ${plural(c.runs, "run")}`),
     ...plan.notes.map((n) => `note: ${n}`),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+function width(texts: readonly string[]): number {
+  return Math.max(0, ...texts.map((t) => t.length));
 }
 
 function plural(n: number, word: string): string {
@@ -35,9 +43,13 @@ export function formatProgress(r: CaseResult): string {
       ? "  (known failing)"
       : r.status === "unexpected-pass"
         ? "  (passed, but listed as known failing)"
-        : r.status === "skipped"
-          ? `  (skipped: ${r.skipReason ?? ""})`
-          : "";
+        : r.status === "flaky"
+          ? "  (known flaky, failed both attempts)"
+          : r.status === "skipped"
+            ? `  (skipped: ${r.skipReason ?? ""})`
+            : r.attempts
+              ? `  (passed on attempt ${r.attempts}, known flaky)`
+              : "";
   return `${marks[r.status]} ${r.id}  [${r.rules.join(", ")}]  ${r.durationMs} ms${suffix}\n`;
 }
 
@@ -49,7 +61,14 @@ export function formatFailure(r: CaseResult): string {
     if (r.failure.expected !== undefined) lines.push(`    expected:    ${r.failure.expected}`);
     if (r.failure.actual !== undefined) lines.push(`    actual:      ${r.failure.actual}`);
   }
+  if (r.attempts) lines.push(`    attempts:    ${r.attempts}`);
+  lines.push(`    rerun:       ${rerunFlags(r)}`);
   return lines.join("\n");
+}
+
+/** The flags that run exactly this case in exactly this cell. */
+export function rerunFlags(r: CaseResult): string {
+  return `--protocol ${r.protocol} --codec ${r.codec} --compression ${r.compression} --http ${r.httpVersion} --filter '^${r.caseId}$'`;
 }
 
 interface Tally {
@@ -70,6 +89,10 @@ export function formatSummary(result: SuiteResult): string {
   if (bad.length > 0) {
     out.push("", `Failures (${bad.length}):`, ...bad.map(formatFailure));
   }
+  const flaky = result.results.filter((r) => r.status === "flaky");
+  if (flaky.length > 0) out.push("", `Known flaky, failed both attempts (${flaky.length}; not counted as failures):`, ...flaky.map(formatFailure));
+  const retried = result.results.filter((r) => r.status === "passed" && r.attempts);
+  if (retried.length > 0) out.push("", `Known flaky, passed on retry (${retried.length}): ${retried.map((r) => r.id).join(", ")}`);
   const known = result.results.filter((r) => r.status === "known-failing");
   if (known.length > 0) out.push("", `Known failing, still failing (${known.length}): ${known.map((r) => r.id).join(", ")}`);
   const skipped = result.results.filter((r) => r.status === "skipped");
@@ -105,14 +128,40 @@ export function formatSummary(result: SuiteResult): string {
     return `${p} ${runs.filter((r) => r.status === "passed").length}/${runs.length}`;
   });
   if (perProtocol.length > 0) out.push("", `Protocols: ${perProtocol.join(", ")}`);
+  out.push(...formatCells(result), ...formatSlowest(result.results, 10));
   for (const note of result.notes) out.push(`note: ${note}`);
   const extra = [
     result.knownFailing > 0 ? `${result.knownFailing} known failing` : "",
     result.unexpectedPasses > 0 ? `${result.unexpectedPasses} unexpectedly passing` : "",
+    result.flaky > 0 ? `${result.flaky} flaky` : "",
     result.skipped > 0 ? `${result.skipped} skipped` : "",
   ].filter((s) => s !== "");
   out.push("", `${result.passed} passed, ${result.failed} failed${extra.length ? ` (${extra.join(", ")})` : ""} in ${(result.durationMs / 1000).toFixed(1)} s`);
   return `${out.join("\n")}\n`;
+}
+
+/** Per cell: runs passed, wall time (first start to last end) and the sum of the run times. */
+function formatCells(result: SuiteResult): string[] {
+  if (result.cells.length === 0) return [];
+  const w = width(result.cells.map((c) => c.id));
+  return [
+    "",
+    `${"Cell".padEnd(w)}  passed/runs     wall    run time`,
+    ...result.cells.map(
+      (c) => `${c.id.padEnd(w)}  ${`${c.passed}/${c.runs}`.padStart(11)}  ${seconds(c.wallMs).padStart(7)}  ${seconds(c.runMs).padStart(10)}`,
+    ),
+  ];
+}
+
+/** The n slowest runs, every attempt included. */
+function formatSlowest(results: readonly CaseResult[], n: number): string[] {
+  const slowest = [...results].sort((a, b) => b.durationMs - a.durationMs).slice(0, n);
+  if (slowest.length === 0) return [];
+  return ["", `Slowest runs (${slowest.length}):`, ...slowest.map((r) => `  ${seconds(r.durationMs).padStart(7)}  ${r.id}${r.attempts ? ` (${r.attempts} attempts)` : ""}`)];
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 function byRule(a: string, b: string): number {

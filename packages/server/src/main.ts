@@ -6,6 +6,12 @@ import { startServer } from "./server.js";
 import { parseMaxGroupMembers } from "./group-limits.js";
 import { parseCorsOrigins } from "./http/cors.js";
 
+function positiveIntegerArg(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
 const program = new Command()
   .name("narrowcast-server")
   .description("Narrowcast reference server: Connect, gRPC and gRPC-Web on one port")
@@ -34,6 +40,18 @@ const program = new Command()
           throw new InvalidArgumentError((err as Error).message);
         }
       }),
+  )
+  .addOption(
+    new Option("--rate-limit <n>", "sends accepted per second per group on each node, with a burst of as many (rule MSG-5)")
+      .env("NARROWCAST_RATE_LIMIT")
+      .default(40)
+      .argParser(positiveIntegerArg),
+  )
+  .addOption(
+    new Option("--subscriber-buffer <events>", "events a Subscribe stream may have queued before it is ended with SLOW_CONSUMER (rule EVT-6)")
+      .env("NARROWCAST_SUBSCRIBER_BUFFER")
+      .default(1024)
+      .argParser(positiveIntegerArg),
   )
   .addOption(
     new Option("--rate-limit-nodes <n>", "nodes of the deployment, each enforcing the per-group send rate (rule MSG-5)")
@@ -126,7 +144,9 @@ const server = await startServer({
   recallWindowSeconds: opts.recallWindow,
   eventRetentionSeconds: Number(opts.eventRetention),
   groupLimits: opts.maxGroupMembers,
+  rateLimitPerSecond: opts.rateLimit,
   rateLimitNodes: Number(opts.rateLimitNodes),
+  subscriberBufferSize: opts.subscriberBuffer,
   firstByteTimeoutMs: Number(opts.firstByteTimeout) * 1000,
   headersTimeoutMs: Number(opts.headersTimeout) * 1000,
   idleTimeoutMs: Number(opts.idleTimeout) * 1000,
