@@ -7,10 +7,11 @@ export { ERROR_DOMAIN, checkError, detailProblems, expectError, observe, reasonO
 export { AppFixture, UserHandle, type CaseContext, type World } from "./fixtures.js";
 export { KnownFailing, parseKnownFailing, readKnownFailing } from "./known-failing.js";
 export { main } from "./main.js";
-export { formatFailure, formatProgress, formatSummary } from "./report/console.js";
+export { cellId, codecs, compressions, executionOrder, httpVersions, matrixModes, planCells, planRuns, runId, type Cell, type Codec, type Compression, type MatrixMode, type PlannedRun } from "./matrix.js";
+export { formatFailure, formatPlan, formatProgress, formatSummary, rerunFlags } from "./report/console.js";
 export { formatJson } from "./report/json.js";
 export { formatJunit } from "./report/junit.js";
-export { matchesFilter, runSuite, type CaseResult, type CaseStatus, type SuiteOptions, type SuiteResult } from "./runner.js";
+export { matchesFilter, planSuite, runSuite, type CaseResult, type CaseStatus, type CellSummary, type SuiteOptions, type SuitePlan, type SuiteResult } from "./runner.js";
 export { defaultSpecPath, parseRuleIds, readRuleIds, ruleArea, ruleAreas } from "./spec.js";
 export { Subscription } from "./subscription.js";
 export { protocols, type HttpVersion, type Protocol } from "./transport.js";

@@ -90,6 +90,23 @@ export function planRuns(cells: readonly Cell[], casesFor: (protocol: Protocol) 
   return runs;
 }
 
+/**
+ * The order to start the runs in (indexes into `runs`): each protocol's runs spread evenly over
+ * the whole run, the protocols staggered by a fraction of their list. The slow cases (the live
+ * event ones, last in the case list) then start at different times instead of all at the end,
+ * where they would make a long tail. Only the order changes, never which run goes to which cell.
+ */
+export function executionOrder(runs: readonly PlannedRun[]): number[] {
+  const byProtocol = new Map<Protocol, number[]>();
+  runs.forEach((r, index) => byProtocol.set(r.cell.protocol, [...(byProtocol.get(r.cell.protocol) ?? []), index]));
+  const groups = [...byProtocol.values()];
+  const keyed = groups.flatMap((indexes, k) => {
+    const shift = Math.round((k * indexes.length) / groups.length);
+    return indexes.map((index, i) => ({ index, key: ((i + shift) % indexes.length) / indexes.length }));
+  });
+  return keyed.sort((a, b) => a.key - b.key || a.index - b.index).map((k) => k.index);
+}
+
 /** Parses a comma-separated list of allowed values, or "all"; throws with the allowed values. */
 export function parseList<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
   if (value.trim() === "all") return [...allowed];

@@ -13,6 +13,7 @@ import { allCases } from "./cases/index.js";
 import {
   cellId,
   codecs as allCodecs,
+  executionOrder,
   compressions as allCompressions,
   httpVersions as allHttpVersions,
   planCells,
@@ -255,12 +256,14 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     };
   }
 
+  // Results keep the plan's order; runs start in executionOrder's.
   const results: CaseResult[] = new Array(jobs.length);
+  const order = executionOrder(jobs);
   const spans = new Map<string, { start: number; end: number }>();
   let next = 0;
   const worker = async () => {
-    while (next < jobs.length) {
-      const index = next++;
+    while (next < order.length) {
+      const index = order[next++]!;
       const { cell, c } = jobs[index]!;
       const cid = cellId(cell);
       const id = runId(cell, c.id);

@@ -6,10 +6,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@narrowcast/server";
-import { allCases, CheckFailure, defineCase, formatSummary, KnownFailing, main, parseKnownFailing, ruleArea, runSuite, type ConformanceCase, type SuiteResult } from "../src/index.js";
-import { cellId, planCells, planRuns, type Cell } from "../src/matrix.js";
-import { planSuite } from "../src/runner.js";
-import { protocols } from "../src/transport.js";
+import {
+  allCases,
+  cellId,
+  CheckFailure,
+  executionOrder,
+  defineCase,
+  formatSummary,
+  KnownFailing,
+  main,
+  parseKnownFailing,
+  planCells,
+  planRuns,
+  planSuite,
+  protocols,
+  ruleArea,
+  runSuite,
+  type Cell,
+  type ConformanceCase,
+  type SuiteResult,
+} from "../src/index.js";
 import { selfTestOptions, selfTestSettings } from "./self-options.js";
 
 const everything = { protocols, codecs: ["binary", "json"], compressions: ["identity", "gzip"], httpVersions: ["2", "1.1"] } as const;
@@ -71,6 +87,18 @@ describe("planning the matrix", () => {
     expect(ids(cells)).toEqual(ids(planCells(everything).cells));
     const one = planCells({ protocols: ["grpc-web"], codecs: ["json"], compressions: ["gzip"], httpVersions: ["1.1"] }).cells;
     expect(ids(one)).toEqual(allCases.map((c) => `grpc-web/json/gzip/h1.1/${c.id}`));
+  });
+
+  it("runs start staggered: every planned run once, each protocol's last cases at a different time", () => {
+    const runs = planRuns(cells, () => allCases, "covering");
+    const order = executionOrder(runs);
+    expect([...order].sort((a, b) => a - b)).toEqual(runs.map((_, i) => i));
+    const lastCase = allCases[allCases.length - 1]!;
+    const starts = protocols.map((p) => order.findIndex((index) => runs[index]!.cell.protocol === p && runs[index]!.c === lastCase) / order.length);
+    // Connect's last case starts at the end, the others' about a third and two thirds in.
+    expect(starts.filter((at) => at > 2 / 3)).toHaveLength(1);
+    expect(starts.filter((at) => at < 1 / 2)).toHaveLength(1);
+    expect(new Set(order.slice(0, 30).map((index) => runs[index]!.cell.protocol)).size).toBe(3);
   });
 
   it("the single-value httpVersion and compression options select one value", () => {

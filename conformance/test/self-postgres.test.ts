@@ -84,11 +84,11 @@ describe.runIf(available)("conformance suite vs. the reference server on Postgre
   it("passes every case over the default covering matrix", async () => {
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
     const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
+    console.log(`default covering matrix on PostgreSQL + NATS, one node: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");
     expect(result.results.length).toBe(allCases.length * 3);
     expect(result.cells.filter((c) => c.passed > 0)).toHaveLength(20);
-    console.log(`default covering matrix on PostgreSQL + NATS, one node: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
   }, 180_000);
 });
@@ -129,13 +129,13 @@ describe.runIf(available)(`conformance suite vs. ${NODES} reference nodes sharin
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
     const [first, ...others] = nodes.map((n) => n.url);
     const result = await runSuite({ baseUrl: first!, otherNodeUrls: others, adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
+    console.log(`default covering matrix on PostgreSQL + NATS, ${NODES} nodes: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     // Every node served a good share of the calls, so the run really crossed nodes.
     expect(Math.min(...callsPerNode)).toBeGreaterThan(Math.max(...callsPerNode) / 3);
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");
     expect(result.results.length).toBe(allCases.length * 3);
     expect(result.cells.filter((c) => c.passed > 0)).toHaveLength(20);
-    console.log(`default covering matrix on PostgreSQL + NATS, ${NODES} nodes: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
   }, 240_000);
 });

@@ -75,7 +75,7 @@ export const errCases = [
   defineCase({
     id: "err-field-invalid",
     rules: ["ERR-3"],
-    requirement: "Empty required IDs, out-of-range values and unknown enum values are InvalidArgument FIELD_INVALID naming the field.",
+    requirement: "Empty required IDs, out-of-range values and unknown or UNSPECIFIED enum values (in user and admin RPCs) are InvalidArgument FIELD_INVALID naming the field.",
     async run(ctx) {
       const w = await ctx.world();
       const alice = w.user("alice");
@@ -91,6 +91,8 @@ export const errCases = [
         ["ListMessages with a negative before_seq", () => alice.messages.listMessages({ groupId: w.groupId, beforeSeq: -1n }), "before_seq"],
         ["ListMessages with a negative after_seq", () => alice.messages.listMessages({ groupId: w.groupId, afterSeq: -3n }), "after_seq"],
         ["ListGroups with a negative page_size", () => alice.groups.listGroups({ pageSize: -1 }), "page_size"],
+        ["AdminService.SetMemberRole with UNSPECIFIED role", () => ctx.admin.setMemberRole({ appId: w.app.appId, groupId: w.groupId, userId: "bob", role: MemberRole.UNSPECIFIED }), "role"],
+        ["AdminService.CreateGroup with GROUP_TYPE_UNSPECIFIED", () => ctx.admin.createGroup({ appId: w.app.appId, type: GroupType.UNSPECIFIED, ownerId: "alice" }), "type"],
       ];
       for (const [what, call, field] of checks) await expectError(call(), Code.InvalidArgument, ErrorReason.FIELD_INVALID, { field, what });
       expectSeqs(await alice.history(w.groupId), [], "history after rejected sends");

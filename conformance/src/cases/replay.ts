@@ -78,10 +78,12 @@ export const replayCases: ConformanceCase[] = [
       const gm = await w.app.createGroup(GroupType.MEETING, { owner: "alice", members: ["bob", "carol"], groupId: "rj-meeting" });
       const alice = w.user("alice");
       const bobUser = w.user("bob");
-      const startedAt = Date.now();
-      const live = await bobUser.subscribe({}, "bob's live subscription");
-      const start = await live.ready();
       const recall = (groupId: string, messageId: string) => alice.messages.recallMessage({ groupId, messageId });
+      const live = await bobUser.subscribe({}, "bob's live subscription");
+      // Two windows, each replayed right after it, so that their cursors stay younger than a short
+      // event_retention (5 s in the self tests) even on a loaded deployment.
+      const workAt = Date.now();
+      const workStart = await live.ready();
 
       // WORK: a floor at the re-join hides everything before it, recalls included.
       const m1 = await alice.send(g, "m1");
@@ -97,8 +99,18 @@ export const replayCases: ConformanceCase[] = [
       const m3 = await alice.send(g, "after bob is back");
       await recall(g, m3.messageId);
       const workExpected = [`received:${m1.messageId}`, `received:${t1.messageId}`, "left:bob", "joined:bob", `received:${m3.messageId}`, `recalled:${m3.messageId}`];
+      await live.waitFor("MessageRecalled of m3", isRecallOf(m3.messageId));
+      expectGroupEvents(live.events, g, workExpected, "the WORK group's events bob received live");
+      const leftCursor = live.events.find(isLeft(g, "bob"))!.cursor;
+      // A replay whose cursor outlived a very short event_retention is not checked (the live stream was).
+      const workReplay = await bobUser.replay(workStart, workAt, "bob's replay of the WORK window");
+      if (workReplay) expectGroupEvents(workReplay.replayed, g, workExpected, "the WORK group's events replayed to bob");
+      const fromLeft = await bobUser.replay(leftCursor, workAt, "bob's replay from his MemberLeft");
+      if (fromLeft) expectGroupEvents(fromLeft.replayed, g, workExpected.slice(3), "the WORK group's events replayed to bob after his MemberLeft");
 
       // MEETING: no floor; the re-joined member sees (and is told of recalls of) all history in their audience.
+      const meetingAt = Date.now();
+      const meetingStart = live.resumeCursor;
       const o = await alice.send(gm, "o");
       const s = await alice.send(gm, { text: "for bob", receiverIds: ["bob"] });
       const forCarol = await alice.send(gm, { text: "for carol", receiverIds: ["carol"] });
@@ -120,24 +132,21 @@ export const replayCases: ConformanceCase[] = [
         `recalled:${x.messageId}`,
         `received:${last.messageId}`,
       ];
-
       await live.waitFor("the last message (fence)", isMessage(last.messageId));
-      await live.waitFor("MessageRecalled of m3", isRecallOf(m3.messageId));
-      expectGroupEvents(live.events, g, workExpected, "the WORK group's events bob received live");
       expectGroupEvents(live.events, gm, meetingExpected, "the MEETING group's events bob received live");
       check(!live.events.some((e) => [t2, forCarol].some((m) => isMessage(m.messageId)(e) || isRecallOf(m.messageId)(e))), "bob received an event of a message targeted to carol", "none", live.describeItems());
-      // The stream after bob's WORK MemberLeft, as delivered live: what a resume from its cursor must replay.
-      const leftIndex = live.events.findIndex(isLeft(g, "bob"));
-      const leftCursor = live.events[leftIndex]!.cursor;
-      const afterLeft = live.events.slice(leftIndex + 1);
+      // bob's own event (ConversationUpdated) carries a cursor too: nothing follows it yet.
+      await bobUser.conversations.markConversationRead({ groupId: gm, readSeq: 0n });
+      const read = await live.waitFor("bob's ConversationUpdated", (e) => e.payload.case === "conversationUpdated" && e.payload.value.conversation?.groupId === gm);
       live.close();
-
-      const replay = await resume(bobUser, start, startedAt, "bob's replay from before everything", ctx.skip);
-      expectGroupEvents(replay.replayed, g, workExpected, "the WORK group's events replayed to bob");
-      expectGroupEvents(replay.replayed, gm, meetingExpected, "the MEETING group's events replayed to bob");
-      const fromLeft = await resume(bobUser, leftCursor, startedAt, "bob's replay from his MemberLeft", ctx.skip);
-      expectGroupEvents(fromLeft.replayed, g, workExpected.slice(3), "the WORK group's events replayed to bob after his MemberLeft");
-      expectGroupEvents(fromLeft.replayed, gm, groupKeys(afterLeft, gm), "the MEETING group's events replayed from the cursor of bob's WORK MemberLeft (those delivered live after it)");
+      const meetingReplay = await bobUser.replay(meetingStart, meetingAt, "bob's replay of the MEETING window");
+      if (meetingReplay) {
+        expectGroupEvents(meetingReplay.replayed, gm, meetingExpected, "the MEETING group's events replayed to bob");
+        expectGroupEvents(meetingReplay.replayed, g, [], "the WORK group's events replayed after the WORK window");
+        check(meetingReplay.replayed.some((e) => e.payload.case === "conversationUpdated"), "the replay of the MEETING window lacks bob's ConversationUpdated", "ConversationUpdated of the MEETING group", meetingReplay.describeItems());
+      }
+      const fromRead = await bobUser.replay(read.cursor, meetingAt, "bob's replay from his ConversationUpdated");
+      if (fromRead) expectEqual(fromRead.replayed.map(keyOf), [], "events replayed from the cursor of bob's latest event (his own ConversationUpdated)");
     },
   }),
   defineCase({
@@ -184,9 +193,9 @@ export const replayCases: ConformanceCase[] = [
       check(all.every((e) => e.cursor !== ""), "a replayed event has no cursor", "a cursor on every replayed event", replay.describeItems());
       replay.close();
 
-      // Resume from cursors inside the replay: exactly the rest of it, each group in its order.
-      // (Consecutive cursors around the 256th event and one further on: a cursor taken anywhere in a replay must hold.)
-      for (const index of [254, 255, 299]) {
+      // Resuming from a cursor deep inside that replay (two consecutive ones) replays exactly the rest
+      // of it, each group in its order: a cursor taken anywhere in a replay must hold.
+      for (const index of [254, 255]) {
         const rest = all.slice(index + 1);
         const again = await resume(bobUser, all[index]!.cursor, startedAt, `bob's replay from the cursor of replayed event #${index + 1}`, ctx.skip);
         for (const groupId of [ga, gb]) {

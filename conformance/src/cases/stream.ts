@@ -5,8 +5,8 @@ import { Code, type Transport } from "@connectrpc/connect";
 import { ErrorReason, GroupType, type Event, type SubscribeResponse } from "@narrowcast/gen";
 import type { ConformanceCase } from "../case.js";
 import { defineCase } from "../case.js";
-import { check, expectEqual, fail } from "../check.js";
-import { checkError, observe, type ObservedError } from "../errors.js";
+import { check, durationMs, expectEqual, fail } from "../check.js";
+import { checkError, describeObserved, observe, reasonOf, type ObservedError } from "../errors.js";
 import { describeEvent, groupOf, isIn, isJoined, isMessage, receivedMessage } from "../events.js";
 import { fence, type CaseContext, type UserHandle } from "../fixtures.js";
 import { Subscription, type SubscribeOptions } from "../subscription.js";
@@ -27,6 +27,20 @@ function seqsIn(events: readonly Event[], groupId: string): number[] {
     if (m && m.groupId === groupId) seqs.push(Number(m.seq));
   }
   return seqs;
+}
+
+/**
+ * Waits for a resumed stream's `ready`. False when the server answered CURSOR_EXPIRED for a cursor
+ * taken (at `takenAt`, ms) at least the declared event_retention ago, which EVT-10 allows; any
+ * other error fails the case.
+ */
+async function resumedOrExpired(ctx: CaseContext, sub: Subscription, takenAt: number): Promise<boolean> {
+  const outcome = await sub.until("ready or an error", () => (sub.readyIndex >= 0 ? ("ready" as const) : sub.ended?.kind === "error" ? sub.ended.error : undefined));
+  if (outcome === "ready") return true;
+  const retention = durationMs((await ctx.serverInfo()).eventRetention);
+  // The cursor's age is measured on this machine; 1 s of slack covers clock and transit.
+  if (reasonOf(outcome) === "CURSOR_EXPIRED" && retention !== undefined && Date.now() - takenAt + 1000 >= retention) return false;
+  return fail(`${sub.label}: Subscribe with a recent cursor failed`, "ready (the cursor is younger than event_retention)", describeObserved(outcome));
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -114,25 +128,27 @@ export const streamCases: ConformanceCase[] = [
       const buffer = ctx.settings.subscriberBuffer;
       // HTTP/2 flow control and socket buffers absorb some events (about 10 of these 10 kB ones)
       // before the server's buffer fills: send that and a margin on top of the buffer.
-      const total = buffer + 48;
+      const total = buffer + 40;
       if (total > 2500) return ctx.skip(`the subscriber buffer (${buffer} events) needs ${total} sends to overflow; run with a server configured with a smaller buffer (--subscriber-buffer)`);
-      const perGroup = Math.min(35, Math.floor(ctx.settings.sendRatePerGroup * 0.9));
+      // Many groups sent to at once: the burst is quick, so the stalled streams resume well within
+      // a short event retention, and each group stays under its rate limit.
+      const perGroup = Math.max(1, Math.min(10, Math.floor(ctx.settings.sendRatePerGroup * 0.9)));
       const w = await ctx.world({ members: ["alice", "bob", "carol", "dave"] });
       const groups = [w.groupId];
       const extra = await Promise.all(
         range(2, Math.ceil(total / perGroup)).map((i) => w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["bob", "carol", "dave"], groupId: `g${i}` })),
       );
       groups.push(...extra);
+      const carol = subscribeOver(ctx, ctx.openTransport(ctx.protocol, "2", { compression: "identity" }), w.user("carol"), {}, "carol's subscription (reading)");
+      await carol.ready();
+      const text = incompressible(10_000);
       // bob stalls on a plain stream (the fast path), dave on a compressed one (connect-es), each
       // on its own HTTP/2 connection so flow control holds back only their own stream.
       const bob = new StalledStream(ctx, ctx.openTransport(ctx.protocol, "2", { compression: "identity" }), w.user("bob"), "bob's stalled subscription");
       const dave = new StalledStream(ctx, ctx.openTransport(ctx.protocol, "2", { compression: "gzip" }), w.user("dave"), "dave's stalled (gzip) subscription");
       await Promise.all([bob.ready(), dave.ready()]);
       const readyAt = Date.now();
-      const carol = subscribeOver(ctx, ctx.openTransport(ctx.protocol, "2", { compression: "identity" }), w.user("carol"), {}, "carol's subscription (reading)");
-      await carol.ready();
       const counts = groups.map((_, i) => Math.floor(total / groups.length) + (i < total % groups.length ? 1 : 0));
-      const text = incompressible(10_000);
       const sent = await Promise.all(groups.map((g, i) => w.app.sendMany("alice", g, counts[i]!, (n) => `${n} ${text}`)));
       // carol read all along: every event reached her, so it reached the stalled streams' buffers too.
       const isOurs = (e: Event) => receivedMessage(e) !== undefined && groups.includes(groupOf(e));
@@ -140,30 +156,34 @@ export const streamCases: ConformanceCase[] = [
       const lastSeq = Number(sent[0]!.at(-1)!.seq);
       // A fence: a later message of g1 that a stream still open would deliver after the burst.
       const isFence = (e: Event) => groupOf(e) === w.groupId && Number(receivedMessage(e)?.seq ?? 0) > lastSeq;
-      const fences = [];
-      for (const stalled of [bob, dave]) {
-        const draining = stalled.drain(isFence, ctx.wait.timeoutMs * 3);
-        fences.push(await w.app.adminSend("alice", w.groupId, `fence for ${stalled.label}`));
-        const error = await draining;
+      const stalled = [bob, dave] as const;
+      const draining = stalled.map((s) => s.drain(isFence, ctx.wait.timeoutMs * 3));
+      const fence = await w.app.adminSend("alice", w.groupId, "fence");
+      const errors = await Promise.all(draining);
+      stalled.forEach((s, i) => {
+        const error = errors[i];
         if (!error) {
           fail(
-            `${stalled.label}: a subscriber that read nothing while ${total} events came (buffer ${buffer}) was not cut`,
+            `${s.label}: a subscriber that read nothing while ${total} events came (buffer ${buffer}) was not cut`,
             "the stream ends with ResourceExhausted SLOW_CONSUMER before the later fence message",
-            `the fence arrived after ${stalled.events.length} events`,
+            `the fence arrived after ${s.events.length} events`,
           );
         }
-        checkError(error, Code.ResourceExhausted, ErrorReason.SLOW_CONSUMER, {}, `${stalled.label}'s end`);
-        const who = stalled === bob ? "bob" : "dave";
-        const resumed = await w.user(who).replay(stalled.lastCursor, readyAt, `${who}'s resumed subscription`);
-        if (!resumed) return ctx.skip("the resume cursor outlived the declared event_retention before the case could resume (machine too slow for this retention)");
+        checkError(error, Code.ResourceExhausted, ErrorReason.SLOW_CONSUMER, {}, `${s.label}'s end`);
+      });
+      const who = ["bob", "dave"] as const;
+      const resumed = await Promise.all(stalled.map((s, i) => w.user(who[i]).replay(s.lastCursor, readyAt, `${who[i]}'s resumed subscription`)));
+      stalled.forEach((s, k) => {
+        const replay = resumed[k];
+        if (!replay) return ctx.skip("the resume cursor outlived the declared event_retention before the case could resume (machine too slow for this retention)");
         for (let i = 0; i < groups.length; i++) {
           const g = groups[i]!;
           const expected = sent[i]!.map((m) => Number(m.seq));
-          if (g === w.groupId) expected.push(...fences.map((m) => Number(m.seq)));
-          const got = [...seqsIn(stalled.events, g), ...seqsIn(resumed.replayed, g)];
-          expectEqual(got, expected, `${who}: seqs of ${g} received before the cut, then replayed after resuming from the last cursor (no gap, no repeat, in order)`);
+          if (g === w.groupId) expected.push(Number(fence.seq));
+          const got = [...seqsIn(s.events, g), ...seqsIn(replay.replayed, g)];
+          expectEqual(got, expected, `${who[k]}: seqs of ${g} received before the cut, then replayed after resuming from the last cursor (no gap, no repeat, in order)`);
         }
-      }
+      });
     },
   }),
   defineCase({
@@ -223,7 +243,7 @@ export const streamCases: ConformanceCase[] = [
     id: "stream-membership-and-long-replay",
     rules: ["EVT-3", "EVT-1", "EVT-2", "VIS-2", "EVT-8"],
     requirement:
-      "Closing one of a user's streams leaves the others served; a member who left gets no later event of the group live, and one added while online gets their MemberJoined and the group's later messages; a replay of more than 280 events holds each exactly once in the group's order, and resuming from a replayed event's cursor replays exactly the events after it.",
+      "Closing one of a user's streams leaves the others served; a replay of more than 280 events holds each exactly once in the group's order, and resuming from a replayed event's cursor replays exactly the events after it; a member who left gets no later event of the group live, and one added while online gets their MemberJoined and the group's later messages.",
     async run(ctx) {
       const crowd = 280;
       const info = await ctx.serverInfo();
@@ -235,28 +255,15 @@ export const streamCases: ConformanceCase[] = [
       const bob = w.user("bob");
       const [first, second] = [await bob.subscribe({}, "bob's first device"), await bob.subscribe({}, "bob's second device")];
       const cursor = await second.ready();
-      const carol = await w.user("carol").subscribe();
-      const erin = await w.user("erin").subscribe();
+      const takenAt = Date.now();
       first.close();
       const m1 = await w.user("alice").send(w.groupId, "after bob closed one device");
       await second.waitFor("the message on bob's other device (one device closed)", isMessage(m1.messageId));
-      // A group no stream follows yet: erin is added to it while online.
-      const g3 = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: [], groupId: "g3" });
-      await ctx.admin.addMembers({ appId: w.app.appId, groupId: g3, userIds: ["erin"] });
-      await erin.waitFor("erin's own MemberJoined of a group she was added to while online", isJoined(g3, "erin"));
-      const inG3 = await w.user("alice").send(g3, "welcome, erin");
-      await erin.waitFor("a message of the group erin joined while online", isMessage(inG3.messageId));
-      await w.user("carol").groups.leaveGroup({ groupId: w.groupId });
-      const m2 = await w.user("alice").send(w.groupId, "after carol left");
-      const g2 = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["carol"], groupId: "g2" });
-      const later = await w.user("alice").send(g2, "for carol, later");
-      await carol.expectNone("a message of the group carol left, sent after she left", isMessage(m2.messageId), fence(later));
       // One AddMembers makes 280 events at once, more than a small subscriber buffer holds even for
-      // a reader that keeps up: bob's streams are closed meanwhile, and the replay brings them.
+      // a reader that keeps up: bob's stream is closed meanwhile, and the replay brings them.
       second.close();
       await ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: crowdIds });
       await w.user("alice").send(w.groupId, "after the crowd joined");
-      // bob's replay from his ready cursor: m1, carol's MemberLeft, m2, 280 MemberJoined, m3.
       const key = (e: Event): string | undefined => {
         const m = receivedMessage(e);
         if (m) return `message ${m.seq}`;
@@ -265,39 +272,104 @@ export const streamCases: ConformanceCase[] = [
         return undefined;
       };
       const keysOf = (events: readonly Event[]) => events.filter(isIn(w.groupId)).map(key).filter((k) => k !== undefined);
-      const expected = ["message 1", "carol left", "message 2", ...crowdIds.map((id) => `${id} joined`), "message 3"];
-      const all = await bob.subscribe({ cursor }, "bob's subscription resumed from his ready cursor");
+      const expected = ["message 1", ...crowdIds.map((id) => `${id} joined`), "message 2"];
+      const tooOld = "a cursor outlived the declared event_retention before the case could resume (machine too slow for this retention)";
+      const all = await bob.replay(cursor, takenAt, "bob's subscription resumed from his ready cursor");
+      if (!all) return ctx.skip(tooOld);
       expectEqual(keysOf(all.replayed), expected, "the group's events replayed to bob, in order, each once");
       const replayed = all.replayed.filter(isIn(w.groupId)).filter((e) => key(e) !== undefined);
       for (const at of [1, 200]) {
         const from = replayed[at]!;
         check(from.cursor !== "", "a replayed event has no cursor", "a cursor", describeEvent(from));
-        const tail = await bob.subscribe({ cursor: from.cursor }, `bob's subscription resumed from replayed event #${at + 1} (${key(from)})`);
+        const tail = await bob.replay(from.cursor, takenAt, `bob's subscription resumed from replayed event #${at + 1} (${key(from)})`);
+        if (!tail) return ctx.skip(tooOld);
         expectEqual(keysOf(tail.replayed), expected.slice(at + 1), `events replayed after the cursor of replayed event #${at + 1}`);
       }
+      // Membership changes while online (no cursors from here on).
+      const carol = await w.user("carol").subscribe();
+      const erin = await w.user("erin").subscribe();
+      // A group no stream follows yet: erin is added to it while online.
+      const g3 = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: [], groupId: "g3" });
+      await ctx.admin.addMembers({ appId: w.app.appId, groupId: g3, userIds: ["erin"] });
+      await erin.waitFor("erin's own MemberJoined of a group she was added to while online", isJoined(g3, "erin"));
+      const inG3 = await w.user("alice").send(g3, "welcome, erin");
+      await erin.waitFor("a message of the group erin joined while online", isMessage(inG3.messageId));
+      await w.user("carol").groups.leaveGroup({ groupId: w.groupId });
+      const afterLeft = await w.user("alice").send(w.groupId, "after carol left");
+      const g2 = await w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["carol"], groupId: "g2" });
+      const later = await w.user("alice").send(g2, "for carol, later");
+      await carol.expectNone("a message of the group carol left, sent after she left", isMessage(afterLeft.messageId), fence(later));
     },
   }),
   defineCase({
     id: "stream-replay-live-handover",
     rules: ["EVT-3", "EVT-8"],
-    requirement: "Streams resumed while messages keep coming get every message exactly once, in seq order, whether the replay or live delivery brings it.",
+    requirement:
+      "Streams resumed while messages keep coming in several groups, each with a replay of hundreds of events to send first, get every event after the cursor exactly once, in each group's order, whether the replay or live delivery brings it.",
     async run(ctx) {
+      const [early, late] = [100, 200];
+      const info = await ctx.serverInfo();
+      const workMax = info.groupTypeLimits.find((l) => l.type === GroupType.WORK)?.maxMembers ?? 0;
+      if (workMax > 0 && workMax < early + late + 10) return ctx.skip(`WORK groups hold at most ${workMax} members; the long replays need ${early + late + 10}`);
       const w = await ctx.world();
+      const earlyIds = range(1, early).map((i) => `early-${i}`);
+      const lateIds = range(1, late).map((i) => `late-${i}`);
+      await w.app.importUsers([...earlyIds, ...lateIds]);
+      const groups = [w.groupId, ...(await Promise.all(["g2", "g3"].map((groupId) => w.app.createGroup(GroupType.WORK, { owner: "alice", members: ["bob", "carol"], groupId }))))];
       const bob = w.user("bob");
-      const cursor = await (await bob.subscribe()).ready();
-      const alice = w.user("alice");
-      for (let i = 1; i <= 10; i++) await alice.send(w.groupId, `before ${i}`);
-      const subs: Subscription[] = [];
-      const total = 40;
-      // Resumes opened between sends: some of them register while a send commits.
-      for (let i = 11; i <= total; i++) {
-        if (i % 6 === 0) subs.push(bob.openSubscription({ cursor }, `bob's resume #${subs.length + 1}`));
-        await alice.send(w.groupId, `during ${i}`);
+      const senders = ["alice", "carol"].map((u) => w.user(u));
+      await Promise.all([bob, ...senders].map((u) => u.token()));
+      // Long replays (hundreds of MemberJoined: more than a transport takes in one write, and one
+      // or two pages of a store's reads), so a replay is still being written while the sends below
+      // commit: those must come live, exactly once, after it. Streams are closed while the crowds
+      // join (a burst of hundreds of events may cut even a reader that keeps up).
+      const readyCursor = async () => {
+        const sub = await bob.subscribe({}, "bob's subscription for a cursor");
+        const cursor = await sub.ready();
+        sub.close();
+        return cursor;
+      };
+      const cursors = [await readyCursor()];
+      const takenAt = Date.now();
+      await ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: earlyIds });
+      cursors.push(await readyCursor());
+      await ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: lateIds });
+      const perGroup = Math.max(8, Math.min(20, Math.floor(ctx.settings.sendRatePerGroup * 0.5)));
+      const resumes: { sub: Subscription; from: number }[] = [];
+      const gzip = ctx.openTransport(ctx.protocol, ctx.httpVersion, { compression: "gzip" });
+      await Promise.all(
+        groups.map(async (g, gi) => {
+          for (let i = 1; i <= perGroup; i++) {
+            if (gi === 0 && i % 2 === 1) {
+              const n = resumes.length;
+              const from = n % 2;
+              const label = `bob's resume #${n + 1} (from before ${from === 0 ? "both crowds" : "the second crowd"}${n % 4 >= 2 ? ", gzip" : ""})`;
+              // Half of them compressed: servers may serve those on another path (connect-es here).
+              const sub = n % 4 >= 2 ? subscribeOver(ctx, gzip, bob, { cursor: cursors[from] }, label) : bob.openSubscription({ cursor: cursors[from] }, label);
+              resumes.push({ from, sub });
+            }
+            await senders[i % 2]!.send(g, `${g} ${i}`);
+          }
+        }),
+      );
+      const joined = (ids: string[]) => ids.map((id) => `${id} joined`);
+      const messages = range(1, perGroup).map((n) => `message ${n}`);
+      let checked = 0;
+      for (const { sub, from } of resumes) {
+        if (!(await resumedOrExpired(ctx, sub, takenAt))) continue;
+        checked++;
+        for (const g of groups) {
+          await sub.waitForCount(`messages of ${g}`, perGroup, (e) => receivedMessage(e)?.groupId === g);
+          const keys = sub.events.filter(isIn(g)).flatMap((e) => {
+            const m = receivedMessage(e);
+            if (m) return [`message ${m.seq}`];
+            return e.payload.case === "memberJoined" ? [`${e.payload.value.member?.userId} joined`] : [];
+          });
+          const crowd = g !== w.groupId ? [] : from === 0 ? [...joined(earlyIds), ...joined(lateIds)] : joined(lateIds);
+          expectEqual(keys, [...crowd, ...messages], `${sub.label}: events of ${g} received (replay, then live), each once, in order`);
+        }
       }
-      for (const sub of subs) {
-        const events = await sub.waitForCount("messages", total, (e) => receivedMessage(e)?.groupId === w.groupId);
-        expectEqual(seqsIn(events, w.groupId), range(1, total), `${sub.label}: seqs received (replay, then live)`);
-      }
+      if (checked === 0) return ctx.skip("every resume's cursor outlived the declared event_retention (machine too slow for this retention)");
     },
   }),
   defineCase({

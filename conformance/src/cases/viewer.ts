@@ -1,13 +1,17 @@
-// Per-viewer state: conversation order, last message and unread for late joiners and hidden messages (CNV, UNR).
+// Per-viewer state: conversation order, last message and unread for late joiners and hidden messages
+// (CNV, UNR), history pages of a viewer's own targeted messages, and what a send or a user means after
+// the world changed: idempotent retries (MSG-10) and re-imported users (ADM-11).
+import { Code } from "@connectrpc/connect";
+import { ErrorReason, GroupType, type Message } from "@narrowcast/gen";
 import { Plan } from "@narrowcast/gen/admin";
-import { GroupType, type Message } from "@narrowcast/gen";
 import type { ConformanceCase } from "../case.js";
 import { defineCase } from "../case.js";
 import { check, expectEqual } from "../check.js";
+import { expectError } from "../errors.js";
 import { describeMessage } from "../events.js";
 import type { UserHandle } from "../fixtures.js";
 import { sleep } from "../subscription.js";
-import { expectLastMessage, expectSeqs, expectUnread, seqsOf } from "./util.js";
+import { expectInvisible, expectLastMessage, expectSeqs, expectUnread, seqsOf } from "./util.js";
 
 /** The user's conversations' group IDs, in ListConversations order. */
 async function conversationOrder(user: UserHandle): Promise<string[]> {
@@ -76,7 +80,7 @@ export const viewerCases: ConformanceCase[] = [
 
       // MEETING: a re-joined member's last message is their newest eligible message, targeted ones included.
       const gm = await w.app.createGroup(GroupType.MEETING, { owner: "alice", members: ["bob"], groupId: "gm" });
-      await alice.send(gm, "ordinary");
+      const meetingOrdinary = await alice.send(gm, "ordinary");
       const eligible = await alice.send(gm, { text: "for bob", receiverIds: ["bob"] });
       const excluded = await alice.send(gm, { text: "for bob, never a last message", receiverIds: ["bob"], excludeFromLastMessage: true });
       expectLastMessage(await w.user("bob").conversation(gm), eligible.messageId, "bob's MEETING conversation before leaving");
@@ -85,6 +89,38 @@ export const viewerCases: ConformanceCase[] = [
       const back = await w.user("bob").conversation(gm);
       expectLastMessage(back, eligible.messageId, "bob's MEETING conversation after re-joining (his newest targeted message that may be a last message)");
       check(back.lastMessage?.messageId !== excluded.messageId, "a message with exclude_from_last_message became a last message", "not the excluded message", describeMessage(back.lastMessage));
+      // A late joiner of a MEETING group has no history floor: the ordinary message from before is theirs.
+      await erin.groups.joinGroup({ groupId: gm });
+      expectLastMessage(await erin.conversation(gm), meetingOrdinary.messageId, "erin's MEETING conversation after joining late (the targeted messages are bob's)");
+      expectSeqs(await erin.history(gm), [Number(meetingOrdinary.seq)], "erin's MEETING history after joining late");
+    },
+  }),
+  defineCase({
+    id: "viewer-reimported-user-is-new",
+    rules: ["ADM-11", "VIS-1", "MSG-10", "CNV-2"],
+    requirement:
+      "A user deleted and imported again under the same ID is a new user: in a MEETING group they see none of the targeted messages the deleted user sent or received (history, GetMessage, last message), and the deleted user's client_message_id sends a new message.",
+    async run(ctx) {
+      const w = await ctx.world({ type: GroupType.MEETING });
+      const g = w.groupId;
+      const ordinary = await w.user("alice").send(g, "for everyone");
+      const toBob = await w.user("alice").send(g, { text: "for bob", receiverIds: ["bob"] });
+      const request = { text: "for carol, from bob", receiverIds: ["carol"], clientMessageId: "k-1" };
+      const fromBob = await w.user("bob").send(g, request);
+      await ctx.admin.deleteUser({ appId: w.app.appId, userId: "bob" });
+      await w.app.importUsers(["bob"]);
+      await w.user("bob").groups.joinGroup({ groupId: g });
+      const bob = w.user("bob");
+      for (const [m, why] of [
+        [toBob, "targeted to the deleted bob"],
+        [fromBob, "sent by the deleted bob"],
+      ] as const) {
+        await expectInvisible(bob, g, m, why);
+      }
+      expectLastMessage(await bob.conversation(g), ordinary.messageId, "the new bob's conversation (the ordinary message is the newest he may see)");
+      const again = await bob.send(g, request);
+      check(again.messageId !== fromBob.messageId, "the new bob's send with the deleted bob's client_message_id returned the deleted bob's message", "a new message", describeMessage(again));
+      expectEqual(Number(again.seq), Number(fromBob.seq) + 1, "seq of the new bob's message");
     },
   }),
   defineCase({
@@ -162,6 +198,15 @@ export const viewerCases: ConformanceCase[] = [
       await ctx.admin.removeMembers({ appId: w.app.appId, groupId: g, userIds: ["carol"] });
       expectOriginal(await alice.send(g, targetedReq), targeted, "a retry of a targeted message whose receiver has left");
       expectOriginal(await alice.send(g, mentionReq), mention, "a retry of a message whose mentioned user was removed");
+      // A new send is checked against the current members: those who left are not members any more.
+      await expectError(alice.send(g, { ...mentionReq, clientMessageId: "k-mention-2" }), Code.FailedPrecondition, ErrorReason.MENTIONED_USER_NOT_MEMBER, {
+        ids: ["carol"],
+        what: "a new send mentioning a user who was removed",
+      });
+      await expectError(alice.send(g, { ...targetedReq, clientMessageId: "k-targeted-2" }), Code.FailedPrecondition, ErrorReason.RECEIVER_NOT_MEMBER, {
+        ids: ["bob"],
+        what: "a new send targeted to a receiver who left",
+      });
       await ctx.admin.setAppPlan({ appId: w.app.appId, plan: Plan.STANDARD });
       const retried = await alice.send(g, targetedReq);
       expectOriginal(retried, targeted, "a retry of a targeted message after the app moved to a plan without targeted messages");

@@ -69,7 +69,7 @@ export interface ServerOptions extends ConnectionLimitOptions {
   rateLimitNodes?: number;
   /** Stored events stay replayable at least this long (rule EVT-10); default 604800 (7 days). */
   eventRetentionSeconds?: number;
-  /** How often events beyond the retention are pruned (also once at start); default 3,600,000 (hourly). */
+  /** How often events beyond the retention are pruned (also once at start); default hourly, or a quarter of a retention under 4 hours. */
   eventPruneIntervalMs?: number;
   /**
    * How often each node reads the store's heads of the apps it has streams of (ms; default 1000):
@@ -224,7 +224,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       for (const e of Array.isArray(events) ? events : [events as StoredEvent]) bus.publish(e);
     },
   };
-  const pruneTimers = startPruning(store, limits, options.eventPruneIntervalMs ?? 3_600_000, now, log);
+  // Hourly, or a quarter of a shorter retention, so events go soon after it (at least every 500 ms).
+  const pruneIntervalMs = options.eventPruneIntervalMs ?? Math.min(3_600_000, Math.max(500, (limits.eventRetentionSeconds * 1000) / 4));
+  const pruneTimers = startPruning(store, limits, pruneIntervalMs, now, log);
   const { adminKey, adminKeyFile } = resolveAdminKey(options);
   const auth = new Authenticator(store, adminKey, now);
 
