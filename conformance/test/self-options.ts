@@ -6,14 +6,14 @@ import type { ServerSettings } from "../src/settings.js";
 
 /**
  * Small limits so the cases that need them run instead of skipping: CURSOR_EXPIRED (EVT-10) needs
- * a short event retention (5 s, so that on a loaded machine the cursors other cases resume from
- * stay younger than it), RECALL_WINDOW_EXPIRED (MSG-11) a short recall window (4 s: recalls
+ * a short event retention (8 s, so that on a loaded machine the cursors other cases resume from
+ * stay younger than it; evt-cursor-expired needs at most 10 s), RECALL_WINDOW_EXPIRED (MSG-11) a short recall window (4 s: recalls
  * within it must still succeed on a loaded machine), SLOW_CONSUMER (EVT-6) a small subscriber
  * buffer, GROUP_FULL (GRP-13) a small group type, and GRP-14 a small member-event threshold.
  * Shared with self-postgres.test.ts and the mutant runner (test/mutants).
  */
 export const selfTestOptions = {
-  eventRetentionSeconds: 5,
+  eventRetentionSeconds: 8,
   eventPruneIntervalMs: 500,
   recallWindowSeconds: 4,
   subscriberBufferSize: 64,

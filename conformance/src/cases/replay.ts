@@ -81,7 +81,7 @@ export const replayCases: ConformanceCase[] = [
       const recall = (groupId: string, messageId: string) => alice.messages.recallMessage({ groupId, messageId });
       const live = await bobUser.subscribe({}, "bob's live subscription");
       // Two windows, each replayed right after it, so that their cursors stay younger than a short
-      // event_retention (5 s in the self tests) even on a loaded deployment.
+      // event_retention (8 s in the self tests) even on a loaded deployment.
       const workAt = Date.now();
       const workStart = await live.ready();
 
