@@ -38,7 +38,7 @@ interface CliOptions {
   recallWindow?: number;
   rateLimit?: number;
   eventRetention?: number;
-  subscriberBuffer?: number;
+  subscriberBufferBytes?: number;
 }
 
 function positiveInt(value: string): number {
@@ -107,7 +107,7 @@ function buildProgram(): Command {
     .option("--recall-window <seconds>", "the server's recall window (MSG-11); default the reference 120", positiveNumber)
     .option("--rate-limit <n>", "the server's sends per second per group on one node (MSG-5); default the reference 40", positiveNumber)
     .option("--event-retention <seconds>", "the server's event retention (EVT-10); default the reference 604800 (7 days)", positiveNumber)
-    .option("--subscriber-buffer <events>", "events a Subscribe stream may queue before SLOW_CONSUMER (EVT-6); default the reference 1024", positiveNumber)
+    .option("--subscriber-buffer-bytes <bytes>", "bytes of events (binary encoding) a Subscribe stream may queue before SLOW_CONSUMER (EVT-6); default the reference 4194304 (4 MiB)", positiveNumber)
     .exitOverride();
 }
 
@@ -186,7 +186,7 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
       recallWindowSeconds: opts.recallWindow,
       sendRatePerGroup: opts.rateLimit,
       eventRetentionSeconds: opts.eventRetention,
-      subscriberBuffer: opts.subscriberBuffer,
+      subscriberBufferBytes: opts.subscriberBufferBytes,
     },
     onPlan: (plan) => out.write(formatPlan(plan, opts.baseUrl!)),
     onResult: (r) => {

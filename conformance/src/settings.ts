@@ -10,15 +10,18 @@ export interface ServerSettings {
   sendRatePerGroup: number;
   /** How long events stay replayable, in seconds (EVT-10; reference 7 days). */
   eventRetentionSeconds: number;
-  /** Events a subscription may have queued before it is cut with SLOW_CONSUMER (EVT-6; reference 1,024). */
-  subscriberBuffer: number;
+  /**
+   * Bytes of events (binary encoding) a subscription may have queued before it is cut with
+   * SLOW_CONSUMER (EVT-6; reference 4 MiB).
+   */
+  subscriberBufferBytes: number;
 }
 
 export const specDefaultSettings: Readonly<ServerSettings> = {
   recallWindowSeconds: 120,
   sendRatePerGroup: 40,
   eventRetentionSeconds: 7 * 86_400,
-  subscriberBuffer: 1024,
+  subscriberBufferBytes: 4 * 1024 * 1024,
 };
 
 /** The settings with every value not given taken from the spec's defaults. */

@@ -4,7 +4,7 @@
 // run fails and that a failing case cites the broken rule.
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { ErrorInfoSchema, ErrorReason, EventSchema, type Message, type SendMessageRequest } from "@narrowcast/gen";
 import { startServer, type ServerOptions, type Store, type StoredEvent } from "@narrowcast/server";
 
@@ -322,7 +322,7 @@ const broken: BrokenServer[] = [
         override(s, (inner) => ({
           async readEvents(appId, userId, after, limit) {
             const events = await inner.readEvents(appId, userId, after, limit);
-            const first = events.findIndex((e) => e.event.payload.case === "messageReceived");
+            const first = events.findIndex((e) => fromBinary(EventSchema, e.payload).payload.case === "messageReceived");
             return first < 0 ? events : events.filter((_, i) => i !== first);
           },
         })),

@@ -1,5 +1,5 @@
 // Server options the self tests start the reference server with, and the settings the suite is
-// told (its --recall-window, --rate-limit, --event-retention and --subscriber-buffer flags).
+// told (its --recall-window, --rate-limit, --event-retention and --subscriber-buffer-bytes flags).
 import { GroupType } from "@narrowcast/gen";
 import type { ServerOptions } from "@narrowcast/server";
 import type { ServerSettings } from "../src/settings.js";
@@ -16,7 +16,7 @@ export const selfTestOptions = {
   eventRetentionSeconds: 8,
   eventPruneIntervalMs: 500,
   recallWindowSeconds: 4,
-  subscriberBufferSize: 64,
+  subscriberBufferBytes: 512 * 1024,
   groupLimits: { [GroupType.PUBLIC]: { maxMembers: 12 }, [GroupType.COMMUNITY]: { memberEventsMaxMembers: 5 } },
 } satisfies Partial<ServerOptions>;
 
@@ -25,5 +25,5 @@ export const selfTestSettings: ServerSettings = {
   recallWindowSeconds: selfTestOptions.recallWindowSeconds,
   sendRatePerGroup: 40,
   eventRetentionSeconds: selfTestOptions.eventRetentionSeconds,
-  subscriberBuffer: selfTestOptions.subscriberBufferSize,
+  subscriberBufferBytes: selfTestOptions.subscriberBufferBytes,
 };

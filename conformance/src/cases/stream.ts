@@ -125,11 +125,11 @@ export const streamCases: ConformanceCase[] = [
     requirement:
       "A subscriber that stops reading is cut with ResourceExhausted SLOW_CONSUMER (with a RetryInfo) once well over its buffer behind, on either serving path, while one that keeps reading the same events is not; resuming from the last cursor it got replays everything it missed, exactly once and in each group's order.",
     async run(ctx) {
-      const buffer = ctx.settings.subscriberBuffer;
-      // HTTP/2 flow control and socket buffers absorb some events (about 10 of these 10 kB ones)
-      // before the server's buffer fills: send that and a margin on top of the buffer.
-      const total = buffer + 40;
-      if (total > 2500) return ctx.skip(`the subscriber buffer (${buffer} events) needs ${total} sends to overflow; run with a server configured with a smaller buffer (--subscriber-buffer)`);
+      const buffer = ctx.settings.subscriberBufferBytes;
+      // The buffer holds about buffer / 10 kB of these events. HTTP/2 flow control and socket
+      // buffers absorb some more (about 10) before it fills: send that and a margin on top.
+      const total = Math.ceil(buffer / 10_000) + 40;
+      if (total > 2500) return ctx.skip(`the subscriber buffer (${buffer} bytes) needs ${total} sends of 10 kB to overflow; run with a server configured with a smaller buffer (--subscriber-buffer-bytes)`);
       // Many groups sent to at once: the burst is quick, so the stalled streams resume well within
       // a short event retention, and each group stays under its rate limit.
       const perGroup = Math.max(1, Math.min(10, Math.floor(ctx.settings.sendRatePerGroup * 0.9)));
@@ -164,7 +164,7 @@ export const streamCases: ConformanceCase[] = [
         const error = errors[i];
         if (!error) {
           fail(
-            `${s.label}: a subscriber that read nothing while ${total} events came (buffer ${buffer}) was not cut`,
+            `${s.label}: a subscriber that read nothing while ${total} events came (buffer ${buffer} bytes) was not cut`,
             "the stream ends with ResourceExhausted SLOW_CONSUMER before the later fence message",
             `the fence arrived after ${s.events.length} events`,
           );

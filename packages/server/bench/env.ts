@@ -16,7 +16,9 @@ import {
 import { EventService, GroupType, MessageService } from "@narrowcast/gen";
 import { AdminService, Plan } from "@narrowcast/gen/admin";
 import { mintUserToken, startServer, type ServerOptions } from "../src/index.js";
-import type { ServerThreadReply, ServerThreadRequest } from "./server-thread.js";
+import { createPostgresBackend, dropBackend, withBackend, type Backend, type StoreKind } from "./backend.js";
+import { startEchoServer } from "./echo.js";
+import type { ServerThreadReply, ServerThreadRequest, ServerThreadSpec } from "./server-thread.js";
 
 export const protocols = ["connect", "grpc", "grpc-web"] as const;
 export type Protocol = (typeof protocols)[number];
@@ -27,9 +29,14 @@ export interface EnvOptions {
   dataDir?: string;
   keepData: boolean;
   rateLimitPerSecond: number;
-  subscriberBufferSize: number;
-  /** Run the server in a worker thread instead of on the clients' event loop. */
+  /** Bytes of events a subscription may have queued before SLOW_CONSUMER; default: the server's. */
+  subscriberBufferBytes?: number;
+  /** Run the server (and the echo anchor) in a worker thread instead of on the clients' event loop. */
   serverThread: boolean;
+  /** The store: SQLite file (default) or PostgreSQL + NATS (a fresh schema, dropped on close). */
+  store?: StoreKind;
+  /** PostgreSQL pool size (store "postgres"); default 10, the store's own default. */
+  pgPool?: number;
   /** A server already running elsewhere (e.g. the soak's child process): none is started. */
   server?: ServerHandle;
 }
@@ -39,11 +46,20 @@ export interface ServerHandle {
   url: string;
   adminKey: string;
   subscriptions(): Promise<number>;
+  /**
+   * Milliseconds the server's event loop has been busy since it started (server-thread.ts), or
+   * absent when the server shares the clients' loop (its busy time cannot be told apart).
+   */
+  busyMs?(): Promise<number>;
   close(): Promise<void>;
 }
 
-async function startInProcess(options: ServerOptions): Promise<ServerHandle> {
-  const server = await startServer(options);
+async function startInProcess(spec: ServerThreadSpec): Promise<ServerHandle> {
+  if (spec.kind === "echo") {
+    const echo = await startEchoServer();
+    return { url: echo.url, adminKey: "", subscriptions: async () => 0, close: () => echo.close() };
+  }
+  const server = await startServer(await withBackend(spec.options, spec.backend));
   return {
     url: server.url,
     adminKey: server.adminKey,
@@ -52,19 +68,22 @@ async function startInProcess(options: ServerOptions): Promise<ServerHandle> {
   };
 }
 
-async function startInWorker(options: ServerOptions): Promise<ServerHandle> {
+async function startInWorker(spec: ServerThreadSpec): Promise<ServerHandle> {
   // tsx's loader is registered per thread: the worker registers it before loading its entry.
   const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
   const entry = JSON.stringify(new URL("./server-thread.ts", import.meta.url).href);
   const bootstrap = `import(${tsx}).then((tsx) => { tsx.register(); return import(${entry}); })`;
-  const worker = new Worker(bootstrap, { eval: true, workerData: options });
+  const worker = new Worker(bootstrap, { eval: true, workerData: spec });
   const pending = new Map<number, (value: number) => void>();
   let nextId = 0;
   const started = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
     worker.once("error", reject);
     worker.on("message", (m: ServerThreadReply) => {
       if (m.type === "started") resolve(m);
-      else pending.get(m.id)?.(m.value);
+      else {
+        pending.get(m.id)?.(m.value);
+        pending.delete(m.id);
+      }
     });
   });
   const ask = (type: ServerThreadRequest["type"]) =>
@@ -78,11 +97,29 @@ async function startInWorker(options: ServerOptions): Promise<ServerHandle> {
     url,
     adminKey,
     subscriptions: () => ask("subscriptions"),
+    busyMs: () => ask("busy"),
     async close() {
       await ask("close");
       await worker.terminate();
     },
   };
+}
+
+/** Busy milliseconds of a server between two readings, or undefined when they cannot be measured. */
+export class BusyMeter {
+  private constructor(
+    private readonly server: ServerHandle,
+    private readonly start: number | undefined,
+  ) {}
+
+  static async start(server: ServerHandle): Promise<BusyMeter> {
+    return new BusyMeter(server, await server.busyMs?.());
+  }
+
+  async stop(): Promise<number | undefined> {
+    if (this.start === undefined || !this.server.busyMs) return undefined;
+    return (await this.server.busyMs()) - this.start;
+  }
 }
 
 /** One HTTP/2 connection with the clients the benchmark uses. */
@@ -115,6 +152,7 @@ export class BenchEnv {
     readonly server: ServerHandle,
     readonly options: EnvOptions,
     readonly dataDir: string,
+    readonly backend: Backend,
     private readonly removeDataDir: boolean,
   ) {
     this.adminConnection = this.connection();
@@ -123,18 +161,27 @@ export class BenchEnv {
 
   static async start(options: EnvOptions): Promise<BenchEnv> {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "narrowcast-bench-"));
+    const removeDataDir = !options.server && !options.dataDir && !options.keepData;
     const serverOptions: ServerOptions = {
       port: 0,
-      dataDir,
       logLevel: "silent",
       rateLimitPerSecond: options.rateLimitPerSecond,
-      subscriberBufferSize: options.subscriberBufferSize,
+      ...(options.subscriberBufferBytes !== undefined ? { subscriberBufferBytes: options.subscriberBufferBytes } : {}),
       // The scenarios use WORK groups of up to 10,000 members (targeted messages need a type that
       // allows them), above the reference default of 2,000 (rule GRP-13).
       groupLimits: { [GroupType.WORK]: { maxMembers: 100_000 } },
     };
-    const server = options.server ?? (await (options.serverThread ? startInWorker : startInProcess)(serverOptions));
-    const env = new BenchEnv(server, options, dataDir, !options.server && !options.dataDir && !options.keepData);
+    const backend: Backend =
+      options.store === "postgres" && !options.server ? await createPostgresBackend(options.pgPool ?? 10) : { store: "sqlite", dataDir };
+    let server: ServerHandle;
+    try {
+      server = options.server ?? (await (options.serverThread ? startInWorker : startInProcess)({ kind: "narrowcast", options: serverOptions, backend }));
+    } catch (err) {
+      await dropBackend(backend);
+      if (removeDataDir) rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+    const env = new BenchEnv(server, options, dataDir, backend, removeDataDir);
     const { app } = await env.admin.createApp(
       { name: "bench", plan: Plan.ULTIMATE },
       { headers: { authorization: `Bearer ${server.adminKey}` } },
@@ -144,13 +191,17 @@ export class BenchEnv {
     return env;
   }
 
+  /** Starts the echo anchor (echo.ts) arranged as the server is: in a worker thread of its own, or in-process. */
+  startEcho(): Promise<ServerHandle> {
+    return (this.options.serverThread ? startInWorker : startInProcess)({ kind: "echo" });
+  }
+
   private get adminCall(): CallOptions {
     return { headers: { authorization: `Bearer ${this.server.adminKey}` } };
   }
 
-  /** A new HTTP/2 connection (its own session) speaking the chosen protocol (default: the env's). */
-  connection(protocol: Protocol = this.options.protocol): Connection {
-    const baseUrl = this.server.url;
+  /** A transport on a new HTTP/2 connection (its own session) to `baseUrl`, speaking `protocol`. */
+  transport(protocol: Protocol = this.options.protocol, baseUrl = this.server.url): { transport: Transport; session: Http2SessionManager } {
     const sessionManager = new Http2SessionManager(baseUrl);
     const common = { baseUrl, httpVersion: "2" as const, sessionManager };
     const transport =
@@ -159,7 +210,13 @@ export class BenchEnv {
         : protocol === "grpc-web"
           ? createGrpcWebTransport(common)
           : createConnectTransport({ ...common, useBinaryFormat: true });
-    const connection = new Connection(transport, sessionManager);
+    return { transport, session: sessionManager };
+  }
+
+  /** A new HTTP/2 connection (its own session) speaking the chosen protocol (default: the env's). */
+  connection(protocol: Protocol = this.options.protocol): Connection {
+    const { transport, session } = this.transport(protocol);
+    const connection = new Connection(transport, session);
     this.connections.add(connection);
     return connection;
   }
@@ -200,7 +257,11 @@ export class BenchEnv {
   async close(): Promise<void> {
     for (const c of this.connections) c.close();
     this.connections.clear();
-    await this.server.close();
+    try {
+      await this.server.close();
+    } finally {
+      await dropBackend(this.backend);
+    }
     if (this.removeDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@
 // Every message carries its send time (performance.now()) in custom_data: one clock, one process.
 import { setMaxListeners } from "node:events";
 import { ConnectError, type CallOptions } from "@connectrpc/connect";
-import type { Message } from "@narrowcast/gen";
+import { ErrorInfoSchema, type Message } from "@narrowcast/gen";
 import { type BenchEnv, type Connection, textElement, userIds } from "./env.js";
 import { now, pool, sleep, stamp, summarize, unstamp, within, type Summary } from "./stats.js";
 import { RawSubscriberConnection } from "./raw-subscriber.js";
@@ -13,7 +13,23 @@ import { RawSubscriberConnection } from "./raw-subscriber.js";
 /** Which client the G subscribers use: the lean gRPC one (default) or the generated connect-es one. */
 export type SubscriberKind = "raw" | "connect";
 
-type DeliveryHandler = (message: Message, at: number) => void;
+/** A delivery of `message` at time `at` to member number `member` (0 to G − 1). */
+type DeliveryHandler = (message: Message, at: number, member: number) => void;
+
+export interface RoomOptions {
+  /** Prefix of the room's user and group IDs, so rooms of the same size can coexist; default "fan". */
+  label?: string;
+  /**
+   * Generated clients only: a stream ended with SLOW_CONSUMER is reopened from its last cursor, as
+   * a real client would do (rule EVT-6), and counted in `cuts` instead of `streamErrors`.
+   */
+  resume?: boolean;
+}
+
+/** The ErrorInfo reason of an error from the server (its wire name, e.g. "SLOW_CONSUMER"), or "". */
+export function reasonOf(err: ConnectError): string {
+  return err.findDetails(ErrorInfoSchema)[0]?.reason ?? "";
+}
 
 /** G subscribed members of one group, plus its (unsubscribed) sender. */
 export class FanoutRoom {
@@ -24,6 +40,10 @@ export class FanoutRoom {
   private readonly cancels: (() => void)[] = [];
   /** Errors that ended a stream (e.g. SLOW_CONSUMER), by reason text. */
   readonly streamErrors = new Map<string, number>();
+  /** Streams ended with SLOW_CONSUMER and reopened (RoomOptions.resume). */
+  cuts = 0;
+  /** Members whose stream was cut at least once. */
+  readonly cutMembers = new Set<number>();
   onDelivery: DeliveryHandler = () => {};
 
   private constructor(
@@ -31,32 +51,40 @@ export class FanoutRoom {
     readonly size: number,
     readonly groupId: string,
     readonly sender: string,
+    private readonly resume: boolean,
   ) {
     // Every stream of the room listens to this one signal.
     setMaxListeners(0, this.abort.signal);
   }
 
-  static async open(env: BenchEnv, size: number, perConnection: number, subscriber: SubscriberKind = "raw"): Promise<FanoutRoom> {
-    const prefix = `fan${size}-`;
+  static async open(
+    env: BenchEnv,
+    size: number,
+    perConnection: number,
+    subscriber: SubscriberKind = "raw",
+    options: RoomOptions = {},
+  ): Promise<FanoutRoom> {
+    const label = options.label ?? "fan";
+    const prefix = `${label}${size}-`;
     const members = userIds(`${prefix}m`, size);
     const sender = `${prefix}sender`;
     await env.importUsers([sender, ...members]);
-    const groupId = await env.createGroup(`fanout-${size}`, sender, members);
-    const room = new FanoutRoom(env, size, groupId, sender);
+    const groupId = await env.createGroup(`${label === "fan" ? "fanout" : label}-${size}`, sender, members);
+    const room = new FanoutRoom(env, size, groupId, sender, !!options.resume && subscriber === "connect");
     const ready: Promise<void>[] = [];
     for (let i = 0; i < size && subscriber === "raw"; i += perConnection) {
       const connection = new RawSubscriberConnection(env.server.url);
       room.rawConnections.push(connection);
-      for (const member of members.slice(i, i + perConnection)) {
-        const call = await env.as(member);
-        ready.push(room.subscribeRaw(connection, (call.headers as Record<string, string>).authorization));
+      for (let m = i; m < Math.min(size, i + perConnection); m++) {
+        const call = await env.as(members[m]);
+        ready.push(room.subscribeRaw(connection, m, (call.headers as Record<string, string>).authorization));
       }
     }
     for (let i = 0; i < size && subscriber === "connect"; i += perConnection) {
       const connection = env.connection();
       room.connections.push(connection);
-      for (const member of members.slice(i, i + perConnection)) {
-        ready.push(room.subscribe(connection, await env.as(member, room.abort.signal)));
+      for (let m = i; m < Math.min(size, i + perConnection); m++) {
+        ready.push(room.subscribe(connection, m, await env.as(members[m], room.abort.signal)));
       }
     }
     await Promise.all(ready);
@@ -68,7 +96,7 @@ export class FanoutRoom {
   }
 
   /** Opens one stream with the lean client; the promise settles when its `ready` arrives. */
-  private subscribeRaw(connection: RawSubscriberConnection, authorization: string): Promise<void> {
+  private subscribeRaw(connection: RawSubscriberConnection, member: number, authorization: string): Promise<void> {
     return new Promise<void>((onReady, onFail) => {
       let done!: () => void;
       this.streams.push(new Promise<void>((resolve) => (done = resolve)));
@@ -80,7 +108,7 @@ export class FanoutRoom {
             if (item.case === "ready") onReady();
             else if (item.case === "event" && item.value.payload.case === "messageReceived") {
               const message = item.value.payload.value.message;
-              if (message?.groupId === this.groupId) this.onDelivery(message, now());
+              if (message?.groupId === this.groupId) this.onDelivery(message, now(), member);
             }
           },
           (err) => {
@@ -94,26 +122,46 @@ export class FanoutRoom {
     });
   }
 
-  /** Opens one stream; the returned promise settles when its `ready` arrives. */
-  private subscribe(connection: Connection, call: CallOptions): Promise<void> {
+  /**
+   * Opens one stream with the generated client; the returned promise settles when its first
+   * `ready` arrives. With `resume`, a stream cut with SLOW_CONSUMER is reopened from the last
+   * cursor it received (an event's or the ready's).
+   */
+  private subscribe(connection: Connection, member: number, call: CallOptions): Promise<void> {
     let onReady!: () => void;
     let onFail!: (err: unknown) => void;
     const ready = new Promise<void>((resolve, reject) => ((onReady = resolve), (onFail = reject)));
     const read = async () => {
-      try {
-        for await (const res of connection.events.subscribe({}, call)) {
-          const item = res.item;
-          if (item.case === "ready") onReady();
-          else if (item.case === "event" && item.value.payload.case === "messageReceived") {
-            const message = item.value.payload.value.message;
-            if (message?.groupId === this.groupId) this.onDelivery(message, now());
+      let cursor = "";
+      for (;;) {
+        try {
+          for await (const res of connection.events.subscribe({ cursor }, call)) {
+            const item = res.item;
+            if (item.case === "ready") {
+              if (item.value.cursor) cursor = item.value.cursor;
+              onReady();
+            } else if (item.case === "event") {
+              if (item.value.cursor) cursor = item.value.cursor;
+              if (item.value.payload.case === "messageReceived") {
+                const message = item.value.payload.value.message;
+                if (message?.groupId === this.groupId) this.onDelivery(message, now(), member);
+              }
+            }
           }
+          return;
+        } catch (err) {
+          if (this.abort.signal.aborted) return;
+          const ce = ConnectError.from(err);
+          if (this.resume && reasonOf(ce) === "SLOW_CONSUMER") {
+            this.cuts++;
+            this.cutMembers.add(member);
+            continue;
+          }
+          const reason = ce.rawMessage;
+          this.streamErrors.set(reason, (this.streamErrors.get(reason) ?? 0) + 1);
+          onFail(err);
+          return;
         }
-      } catch (err) {
-        if (this.abort.signal.aborted) return;
-        const reason = ConnectError.from(err).rawMessage;
-        this.streamErrors.set(reason, (this.streamErrors.get(reason) ?? 0) + 1);
-        onFail(err);
       }
     };
     this.streams.push(read());

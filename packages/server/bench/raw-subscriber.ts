@@ -8,13 +8,14 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EventService, SubscribeRequestSchema, SubscribeResponseSchema, type SubscribeResponse } from "@narrowcast/gen";
 
 const PATH = `/${EventService.typeName}/${EventService.method.subscribe.name}`;
-const REQUEST = (() => {
-  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, {}));
+function requestFrame(cursor: string): Buffer {
+  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { cursor }));
   const framed = Buffer.alloc(5 + body.length);
   framed.writeUInt32BE(body.length, 1);
   framed.set(body, 5);
   return framed;
-})();
+}
+const REQUEST = requestFrame("");
 
 export class RawSubscriberConnection {
   private readonly session: http2.ClientHttp2Session;
@@ -24,8 +25,11 @@ export class RawSubscriberConnection {
     this.session.on("error", () => {});
   }
 
-  /** Opens one Subscribe stream; `onEnd` gets an error for a non-OK status. Returns a canceller. */
-  subscribe(authorization: string, onItem: (item: SubscribeResponse) => void, onEnd: (err?: Error) => void): () => void {
+  /**
+   * Opens one Subscribe stream (resuming from `cursor` when given); `onEnd` gets an error for a
+   * non-OK status. Returns a canceller.
+   */
+  subscribe(authorization: string, onItem: (item: SubscribeResponse) => void, onEnd: (err?: Error) => void, cursor?: string): () => void {
     const stream = this.session.request({
       ":method": "POST",
       ":path": PATH,
@@ -33,7 +37,7 @@ export class RawSubscriberConnection {
       te: "trailers",
       authorization,
     });
-    stream.end(REQUEST);
+    stream.end(cursor ? requestFrame(cursor) : REQUEST);
     let pending: Buffer | undefined;
     let ended = false;
     const end = (err?: Error) => {

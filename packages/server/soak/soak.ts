@@ -248,7 +248,6 @@ const env = await BenchEnv.start({
   dataDir,
   keepData: true,
   rateLimitPerSecond: 40,
-  subscriberBufferSize: 1024,
   serverThread: false,
   server,
 });

@@ -71,7 +71,8 @@ export class Hub {
   constructor(
     private readonly store: Store,
     bus: Bus,
-    private readonly capacity: number,
+    /** Bytes each stream may queue (rule EVT-6). */
+    private readonly bufferBytes: number,
     onGapSkipped?: (appId: string, partition: number, from: number, to: number) => void,
     /** Metrics of the fan-out (delivered events, slow-consumer cuts, store reads). */
     private readonly observer: HubObserver = {},
@@ -141,7 +142,7 @@ export class Hub {
     // During shutdown's drain a request on a connection still open must not start a new stream.
     if (this.closedWith) throw this.closedWith;
     this.sequencer.startAfter(appId, latest);
-    const sub = new Subscription(appId, userId, this.capacity, this.observer);
+    const sub = new Subscription(appId, userId, this.bufferBytes, this.observer);
     const k = key(appId, userId);
     let state = this.users.get(k);
     if (state) {

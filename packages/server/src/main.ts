@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { startServer } from "./server.js";
+import { DEFAULT_SUBSCRIBER_BUFFER_BYTES } from "./subscription.js";
 import { parseMaxGroupMembers } from "./group-limits.js";
 import { parseCorsOrigins } from "./http/cors.js";
 
@@ -48,9 +49,9 @@ const program = new Command()
       .argParser(positiveIntegerArg),
   )
   .addOption(
-    new Option("--subscriber-buffer <events>", "events a Subscribe stream may have queued before it is ended with SLOW_CONSUMER (rule EVT-6)")
-      .env("NARROWCAST_SUBSCRIBER_BUFFER")
-      .default(1024)
+    new Option("--subscriber-buffer-bytes <bytes>", "bytes of events (binary encoding) a Subscribe stream may have queued before it is ended with SLOW_CONSUMER (rule EVT-6)")
+      .env("NARROWCAST_SUBSCRIBER_BUFFER_BYTES")
+      .default(DEFAULT_SUBSCRIBER_BUFFER_BYTES)
       .argParser(positiveIntegerArg),
   )
   .addOption(
@@ -146,7 +147,7 @@ const server = await startServer({
   groupLimits: opts.maxGroupMembers,
   rateLimitPerSecond: opts.rateLimit,
   rateLimitNodes: Number(opts.rateLimitNodes),
-  subscriberBufferSize: opts.subscriberBuffer,
+  subscriberBufferBytes: opts.subscriberBufferBytes,
   firstByteTimeoutMs: Number(opts.firstByteTimeout) * 1000,
   headersTimeoutMs: Number(opts.headersTimeout) * 1000,
   idleTimeoutMs: Number(opts.idleTimeout) * 1000,

@@ -37,6 +37,7 @@ import { assignRequestId, REQUEST_ID_HEADER, requestLogger } from "./ops/request
 import { Connections, endUnreadRequest, resolveConnectionLimits, serverSettings, type ConnectionLimitOptions } from "./http/limits.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, drain } from "./http/shutdown.js";
 import { RateLimiter } from "./rate-limit.js";
+import { DEFAULT_SUBSCRIBER_BUFFER_BYTES } from "./subscription.js";
 import { adminService } from "./services/admin-service.js";
 import { conversationService } from "./services/conversation-service.js";
 import { eventService } from "./services/event-service.js";
@@ -79,8 +80,11 @@ export interface ServerOptions extends ConnectionLimitOptions {
   eventPollIntervalMs?: number;
   /** Per-type overrides of the member limit and member-event threshold (rules GRP-13, GRP-14). */
   groupLimits?: GroupLimitsOption;
-  /** Events queued per subscription before SLOW_CONSUMER (rule EVT-6); default 1024. */
-  subscriberBufferSize?: number;
+  /**
+   * Bytes of events a subscription may have queued before SLOW_CONSUMER (rule EVT-6), counted as
+   * their binary encoding; default DEFAULT_SUBSCRIBER_BUFFER_BYTES (4 MiB).
+   */
+  subscriberBufferBytes?: number;
   /** Default heartbeat interval in seconds (rule EVT-5); default 15. */
   heartbeatSeconds?: number;
   /** pino level; default "silent". */
@@ -196,7 +200,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const hub = new Hub(
     store,
     bus,
-    options.subscriberBufferSize ?? 1024,
+    options.subscriberBufferBytes ?? DEFAULT_SUBSCRIBER_BUFFER_BYTES,
     (appId, partition, from, to) => {
       metrics.gapSkipped(from, to);
       log.warn({ appId, partition, from, to }, "events neither published nor readable from the store: live streams skip them");

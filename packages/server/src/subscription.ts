@@ -1,4 +1,4 @@
-// One open Subscribe stream on this node: a bounded queue (rule EVT-6), heartbeats when idle
+// One open Subscribe stream on this node: a queue bounded in bytes (rule EVT-6), heartbeats when idle
 // (EVT-5), and two ways out — a reader that pulls (the connect-es handler) or a direct writer
 // that takes items synchronously while its transport keeps up (the HTTP fast path). Both ways
 // share this class, so slow-consumer handling, heartbeats and shutdown cannot differ by path.
@@ -6,8 +6,16 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import { ErrorReason, SubscribeResponseSchema, type SubscribeResponse } from "@narrowcast/gen";
 import { narrowcastError } from "./errors.js";
+import { bufferedSizeOf } from "./frames.js";
 import { cursorOf } from "./cursor.js";
 import { dominates, later, type Positions } from "./positions.js";
+
+/**
+ * Default budget of a stream's queue (rule EVT-6): 4 MiB, about 16,000 events of a 100-byte text
+ * message — room for an ordinary connect-es reader to take a burst of 2,000 messages in a busy
+ * group (docs/benchmarks.md) — while a stream of 64 kB messages is cut after about 64.
+ */
+export const DEFAULT_SUBSCRIBER_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** One shared object: the fast path encodes it once per codec. */
 export const HEARTBEAT: SubscribeResponse = create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } });
@@ -35,7 +43,9 @@ export interface SubscriptionObserver {
 }
 
 export class Subscription {
-  private readonly queue: { item: SubscribeResponse; at?: Placement }[] = [];
+  private readonly queue: { item: SubscribeResponse; at?: Placement; bytes: number }[] = [];
+  /** Bytes of the queued items (bufferedSizeOf), held against the stream's budget. */
+  private queuedBytes = 0;
   private failure: ConnectError | undefined;
   /** Where the replay ended: stored events at or below it were sent by the replay; drop them. */
   private replayedUpTo: Positions | undefined;
@@ -59,13 +69,15 @@ export class Subscription {
   constructor(
     readonly appId: string,
     readonly userId: string,
-    private readonly capacity: number,
+    /** Bytes of events the stream may have queued before it is cut (rule EVT-6). */
+    private readonly budgetBytes: number,
     private readonly observer: SubscriptionObserver = {},
   ) {}
 
   /**
    * Queues a live item (`at`: where a stored event sits); ends the stream with SLOW_CONSUMER when
-   * the queue is full (rule EVT-6).
+   * the queued bytes would exceed the budget (rule EVT-6). A budget in bytes, not events, lets a
+   * reader that keeps up on average take a burst of small messages, while big ones cannot pile up.
    */
   push(item: SubscribeResponse, at?: Placement): void {
     if (this.failure) return;
@@ -84,14 +96,20 @@ export class Subscription {
       this.writeDirect([item]);
       return;
     }
-    if (this.queue.length >= this.capacity) {
+    const bytes = bufferedSizeOf(item);
+    if (this.queuedBytes + bytes > this.budgetBytes) {
       this.observer.slowConsumerCut?.();
       this.fail(narrowcastError(ErrorReason.SLOW_CONSUMER, "subscriber fell too far behind; resume from the last cursor"));
       return;
     }
     if (item !== HEARTBEAT) this.observer.delivered?.(1);
-    this.queue.push({ item, at });
+    this.enqueue(item, at, bytes);
     this.wake();
+  }
+
+  private enqueue(item: SubscribeResponse, at: Placement | undefined, bytes: number): void {
+    this.queue.push({ item, at, bytes });
+    this.queuedBytes += bytes;
   }
 
   /** The item as this stream sends it, or undefined if the replay sent it already. */
@@ -112,9 +130,10 @@ export class Subscription {
     this.replaying = false;
     this.replayedUpTo = replayedUpTo.slice();
     const queued = this.queue.splice(0);
+    this.queuedBytes = 0;
     for (const q of queued) {
       const item = q.at ? this.settle(q.item, q.at) : q.item;
-      if (item) this.queue.push({ item });
+      if (item) this.enqueue(item, undefined, item === q.item ? q.bytes : bufferedSizeOf(item));
     }
     const beat = () => {
       // Only an idle stream gets one: queued items, or a full transport, mean it is not idle.
@@ -140,6 +159,7 @@ export class Subscription {
     if (!this.writer || this.blocked || this.failure || this.queue.length === 0) return;
     const items = this.queue.map((q) => q.item);
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.writeDirect(items);
   }
 
@@ -152,6 +172,7 @@ export class Subscription {
     if (this.failure) return;
     this.failure = err;
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.onFail?.(err);
     this.wake();
   }
@@ -166,6 +187,7 @@ export class Subscription {
       if (this.failure) throw this.failure;
       const head = this.queue.shift();
       if (head) {
+        this.queuedBytes -= head.bytes;
         this.heartbeat?.refresh();
         return head.item;
       }

@@ -9,6 +9,7 @@ import { GroupType, SubscribeResponseSchema } from "@narrowcast/gen";
 import { pino } from "pino";
 import { create } from "@bufbuild/protobuf";
 import { Subscription } from "../src/subscription.js";
+import { bufferedSizeOf } from "../src/frames.js";
 import { HealthService, ServingStatus } from "../src/ops/health-service.js";
 import { ServerMetrics } from "../src/ops/metrics.js";
 import { origin } from "../src/positions.js";
@@ -160,12 +161,13 @@ describe("fan-out metrics", () => {
   it("count deliveries and slow-consumer cuts as the hub reports them", async () => {
     const metrics = new ServerMetrics({ openStreams: () => 0, processMetrics: false });
     // A stream whose queue holds 2 events and whose reader never reads: the third cuts it (EVT-6).
-    const sub = new Subscription("app", "alice", 2, metrics);
+    const item = create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } });
+    const sub = new Subscription("app", "alice", 2 * bufferedSizeOf(item), metrics);
     sub.finishReplay(origin(), 60_000);
     for (let position = 1; position <= 3; position++) {
       const released = origin();
       released[0] = position;
-      sub.push(create(SubscribeResponseSchema, { item: { case: "heartbeat", value: {} } }), { partition: 0, position, released });
+      sub.push(item, { partition: 0, position, released });
     }
     sub.dispose();
     const text = await metrics.scrape();

@@ -24,6 +24,7 @@ import type { Store, StoredEvent } from "../src/store/types.js";
 import { only } from "./partitions-contract.js";
 import { postgresAvailable, postgresUrl, redact, requireOrSkip } from "./services.js";
 import { TestServer, UserClient, textOf } from "./support.js";
+import { readEvents } from "./replayed.js";
 
 const APP = "app_from_0_2";
 /** A 0.2 cursor: "<eventId>.<apptag>". */
@@ -85,8 +86,8 @@ async function writeOldData(run: Run): Promise<void> {
   await event(4, 2, "bob", { payload: { case: "conversationUpdated", value: { conversation: { groupId: "g", readSeq: 1n } } } });
 }
 
-const place = (e: StoredEvent) => `${e.partition}:${e.position}`;
-const kind = (e: StoredEvent | Event) => ("event" in e ? e.event : e).payload.case;
+const place = (e: { partition: number; position: number }) => `${e.partition}:${e.position}`;
+const kind = (e: { event: Event } | Event) => ("event" in e ? e.event : e).payload.case;
 
 /** The store-level checks of an upgraded database; `store` is migrated. */
 async function expectUpgraded(store: Store): Promise<void> {
@@ -94,10 +95,10 @@ async function expectUpgraded(store: Store): Promise<void> {
   expect(latest).toEqual(only(0, 4));
   expect(await store.eventFloors(APP)).toEqual(only(0, 1));
   // The old log, as partition 0, positions = the old event IDs, audiences as they were.
-  const bob = await store.readEvents(APP, "bob", origin(), 100);
+  const bob = await readEvents(store, APP, "bob", origin(), 100);
   expect(bob.map(place)).toEqual(["0:2", "0:3", "0:4"]);
   expect(bob.map(kind)).toEqual(["memberJoined", "messageReceived", "conversationUpdated"]);
-  expect((await store.readEvents(APP, "alice", origin(), 100)).map(place)).toEqual(["0:2", "0:3"]);
+  expect((await readEvents(store, APP, "alice", origin(), 100)).map(place)).toEqual(["0:2", "0:3"]);
   const range = await store.readEventRange(APP, 0, 1, 10);
   expect(range.map((e) => [e.position, e.audience])).toEqual([
     [2, { kind: "group" }],
@@ -107,7 +108,7 @@ async function expectUpgraded(store: Store): Promise<void> {
   // A 0.2 cursor is its position in partition 0, and resumes right after it.
   const resumed = parseCursor(APP, oldCursor(2), latest);
   expect(resumed).toEqual(only(0, 2));
-  expect((await store.readEvents(APP, "bob", resumed, 100)).map(place)).toEqual(["0:3", "0:4"]);
+  expect((await readEvents(store, APP, "bob", resumed, 100)).map(place)).toEqual(["0:3", "0:4"]);
 
   // The old group stays in partition 0 and goes on there; a new group goes to its own partition.
   const { event } = await store.appendMessage({
@@ -128,7 +129,7 @@ async function expectUpgraded(store: Store): Promise<void> {
   const h = partitionOf("h");
   expect(events.map(place)).toEqual([`${h}:1`, `${h}:2`]);
   expect(await store.latestPositions(APP)).toEqual(Object.assign(only(0, 5), { [h]: 2 }));
-  expect((await store.readEvents(APP, "alice", resumed, 100)).map(place)).toEqual(["0:3", "0:5", `${h}:1`, `${h}:2`]);
+  expect((await readEvents(store, APP, "alice", resumed, 100)).map(place)).toEqual(["0:3", "0:5", `${h}:1`, `${h}:2`]);
   expect((await store.conversation(APP, "g", "bob"))?.unreadCount).toBe(1);
 }
 

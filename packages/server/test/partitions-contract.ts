@@ -8,6 +8,7 @@ import { EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/g
 import { Plan } from "@narrowcast/gen/admin";
 import { PARTITIONS, origin, partitionOf } from "../src/positions.js";
 import type { Store, StoredEvent } from "../src/store/types.js";
+import { readEvents, type DecodedReplay } from "./replayed.js";
 
 const LIMITS = { maxMembers: 1000, memberEventsMaxMembers: 0 };
 
@@ -30,7 +31,7 @@ function vec(sparse: Record<number, number>): number[] {
 }
 
 /** "<partition>:<position>", to compare where events sit. */
-const place = (e: StoredEvent) => `${e.partition}:${e.position}`;
+const place = (e: { partition: number; position: number }) => `${e.partition}:${e.position}`;
 
 /** One app with users alice, bob and carol, and a clock that moves 1 s per operation. */
 class App {
@@ -119,7 +120,7 @@ export function storePartitionsContract(getStore: () => Store): void {
     // Another app's log is untouched.
     expect(await store.latestPositions((await new App(store).init()).appId)).toEqual(origin());
     // Replay orders by partition, then position: alice is in g and h, not g4.
-    const replay = (await store.readEvents(a.appId, "alice", origin(), 100)).map(place);
+    const replay = (await readEvents(store, a.appId, "alice", origin(), 100)).map(place);
     const visible = logged.filter((e) => e.groupId !== "g4" && !(e.audience.kind === "user" && e.audience.userId !== "alice"));
     const byPartition = (x: StoredEvent, y: StoredEvent) => x.partition - y.partition || x.position - y.position;
     expect(replay).toEqual([...visible].sort(byPartition).map(place));
@@ -140,11 +141,11 @@ export function storePartitionsContract(getStore: () => Store): void {
       else await a.send(groupId, sender[groupId]);
       if (i % 5 === 4) await a.read("h", "carol");
     }
-    const got: StoredEvent[] = [];
+    const got: DecodedReplay[] = [];
     let after = origin();
     for (let page = 0, writes = 0; ; page++) {
       expect(page, "paging ends").toBeLessThan(100);
-      const events = await store.readEvents(a.appId, "bob", after, 3);
+      const events = await readEvents(store, a.appId, "bob", after, 3);
       if (events.length === 0) break;
       expect(events.length).toBeLessThanOrEqual(3);
       got.push(...events);
@@ -157,7 +158,7 @@ export function storePartitionsContract(getStore: () => Store): void {
         await a.send(groupId, sender[groupId]);
       }
     }
-    const all = await store.readEvents(a.appId, "bob", origin(), 1000);
+    const all = await readEvents(store, a.appId, "bob", origin(), 1000);
     expect(all.length).toBeGreaterThan(20);
     expect(new Set(got.map(place)).size, "no event twice").toBe(got.length);
     expect([...got.map(place)].sort()).toEqual([...all.map(place)].sort());
@@ -193,7 +194,7 @@ export function storePartitionsContract(getStore: () => Store): void {
     expect(await store.eventFloors(untouched.appId)).toEqual(origin());
     // The heads do not move; what is left replays, partition by partition.
     expect(await store.latestPositions(a.appId)).toEqual(vec({ [G]: 4, [H]: 2, 0: 1 }));
-    expect((await store.readEvents(a.appId, "alice", origin(), 100)).map(place)).toEqual(
+    expect((await readEvents(store, a.appId, "alice", origin(), 100)).map(place)).toEqual(
       [other[0], keptG, keptH].sort((x, y) => x.partition - y.partition).map(place),
     );
     expect(await store.readEventRange(a.appId, G, 1, 3)).toEqual([]);

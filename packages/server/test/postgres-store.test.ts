@@ -19,6 +19,7 @@ import { PARTITIONS, partitionOf } from "../src/positions.js";
 import { postgresAvailable, postgresUrl, redact, requireOrSkip } from "./services.js";
 import { storeContract } from "./store-contract.js";
 import { AppFixture, TestServer, textOf } from "./support.js";
+import { readEvents, type DecodedReplay } from "./replayed.js";
 
 const url = postgresUrl();
 const skip = requireOrSkip(await postgresAvailable(url), `PostgreSQL at ${redact(url)}`);
@@ -263,10 +264,10 @@ describe.skipIf(skip)("PostgresStore", () => {
       const start = await nodes[0].latestPositions(APP);
       // u5 is in every group: its log holds every message event (markRead events are private
       // to their user, so those are done by others).
-      const seen: StoredEvent[][] = [];
+      const seen: DecodedReplay[][] = [];
       let writing = true;
       const reader = (async () => {
-        while (writing) seen.push(await nodes[1].readEvents(APP, "u5", start, 1000));
+        while (writing) seen.push(await readEvents(nodes[1], APP, "u5", start, 1000));
       })();
       const writes = range(0, 47).map(async (i) => {
         const groupId = groups[i % 6];
@@ -288,11 +289,11 @@ describe.skipIf(skip)("PostgresStore", () => {
       }
       expect(written.length).toBe(48);
       expect(await nodes[0].latestPositions(APP)).toEqual(end);
-      const messageEvents = await nodes[0].readEvents(APP, "u5", start, 1000);
+      const messageEvents = await readEvents(nodes[0], APP, "u5", start, 1000);
       expect(messageEvents).toHaveLength(42);
       // What a reader saw of a partition at any moment was a prefix of the final log there:
       // committed in position order.
-      const inPartition = (events: StoredEvent[], p: number) => events.filter((e) => e.partition === p).map((e) => e.position);
+      const inPartition = (events: DecodedReplay[], p: number) => events.filter((e) => e.partition === p).map((e) => e.position);
       for (const snapshot of seen) {
         for (let p = 0; p < PARTITIONS; p++) {
           const got = inPartition(snapshot, p);

@@ -1,4 +1,4 @@
-// A subscriber that stops reading (rule EVT-6): on a server with an 8-event buffer per
+// A subscriber that stops reading (rule EVT-6): on a server with a 96 KiB buffer (eight of its messages) per
 // subscription, its stream ends with ResourceExhausted SLOW_CONSUMER once it reads again, the
 // server stays responsive meanwhile, and resuming from its last cursor delivers everything.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { AppFixture, PROTOCOLS, TestServer, checkError, isMessage, receivedOf } 
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await TestServer.start({ subscriberBufferSize: 8, rateLimitPerSecond: 1_000_000 });
+  server = await TestServer.start({ subscriberBufferBytes: 96 * 1024, rateLimitPerSecond: 1_000_000 });
 });
 afterAll(async () => {
   await server?.close();

@@ -322,9 +322,10 @@ describe("SqliteStore: counter queries are index lookups, independent of history
   it("readEvents() follows the user's membership spans, never the app's whole event log", async () => {
     const statements = await statementsOf(() => store.readEvents(APP, members[5], origin(), 100));
     // The cursor is a statement's 16 constant rows (one per partition, the CTE `cur`): scanning
-    // those is bounded; message_audience (`a`) is searched by key below.
+    // those is bounded, as is scanning the page (`page`, at most `limit` rows) whose payloads are
+    // then read by rowid; message_audience (`a`) is searched by key below.
     expect(statements.every(({ sql }) => /^\s*WITH cur\(part, pos\) AS \(VALUES/.test(sql))).toBe(true);
-    expectIndexLookups(statements, [`SCAN ${PARTITIONS} CONSTANT ROWS`, "SCAN cur"]);
+    expectIndexLookups(statements, [`SCAN ${PARTITIONS} CONSTANT ROWS`, "SCAN cur", "SCAN page"]);
     const details = statements.flatMap(({ sql, args }) => plan(sql, args)).join("\n");
     expect(details).toMatch(/SEARCH m USING INDEX memberships_by_user/);
     expect(details).toMatch(/events_by_group \(app_id=\? AND group_id=\? AND event_id>\?\)/);
@@ -342,7 +343,7 @@ function recordStatements(store: SqliteStore, log: { sql: string; args: unknown[
   const prepare = db.prepare.bind(db);
   db.prepare = ((sql: string) => {
     const stmt = prepare(sql);
-    return new Proxy(stmt, {
+    const proxy: Database.Statement = new Proxy(stmt, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
@@ -352,8 +353,13 @@ function recordStatements(store: SqliteStore, log: { sql: string; args: unknown[
             return (value as (...a: unknown[]) => unknown).apply(target, args);
           };
         }
-        return (value as (...a: unknown[]) => unknown).bind(target);
+        // Chained settings (raw(), pluck(), …) return the statement: keep recording through them.
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return result === target ? proxy : result;
+        };
       },
     });
+    return proxy;
   }) as typeof db.prepare;
 }

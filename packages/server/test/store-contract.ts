@@ -31,6 +31,7 @@ import {
 } from "../src/store/types.js";
 import { storeAgreesWithRules } from "./store-rules-oracle.js";
 import { only, storePartitionsContract } from "./partitions-contract.js";
+import { readEvents } from "./replayed.js";
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"] as const;
 /** Limits that no case reaches unless it means to. */
@@ -734,7 +735,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect((await w.conv("g", "bob"))?.lastMessage).toEqual(message);
         // Replaying the log must not bring the content back (rule MSG-11), and the rewritten event
         // keeps its place (and, like every stored event, no cursor: Subscribe sets it).
-        const log = await store.readEvents(w.appId, "bob", origin(), 100);
+        const log = await readEvents(store, w.appId, "bob", origin(), 100);
         const replayed = log.find((e) => e.partition === received.partition && e.position === received.position);
         expect(replayed?.event.cursor).toBe("");
         expect(replayed?.event.payload.case === "messageReceived" && replayed.event.payload.value.message).toEqual(message);
@@ -940,17 +941,17 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const w = await world();
         await w.group("g", ["alice", "bob"]);
         for (let i = 0; i < 5; i++) await w.send("g", "alice");
-        const all = await store.readEvents(w.appId, "bob", origin(), 100);
+        const all = await readEvents(store, w.appId, "bob", origin(), 100);
         expect(all.map((e) => describeEvent(e.event))).toEqual(["joined:bob", "msg:1", "msg:2", "msg:3", "msg:4", "msg:5"]);
         expectLogged(all);
         const part = partitionOf("g");
-        const first = await store.readEvents(w.appId, "bob", origin(), 3);
+        const first = await readEvents(store, w.appId, "bob", origin(), 3);
         expect(first.map((e) => e.position)).toEqual(all.slice(0, 3).map((e) => e.position));
-        const rest = await store.readEvents(w.appId, "bob", only(part, first[2].position), 100);
+        const rest = await readEvents(store, w.appId, "bob", only(part, first[2].position), 100);
         expect(rest.map((e) => e.position)).toEqual(all.slice(3).map((e) => e.position));
-        expect(await store.readEvents(w.appId, "bob", only(part, all[5].position), 100)).toEqual([]);
+        expect(await readEvents(store, w.appId, "bob", only(part, all[5].position), 100)).toEqual([]);
         // A position in another partition does not skip this one's events.
-        expect((await store.readEvents(w.appId, "bob", only((part + 1) % PARTITIONS, 1_000), 100)).map((e) => e.position)).toEqual(
+        expect((await readEvents(store, w.appId, "bob", only((part + 1) % PARTITIONS, 1_000), 100)).map((e) => e.position)).toEqual(
           all.map((e) => e.position),
         );
 
@@ -1371,7 +1372,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const { event } = await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
         expect(await w.audience(event)).toEqual(["alice", "bob"]);
         for (const user of ["alice", "bob"]) {
-          expect((await store.readEvents(w.appId, user, joinedAt, 100)).map((e) => describeEvent(e.event)), user).toEqual(["recall:1"]);
+          expect((await readEvents(store, w.appId, user, joinedAt, 100)).map((e) => describeEvent(e.event)), user).toEqual(["recall:1"]);
         }
         expect(await w.log("carol")).not.toContain("recall:1");
         const [rebuilt] = await store.readEventRange(w.appId, event.partition, event.position, event.position);
@@ -1418,9 +1419,9 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await store.eventFloors(untouched.appId)).toEqual(origin());
         expect(await untouched.log("alice")).toEqual(["joined:alice"]);
         // From the start: what is left of bob's log (msg:3 is targeted to alice).
-        expect((await store.readEvents(a.appId, "bob", origin(), 100)).map((e) => e.position)).toEqual([kept.event.position]);
-        expect((await store.readEvents(a.appId, "alice", only(part, aLast), 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
-        expect((await store.readEvents(a.appId, "carol", only(part, aLast), 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
+        expect((await readEvents(store, a.appId, "bob", origin(), 100)).map((e) => e.position)).toEqual([kept.event.position]);
+        expect((await readEvents(store, a.appId, "alice", only(part, aLast), 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
+        expect((await readEvents(store, a.appId, "carol", only(part, aLast), 100)).map((e) => describeEvent(e.event))).toEqual(["msg:2", "msg:3"]);
         expect(await store.readEventRange(a.appId, part, 1, aLast)).toEqual([]);
         // History is not event retention: the messages stay.
         expect((await a.page("g", "alice", {})).seqs).toEqual([1, 2, 3]);
@@ -1609,7 +1610,7 @@ class World {
 
   /** The user's event log, described compactly (see describeEvent). */
   async log(userId: string): Promise<string[]> {
-    return (await this.store.readEvents(this.appId, userId, origin(), 10_000)).map((e) => describeEvent(e.event));
+    return (await readEvents(this.store, this.appId, userId, origin(), 10_000)).map((e) => describeEvent(e.event));
   }
 
   async snapshot(groupId: string, users: readonly string[]): Promise<Snapshot> {
@@ -1681,7 +1682,7 @@ function audienceOf(e: StoredEvent): string[] {
  * Stored events sit in their group's partition, at positive positions increasing in the order
  * given within each partition, and carry their time but no cursor (Subscribe sets cursors).
  */
-function expectLogged(events: readonly StoredEvent[]): void {
+function expectLogged(events: readonly Pick<StoredEvent, "partition" | "position" | "groupId" | "event">[]): void {
   for (const e of events) {
     expect(e.partition, `partition of ${e.groupId}`).toBe(partitionOf(e.groupId));
     expect(e.position).toBeGreaterThan(0);

@@ -26,6 +26,7 @@ import {
 } from "../src/rules/index.js";
 import type { GroupLimits, Store, StoredEvent } from "../src/store/types.js";
 import { origin, partitionOf } from "../src/positions.js";
+import { readEvents } from "./replayed.js";
 
 const USERS = ["u1", "u2", "u3", "u4", "u5", "u6"];
 const TYPES = [GroupType.WORK, GroupType.PUBLIC, GroupType.MEETING, GroupType.COMMUNITY];
@@ -249,7 +250,7 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
     const inReplayOrder = [...log].sort((x, y) => x.partition - y.partition);
     const place = (e: { partition: number; eventId: number }) => `${e.partition}:${e.eventId}`;
     for (const userId of USERS) {
-      const replayed = (await store.readEvents(appId, userId, origin(), 100_000)).map((e) => `${e.partition}:${e.position}`);
+      const replayed = (await readEvents(store, appId, userId, origin(), 100_000)).map((e) => `${e.partition}:${e.position}`);
       const want = inReplayOrder.filter((e) => receives(userId, groups.get(e.groupId)!.spans, e)).map(place);
       expect({ userId, replayed }, at()).toEqual({ userId, replayed: want });
       // Live equals replay: the store's live audience of each event names the same users.

@@ -42,7 +42,7 @@ export const liveMutants = defineMutants([
     rule: "EVT-3",
     bug: "Clears the live events queued while the replay ran instead of keeping those the replay did not send.",
     file: "subscription.ts",
-    from: "if (item) this.queue.push({ item });",
+    from: "if (item) this.enqueue(item, undefined, item === q.item ? q.bytes : bufferedSizeOf(item));",
     to: "void item;",
   },
   // --- services/subscribe-core.ts: validation, replay, ready ---
@@ -59,7 +59,7 @@ export const liveMutants = defineMutants([
     rule: "EVT-3",
     bug: "Replays only the first page of stored events (256) and then sends ready, as if one query returned everything.",
     file: "services/subscribe-core.ts",
-    from: "if (page.length < REPLAY_PAGE) break;",
+    from: "if (page.length < size) break;",
     to: "break;",
   },
   {
@@ -91,7 +91,7 @@ export const liveMutants = defineMutants([
     id: "fast-path-one-frame-per-event",
     rule: "WIRE-3",
     bug: "Caches one encoded frame per event whatever the codec, so a JSON subscriber receiving the same event as a binary one gets the binary frame (or the other way round).",
-    file: "http/subscribe-fast-path.ts",
+    file: "frames.ts",
     from: "return (cached.json ??= encodeEnvelope(0, encoder.encode(toJsonString(SubscribeResponseSchema, item))));",
     to: "return (cached.binary ??= encodeEnvelope(0, encoder.encode(toJsonString(SubscribeResponseSchema, item))));",
   },

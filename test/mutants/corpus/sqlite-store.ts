@@ -81,8 +81,8 @@ export const sqliteStoreMutants = defineMutants([
     rule: "EVT-3",
     bug: "Orders a replay page by position alone across partitions, so a page cut in the middle moves the cursor of a partition past events not yet sent.",
     file: "store/sqlite.ts",
-    from: ") ORDER BY part, event_id LIMIT ?",
-    to: ") ORDER BY event_id, part LIMIT ?",
+    from: "ORDER BY part, event_id LIMIT ?",
+    to: "ORDER BY event_id, part LIMIT ?",
   },
   {
     id: "sqlite-replay-skips-own-join",

@@ -10,7 +10,7 @@
 // there are any (ServerOptions.subscribeFastPath). The conformance suite runs against both paths.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import {
@@ -28,9 +28,7 @@ import {
   ErrorReason,
   EventService,
   SubscribeRequestSchema,
-  SubscribeResponseSchema,
   type SubscribeRequest,
-  type SubscribeResponse,
 } from "@narrowcast/gen";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth.js";
@@ -38,6 +36,7 @@ import type { Deps } from "../context.js";
 import { narrowcastError } from "../errors.js";
 import { logRpcFailure } from "../interceptors/logging.js";
 import { SubscribeSession } from "../services/subscribe-core.js";
+import { frameOf } from "../frames.js";
 import { REQUEST_ID_HEADER, requestLogger } from "../ops/request-id.js";
 
 /** Told when a stream served here ends: its error, or undefined (metrics). */
@@ -50,16 +49,6 @@ type Protocol = "connect" | "grpc" | "grpc-web";
 const PATH = `/${EventService.typeName}/${EventService.method.subscribe.name}`;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
-
-/** Enveloped bytes of a response, per codec, computed once per response object. */
-const frames = new WeakMap<SubscribeResponse, { binary?: Uint8Array; json?: Uint8Array }>();
-
-function frameOf(item: SubscribeResponse, binary: boolean): Uint8Array {
-  let cached = frames.get(item);
-  if (!cached) frames.set(item, (cached = {}));
-  if (binary) return (cached.binary ??= encodeEnvelope(0, toBinary(SubscribeResponseSchema, item)));
-  return (cached.json ??= encodeEnvelope(0, encoder.encode(toJsonString(SubscribeResponseSchema, item))));
-}
 
 interface Negotiated {
   protocol: Protocol;

@@ -4,6 +4,7 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { EventService, type SubscribeRequest, type SubscribeResponse } from "@narrowcast/gen";
 import { callerOf, type Deps } from "../context.js";
+import { messageOf } from "../frames.js";
 import { SubscribeSession } from "./subscribe-core.js";
 
 export function eventService(deps: Deps): ServiceImpl<typeof EventService> {
@@ -17,7 +18,7 @@ export function eventService(deps: Deps): ServiceImpl<typeof EventService> {
 async function* subscribe(deps: Deps, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
   const session = await SubscribeSession.open(deps, callerOf(ctx), req);
   try {
-    for await (const batch of session.replay()) yield* batch;
+    for await (const batch of session.replay()) yield* batch.map(messageOf);
     for (;;) {
       const item = await session.subscription.next(ctx.signal);
       if (!item) return;

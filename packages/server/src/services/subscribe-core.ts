@@ -9,11 +9,19 @@ import { PARTITIONS, later } from "../positions.js";
 import { durationMsOf } from "../durations.js";
 import { narrowcastError } from "../errors.js";
 import type { Caller, Deps } from "../context.js";
+import { storedEventResponse, type Outgoing } from "../frames.js";
 import type { Subscription } from "../subscription.js";
 
 const MAX_HEARTBEAT_MS = 300_000;
-/** Stored events read per replay query. */
+/** Stored events read by a replay's first query; each next query reads twice as many, up to MAX_REPLAY_PAGE. */
 export const REPLAY_PAGE = 256;
+/**
+ * Largest replay query. A page query scans every event of the reader's spans after the cursor
+ * before it keeps the first `limit` (the SQLite store cannot limit per span), so a long replay
+ * in small pages costs quadratically; growing pages keep a short resume cheap and bound a long
+ * one's memory (a page is written before the next is read).
+ */
+export const MAX_REPLAY_PAGE = 2048;
 
 function expired(): Error {
   return narrowcastError(
@@ -71,7 +79,7 @@ export class SubscribeSession {
    * `ready` comes first (at the log's head when the stream opened) and the events committed while
    * it registered follow it as live ones.
    */
-  async *replay(): AsyncGenerator<SubscribeResponse[]> {
+  async *replay(): AsyncGenerator<Outgoing[]> {
     const { appId, userId } = this.caller;
     const ready = (at: readonly number[]) => [create(SubscribeResponseSchema, { item: { case: "ready", value: { cursor: cursorOf(appId, at) } } })];
     if (!this.hasCursor) yield ready(this.after);
@@ -79,17 +87,18 @@ export class SubscribeSession {
     // behind the current one is done up to the heads at open, so its position moves there and
     // the cursors carry no position older than needed (EVT-10 judges a cursor by its oldest).
     const at = this.after.slice();
-    for (let first = true; ; first = false) {
-      const page = await this.deps.store.readEvents(appId, userId, at, REPLAY_PAGE);
+    for (let first = true, size = REPLAY_PAGE; ; first = false, size = Math.min(2 * size, MAX_REPLAY_PAGE)) {
+      const page = await this.deps.store.readEvents(appId, userId, at, size);
       if (first && this.hasCursor) await requireNotExpired(this.deps, appId, this.after);
       if (page.length) {
         yield page.map((e) => {
           for (let p = 0; p < e.partition; p++) at[p] = Math.max(at[p], this.heads[p]);
           at[e.partition] = e.position;
-          return create(SubscribeResponseSchema, { item: { case: "event", value: { ...e.event, cursor: cursorOf(appId, at) } } });
+          // Sent as stored, with the reader's cursor spliced in: no decode, no re-encode.
+          return storedEventResponse(e.payload, cursorOf(appId, at));
         });
       }
-      if (page.length < REPLAY_PAGE) break;
+      if (page.length < size) break;
     }
     // Everything up to the heads at open is replayed: live delivery goes on from there (or from
     // the replay's end, where it read further).

@@ -37,6 +37,7 @@ import {
   type NewMember,
   type PageQuery,
   type Store,
+  type ReplayedEvent,
   type StoredEvent,
   type EventTick,
   type Interest,
@@ -1133,7 +1134,7 @@ export class PostgresStore implements Store {
 
   // ---- event log ----
 
-  async readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<StoredEvent[]> {
+  async readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<ReplayedEvent[]> {
     // The events of the user's membership spans (each span's group, within the span, as the span
     // saw them: rule EVT-2; through events_by_group, at most `limit` per span) plus the user's own
     // events (through events_by_user, per partition): cost follows what the user may see, not the
@@ -1162,15 +1163,7 @@ export class PostgresStore implements Store {
        ) visible ORDER BY part, event_id LIMIT $4`,
       [appId, after, userId, limit],
     );
-    return found.map((r) => ({
-      appId,
-      partition: r.part,
-      position: r.event_id,
-      groupId: r.group_id,
-      // Replay only needs the event; the audience is informational here.
-      audience: r.audience === AUDIENCE.USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
-      event: fromBinary(EventSchema, r.payload),
-    }));
+    return found.map((r) => ({ partition: r.part, position: r.event_id, groupId: r.group_id, payload: r.payload }));
   }
 
   async readEventRange(appId: string, partition: number, from: number, to: number): Promise<StoredEvent[]> {

@@ -31,6 +31,7 @@ import {
   type NewMember,
   type PageQuery,
   type Store,
+  type ReplayedEvent,
   type StoredEvent,
   type EventTick,
   type Interest,
@@ -901,14 +902,17 @@ export class SqliteStore implements Store {
 
   // ---- event log ----
 
-  readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<StoredEvent[]> {
+  readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<ReplayedEvent[]> {
     // The events of the user's membership spans (each span's group, within the span, as the
     // span saw them: rule EVT-2) plus the user's own events: cost follows what the user may see,
     // not the app's whole log. `cur` is the cursor: one row per partition.
+    // The page is chosen and sorted by rowid, and only its rows' payloads are read (the sorter
+    // never copies payloads of the rows beyond the limit); rows come as arrays (raw mode), which
+    // costs less than an object per row.
     const rows = this.q(
       `WITH cur(part, pos) AS (VALUES ${after.map(() => "(?, ?)").join(", ")})
-       SELECT * FROM (
-         SELECT e.part, e.event_id, e.group_id, e.audience, e.user_id, e.payload
+       SELECT page.part, page.event_id, page.group_id, ev.payload FROM (
+         SELECT e.part AS part, e.event_id AS event_id, e.group_id AS group_id, e.rowid AS rid
            FROM memberships m
            JOIN groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
            JOIN cur ON cur.part = g.part
@@ -918,22 +922,16 @@ export class SqliteStore implements Store {
           WHERE m.app_id = ? AND m.user_id = ? AND (m.left_event_id IS NULL OR m.left_event_id > cur.pos)
             AND ${spanSeesEventSql("e", "m")}
          UNION ALL
-         SELECT e.part, e.event_id, e.group_id, e.audience, e.user_id, e.payload
+         SELECT e.part AS part, e.event_id AS event_id, e.group_id AS group_id, e.rowid AS rid
            FROM cur CROSS JOIN events e INDEXED BY events_by_user
           WHERE e.app_id = ? AND e.user_id = ? AND e.part = cur.part AND e.event_id > cur.pos AND e.audience = ${AUDIENCE.USER}
-       ) ORDER BY part, event_id LIMIT ?`,
-    ).all(...after.flatMap((pos, part) => [part, pos]), appId, userId, appId, userId, limit) as Row[];
-    return Promise.resolve(
-      rows.map((r) => ({
-        appId,
-        partition: r.part,
-        position: r.event_id,
-        groupId: r.group_id,
-        // Replay only needs the event; the audience is informational here.
-        audience: r.audience === AUDIENCE.USER ? { kind: "user", userId: r.user_id } : { kind: "group" },
-        event: fromBinary(EventSchema, r.payload),
-      })),
-    );
+         ORDER BY part, event_id LIMIT ?
+       ) page CROSS JOIN events ev ON ev.rowid = page.rid
+       ORDER BY page.part, page.event_id`,
+    )
+      .raw(true)
+      .all(...after.flatMap((pos, part) => [part, pos]), appId, userId, appId, userId, limit) as [number, number, string, Uint8Array][];
+    return Promise.resolve(rows.map(([partition, position, groupId, payload]) => ({ partition, position, groupId, payload })));
   }
 
   readEventRange(appId: string, partition: number, from: number, to: number): Promise<StoredEvent[]> {

@@ -99,6 +99,17 @@ export interface StoredEvent {
   membership?: MembershipChange;
 }
 
+/**
+ * A stored event as a replay reads it: where it sits and the Event's encoding as stored, with an
+ * empty cursor. The replay sends those bytes as they are (frames.ts), so they are never decoded.
+ */
+export interface ReplayedEvent {
+  partition: number;
+  position: number;
+  groupId: string;
+  payload: Uint8Array;
+}
+
 export interface JoinRequestRecord {
   userId: string;
   message: string;
@@ -367,7 +378,7 @@ export interface Store {
    * Events after `after` (one position per partition) that `userId` may see, ordered by
    * partition, then position, at most `limit` (rule EVT-3).
    */
-  readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<StoredEvent[]>;
+  readEvents(appId: string, userId: string, after: readonly number[], limit: number): Promise<ReplayedEvent[]>;
   /** The app's latest position in each partition (all zero for an unknown app). */
   latestPositions(appId: string): Promise<Positions>;
   /** latestPositions of several apps in one read (unknown apps are left out). */
