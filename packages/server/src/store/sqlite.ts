@@ -38,6 +38,7 @@ import {
   type SendContext,
   type UserRecord,
 } from "./types.js";
+import { GroupCommit } from "./group-commit.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
 import {
   AUDIENCE,
@@ -61,6 +62,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly commits: GroupCommit;
 
   constructor(options: SqliteStoreOptions) {
     if (options.dataDir === ":memory:") {
@@ -73,6 +75,7 @@ export class SqliteStore implements Store {
       this.db.pragma("synchronous = NORMAL");
     }
     this.db.pragma("foreign_keys = OFF");
+    this.commits = new GroupCommit(this.db);
   }
 
   private q(sql: string): Database.Statement {
@@ -113,7 +116,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.commits.flush();
+    this.db.close();
   }
 
   // ---- apps and users ----
@@ -631,7 +636,8 @@ export class SqliteStore implements Store {
   }
 
   appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }> {
-    return this.tx(() => {
+    // Sends are the hot write: they share commits (group-commit.ts).
+    return this.commits.run(() => {
       const { appId, groupId, senderId, now } = input;
       if (input.message.clientMessageId && input.dedupeSince !== undefined) {
         const r = this.sentRow(appId, senderId, groupId, input.message.clientMessageId);
