@@ -9,7 +9,8 @@
 //                driven by the same client loop with a request of the same encoded size; each send
 //                result is printed as a ratio to it (× echo), with the server's busy ms per RPC
 //   fanout   (b) deliveries/s to G online members (G = 100 and 1000 by default), lean reader
-//   latency  (c) send-to-delivery latency p50/p99 for each G@rate pair (default 1000@5, 100@100)
+//   latency  (c) send-to-delivery latency p50/p99 for each G@rate pair (default 1000@5, 100@100),
+//                measured after 2 s of sending at the same rate (warm-up)
 //   burst    (f) G = 100 members on the generated connect-es client, 2,000 messages as fast as
 //                accepted; streams cut with SLOW_CONSUMER resume from their cursor; deliveries/s,
 //                cuts, exactly-once check, server busy time per delivery
@@ -275,7 +276,9 @@ async function main(): Promise<void> {
       results.latency = [];
       for (const [i, pair] of settings.latencyPairs.entries()) {
         const room = await roomFor(pair.members);
-        results.latency.push(await latency(env, room, { ratePerSecond: pair.rate, seconds: settings.latencySeconds, timeoutSeconds: 30 }));
+        results.latency.push(
+          await latency(env, room, { ratePerSecond: pair.rate, seconds: settings.latencySeconds, timeoutSeconds: 30, warmupSeconds: quick ? 0.5 : 2 }),
+        );
         if (!latencyNeeds(pair.members, i + 1)) await closeRoom(pair.members);
       }
       print(

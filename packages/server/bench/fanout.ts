@@ -271,16 +271,21 @@ export interface LatencyResult {
 export async function latency(
   env: BenchEnv,
   room: FanoutRoom,
-  o: { ratePerSecond: number; seconds: number; timeoutSeconds: number },
+  o: { ratePerSecond: number; seconds: number; timeoutSeconds: number; warmupSeconds: number },
 ): Promise<LatencyResult> {
   const messages = Math.max(1, Math.round(o.ratePerSecond * o.seconds));
+  // Measured: messages sent from here on. The warm-up sends at the same rate first, so that JIT,
+  // pools and prepared statements are warm (a server's steady state, not its first second).
+  let measuredFrom = Infinity;
   const expected = room.size * messages;
   const samples: number[] = [];
   const perMessage = new Map<string, { first: number; last: number }>();
   let allDelivered!: () => void;
   const done = new Promise<void>((resolve) => (allDelivered = resolve));
   room.onDelivery = (message, at) => {
-    const ms = at - unstamp(message.customData);
+    const sentAt = unstamp(message.customData);
+    if (sentAt < measuredFrom) return;
+    const ms = at - sentAt;
     samples.push(ms);
     const m = perMessage.get(message.messageId);
     if (m) m.last = Math.max(m.last, ms);
@@ -290,13 +295,19 @@ export async function latency(
   const connection = env.connection();
   const call = await env.as(room.sender);
   const rpc: number[] = [];
-  const sends: Promise<void>[] = [];
-  const start = now();
-  for (let i = 0; i < messages; i++) {
-    await sleep(start + (i * 1000) / o.ratePerSecond - now());
-    sends.push(room.send(call, connection).then((ms) => void rpc.push(ms)));
-  }
-  await Promise.all(sends);
+  const paced = async (count: number, onRpc: (ms: number) => void) => {
+    const sends: Promise<void>[] = [];
+    const start = now();
+    for (let i = 0; i < count; i++) {
+      await sleep(start + (i * 1000) / o.ratePerSecond - now());
+      sends.push(room.send(call, connection).then(onRpc));
+    }
+    await Promise.all(sends);
+  };
+  await paced(Math.round(o.ratePerSecond * o.warmupSeconds), () => {});
+  await sleep(200);
+  measuredFrom = now();
+  await paced(messages, (ms) => void rpc.push(ms));
   await within(done, o.timeoutSeconds * 1000);
   room.onDelivery = () => {};
   env.release(connection);
