@@ -77,6 +77,8 @@ export interface Connection {
   active: number;
   /** Shutdown asked this connection to close once its open requests are done. */
   draining: boolean;
+  /** HTTP/1.1 responses not yet finished: a drain makes those not yet sent say "Connection: close". */
+  readonly responses: Set<http.ServerResponse>;
   timer?: NodeJS.Timeout;
 }
 
@@ -98,7 +100,7 @@ export class Connections {
 
   /** A socket was accepted: it must send a first byte in time. */
   accept(socket: net.Socket): Connection {
-    const conn: Connection = { socket, active: 0, draining: false };
+    const conn: Connection = { socket, active: 0, draining: false, responses: new Set() };
     this.all.add(conn);
     this.bySocket.set(socket, conn);
     socket.on("close", () => {
@@ -144,10 +146,12 @@ export class Connections {
     conn.active++;
     // A connection being drained takes no further requests: Node sends "Connection: close".
     if (conn.draining) res.shouldKeepAlive = false;
+    conn.responses.add(res);
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
+      conn.responses.delete(res);
       conn.active--;
       if (conn.active > 0) return;
       // Node's keepAliveTimeout closes the idle connection; a drained one closes now.

@@ -66,7 +66,10 @@ export async function drain(server: net.Server, connections: Connections, drainT
         if (conn.active === 0) conn.socket.destroy();
       }, NOTICE_MS).unref();
     }
-    // A busy HTTP/1.1 connection closes after its last response (Connections.onRequest).
+    // A busy HTTP/1.1 connection closes after its last response (Connections.onRequest). Its
+    // responses not yet under way say "Connection: close", so that its client does not send the
+    // next request into a closing socket (EPIPE, which clients report as Internal).
+    for (const res of conn.responses) if (!res.headersSent) res.shouldKeepAlive = false;
   }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<boolean>((resolve) => {
