@@ -363,3 +363,43 @@ function recordStatements(store: SqliteStore, log: { sql: string; args: unknown[
     return proxy;
   }) as typeof db.prepare;
 }
+
+describe("SqliteStore: group commit", () => {
+  it("sends issued together share a commit, and one that fails rolls back alone (no half-stored message)", async () => {
+    const dir = tempDir();
+    const store = await openStore(dir);
+    await seedApp(store, ["a", "b", "c"]);
+    await seedGroup(store, "g", ["a", "b"]);
+    // Issued in one turn of the event loop, so they run in one transaction, each in a savepoint.
+    // The second fails after its first writes (c is no member: not_member while writing the
+    // audience), the third before any (no such group).
+    const results = await Promise.allSettled([send(store, "g", "a"), send(store, "g", "a", ["b", "c"]), send(store, "nope", "a"), send(store, "g", "a", ["b"])]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+    const seqs = results.flatMap((r) => (r.status === "fulfilled" ? [Number(r.value.message.seq)] : []));
+    expect(seqs).toEqual([1, 2]);
+    const db = inspect(dir);
+    try {
+      expect(count(db, "messages")).toBe(2);
+      // Only the stored targeted message (b and its sender) has audience rows.
+      expect(count(db, "message_audience")).toBe(2);
+      expect((db.prepare("SELECT last_seq FROM groups WHERE group_id = 'g'").get() as { last_seq: number }).last_seq).toBe(2);
+      expect((await store.conversation(APP, "g", "b"))?.unreadCount).toBe(2);
+    } finally {
+      db.close();
+      await store.close();
+    }
+  });
+
+  it("close() commits what is queued", async () => {
+    const dir = tempDir();
+    const store = await openStore(dir);
+    await seedApp(store, ["a", "b"]);
+    await seedGroup(store, "g", ["a", "b"]);
+    const sent = send(store, "g", "a");
+    await store.close();
+    expect(Number((await sent).message.seq)).toBe(1);
+    const reopened = await openStore(dir);
+    expect((await reopened.conversation(APP, "g", "b"))?.unreadCount).toBe(1);
+    await reopened.close();
+  });
+});
