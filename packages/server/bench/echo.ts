@@ -10,7 +10,7 @@
 //   service EchoService { rpc Echo(EchoRequest) returns (EchoResponse); }
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create, createFileRegistry, type Message } from "@bufbuild/protobuf";
+import { create, createFileRegistry, toBinary, type Message } from "@bufbuild/protobuf";
 import type { GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -48,20 +48,11 @@ export const EchoService = required(registry.getService("bench.v1.EchoService"),
   echo: { methodKind: "unary"; input: typeof EchoRequestSchema; output: typeof EchoResponseSchema };
 }>;
 
-/** Bytes of a varint. */
-function varintLength(n: number): number {
-  let length = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    length++;
-  }
-  return length;
-}
-
-/** A payload whose EchoRequest encodes to exactly `encodedBytes` (tag, length, bytes), or as near as can be. */
+/** A payload whose EchoRequest encodes to exactly `encodedBytes`, or as near as can be (measured by encoding it). */
 export function echoPayload(encodedBytes: number): Uint8Array {
+  const encoded = (n: number) => toBinary(EchoRequestSchema, create(EchoRequestSchema, { payload: new Uint8Array(n) })).length;
   let n = Math.max(0, encodedBytes - 2);
-  while (n > 0 && 1 + varintLength(n) + n > encodedBytes) n--;
+  while (n > 0 && encoded(n) > encodedBytes) n--;
   return new Uint8Array(n).fill(0x78);
 }
 

@@ -22,11 +22,6 @@ export class EncodedResponse {
   get message(): SubscribeResponse {
     return (this.decoded ??= fromBinary(SubscribeResponseSchema, this.frame.subarray(5)));
   }
-
-  /** Encoded size of the message, without the envelope. */
-  get size(): number {
-    return this.frame.length - 5;
-  }
 }
 
 /** What a Subscribe stream sends: a message object, or one already encoded. */
