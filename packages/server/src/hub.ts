@@ -43,10 +43,17 @@ export interface HubOptions {
 
 interface UserState {
   appId: string;
+  userId: string;
   subs: Set<Subscription>;
   groups: Set<string>;
   /** Membership changes seen while the group list loads, re-applied on top of it. */
   pending: ((groups: Set<string>) => void)[] | undefined;
+  /**
+   * Settles when the group list is loaded and indexed (and the bus follows it): a second stream
+   * of the user opening meanwhile waits for it too, or it would be ready before its groups' live
+   * events reach it, and an event committed after its replay would be lost (EVT-3).
+   */
+  loaded: Promise<void>;
 }
 
 export class Hub {
@@ -144,12 +151,22 @@ export class Hub {
     this.sequencer.startAfter(appId, latest);
     const sub = new Subscription(appId, userId, this.bufferBytes, this.observer);
     const k = key(appId, userId);
-    let state = this.users.get(k);
-    if (state) {
-      state.subs.add(sub);
+    const existing = this.users.get(k);
+    if (existing) {
+      existing.subs.add(sub);
+      await this.settle(existing.loaded, sub);
       return sub;
     }
-    state = { appId, subs: new Set([sub]), groups: new Set(), pending: [] };
+    let loaded!: { resolve: () => void; reject: (err: unknown) => void };
+    const state: UserState = {
+      appId,
+      userId,
+      subs: new Set([sub]),
+      groups: new Set(),
+      pending: [],
+      loaded: new Promise((resolve, reject) => (loaded = { resolve, reject })),
+    };
+    state.loaded.catch(() => {}); // each opener handles it (settle)
     this.users.set(k, state);
     let app = this.apps.get(appId);
     if (!app) {
@@ -157,22 +174,37 @@ export class Hub {
       this.interest?.followApp(appId);
     }
     app.users.add(userId);
+    this.load(state, k, app).then(loaded.resolve, (err: unknown) => {
+      // Every stream waiting on it fails (settle); a later open loads afresh.
+      this.drop(k, state);
+      loaded.reject(err);
+    });
+    await this.settle(state.loaded, sub);
+    return sub;
+  }
+
+  /** Waits for the user's state to load; if it fails, this stream fails with it. */
+  private async settle(loaded: Promise<void>, sub: Subscription): Promise<void> {
     try {
-      const groups = await this.store.listUserGroups(appId, userId);
-      if (this.users.get(k) !== state) return sub;
-      for (const g of groups) state.groups.add(g.groupId);
-      for (const change of state.pending ?? []) change(state.groups);
-      state.pending = undefined;
-      const followed = this.groups.size;
-      for (const g of state.groups) this.indexAdd(appId, g, userId);
-      // Events that are not stored (online-only) reach this node only once its new follows are in
-      // effect: wait for that (briefly: a bus that is down must not hold the stream back).
-      if (this.interest && (this.groups.size > followed || app.users.size === 1)) await settledWithin(this.interest, 1000);
+      await loaded;
     } catch (err) {
       this.close(sub);
       throw err;
     }
-    return sub;
+  }
+
+  /** Loads a user's groups into the index, then waits (briefly) for the bus to follow them. */
+  private async load(state: UserState, k: string, app: { users: Set<string> }): Promise<void> {
+    const groups = await this.store.listUserGroups(state.appId, state.userId);
+    if (this.users.get(k) !== state) return;
+    for (const g of groups) state.groups.add(g.groupId);
+    for (const change of state.pending ?? []) change(state.groups);
+    state.pending = undefined;
+    const followed = this.groups.size;
+    for (const g of state.groups) this.indexAdd(state.appId, g, state.userId);
+    // Events that are not stored (online-only) reach this node only once its new follows are in
+    // effect: wait for that (briefly: a bus that is down must not hold the stream back).
+    if (this.interest && (this.groups.size > followed || app.users.size === 1)) await settledWithin(this.interest, 1000);
   }
 
   close(sub: Subscription): void {
@@ -180,15 +212,21 @@ export class Hub {
     const state = this.users.get(k);
     sub.dispose();
     if (!state || !state.subs.delete(sub) || state.subs.size > 0) return;
+    this.drop(k, state);
+  }
+
+  /** Removes a user's state and index entries (no stream of theirs is left, or it failed to load). */
+  private drop(k: string, state: UserState): void {
+    if (this.users.get(k) !== state) return;
     this.users.delete(k);
-    for (const g of state.groups) this.indexRemove(sub.appId, g, sub.userId);
-    const app = this.apps.get(sub.appId);
-    app?.users.delete(sub.userId);
+    for (const g of state.groups) this.indexRemove(state.appId, g, state.userId);
+    const app = this.apps.get(state.appId);
+    app?.users.delete(state.userId);
     if (app && app.users.size === 0) {
       // No stream of the app is left here: stop following it; a later stream starts afresh.
-      this.apps.delete(sub.appId);
-      this.interest?.unfollowApp(sub.appId);
-      this.sequencer.forget(sub.appId);
+      this.apps.delete(state.appId);
+      this.interest?.unfollowApp(state.appId);
+      this.sequencer.forget(state.appId);
     }
   }
 

@@ -68,4 +68,23 @@ describe.each([
     expect(kinds).toEqual(["ready", "messageReceived", "messageReceived"]);
     bob.close();
   });
+
+  it.each(PROTOCOLS)("a second stream of the user, opened while the first registers, gets the next live event (%s)", async (protocol) => {
+    const app = await AppFixture.create(server, protocol, { users: ["alice", "bob"] });
+    const g = await app.group(GroupType.WORK, "alice", ["bob"]);
+    const gate = gated.arm();
+    const first = app.user("bob").subscribe();
+    await gate.inside;
+    // The second device registers while the first stream's group list is still loading: it must
+    // not be ready before bob's groups are indexed, or the next message would pass it by.
+    const second = app.user("bob").subscribe();
+    setTimeout(gate.release, 200);
+    const phone = await second;
+    await app.user("alice").send(g, "to both devices");
+    await phone.waitFor(isMessage("to both devices"));
+    const laptop = await first;
+    await laptop.waitFor(isMessage("to both devices"));
+    phone.close();
+    laptop.close();
+  });
 });
