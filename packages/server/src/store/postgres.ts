@@ -92,8 +92,23 @@ function parseInt8(text: string): number {
   return n;
 }
 
+/**
+ * Statement names by text: a named statement is parsed and planned once per pooled connection,
+ * then only bound and executed (the PostgreSQL server shares this machine's cores with the node).
+ * Texts built per call (a VALUES list per cursor length) are few, but the map is bounded anyway:
+ * beyond it a statement runs unnamed, as before.
+ */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_STATEMENTS = 500;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) statementNames.set(text, (name = `nc${statementNames.size}`));
+  return name;
+}
+
 async function rows(db: Db, text: string, values: unknown[] = []): Promise<Row[]> {
-  return (await db.query({ text, values, types: TYPES })).rows as Row[];
+  return (await db.query({ name: statementName(text), text, values, types: TYPES })).rows as Row[];
 }
 
 async function row(db: Db, text: string, values: unknown[] = []): Promise<Row | undefined> {
