@@ -190,7 +190,17 @@ const recalledMessage: Message = create(MessageSchema, {
   recall: { recalledBy: "alice", recallTime: time },
 });
 
-const messageFixtures = [ordinaryMessage, targetedMessage, onlineOnlyMessage, recalledMessage];
+const editedMessage: Message = create(MessageSchema, {
+  groupId: "grp.work-1",
+  seq: 41n,
+  messageId: "m-41",
+  senderId: "bob",
+  serverTime: time,
+  elements: [allElements[0]],
+  edit: { editCount: 2, editTime: time },
+});
+
+const messageFixtures = [ordinaryMessage, targetedMessage, onlineOnlyMessage, recalledMessage, editedMessage];
 
 const eventFixtures: Event[] = [
   create(EventSchema, { cursor: "c1", time, payload: { case: "messageReceived", value: { message: targetedMessage } } }),
@@ -217,10 +227,11 @@ const eventFixtures: Event[] = [
   }),
   create(EventSchema, { cursor: "c5", time, payload: { case: "memberLeft", value: { groupId: "grp.work-1", userId: "erin", removedBy: "alice" } } }),
   create(EventSchema, { cursor: "c6", time, payload: { case: "groupDismissed", value: { groupId: "grp.work-1" } } }),
+  create(EventSchema, { cursor: "c7", time, payload: { case: "messageEdited", value: { message: editedMessage } } }),
 ];
 
 describe("round trips of the main messages (binary and JSON)", () => {
-  it("Message: ordinary with every element kind, targeted, online-only, recalled", () => {
+  it("Message: ordinary with every element kind, targeted, online-only, recalled, edited", () => {
     const kinds = new Set(allElements.map((element) => element.element.case));
     expect([...kinds].sort()).toEqual(MessageElementSchema.oneofs[0].fields.map((f) => f.localName).sort());
     expect(fieldsSetByNone(MessageSchema, messageFixtures)).toEqual([]);
@@ -339,6 +350,7 @@ describe("round trips of the main messages (binary and JSON)", () => {
       sendRatePerGroup: 40,
       sendRatePerGroupBound: 80,
       recallWindow: durationFromMs(120_000),
+      editWindow: durationFromMs(86_400_000),
       idempotencyWindow: durationFromMs(86_400_000),
       eventRetention: durationFromMs(604_800_000),
       messageRetention: durationFromMs(1000),
@@ -532,9 +544,9 @@ describe("the spec checks detect a broken spec", () => {
   });
 
   it("a row for an RPC that does not exist", () => {
-    const broken = mutate(/^(\| MessageService\.GetMessage \|)/m, "| MessageService.EditMessage | unary | — | MSG-1 | TOKEN_MISSING |\n$1");
+    const broken = mutate(/^(\| MessageService\.GetMessage \|)/m, "| MessageService.ForwardMessage | unary | — | MSG-1 | TOKEN_MISSING |\n$1");
     expect(checkRpcTable(broken, services, ErrorReasonSchema)).toContain(
-      "RPC table lists MessageService.EditMessage, which the generated services do not have",
+      "RPC table lists MessageService.ForwardMessage, which the generated services do not have",
     );
   });
 

@@ -21,6 +21,16 @@ export function isRecallOf(messageId: string): (e: Event) => boolean {
   return (e) => e.payload.case === "messageRecalled" && e.payload.value.messageId === messageId;
 }
 
+/** The message of a MessageEdited event (the message after the edit), or undefined. */
+export function editedMessage(e: Event): Message | undefined {
+  return e.payload.case === "messageEdited" ? e.payload.value.message : undefined;
+}
+
+/** Matches MessageEdited of the message with this ID. */
+export function isEditOf(messageId: string): (e: Event) => boolean {
+  return (e) => editedMessage(e)?.messageId === messageId;
+}
+
 /** Matches MemberJoined of the user into the group. */
 export function isJoined(groupId: string, userId: string): (e: Event) => boolean {
   return (e) => e.payload.case === "memberJoined" && e.payload.value.groupId === groupId && e.payload.value.member?.userId === userId;
@@ -45,6 +55,7 @@ export function isConversationUpdate(groupId: string): (e: Event) => boolean {
 export function groupOf(e: Event): string {
   switch (e.payload.case) {
     case "messageReceived":
+    case "messageEdited":
       return e.payload.value.message?.groupId ?? "";
     case "conversationUpdated":
       return e.payload.value.conversation?.groupId ?? "";
@@ -63,9 +74,9 @@ export function isIn(groupId: string): (e: Event) => boolean {
   return (e) => groupOf(e) === groupId;
 }
 
-/** Matches any event that mentions the message ID anywhere (received or recalled). */
+/** Matches any event that mentions the message ID anywhere (received, edited or recalled). */
 export function concernsMessage(messageId: string): (e: Event) => boolean {
-  return (e) => isMessage(messageId)(e) || isRecallOf(messageId)(e);
+  return (e) => isMessage(messageId)(e) || isEditOf(messageId)(e) || isRecallOf(messageId)(e);
 }
 
 /** One-line rendering of a message: seq, ID, sender, targeting and text. */
@@ -74,6 +85,7 @@ export function describeMessage(m: Message | undefined): string {
   const parts = [`seq=${m.seq}`, `id=${m.messageId}`, `sender=${JSON.stringify(m.senderId)}`];
   if (m.receiverIds.length > 0) parts.push(`receivers=${JSON.stringify(m.receiverIds)}`);
   if (m.recall) parts.push("recalled");
+  if (m.edit) parts.push(`edited×${m.edit.editCount}`);
   const text = m.elements.map((el) => (el.element.case === "text" ? el.element.value.text : el.element.case ?? "?")).join("|");
   if (text) parts.push(`text=${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`);
   return `{${parts.join(" ")}}`;

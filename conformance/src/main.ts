@@ -36,6 +36,7 @@ interface CliOptions {
   timeoutMs: number;
   quiet?: boolean;
   recallWindow?: number;
+  editWindow?: number;
   rateLimit?: number;
   eventRetention?: number;
   subscriberBufferBytes?: number;
@@ -105,6 +106,7 @@ function buildProgram(): Command {
     // What the operator configured on the server under test (the suite cannot change it): cases use
     // the values to reach each limit, and srv-declares-settings checks ServerInfo declares the same.
     .option("--recall-window <seconds>", "the server's recall window (MSG-11); default the reference 120", positiveNumber)
+    .option("--edit-window <seconds>", "the server's edit window (EDT-2); default the reference 86400", positiveNumber)
     .option("--rate-limit <n>", "the server's sends per second per group on one node (MSG-5); default the reference 40", positiveNumber)
     .option("--event-retention <seconds>", "the server's event retention (EVT-10); default the reference 604800 (7 days)", positiveNumber)
     .option("--subscriber-buffer-bytes <bytes>", "bytes of events (binary encoding) a Subscribe stream may queue before SLOW_CONSUMER (EVT-6); default the reference 4194304 (4 MiB)", positiveNumber)
@@ -184,6 +186,7 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
     timeoutMs: opts.timeoutMs,
     settings: {
       recallWindowSeconds: opts.recallWindow,
+      editWindowSeconds: opts.editWindow,
       sendRatePerGroup: opts.rateLimit,
       eventRetentionSeconds: opts.eventRetention,
       subscriberBufferBytes: opts.subscriberBufferBytes,

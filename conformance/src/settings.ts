@@ -6,6 +6,8 @@
 export interface ServerSettings {
   /** The sender's recall window in seconds (MSG-11; reference 120). */
   recallWindowSeconds: number;
+  /** The sender's edit window in seconds (EDT-2; reference 86,400). */
+  editWindowSeconds: number;
   /** Sends accepted per second per group on one node (MSG-5; reference 40). */
   sendRatePerGroup: number;
   /** How long events stay replayable, in seconds (EVT-10; reference 7 days). */
@@ -19,6 +21,7 @@ export interface ServerSettings {
 
 export const specDefaultSettings: Readonly<ServerSettings> = {
   recallWindowSeconds: 120,
+  editWindowSeconds: 86_400,
   sendRatePerGroup: 40,
   eventRetentionSeconds: 7 * 86_400,
   subscriberBufferBytes: 4 * 1024 * 1024,

@@ -256,6 +256,8 @@ describe("against the reference server", () => {
           cliFilter,
           "--recall-window",
           String(selfTestSettings.recallWindowSeconds),
+          "--edit-window",
+          String(selfTestSettings.editWindowSeconds),
           "--event-retention",
           String(selfTestSettings.eventRetentionSeconds),
           "--subscriber-buffer-bytes",

@@ -1,5 +1,5 @@
 // Server options the self tests start the reference server with, and the settings the suite is
-// told (its --recall-window, --rate-limit, --event-retention and --subscriber-buffer-bytes flags).
+// told (its --recall-window, --edit-window, --rate-limit, --event-retention and --subscriber-buffer-bytes flags).
 import { GroupType } from "@narrowcast/gen";
 import type { ServerOptions } from "@narrowcast/server";
 import type { ServerSettings } from "../src/settings.js";
@@ -8,7 +8,8 @@ import type { ServerSettings } from "../src/settings.js";
  * Small limits so the cases that need them run instead of skipping: CURSOR_EXPIRED (EVT-10) needs
  * a short event retention (8 s, so that on a loaded machine the cursors other cases resume from
  * stay younger than it; evt-cursor-expired needs at most 10 s), RECALL_WINDOW_EXPIRED (MSG-11) a short recall window (4 s: recalls
- * within it must still succeed on a loaded machine), SLOW_CONSUMER (EVT-6) a small subscriber
+ * within it must still succeed on a loaded machine), EDIT_WINDOW_EXPIRED (EDT-2) likewise a short
+ * edit window (4 s), SLOW_CONSUMER (EVT-6) a small subscriber
  * buffer, GROUP_FULL (GRP-13) a small group type, and GRP-14 a small member-event threshold.
  * Shared with self-postgres.test.ts and the mutant runner (test/mutants).
  */
@@ -16,6 +17,7 @@ export const selfTestOptions = {
   eventRetentionSeconds: 8,
   eventPruneIntervalMs: 500,
   recallWindowSeconds: 4,
+  editWindowSeconds: 4,
   subscriberBufferBytes: 512 * 1024,
   groupLimits: { [GroupType.PUBLIC]: { maxMembers: 12 }, [GroupType.COMMUNITY]: { memberEventsMaxMembers: 5 } },
 } satisfies Partial<ServerOptions>;
@@ -23,6 +25,7 @@ export const selfTestOptions = {
 /** What the suite is told about a server started with selfTestOptions. */
 export const selfTestSettings: ServerSettings = {
   recallWindowSeconds: selfTestOptions.recallWindowSeconds,
+  editWindowSeconds: selfTestOptions.editWindowSeconds,
   sendRatePerGroup: 40,
   eventRetentionSeconds: selfTestOptions.eventRetentionSeconds,
   subscriberBufferBytes: selfTestOptions.subscriberBufferBytes,

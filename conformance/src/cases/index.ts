@@ -3,6 +3,7 @@ import type { ConformanceCase } from "../case.js";
 import { admCases } from "./adm.js";
 import { authCases } from "./auth.js";
 import { cnvCases } from "./cnv.js";
+import { edtCases } from "./edt.js";
 import { errCases } from "./err.js";
 import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
@@ -24,6 +25,7 @@ export const allCases: readonly ConformanceCase[] = [
   ...admCases,
   ...grpCases,
   ...msgCases,
+  ...edtCases,
   ...pagCases,
   ...tgtCases,
   ...unrCases,

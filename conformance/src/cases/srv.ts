@@ -66,7 +66,7 @@ export const srvCases = [
       );
       check(first.sendRatePerGroup > 0, "send_rate_per_group is not positive", "> 0", String(first.sendRatePerGroup));
       check(first.sendRatePerGroupBound >= first.sendRatePerGroup, "send_rate_per_group_bound is below the rate", `>= ${first.sendRatePerGroup}`, String(first.sendRatePerGroupBound));
-      for (const [field, d] of [["recall_window", first.recallWindow], ["event_retention", first.eventRetention]] as const) {
+      for (const [field, d] of [["recall_window", first.recallWindow], ["edit_window", first.editWindow], ["event_retention", first.eventRetention]] as const) {
         const ms = durationMs(d);
         check(ms !== undefined && ms > 0, `${field} is not a positive duration`, "set, > 0", String(ms));
       }
@@ -76,23 +76,25 @@ export const srvCases = [
   }),
   defineCase({
     id: "srv-declares-settings",
-    rules: ["SRV-1", "MSG-5", "MSG-11", "EVT-10"],
+    rules: ["SRV-1", "MSG-5", "MSG-11", "EDT-2", "EVT-10"],
     requirement:
-      "ServerInfo declares the recall window, send rate and event retention the operator configured (what the suite was told with --recall-window, --rate-limit and --event-retention; the spec's reference values by default).",
+      "ServerInfo declares the recall and edit windows, send rate and event retention the operator configured (what the suite was told with --recall-window, --edit-window, --rate-limit and --event-retention; the spec's reference values by default).",
     async run(ctx) {
       const info = await ctx.serverInfo();
       const told = ctx.settings;
       const declared = {
         "recall_window (s)": (durationMs(info.recallWindow) ?? 0) / 1000,
+        "edit_window (s)": (durationMs(info.editWindow) ?? 0) / 1000,
         send_rate_per_group: info.sendRatePerGroup,
         "event_retention (s)": (durationMs(info.eventRetention) ?? 0) / 1000,
       };
       const expected = {
         "recall_window (s)": told.recallWindowSeconds,
+        "edit_window (s)": told.editWindowSeconds,
         send_rate_per_group: told.sendRatePerGroup,
         "event_retention (s)": told.eventRetentionSeconds,
       };
-      expectEqual(declared, expected, "ServerInfo vs. the configuration the suite was told (--recall-window, --rate-limit, --event-retention)");
+      expectEqual(declared, expected, "ServerInfo vs. the configuration the suite was told (--recall-window, --edit-window, --rate-limit, --event-retention)");
     },
   }),
 ];

@@ -331,6 +331,24 @@ admin
 
 // ---- user commands -------------------------------------------------------------------
 
+/** The content flags of `send` and `edit`: the text (words or --text), then a custom element. */
+interface ContentFlags {
+  text?: string;
+  custom?: string;
+}
+
+function contentElements(words: string[], opts: ContentFlags): ElementInit[] {
+  const elements: ElementInit[] = [];
+  const text = opts.text ?? words.join(" ");
+  if (text !== "") {
+    elements.push({ text });
+  }
+  if (opts.custom !== undefined) {
+    elements.push({ custom: { data: opts.custom } });
+  }
+  return elements;
+}
+
 program
   .command("send")
   .description("send a message; --to makes it a targeted message only those members see")
@@ -368,15 +386,7 @@ program
       },
       command: Command,
     ) => {
-      const elements: ElementInit[] = [];
-      const text = opts.text ?? words.join(" ");
-      if (text !== "") {
-        elements.push({ text });
-      }
-      if (opts.custom !== undefined) {
-        elements.push({ custom: { data: opts.custom } });
-      }
-      const draft = createMessage(elements, {
+      const draft = createMessage(contentElements(words, opts), {
         receiverList: opts.to,
         atUserList: [...(opts.at ?? []), ...(opts.atAll ? [AT_ALL] : [])],
       });
@@ -527,6 +537,21 @@ program
     await withUser(command, async (client) => {
       const message = await client.recallMessage(opts.group, opts.message);
       print(command, `Recalled ${formatMessage(message)}`, jsonOf(MessageSchema, message));
+    });
+  });
+
+program
+  .command("edit")
+  .description("edit a message you sent: replace its text / custom element (receivers and mentions stay)")
+  .requiredOption("--group <groupId>", "the group")
+  .requiredOption("--message <messageId>", "the message ID")
+  .argument("[words...]", "the new text (or use --text)")
+  .option("--text <text>", "text element")
+  .option("--custom <data>", "custom element with this data")
+  .action(async (words: string[], opts: ContentFlags & { group: string; message: string }, command: Command) => {
+    await withUser(command, async (client) => {
+      const message = await client.editMessage(opts.group, opts.message, { elements: contentElements(words, opts) });
+      print(command, `Edited ${formatMessage(message)}`, jsonOf(MessageSchema, message));
     });
   });
 

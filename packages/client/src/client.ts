@@ -15,6 +15,8 @@ import type { MessageDraft } from "./builders.js";
 import { NarrowcastError, localError, required } from "./errors.js";
 import { EventStream } from "./event-stream.js";
 import type { ClientEvent, ClientEventMap, ClientEventType } from "./events.js";
+import { toEditMessageRequest } from "./edit-request.js";
+import type { EditContent } from "./edit-request.js";
 import { refuseWhenClosed } from "./lifecycle.js";
 import {
   toConversation,
@@ -36,7 +38,7 @@ import { toSendMessageRequest } from "./send-request.js";
 import type { SendOptions } from "./send-request.js";
 import { createServiceClient } from "./service-client.js";
 import type { ConnectionOptions, TransportFactory } from "./transport.js";
-import { checkSendMessageRequest } from "./validate.js";
+import { checkEditMessageRequest, checkSendMessageRequest } from "./validate.js";
 
 /** Options of `createClient`. */
 export interface ClientOptions extends ConnectionOptions {
@@ -126,6 +128,17 @@ export interface NarrowcastClient {
    */
   messages(groupId: string, options?: ListMessagesOptions): AsyncIterableIterator<Message>;
   recallMessage(groupId: string, messageId: string): Promise<Message>;
+  /**
+   * Replaces the elements and custom data of a message this user sent, within the server's edit
+   * window (`getServerInfo().editWindow`; rules EDT-1 to EDT-6). `content` is a string (one text
+   * element), a builder's draft, or `{ elements, customData }` (see EditContent). Receivers,
+   * mentions and every other field stay as sent (rule DRV-1). Content the server would certainly
+   * reject (empty, invalid element, too large, missing IDs) fails before any network call, as
+   * for sends. Not retried: an edit has no idempotency key, and a repeated one would count twice.
+   * Resolves to the message as edited, with `edit` set (`editCount`, `editTime`); the users who
+   * may see it get a "messageEdited" event.
+   */
+  editMessage(groupId: string, messageId: string, content: EditContent): Promise<Message>;
 
   /** One page of this user's conversations, most recently active first (rule CNV-1). */
   listConversations(options?: PageOptions): Promise<Page<Conversation>>;
@@ -299,6 +312,12 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
     },
     async recallMessage(groupId, messageId) {
       const response = await services.messages.recallMessage({ groupId, messageId });
+      return toMessage(required(response.message, "message"));
+    },
+    async editMessage(groupId, messageId, content) {
+      const request = toEditMessageRequest(groupId, messageId, content);
+      checkEditMessageRequest(request);
+      const response = await services.messages.editMessage(request);
       return toMessage(required(response.message, "message"));
     },
 

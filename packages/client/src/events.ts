@@ -22,6 +22,17 @@ export interface MessageReceivedEvent extends StoredEventBase {
   message: Message;
 }
 
+/**
+ * A message this user can see was edited (rules EDT-3, EDT-4): `message` is the message as the
+ * edit left it — new elements and custom data, `edit` set, everything else as sent. Replace the
+ * shown message that has the same `messageId`. A MessageEdited replayed after the message was
+ * recalled carries the recalled message (no content, `recall` set).
+ */
+export interface MessageEditedEvent extends StoredEventBase {
+  type: "messageEdited";
+  message: Message;
+}
+
 /** A message this user could see was recalled (rule MSG-11). */
 export interface MessageRecalledEvent extends StoredEventBase {
   type: "messageRecalled";
@@ -101,6 +112,7 @@ export interface ErrorEvent {
 export interface ClientEventMap {
   messageReceived: MessageReceivedEvent;
   messageRecalled: MessageRecalledEvent;
+  messageEdited: MessageEditedEvent;
   conversationChanged: ConversationChangedEvent;
   memberJoined: MemberJoinedEvent;
   memberLeft: MemberLeftEvent;
@@ -134,6 +146,11 @@ export function toClientEvent(event: Event): ClientEvent | undefined {
       const { groupId, messageId, seq, recall } = fromProto(MessageRecalledSchema, payload.value);
       return { ...base, type: "messageRecalled", groupId, messageId, seq, recall };
     }
+    case "messageEdited":
+      if (!payload.value.message) {
+        return undefined;
+      }
+      return { ...base, type: "messageEdited", message: toMessage(payload.value.message) };
     case "conversationUpdated":
       if (!payload.value.conversation) {
         return undefined;

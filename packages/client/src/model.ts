@@ -19,13 +19,18 @@ export type Message = Plain<pb.Message>;
 /** One element of a message body: `{ case: "text", value: { text } }`, … */
 export type MessageElement = Plain<pb.MessageElement>;
 export type RecallInfo = Plain<pb.RecallInfo>;
+/** Set on a message once its sender edited it (rule EDT-3): `editCount` (1 after the first edit) and `editTime`. */
+export type EditInfo = Plain<pb.EditInfo>;
 /** One viewer's view of a group conversation (unread count, last message, read position). */
 export type Conversation = Plain<pb.Conversation>;
 export type Group = Plain<pb.Group>;
 export type GroupMember = Plain<pb.GroupMember>;
 /** A pending application to join a PUBLIC group (rule GRP-3). */
 export type JoinRequest = Plain<pb.JoinRequest>;
-/** What the server declares about itself (rule SRV-1); durations as `{ seconds, nanos }`. */
+/**
+ * What the server declares about itself (rule SRV-1); durations as `{ seconds, nanos }`, e.g.
+ * `recallWindow`, `editWindow`.
+ */
 export type ServerInfo = Plain<pb.ServerInfo>;
 /** An app (tenant); `secret` is set only by createApp and rotateAppSecret. */
 export type App = Plain<admin.App>;

@@ -45,6 +45,7 @@ export type {
   Message,
   MessageElement,
   RecallInfo,
+  EditInfo,
   Conversation,
   Group,
   GroupMember,
@@ -58,7 +59,15 @@ export type { Plain } from "./convert.js";
 export type { AdminClientOptions, AdminSendOptions, NarrowcastAdminClient } from "./admin.js";
 export type { SendOptions, PriorityInit } from "./send-request.js";
 export { toSendMessageRequest } from "./send-request.js";
-export { checkSendMessageRequest, MAX_RECEIVERS, MAX_MENTIONS, MAX_MESSAGE_BYTES } from "./validate.js";
+export type { EditContent } from "./edit-request.js";
+export { toEditMessageRequest } from "./edit-request.js";
+export {
+  checkSendMessageRequest,
+  checkEditMessageRequest,
+  MAX_RECEIVERS,
+  MAX_MENTIONS,
+  MAX_MESSAGE_BYTES,
+} from "./validate.js";
 export type { RetryOptions } from "./retry.js";
 export type { BackoffOptions } from "./backoff.js";
 export type { TokenSource } from "./auth.js";
@@ -69,6 +78,7 @@ export type {
   ClientEventType,
   MessageReceivedEvent,
   MessageRecalledEvent,
+  MessageEditedEvent,
   ConversationChangedEvent,
   MemberJoinedEvent,
   MemberLeftEvent,

@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { MessageSchema } from "@narrowcast/gen";
-import type { SendMessageRequest } from "@narrowcast/gen";
+import type { EditMessageRequest, MessageElement, SendMessageRequest } from "@narrowcast/gen";
 import { localError } from "./errors.js";
 import { Reason } from "./reasons.js";
 
@@ -19,13 +19,7 @@ const ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/; // GRP-8
  * type, the sender's own ID) are left to the server.
  */
 export function checkSendMessageRequest(req: SendMessageRequest): void {
-  if (!ID_PATTERN.test(req.groupId)) {
-    throw localError(
-      Reason.FIELD_INVALID,
-      "group_id",
-      req.groupId === "" ? "group_id is required" : "group_id must be 1 to 64 characters of [A-Za-z0-9_.@-]",
-    );
-  }
+  checkGroupId(req.groupId);
   // Count code points, the most lenient reading of "characters": never reject what a server accepts.
   if ([...req.clientMessageId].length > MAX_CLIENT_MESSAGE_ID_LENGTH) {
     throw localError(
@@ -34,26 +28,7 @@ export function checkSendMessageRequest(req: SendMessageRequest): void {
       `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID_LENGTH} characters`,
     );
   }
-  if (req.elements.length === 0) {
-    throw localError(Reason.EMPTY_MESSAGE, "elements", "a message needs at least one element");
-  }
-  req.elements.forEach((element, i) => {
-    const kind = element.element;
-    if (kind.case === undefined) {
-      throw localError(Reason.INVALID_ELEMENT, `elements[${i}]`, "element has no kind set");
-    }
-    if (kind.case === "text" && kind.value.text === "") {
-      throw localError(Reason.INVALID_ELEMENT, `elements[${i}]`, "text element is empty");
-    }
-  });
-  const size = toBinary(MessageSchema, create(MessageSchema, { elements: req.elements, customData: req.customData })).length;
-  if (size > MAX_MESSAGE_BYTES) {
-    throw localError(
-      Reason.MESSAGE_TOO_LARGE,
-      "elements",
-      `message is ${size} bytes, more than ${MAX_MESSAGE_BYTES}`,
-    );
-  }
+  checkContent(req.elements, req.customData);
   const targeted = req.receiverIds.length > 0;
   if (targeted && (req.mentionedUserIds.length > 0 || req.mentionAll)) {
     throw localError(
@@ -80,6 +55,56 @@ export function checkSendMessageRequest(req: SendMessageRequest): void {
       Reason.MENTION_LIST_TOO_LONG,
       "mentioned_user_ids",
       `${mentions} users mentioned, at most ${MAX_MENTIONS}`,
+    );
+  }
+}
+
+/**
+ * Rejects an EditMessage request that the server would certainly reject, like
+ * `checkSendMessageRequest`: the new content passes the same checks as a send's (rule EDT-3),
+ * in EditMessage's order of checks (rule EDT-6: FIELD_INVALID, then EMPTY_MESSAGE /
+ * INVALID_ELEMENT, then MESSAGE_TOO_LARGE). Who may edit, the edit window and recall need
+ * server state and are left to the server.
+ */
+export function checkEditMessageRequest(req: EditMessageRequest): void {
+  checkGroupId(req.groupId);
+  // Message IDs are assigned by the server and opaque to clients: only a missing one is sure to fail.
+  if (req.messageId === "") {
+    throw localError(Reason.FIELD_INVALID, "message_id", "message_id is required");
+  }
+  checkContent(req.elements, req.customData);
+}
+
+function checkGroupId(groupId: string): void {
+  if (!ID_PATTERN.test(groupId)) {
+    throw localError(
+      Reason.FIELD_INVALID,
+      "group_id",
+      groupId === "" ? "group_id is required" : "group_id must be 1 to 64 characters of [A-Za-z0-9_.@-]",
+    );
+  }
+}
+
+/** The checks of a message body, shared by sends and edits (rules MSG-3, MSG-4). */
+function checkContent(elements: readonly MessageElement[], customData: Uint8Array): void {
+  if (elements.length === 0) {
+    throw localError(Reason.EMPTY_MESSAGE, "elements", "a message needs at least one element");
+  }
+  elements.forEach((element, i) => {
+    const kind = element.element;
+    if (kind.case === undefined) {
+      throw localError(Reason.INVALID_ELEMENT, `elements[${i}]`, "element has no kind set");
+    }
+    if (kind.case === "text" && kind.value.text === "") {
+      throw localError(Reason.INVALID_ELEMENT, `elements[${i}]`, "text element is empty");
+    }
+  });
+  const size = toBinary(MessageSchema, create(MessageSchema, { elements: [...elements], customData })).length;
+  if (size > MAX_MESSAGE_BYTES) {
+    throw localError(
+      Reason.MESSAGE_TOO_LARGE,
+      "elements",
+      `message is ${size} bytes, more than ${MAX_MESSAGE_BYTES}`,
     );
   }
 }

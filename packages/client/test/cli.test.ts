@@ -198,6 +198,40 @@ describe("narrowcast CLI", { timeout: 60_000 }, () => {
     expect(recalled).toMatchObject({ messageId: sent.messageId, recall: { recalledBy: "alice" } });
   });
 
+  it("edit: prints the edited message, marked (edited) in readable output and in tail", async () => {
+    const asAlice = { NARROWCAST_TOKEN: tokens.alice };
+    const bob = new Tail(tokens.bob, false);
+    try {
+      await bob.until((l) => l.startsWith("Listening"));
+      const sent = await json(["send", "--group", "team", "--text", "teh plan"], asAlice);
+      const edited = await json(["edit", "--group", "team", "--message", sent.messageId, "--text", "the plan"], asAlice);
+      expect(edited).toMatchObject({
+        messageId: sent.messageId,
+        seq: sent.seq,
+        senderId: "alice",
+        elements: [{ text: { text: "the plan" } }],
+        edit: { editCount: 1, editTime: expect.any(String) },
+      });
+
+      const readable = await run(["edit", "--group", "team", "--message", sent.messageId, "the", "final", "plan"], asAlice);
+      expect(readable.stderr).toBe("");
+      expect(readable.stdout).toMatch(/^Edited team #\d+ alice: the final plan \(edited\)\n$/);
+      const line = await bob.until((l) => l.startsWith("edited") && l.includes("the final plan"));
+      expect(line).toMatch(/^edited +team #\d+ alice: the final plan \(edited\)$/);
+
+      const [notMine, empty] = await Promise.all([
+        run(["edit", "--group", "team", "--message", sent.messageId, "--text", "mine now"], { NARROWCAST_TOKEN: tokens.bob }),
+        run(["edit", "--group", "team", "--message", sent.messageId, "--json"], asAlice),
+      ]);
+      expect(notMine.code).toBe(1);
+      expect(notMine.stderr).toMatch(/EDIT_NOT_ALLOWED.*\(field message_id\)/);
+      expect(empty.code).toBe(1);
+      expect(JSON.parse(empty.stderr)).toMatchObject({ error: { reason: "EMPTY_MESSAGE", field: "elements", local: true } });
+    } finally {
+      expect(await bob.interrupt()).toBe(0);
+    }
+  });
+
   it("list commands print one page and the way to the next; --all follows every token", async () => {
     const withApp = { NARROWCAST_APP: appId };
     // Independent commands run side by side: each spawn costs a Node.js start-up.

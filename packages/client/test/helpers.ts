@@ -79,6 +79,7 @@ export class Recorder {
     const types = [
       "messageReceived",
       "messageRecalled",
+      "messageEdited",
       "conversationChanged",
       "memberJoined",
       "memberLeft",

@@ -9,6 +9,8 @@ import type { RateLimiter } from "./rate-limit.js";
 
 export interface Limits {
   recallWindowMs: number;
+  /** How long after sending a sender may edit (rule EDT-2). */
+  editWindowMs: number;
   heartbeatSeconds: number;
   maxMessageBytes: number;
   maxReceivers: number;

@@ -53,6 +53,8 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.CURSOR_EXPIRED]: Code.OutOfRange,
   [ErrorReason.GROUP_FULL]: Code.FailedPrecondition,
   [ErrorReason.BACKEND_UNAVAILABLE]: Code.Unavailable,
+  [ErrorReason.EDIT_NOT_ALLOWED]: Code.PermissionDenied,
+  [ErrorReason.EDIT_WINDOW_EXPIRED]: Code.FailedPrecondition,
 };
 
 /**

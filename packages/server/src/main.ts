@@ -26,6 +26,9 @@ const program = new Command()
     new Option("--recall-window <seconds>", "sender's recall window").env("NARROWCAST_RECALL_WINDOW").default("120").argParser(Number),
   )
   .addOption(
+    new Option("--edit-window <seconds>", "sender's edit window (rule EDT-2)").env("NARROWCAST_EDIT_WINDOW").default("86400").argParser(Number),
+  )
+  .addOption(
     new Option("--event-retention <seconds>", "how long stored events stay replayable from a cursor (rule EVT-10)")
       .env("NARROWCAST_EVENT_RETENTION")
       .default("604800")
@@ -143,6 +146,7 @@ const server = await startServer({
   dataDir: opts.dataDir,
   adminKey: opts.adminKey,
   recallWindowSeconds: opts.recallWindow,
+  editWindowSeconds: opts.editWindow,
   eventRetentionSeconds: Number(opts.eventRetention),
   groupLimits: opts.maxGroupMembers,
   rateLimitPerSecond: opts.rateLimit,

@@ -61,6 +61,8 @@ export interface ServerOptions extends ConnectionLimitOptions {
   adminKey?: string;
   /** The sender's recall window in seconds (rule MSG-11); default 120. */
   recallWindowSeconds?: number;
+  /** How long after sending a sender may edit its message, in seconds (rule EDT-2); default 86,400. */
+  editWindowSeconds?: number;
   /** Sends per second per group (rule MSG-5); default 40. */
   rateLimitPerSecond?: number;
   /**
@@ -154,6 +156,7 @@ function positiveInteger(value: number, name: string): number {
 function limitsOf(options: ServerOptions): Limits {
   return {
     recallWindowMs: (options.recallWindowSeconds ?? 120) * 1000,
+    editWindowMs: (options.editWindowSeconds ?? 86_400) * 1000,
     heartbeatSeconds: options.heartbeatSeconds ?? 15,
     maxMessageBytes: 12 * 1024,
     maxReceivers: 50,

@@ -56,6 +56,7 @@ function groupOfEvent(e: Event): string {
   const p = e.payload;
   switch (p.case) {
     case "messageReceived":
+    case "messageEdited":
       return p.value.message?.groupId ?? "";
     case "conversationUpdated":
       return p.value.conversation?.groupId ?? "";

@@ -18,7 +18,7 @@ import {
   maySee,
   messageAudience,
   receives,
-  recallAudience,
+  derivedAudience,
   type AudienceCode,
   type CountedMessage,
   type EventFacts,
@@ -193,7 +193,7 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       (m as { recalled?: boolean }).recalled = true;
       trail.push(`recall ${groupId} seq ${m.seq}`);
       const { event } = await store.recallMessage(appId, groupId, m.messageId, "", now());
-      record(groupId, event, recallAudience(m.receiverIds.length > 0, g.type), { target: m }, liveOf(event, g));
+      record(groupId, event, derivedAudience(m.receiverIds.length > 0, g.type), { target: m }, liveOf(event, g));
     },
     async read() {
       const [groupId, g] = rnd.pick([...groups]);

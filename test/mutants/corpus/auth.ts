@@ -65,7 +65,7 @@ export const authMutants = defineMutants([
     rule: "MSG-5",
     bug: "Keys the send rate's bucket by app instead of by group.",
     file: "services/messaging.ts",
-    from: "const bucket = `${appId}\\u0000${group.groupId}`;",
+    from: "const bucket = `${appId}\\u0000${groupId}`;",
     to: "const bucket = `${appId}`;",
   },
 ]);

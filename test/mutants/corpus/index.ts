@@ -1,10 +1,11 @@
 // The mutant corpus: every list, in one array. IDs are unique (checked by corpus.test.ts).
 import type { Mutant } from "../types.js";
 import { authMutants } from "./auth.js";
+import { editMutants } from "./edits.js";
 import { liveMutants } from "./live.js";
 import { postgresStoreMutants } from "./postgres-store.js";
 import { ruleMutants } from "./rules.js";
 import { serviceMutants } from "./services.js";
 import { sqliteStoreMutants } from "./sqlite-store.js";
 
-export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];
+export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];

@@ -126,8 +126,8 @@ export const postgresStoreMutants = defineMutants([
     rule: "TGT-4",
     bug: "Picks the recall's audience from the row's `recalled` column instead of `targeted`, so a targeted message's recall goes to every member whose history holds it.",
     file: "store/postgres.ts",
-    from: "recallAudience(r.targeted as boolean, g.type)",
-    to: "recallAudience(r.recalled as boolean, g.type)",
+    from: "derivedAudience(r.targeted as boolean, g.type)",
+    to: "derivedAudience(r.recalled as boolean, g.type)",
     backend: "postgres",
   },
   {
@@ -189,8 +189,8 @@ export const postgresStoreMutants = defineMutants([
     rule: "MSG-11",
     bug: "Rewrites the logged MessageReceived of a recalled message at the position numbered like its seq instead of at its event ID, so replay still shows the recalled content.",
     file: "store/postgres.ts",
-    from: "        appId,\n        r.event_id,\n        toBinary(EventSchema, original),",
-    to: "        appId,\n        r.seq,\n        toBinary(EventSchema, original),",
+    from: 'await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND part = $2 AND event_id = $3", [appId, g.part, r.event_id]);',
+    to: 'await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND part = $2 AND event_id = $3", [appId, g.part, r.seq]);',
     backend: "postgres",
   },
   {

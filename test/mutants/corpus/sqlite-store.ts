@@ -121,8 +121,8 @@ export const sqliteStoreMutants = defineMutants([
     rule: "TGT-4",
     bug: "Picks the recall's audience from the row's `recalled` column instead of `targeted`, so a targeted message's recall goes to every member whose history holds it.",
     file: "store/sqlite.ts",
-    from: "recallAudience(!!r.targeted, g.type)",
-    to: "recallAudience(!!r.recalled, g.type)",
+    from: "derivedAudience(!!r.targeted, g.type)",
+    to: "derivedAudience(!!r.recalled, g.type)",
   },
   {
     id: "sqlite-history-has-more-inclusive",
@@ -185,8 +185,8 @@ export const sqliteStoreMutants = defineMutants([
     rule: "MSG-11",
     bug: "Rewrites the logged MessageReceived of a recalled message at the position numbered like its seq instead of at its event ID, so replay still shows the recalled content.",
     file: "store/sqlite.ts",
-    from: "        g.part,\n        r.event_id,",
-    to: "        g.part,\n        r.seq,",
+    from: '.all(appId, g.part, r.event_id) as Row[];',
+    to: '.all(appId, g.part, r.seq) as Row[];',
   },
   {
     id: "sqlite-last-message-floor-in-meeting",

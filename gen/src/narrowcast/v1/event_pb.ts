@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/event.proto.
  */
 export const file_narrowcast_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIqoDCgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIAEIJCgdwYXlsb2FkIjoKD01lc3NhZ2VSZWNlaXZlZBInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIm8KD01lc3NhZ2VSZWNhbGxlZBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIpCgZyZWNhbGwYBCABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8iSAoTQ29udmVyc2F0aW9uVXBkYXRlZBIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJeCgxNZW1iZXJKb2luZWQSEAoIZ3JvdXBfaWQYASABKAkSKgoGbWVtYmVyGAIgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIQCghhZGRlZF9ieRgDIAEoCSJDCgpNZW1iZXJMZWZ0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCSIiCg5Hcm91cERpc21pc3NlZBIQCghncm91cF9pZBgBIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
+  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIuIDCgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIABI2Cg5tZXNzYWdlX2VkaXRlZBgJIAEoCzIcLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVkaXRlZEgAQgkKB3BheWxvYWQiOgoPTWVzc2FnZVJlY2VpdmVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UibwoPTWVzc2FnZVJlY2FsbGVkEhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSCwoDc2VxGAMgASgDEikKBnJlY2FsbBgEIAEoCzIZLm5hcnJvd2Nhc3QudjEuUmVjYWxsSW5mbyI4Cg1NZXNzYWdlRWRpdGVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiSAoTQ29udmVyc2F0aW9uVXBkYXRlZBIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJeCgxNZW1iZXJKb2luZWQSEAoIZ3JvdXBfaWQYASABKAkSKgoGbWVtYmVyGAIgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIQCghhZGRlZF9ieRgDIAEoCSJDCgpNZW1iZXJMZWZ0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCSIiCg5Hcm91cERpc21pc3NlZBIQCghncm91cF9pZBgBIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
 
 /**
  * Event is something that happened which a subscriber may see (rule EVT-2). Events reach every
@@ -100,6 +100,14 @@ export type Event = Message<"narrowcast.v1.Event"> & {
      */
     value: GroupDismissed;
     case: "groupDismissed";
+  } | {
+    /**
+     * A message the subscriber could see was edited (rule EDT-4).
+     *
+     * @generated from field: narrowcast.v1.MessageEdited message_edited = 9;
+     */
+    value: MessageEdited;
+    case: "messageEdited";
   } | { case: undefined; value?: undefined };
 };
 
@@ -175,6 +183,28 @@ export const MessageRecalledSchema: GenMessage<MessageRecalled> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_event, 2);
 
 /**
+ * MessageEdited carries a message after an edit. It reaches the users who may see the message
+ * when it is edited, and nobody else (rules EVT-2, DRV-1).
+ *
+ * @generated from message narrowcast.v1.MessageEdited
+ */
+export type MessageEdited = Message<"narrowcast.v1.MessageEdited"> & {
+  /**
+   * The message after the edit, exactly as history and GetMessage return it then.
+   *
+   * @generated from field: narrowcast.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.MessageEdited.
+ * Use `create(MessageEditedSchema)` to create a new message.
+ */
+export const MessageEditedSchema: GenMessage<MessageEdited> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_event, 3);
+
+/**
  * ConversationUpdated carries the subscriber's new view of a conversation.
  *
  * @generated from message narrowcast.v1.ConversationUpdated
@@ -193,7 +223,7 @@ export type ConversationUpdated = Message<"narrowcast.v1.ConversationUpdated"> &
  * Use `create(ConversationUpdatedSchema)` to create a new message.
  */
 export const ConversationUpdatedSchema: GenMessage<ConversationUpdated> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 3);
+  messageDesc(file_narrowcast_v1_event, 4);
 
 /**
  * MemberJoined says a user became a member of a group.
@@ -229,7 +259,7 @@ export type MemberJoined = Message<"narrowcast.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 4);
+  messageDesc(file_narrowcast_v1_event, 5);
 
 /**
  * MemberLeft says a user stopped being a member of a group.
@@ -264,7 +294,7 @@ export type MemberLeft = Message<"narrowcast.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 5);
+  messageDesc(file_narrowcast_v1_event, 6);
 
 /**
  * GroupDismissed says a group no longer exists.
@@ -285,5 +315,5 @@ export type GroupDismissed = Message<"narrowcast.v1.GroupDismissed"> & {
  * Use `create(GroupDismissedSchema)` to create a new message.
  */
 export const GroupDismissedSchema: GenMessage<GroupDismissed> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 6);
+  messageDesc(file_narrowcast_v1_event, 7);
 

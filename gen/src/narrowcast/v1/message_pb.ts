@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message.proto.
  */
 export const file_narrowcast_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEizAQKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mb0oECAgQCVIIdGFyZ2V0ZWQiUgoKUmVjYWxsSW5mbxITCgtyZWNhbGxlZF9ieRgBIAEoCRIvCgtyZWNhbGxfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoPT2ZmbGluZVB1c2hJbmZvEg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCWV4dGVuc2lvbhgDIAEoCSKxAgoOTWVzc2FnZUVsZW1lbnQSKgoEdGV4dBgBIAEoCzIaLm5hcnJvd2Nhc3QudjEuVGV4dEVsZW1lbnRIABIuCgZjdXN0b20YAiABKAsyHC5uYXJyb3djYXN0LnYxLkN1c3RvbUVsZW1lbnRIABIsCgVpbWFnZRgDIAEoCzIbLm5hcnJvd2Nhc3QudjEuSW1hZ2VFbGVtZW50SAASKgoEZmlsZRgEIAEoCzIaLm5hcnJvd2Nhc3QudjEuRmlsZUVsZW1lbnRIABIyCghsb2NhdGlvbhgFIAEoCzIeLm5hcnJvd2Nhc3QudjEuTG9jYXRpb25FbGVtZW50SAASKgoEZmFjZRgGIAEoCzIaLm5hcnJvd2Nhc3QudjEuRmFjZUVsZW1lbnRIAEIJCgdlbGVtZW50IhsKC1RleHRFbGVtZW50EgwKBHRleHQYASABKAkiRQoNQ3VzdG9tRWxlbWVudBIMCgRkYXRhGAEgASgMEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCWV4dGVuc2lvbhgDIAEoCSJlCgxJbWFnZUVsZW1lbnQSCwoDdXJsGAEgASgJEg0KBXdpZHRoGAIgASgFEg4KBmhlaWdodBgDIAEoBRISCgpzaXplX2J5dGVzGAQgASgDEhUKDXRodW1ibmFpbF91cmwYBSABKAkiQQoLRmlsZUVsZW1lbnQSCwoDdXJsGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgDIksKD0xvY2F0aW9uRWxlbWVudBITCgtkZXNjcmlwdGlvbhgBIAEoCRIQCghsYXRpdHVkZRgCIAEoARIRCglsb25naXR1ZGUYAyABKAEiKgoLRmFjZUVsZW1lbnQSDQoFaW5kZXgYASABKAUSDAoEZGF0YRgCIAEoDCqFAQoPTWVzc2FnZVByaW9yaXR5EiAKHE1FU1NBR0VfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIZChVNRVNTQUdFX1BSSU9SSVRZX0hJR0gQARIbChdNRVNTQUdFX1BSSU9SSVRZX05PUk1BTBACEhgKFE1FU1NBR0VfUFJJT1JJVFlfTE9XEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEi8wQKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mb0oECAgQCVIIdGFyZ2V0ZWQiTQoIRWRpdEluZm8SEgoKZWRpdF9jb3VudBgBIAEoBRItCgllZGl0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKClJlY2FsbEluZm8SEwoLcmVjYWxsZWRfYnkYASABKAkSLwoLcmVjYWxsX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKD09mZmxpbmVQdXNoSW5mbxINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkisQIKDk1lc3NhZ2VFbGVtZW50EioKBHRleHQYASABKAsyGi5uYXJyb3djYXN0LnYxLlRleHRFbGVtZW50SAASLgoGY3VzdG9tGAIgASgLMhwubmFycm93Y2FzdC52MS5DdXN0b21FbGVtZW50SAASLAoFaW1hZ2UYAyABKAsyGy5uYXJyb3djYXN0LnYxLkltYWdlRWxlbWVudEgAEioKBGZpbGUYBCABKAsyGi5uYXJyb3djYXN0LnYxLkZpbGVFbGVtZW50SAASMgoIbG9jYXRpb24YBSABKAsyHi5uYXJyb3djYXN0LnYxLkxvY2F0aW9uRWxlbWVudEgAEioKBGZhY2UYBiABKAsyGi5uYXJyb3djYXN0LnYxLkZhY2VFbGVtZW50SABCCQoHZWxlbWVudCIbCgtUZXh0RWxlbWVudBIMCgR0ZXh0GAEgASgJIkUKDUN1c3RvbUVsZW1lbnQSDAoEZGF0YRgBIAEoDBITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkiZQoMSW1hZ2VFbGVtZW50EgsKA3VybBgBIAEoCRINCgV3aWR0aBgCIAEoBRIOCgZoZWlnaHQYAyABKAUSEgoKc2l6ZV9ieXRlcxgEIAEoAxIVCg10aHVtYm5haWxfdXJsGAUgASgJIkEKC0ZpbGVFbGVtZW50EgsKA3VybBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAyJLCg9Mb2NhdGlvbkVsZW1lbnQSEwoLZGVzY3JpcHRpb24YASABKAkSEAoIbGF0aXR1ZGUYAiABKAESEQoJbG9uZ2l0dWRlGAMgASgBIioKC0ZhY2VFbGVtZW50Eg0KBWluZGV4GAEgASgFEgwKBGRhdGEYAiABKAwqhQEKD01lc3NhZ2VQcmlvcml0eRIgChxNRVNTQUdFX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASGQoVTUVTU0FHRV9QUklPUklUWV9ISUdIEAESGwoXTUVTU0FHRV9QUklPUklUWV9OT1JNQUwQAhIYChRNRVNTQUdFX1BSSU9SSVRZX0xPVxADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A Message is one message stored in (or delivered live to) a group conversation.
@@ -158,6 +158,13 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
    * @generated from field: narrowcast.v1.OfflinePushInfo offline_push_info = 19;
    */
   offlinePushInfo?: OfflinePushInfo | undefined;
+
+  /**
+   * Set once the message has been edited (rule EDT-3); absent otherwise. Recall keeps it.
+   *
+   * @generated from field: narrowcast.v1.EditInfo edit = 20;
+   */
+  edit?: EditInfo | undefined;
 };
 
 /**
@@ -166,6 +173,34 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_message, 0);
+
+/**
+ * EditInfo records how often and when a message was last edited (rule EDT-3).
+ *
+ * @generated from message narrowcast.v1.EditInfo
+ */
+export type EditInfo = Message$1<"narrowcast.v1.EditInfo"> & {
+  /**
+   * How many times the sender edited the message; at least 1 when set.
+   *
+   * @generated from field: int32 edit_count = 1;
+   */
+  editCount: number;
+
+  /**
+   * When the message was last edited.
+   *
+   * @generated from field: google.protobuf.Timestamp edit_time = 2;
+   */
+  editTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.EditInfo.
+ * Use `create(EditInfoSchema)` to create a new message.
+ */
+export const EditInfoSchema: GenMessage<EditInfo> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message, 1);
 
 /**
  * RecallInfo records who recalled a message and when (rule MSG-11).
@@ -194,7 +229,7 @@ export type RecallInfo = Message$1<"narrowcast.v1.RecallInfo"> & {
  * Use `create(RecallInfoSchema)` to create a new message.
  */
 export const RecallInfoSchema: GenMessage<RecallInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 1);
+  messageDesc(file_narrowcast_v1_message, 2);
 
 /**
  * OfflinePushInfo carries hints for a push notification to offline receivers.
@@ -229,7 +264,7 @@ export type OfflinePushInfo = Message$1<"narrowcast.v1.OfflinePushInfo"> & {
  * Use `create(OfflinePushInfoSchema)` to create a new message.
  */
 export const OfflinePushInfoSchema: GenMessage<OfflinePushInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 2);
+  messageDesc(file_narrowcast_v1_message, 3);
 
 /**
  * MessageElement is one part of a message body (rule MSG-3).
@@ -298,7 +333,7 @@ export type MessageElement = Message$1<"narrowcast.v1.MessageElement"> & {
  * Use `create(MessageElementSchema)` to create a new message.
  */
 export const MessageElementSchema: GenMessage<MessageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 3);
+  messageDesc(file_narrowcast_v1_message, 4);
 
 /**
  * TextElement is plain text.
@@ -319,7 +354,7 @@ export type TextElement = Message$1<"narrowcast.v1.TextElement"> & {
  * Use `create(TextElementSchema)` to create a new message.
  */
 export const TextElementSchema: GenMessage<TextElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 4);
+  messageDesc(file_narrowcast_v1_message, 5);
 
 /**
  * CustomElement carries application-defined data that Narrowcast does not interpret.
@@ -354,7 +389,7 @@ export type CustomElement = Message$1<"narrowcast.v1.CustomElement"> & {
  * Use `create(CustomElementSchema)` to create a new message.
  */
 export const CustomElementSchema: GenMessage<CustomElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 5);
+  messageDesc(file_narrowcast_v1_message, 6);
 
 /**
  * ImageElement references an image stored elsewhere (Narrowcast stores no media).
@@ -403,7 +438,7 @@ export type ImageElement = Message$1<"narrowcast.v1.ImageElement"> & {
  * Use `create(ImageElementSchema)` to create a new message.
  */
 export const ImageElementSchema: GenMessage<ImageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 6);
+  messageDesc(file_narrowcast_v1_message, 7);
 
 /**
  * FileElement references a file stored elsewhere.
@@ -438,7 +473,7 @@ export type FileElement = Message$1<"narrowcast.v1.FileElement"> & {
  * Use `create(FileElementSchema)` to create a new message.
  */
 export const FileElementSchema: GenMessage<FileElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 7);
+  messageDesc(file_narrowcast_v1_message, 8);
 
 /**
  * LocationElement is a point on the map.
@@ -473,7 +508,7 @@ export type LocationElement = Message$1<"narrowcast.v1.LocationElement"> & {
  * Use `create(LocationElementSchema)` to create a new message.
  */
 export const LocationElementSchema: GenMessage<LocationElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 8);
+  messageDesc(file_narrowcast_v1_message, 9);
 
 /**
  * FaceElement is a sticker or emoji from an app-defined set.
@@ -501,7 +536,7 @@ export type FaceElement = Message$1<"narrowcast.v1.FaceElement"> & {
  * Use `create(FaceElementSchema)` to create a new message.
  */
 export const FaceElementSchema: GenMessage<FaceElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 9);
+  messageDesc(file_narrowcast_v1_message, 10);
 
 /**
  * MessagePriority is the sender's delivery priority (rule MSG-7).

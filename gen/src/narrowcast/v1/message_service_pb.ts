@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message_service.proto.
  */
 export const file_narrowcast_v1_message_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLKAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm9KBAgEEAVSC3JlY2VpdmVyX2lkIj4KE1NlbmRNZXNzYWdlUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSI5ChFHZXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIj0KEkdldE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIpwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhcKCmJlZm9yZV9zZXEYBCABKANIAIgBARIWCglhZnRlcl9zZXEYBSABKANIAYgBAUINCgtfYmVmb3JlX3NlcUIMCgpfYWZ0ZXJfc2VxIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlMvgCCg5NZXNzYWdlU2VydmljZRJUCgtTZW5kTWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElYKCkdldE1lc3NhZ2USIC5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiEubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJcCgxMaXN0TWVzc2FnZXMSIi5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESWgoNUmVjYWxsTWVzc2FnZRIjLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z", [file_narrowcast_v1_message]);
+  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLKAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm9KBAgEEAVSC3JlY2VpdmVyX2lkIj4KE1NlbmRNZXNzYWdlUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSI5ChFHZXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIj0KEkdldE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIpwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhcKCmJlZm9yZV9zZXEYBCABKANIAIgBARIWCglhZnRlcl9zZXEYBSABKANIAYgBAUINCgtfYmVmb3JlX3NlcUIMCgpfYWZ0ZXJfc2VxIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIoABChJFZGl0TWVzc2FnZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIvCghlbGVtZW50cxgDIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSEwoLY3VzdG9tX2RhdGEYBCABKAwiPgoTRWRpdE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlMs4DCg5NZXNzYWdlU2VydmljZRJUCgtTZW5kTWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElYKCkdldE1lc3NhZ2USIC5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiEubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJcCgxMaXN0TWVzc2FnZXMSIi5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESWgoNUmVjYWxsTWVzc2FnZRIjLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZRJUCgtFZGl0TWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5FZGl0TWVzc2FnZVJlc3BvbnNlYgZwcm90bzM", [file_narrowcast_v1_message]);
 
 /**
  * SendMessageRequest is a message to send. A non-empty `receiver_ids` makes it a targeted group
@@ -332,6 +332,71 @@ export const RecallMessageResponseSchema: GenMessage<RecallMessageResponse> = /*
   messageDesc(file_narrowcast_v1_message_service, 7);
 
 /**
+ * EditMessageRequest names the message to edit and carries its new content. It has no field for
+ * receivers, mentions or flags: an edit cannot change who sees the message (rule DRV-1).
+ *
+ * @generated from message narrowcast.v1.EditMessageRequest
+ */
+export type EditMessageRequest = Message<"narrowcast.v1.EditMessageRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message to edit.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * The new body, replacing every element; checked like a send's (rules MSG-3, MSG-4).
+   *
+   * @generated from field: repeated narrowcast.v1.MessageElement elements = 3;
+   */
+  elements: MessageElement[];
+
+  /**
+   * The new application data, replacing the old; counted with `elements` against the size limit
+   * (rule MSG-4).
+   *
+   * @generated from field: bytes custom_data = 4;
+   */
+  customData: Uint8Array;
+};
+
+/**
+ * Describes the message narrowcast.v1.EditMessageRequest.
+ * Use `create(EditMessageRequestSchema)` to create a new message.
+ */
+export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 8);
+
+/**
+ * EditMessageResponse returns the edited message.
+ *
+ * @generated from message narrowcast.v1.EditMessageResponse
+ */
+export type EditMessageResponse = Message<"narrowcast.v1.EditMessageResponse"> & {
+  /**
+   * The message after the edit, as history now returns it, with `edit` set.
+   *
+   * @generated from field: narrowcast.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.EditMessageResponse.
+ * Use `create(EditMessageResponseSchema)` to create a new message.
+ */
+export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 9);
+
+/**
  * MessageService sends, reads and recalls group messages. Every RPC needs a user token
  * (rule AUTH-1); the caller must be a current member of the group (rule AUTH-5).
  *
@@ -382,6 +447,18 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof RecallMessageRequestSchema;
     output: typeof RecallMessageResponseSchema;
+  },
+  /**
+   * Edits a message: the sender replaces its elements and custom data within the edit window;
+   * the users who may see it are told (rules EDT-1 to EDT-6). Its audience, receivers and
+   * mentions never change (rule DRV-1).
+   *
+   * @generated from rpc narrowcast.v1.MessageService.EditMessage
+   */
+  editMessage: {
+    methodKind: "unary";
+    input: typeof EditMessageRequestSchema;
+    output: typeof EditMessageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_narrowcast_v1_message_service, 0);

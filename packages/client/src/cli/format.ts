@@ -28,11 +28,14 @@ export function formatElement(element: MessageElement): string {
   }
 }
 
-/** e.g. `g1 #3 alice → bob, carol: hello` or `g1 #4 alice: hi @bob [high]`. */
+/**
+ * e.g. `g1 #3 alice → bob, carol: hello`, `g1 #4 alice: hi @bob [high]` or `g1 #5 alice: fixed (edited)`.
+ * A recalled message shows only "(recalled)": its content, edited or not, is gone.
+ */
 export function formatMessage(m: Message): string {
   const sender = m.senderId || "(system)";
   const audience = isTargeted(m) ? ` → ${m.receiverIds.join(", ")}` : "";
-  const body = m.recall ? "(recalled)" : m.elements.map(formatElement).join(" ");
+  const body = m.recall ? "(recalled)" : m.elements.map(formatElement).join(" ") + (m.edit ? " (edited)" : "");
   const mentions = [...m.mentionedUserIds.map((id) => `@${id}`), ...(m.mentionAll ? ["@all"] : [])];
   const flags = [
     m.onlineOnly ? "online only" : "",
@@ -81,6 +84,8 @@ export function formatEvent(event: ClientEvent): string {
       return `message      ${formatMessage(event.message)}`;
     case "messageRecalled":
       return `recalled     ${event.groupId} #${event.seq} by ${event.recall?.recalledBy || "(system)"}`;
+    case "messageEdited":
+      return `edited       ${formatMessage(event.message)}`;
     case "conversationChanged":
       return `conversation ${formatConversation(event.conversation)}`;
     case "memberJoined":

@@ -26,10 +26,11 @@ export function messageAudience(targeted: boolean): AudienceCode {
 }
 
 /**
- * MessageRecalled (EVT-2, VIS-1): the users who may see the message at recall time. In MEETING
- * groups there is no history floor (VIS-3), so a re-joined member of the audience gets it too.
+ * An event derived from a message — MessageRecalled, MessageEdited (EVT-2, DRV-1): the users who
+ * may see the message when it happens (VIS-1). In MEETING groups there is no history floor
+ * (VIS-3), so a re-joined member of the audience gets it too.
  */
-export function recallAudience(targeted: boolean, type: GroupType): AudienceCode {
+export function derivedAudience(targeted: boolean, type: GroupType): AudienceCode {
   const floor = historyFloorApplies(type);
   if (targeted) return floor ? AUDIENCE.TARGETED : AUDIENCE.TARGETED_ALL;
   return floor ? AUDIENCE.HISTORY : AUDIENCE.GROUP;

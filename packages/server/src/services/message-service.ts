@@ -1,4 +1,4 @@
-// MessageService: send, fetch by ID, history pages, recall (rules MSG-n, TGT-n, GRP-6, GRP-7).
+// MessageService: send, fetch by ID, history pages, recall, edit (rules MSG-n, TGT-n, EDT-n, GRP-6, GRP-7).
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ErrorReason, GroupType, MessageService, type ListMessagesRequest } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
@@ -7,6 +7,7 @@ import { MESSAGE_SIZES, decodePageToken, encodePageToken, pageSizeOf, type PageS
 import { historyFloor } from "../rules/index.js";
 import { requireGroup, requireMember, seqBound, visibleTo } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
+import { editMessage } from "./editing.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listMessages.name}`;
 
@@ -84,6 +85,10 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
     async recallMessage(req, ctx) {
       const { appId, userId } = callerOf(ctx);
       return { message: await recallMessage(deps, appId, req.groupId, req.messageId, userId) };
+    },
+
+    async editMessage(req, ctx) {
+      return { message: await editMessage(deps, callerOf(ctx), req) };
     },
   };
 }

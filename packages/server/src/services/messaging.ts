@@ -11,6 +11,7 @@ import {
   MessagePriority,
   MessageSchema,
   type Message,
+  type MessageElement,
   type SendMessageRequest,
 } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
@@ -28,17 +29,12 @@ export interface Sender {
 
 const MAX_CLIENT_MESSAGE_ID = 128;
 
-/** Stateless checks of a send request (first part of the spec's order of checks). */
-export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessageRequest): string[] {
-  requireId(req.groupId, "group_id");
-  if (req.clientMessageId.length > MAX_CLIENT_MESSAGE_ID) {
-    throw fieldInvalid("client_message_id", `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID} characters`);
-  }
-  if (!(req.priority in MessagePriority)) throw fieldInvalid("priority", "unknown priority");
-  if (req.elements.length === 0) {
+/** Rules MSG-3 and MSG-4: a message body (of a send, or of an edit, EDT-3). */
+export function validateContent(deps: Deps, elements: MessageElement[], customData: Uint8Array): void {
+  if (elements.length === 0) {
     throw narrowcastError(ErrorReason.EMPTY_MESSAGE, "a message needs at least one element", { field: "elements" });
   }
-  req.elements.forEach((el, i) => {
+  elements.forEach((el, i) => {
     // Rule MSG-3: the field is the element itself, whatever part of it is wrong.
     const bad = (_part: string, why: string) => narrowcastError(ErrorReason.INVALID_ELEMENT, why, { field: `elements[${i}]` });
     switch (el.element.case) {
@@ -68,12 +64,33 @@ export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessage
       }
     }
   });
-  const size = toBinary(MessageSchema, create(MessageSchema, { elements: req.elements, customData: req.customData })).length;
+  const size = toBinary(MessageSchema, create(MessageSchema, { elements: elements, customData: customData })).length;
   if (size > deps.limits.maxMessageBytes) {
     throw narrowcastError(ErrorReason.MESSAGE_TOO_LARGE, `message is ${size} bytes; the limit is ${deps.limits.maxMessageBytes}`, {
       field: "elements",
     });
   }
+}
+
+/** Rule MSG-5: one token of the group's bucket, or RATE_LIMITED (sends and edits, EDT-5, share it). */
+export function takeGroupToken(deps: Deps, appId: string, groupId: string): void {
+  const bucket = `${appId}\u0000${groupId}`;
+  if (!deps.rateLimiter.take(bucket)) {
+    throw narrowcastError(ErrorReason.RATE_LIMITED, "too many messages in this group; retry shortly", {
+      field: "group_id",
+      retryDelayMs: deps.rateLimiter.retryDelayMs(bucket),
+    });
+  }
+}
+
+/** Stateless checks of a send request (first part of the spec's order of checks). */
+export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessageRequest): string[] {
+  requireId(req.groupId, "group_id");
+  if (req.clientMessageId.length > MAX_CLIENT_MESSAGE_ID) {
+    throw fieldInvalid("client_message_id", `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID} characters`);
+  }
+  if (!(req.priority in MessagePriority)) throw fieldInvalid("priority", "unknown priority");
+  validateContent(deps, req.elements, req.customData);
   // Rule TGT-2: the single-receiver form of the vendor SDKs is this list with one entry.
   const receivers = [...req.receiverIds];
   const receiverField = "receiver_ids";
@@ -161,13 +178,7 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
       });
     }
   }
-  const bucket = `${appId}\u0000${group.groupId}`;
-  if (!deps.rateLimiter.take(bucket)) {
-    throw narrowcastError(ErrorReason.RATE_LIMITED, "too many messages in this group; retry shortly", {
-      field: "group_id",
-      retryDelayMs: deps.rateLimiter.retryDelayMs(bucket),
-    });
-  }
+  takeGroupToken(deps, appId, group.groupId);
 
   const message = create(MessageSchema, {
     elements: req.elements,

@@ -19,6 +19,7 @@ export function serverInfo(limits: Limits): ServerInfo {
     sendRatePerGroup: limits.sendRatePerGroup,
     sendRatePerGroupBound: limits.sendRatePerGroup * limits.rateLimitNodes,
     recallWindow: durationFromMs(limits.recallWindowMs),
+    editWindow: durationFromMs(limits.editWindowMs),
     idempotencyWindow: durationFromMs(limits.idempotencyWindowMs),
     eventRetention: durationFromMs(limits.eventRetentionSeconds * 1000),
     // Rule MSG-16: the reference keeps history until the group is dismissed.

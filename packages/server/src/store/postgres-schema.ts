@@ -315,4 +315,12 @@ END
 $fn$;
 `,
   },
+  {
+    // 0.4.0, as SQLite's version 6: the events about one message (its MessageEdited, rule EDT-4)
+    // are found by its seq, so a recall can rewrite them without reading the group's log.
+    version: 7,
+    sql: `
+CREATE INDEX events_by_target ON events (app_id, group_id, target_seq) WHERE target_seq IS NOT NULL;
+`,
+  },
 ];

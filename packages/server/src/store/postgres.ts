@@ -22,11 +22,13 @@ import type { Plan } from "@narrowcast/gen/admin";
 import { PARTITIONS, origin, partitionOf, type Positions } from "../positions.js";
 import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
 import { newId } from "../ids.js";
+import { revise, rewritesEdits, rewrittenEvent, type Revision } from "./revisions.js";
 import { postgresMigrations } from "./postgres-schema.js";
 import {
   StoreConflict,
   type AppRecord,
   type AppendMessageInput,
+  type MessageEdit,
   type Audience,
   type ConversationCounters,
   type GroupLimits,
@@ -51,7 +53,7 @@ import {
   historyFloorApplies,
   memberEventOnlyToSubject,
   messageAudience,
-  recallAudience,
+  derivedAudience,
   type AudienceCode,
 } from "../rules/index.js";
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
@@ -1009,10 +1011,19 @@ export class PostgresStore implements Store {
     recalledBy: string,
     now: number,
   ): Promise<{ message: Message; event: StoredEvent }> {
+    return this.revise(appId, groupId, messageId, { kind: "recall", recalledBy }, now);
+  }
+
+  editMessage(appId: string, groupId: string, messageId: string, edit: MessageEdit, now: number): Promise<{ message: Message; event: StoredEvent }> {
+    return this.revise(appId, groupId, messageId, { kind: "edit", ...edit }, now);
+  }
+
+  /** Recall or edit (revisions.ts): the message, the events logged about it, and the new event. */
+  private revise(appId: string, groupId: string, messageId: string, revision: Revision, now: number): Promise<{ message: Message; event: StoredEvent }> {
     return this.tx(async (c) => {
       // The group's row (FOR SHARE: its membership cannot change meanwhile, so the audience
       // computed below is the one at this event), then the message's row, whose lock orders
-      // concurrent recalls: the second sees `recalled`.
+      // concurrent recalls and edits: a later one sees the earlier one's result.
       const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
       const r = await row(
         c,
@@ -1022,32 +1033,40 @@ export class PostgresStore implements Store {
       if (!r || !g) throw new StoreConflict("group_not_found");
       if (r.recalled) throw new StoreConflict("already_recalled");
       const message = fromBinary(MessageSchema, r.payload);
-      message.elements = [];
-      message.customData = new Uint8Array(0);
-      message.recall = create(RecallInfoSchema, { recalledBy, recallTime: timestampFromMs(now) });
-      await rows(c, "UPDATE messages SET recalled = true, payload = $3 WHERE app_id = $1 AND message_id = $2", [
+      const rewriteEdits = rewritesEdits(message, revision);
+      const announce = revise(message, revision, now);
+      await rows(c, "UPDATE messages SET recalled = $3, payload = $4 WHERE app_id = $1 AND message_id = $2", [
         appId,
         messageId,
+        !!message.recall,
         toBinary(MessageSchema, message),
       ]);
-      // The logged MessageReceived must not replay the recalled content (rule MSG-11).
-      const original = create(EventSchema, {
-        time: timestampFromMs(r.created_at),
-        payload: { case: "messageReceived", value: { message } },
-      });
-      await rows(c, "UPDATE events SET payload = $3 WHERE app_id = $1 AND part = $4 AND event_id = $2", [
-        appId,
-        r.event_id,
-        toBinary(EventSchema, original),
-        g.part,
-      ]);
-      const kind = recallAudience(r.targeted as boolean, g.type);
+      // The logged MessageReceived (and, after a recall, MessageEdited) replay the message as it
+      // is now (rules MSG-11, EDT-3, EDT-4).
+      const logged = await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND part = $2 AND event_id = $3", [appId, g.part, r.event_id]);
+      if (rewriteEdits) {
+        // Its MessageEdited events (events_by_target, migration 7), all after its MessageReceived.
+        logged.push(
+          ...(await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND group_id = $2 AND target_seq = $3 AND event_id > $4", [
+            appId,
+            groupId,
+            r.seq,
+            r.event_id,
+          ])),
+        );
+      }
+      for (const e of logged) {
+        await rows(c, "UPDATE events SET payload = $4 WHERE app_id = $1 AND part = $2 AND event_id = $3", [
+          appId,
+          g.part,
+          e.event_id,
+          rewrittenEvent(e.payload, message),
+        ]);
+      }
+      const kind = derivedAudience(r.targeted as boolean, g.type);
       const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
         audience: { kind, targetSeq: r.seq },
-        build: () =>
-          create(EventSchema, {
-            payload: { case: "messageRecalled", value: { groupId, messageId, seq: BigInt(r.seq), recall: message.recall } },
-          }),
+        build: () => announce,
       });
       // The users who may see the message now (rule EVT-2), by replay's own predicate.
       const audience: Audience =

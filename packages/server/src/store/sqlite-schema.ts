@@ -206,4 +206,12 @@ CREATE INDEX events_by_user ON events (app_id, user_id, part, event_id) WHERE us
 CREATE INDEX events_by_time ON events (created_at);
 `,
   },
+  {
+    // 0.4.0: the events about one message (its MessageEdited, rule EDT-4) are found by its seq,
+    // so a recall can rewrite them without reading the group's log.
+    version: 6,
+    sql: `
+CREATE INDEX events_by_target ON events (app_id, group_id, target_seq) WHERE target_seq IS NOT NULL;
+`,
+  },
 ];

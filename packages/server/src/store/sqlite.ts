@@ -22,6 +22,7 @@ import {
   type AppRecord,
   type Audience,
   type AppendMessageInput,
+  type MessageEdit,
   type ConversationCounters,
   type GroupLimits,
   type GroupRecord,
@@ -39,6 +40,7 @@ import {
   type UserRecord,
 } from "./types.js";
 import { GroupCommit } from "./group-commit.js";
+import { revise, rewritesEdits, rewrittenEvent, type Revision } from "./revisions.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
 import {
   AUDIENCE,
@@ -46,7 +48,7 @@ import {
   historyFloorApplies,
   memberEventOnlyToSubject,
   messageAudience,
-  recallAudience,
+  derivedAudience,
   type AudienceCode,
 } from "../rules/index.js";
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
@@ -787,6 +789,15 @@ export class SqliteStore implements Store {
     recalledBy: string,
     now: number,
   ): Promise<{ message: Message; event: StoredEvent }> {
+    return this.revise(appId, groupId, messageId, { kind: "recall", recalledBy }, now);
+  }
+
+  editMessage(appId: string, groupId: string, messageId: string, edit: MessageEdit, now: number): Promise<{ message: Message; event: StoredEvent }> {
+    return this.revise(appId, groupId, messageId, { kind: "edit", ...edit }, now);
+  }
+
+  /** Recall or edit (revisions.ts): the message, the events logged about it, and the new event. */
+  private revise(appId: string, groupId: string, messageId: string, revision: Revision, now: number): Promise<{ message: Message; event: StoredEvent }> {
     return this.tx(() => {
       const r = this.q("SELECT * FROM messages WHERE app_id = ? AND message_id = ? AND group_id = ?").get(
         appId,
@@ -797,31 +808,38 @@ export class SqliteStore implements Store {
       if (!r || !g) throw new StoreConflict("group_not_found");
       if (r.recalled) throw new StoreConflict("already_recalled");
       const message = fromBinary(MessageSchema, r.payload);
-      message.elements = [];
-      message.customData = new Uint8Array(0);
-      message.recall = create(RecallInfoSchema, { recalledBy, recallTime: timestampFromMs(now) });
-      const payload = toBinary(MessageSchema, message);
-      this.q("UPDATE messages SET recalled = 1, payload = ? WHERE app_id = ? AND message_id = ?").run(payload, appId, messageId);
-      // The logged MessageReceived must not replay the recalled content (rule MSG-11).
-      const original = create(EventSchema, {
-        time: timestampFromMs(r.created_at),
-        payload: { case: "messageReceived", value: { message } },
-      });
-      this.q("UPDATE events SET payload = ? WHERE app_id = ? AND part = ? AND event_id = ?").run(
-        toBinary(EventSchema, original),
+      const rewriteEdits = rewritesEdits(message, revision);
+      const announce = revise(message, revision, now);
+      this.q("UPDATE messages SET recalled = ?, payload = ? WHERE app_id = ? AND message_id = ?").run(
+        message.recall ? 1 : 0,
+        toBinary(MessageSchema, message),
         appId,
-        g.part,
-        r.event_id,
+        messageId,
       );
-      const kind = recallAudience(!!r.targeted, g.type);
-      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () =>
-        create(EventSchema, {
-          payload: {
-            case: "messageRecalled",
-            value: { groupId, messageId, seq: BigInt(r.seq), recall: message.recall },
-          },
-        }),
-      );
+      // The logged MessageReceived (and, after a recall, MessageEdited) replay the message as it
+      // is now (rules MSG-11, EDT-3, EDT-4).
+      const logged = this.q("SELECT event_id, payload FROM events WHERE app_id = ? AND part = ? AND event_id = ?").all(appId, g.part, r.event_id) as Row[];
+      if (rewriteEdits) {
+        // Its MessageEdited events (events_by_target, migration 6), all after its MessageReceived.
+        logged.push(
+          ...(this.q("SELECT event_id, payload FROM events WHERE app_id = ? AND group_id = ? AND target_seq = ? AND event_id > ?").all(
+            appId,
+            groupId,
+            r.seq,
+            r.event_id,
+          ) as Row[]),
+        );
+      }
+      for (const e of logged) {
+        this.q("UPDATE events SET payload = ? WHERE app_id = ? AND part = ? AND event_id = ?").run(
+          rewrittenEvent(e.payload, message),
+          appId,
+          g.part,
+          e.event_id,
+        );
+      }
+      const kind = derivedAudience(!!r.targeted, g.type);
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () => announce);
       // The users who may see the message now (rule EVT-2), by replay's own predicate.
       const audience: Audience =
         kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, partition, eventId) };

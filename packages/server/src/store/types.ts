@@ -2,7 +2,7 @@
 // suite (test/store-contract.ts). Methods are transactional: each either applies all of its
 // changes or none (rule MSG-15). Costs are part of the contract: unread counts, last messages
 // and mention flags come from counters, never from scanning history (rules UNR-1, CNV-2).
-import type { Event, Message } from "@narrowcast/gen";
+import type { Event, Message, MessageElement } from "@narrowcast/gen";
 import type { Positions } from "../positions.js";
 import type { GroupType, MemberRole } from "@narrowcast/gen";
 import type { Plan } from "@narrowcast/gen/admin";
@@ -129,6 +129,12 @@ import type { GroupLimits } from "../rules/groups.js";
 export interface NewMember {
   userId: string;
   role: MemberRole;
+}
+
+/** The new content of an edited message (rule EDT-3). */
+export interface MessageEdit {
+  elements: MessageElement[];
+  customData: Uint8Array;
 }
 
 export interface AppendMessageInput {
@@ -356,6 +362,13 @@ export interface Store {
     recalledBy: string,
     now: number,
   ): Promise<{ message: Message; event: StoredEvent }>;
+
+  /**
+   * Replaces a stored message's content (rule EDT-3), rewrites its logged MessageReceived to the
+   * edited version, and appends MessageEdited for the users who may see the message now (EDT-4).
+   * The caller checked who may edit (EDT-1, EDT-2); a recalled message is a StoreConflict.
+   */
+  editMessage(appId: string, groupId: string, messageId: string, edit: MessageEdit, now: number): Promise<{ message: Message; event: StoredEvent }>;
 
   /** The viewer's counters for one group, in O(1) of history length and group size. */
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined>;
