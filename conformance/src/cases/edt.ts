@@ -2,7 +2,7 @@
 // the edit reaches exactly the users who may see the message, and a user who may not see it
 // cannot tell it from a message that does not exist — by any response, event, count or replay.
 import { Code } from "@connectrpc/connect";
-import { ErrorReason, GroupType, type Message } from "@narrowcast/gen";
+import { ErrorReason, GroupType, type Event, type Message } from "@narrowcast/gen";
 import { defineCase } from "../case.js";
 import { check, expectEqual, show } from "../check.js";
 import { checkError, expectError, observe, reasonOf, type ObservedError } from "../errors.js";
@@ -21,6 +21,17 @@ async function edit(user: UserHandle, groupId: string, messageId: string, text: 
   const res = await user.messages.editMessage({ groupId, messageId, elements: textElements(text), customData });
   check(res.message, "EditMessage returned no message");
   return res.message;
+}
+
+/** Whether the event is a ConversationUpdated showing the message as last message. */
+function carriesLast(e: Event, messageId: string): boolean {
+  return e.payload.case === "conversationUpdated" && e.payload.value.conversation?.lastMessage?.messageId === messageId;
+}
+
+/** The message an event carries: MessageReceived's, MessageEdited's, or a ConversationUpdated's last message. */
+function messageIn(e: Event): Message | undefined {
+  if (e.payload.case === "conversationUpdated") return e.payload.value.conversation?.lastMessage;
+  return receivedMessage(e) ?? editedMessage(e);
 }
 
 /** What a caller can observe of a rejected call, minus nothing: code, ErrorInfo, details, message. */
@@ -132,30 +143,34 @@ export const edtCases = [
   }),
   defineCase({
     id: "edt-replayed-edited",
-    rules: ["EDT-3", "EDT-4", "EVT-3"],
-    requirement: "Replaying past an edited message delivers its MessageReceived showing the edited content (edit set), then its MessageEdited.",
+    rules: ["EDT-3", "EDT-4", "DRV-1", "EVT-3"],
+    requirement:
+      "Replaying past a message edited twice delivers its MessageReceived, the ConversationUpdated that showed it as last message, and both MessageEdited, each showing only the latest content (edit_count 2): an edit that takes text out takes it out of the replay too.",
     async run(ctx) {
       const w = await ctx.world();
       const takenAt = Date.now();
       const first = await w.user("carol").subscribe();
       const cursor = await first.ready();
       first.close();
-      const sent = await w.user("bob").send(w.groupId, "before");
-      await edit(w.user("bob"), w.groupId, sent.messageId, "after");
+      const sent = await w.user("bob").send(w.groupId, "my password is hunter2");
+      await w.user("carol").conversations.markConversationRead({ groupId: w.groupId, readSeq: sent.seq });
+      await edit(w.user("bob"), w.groupId, sent.messageId, "my password is ******");
+      await edit(w.user("bob"), w.groupId, sent.messageId, "(removed)");
       const replay = await w.user("carol").replay(cursor, takenAt);
       if (!replay) return; // the cursor outlived a (very short) event retention
-      const events = replay.replayed.filter(concernsMessage(sent.messageId));
-      expectEqual(events.map((e) => e.payload.case), ["messageReceived", "messageEdited"], "events of the message replayed to carol");
-      const received = receivedMessage(events[0]!);
-      expectEqual([textOf(received), received?.edit?.editCount], ["after", 1], "the replayed MessageReceived [text, edit_count]");
-      expectEqual(textOf(editedMessage(events[1]!)), "after", "the replayed MessageEdited: text");
+      const events = replay.replayed.filter((e) => concernsMessage(sent.messageId)(e) || carriesLast(e, sent.messageId));
+      expectEqual(events.map((e) => e.payload.case), ["messageReceived", "conversationUpdated", "messageEdited", "messageEdited"], "events with the message in them replayed to carol");
+      for (const e of events) {
+        const m = messageIn(e);
+        expectEqual([textOf(m), m?.edit?.editCount], ["(removed)", 2], `the replayed ${e.payload.case}'s message [text, edit_count]`);
+      }
     },
   }),
   defineCase({
     id: "edt-recall-hides-edits",
     rules: ["EDT-4", "DRV-1", "MSG-11", "EVT-3"],
     requirement:
-      "After an edited message is recalled, replay delivers its MessageReceived and every MessageEdited as the recalled message (no elements, no custom data, recall set), then MessageRecalled: no replayed event carries any version of its content. Editing it then is FailedPrecondition ALREADY_RECALLED.",
+      "After an edited message is recalled, replay delivers its MessageReceived, the ConversationUpdated that showed it as last message and every MessageEdited as the recalled message (no elements, no custom data, recall set), then MessageRecalled: no replayed event carries any version of its content. Editing it then is FailedPrecondition ALREADY_RECALLED.",
     async run(ctx) {
       const w = await ctx.world();
       const takenAt = Date.now();
@@ -163,6 +178,7 @@ export const edtCases = [
       const cursor = await first.ready();
       first.close();
       const sent = await w.user("bob").send(w.groupId, { text: "one", customData: new Uint8Array([1]) });
+      await w.user("carol").conversations.markConversationRead({ groupId: w.groupId, readSeq: sent.seq });
       await edit(w.user("bob"), w.groupId, sent.messageId, "two", new Uint8Array([2]));
       await edit(w.user("bob"), w.groupId, sent.messageId, "three", new Uint8Array([3]));
       await w.user("bob").messages.recallMessage({ groupId: w.groupId, messageId: sent.messageId });
@@ -171,10 +187,14 @@ export const edtCases = [
       });
       const replay = await w.user("carol").replay(cursor, takenAt);
       if (!replay) return;
-      const events = replay.replayed.filter(concernsMessage(sent.messageId));
-      expectEqual(events.map((e) => e.payload.case), ["messageReceived", "messageEdited", "messageEdited", "messageRecalled"], "events of the message replayed to carol");
-      for (const e of events.slice(0, 3)) {
-        const m = receivedMessage(e) ?? editedMessage(e);
+      const events = replay.replayed.filter((e) => concernsMessage(sent.messageId)(e) || carriesLast(e, sent.messageId));
+      expectEqual(
+        events.map((e) => e.payload.case),
+        ["messageReceived", "conversationUpdated", "messageEdited", "messageEdited", "messageRecalled"],
+        "events with the message in them replayed to carol",
+      );
+      for (const e of events.slice(0, 4)) {
+        const m = messageIn(e);
         check(m?.recall && m.elements.length === 0 && m.customData.length === 0, `a replayed ${e.payload.case} of a recalled message carries content`, "recall set, no elements, no custom_data", describeMessage(m));
       }
     },
@@ -249,19 +269,25 @@ export const edtCases = [
   defineCase({
     id: "edt-rate-limited",
     rules: ["EDT-5", "MSG-5", "ERR-5"],
-    requirement: "Edits draw on the group's send bucket: a burst of edits far over the rate is partly ResourceExhausted RATE_LIMITED (with RetryInfo), and edit_count counts exactly the accepted edits.",
+    requirement:
+      "Edits draw on the group's send bucket: a burst of edits far over the rate is partly ResourceExhausted RATE_LIMITED (with RetryInfo), and edit_count counts exactly the accepted edits (EDIT_WINDOW_EXPIRED is accepted too for edits answered after the edit window).",
     async run(ctx) {
       const info = await ctx.serverInfo();
       const bound = Math.max(info.sendRatePerGroupBound, info.sendRatePerGroup);
+      const windowMs = ctx.settings.editWindowSeconds * 1000;
       const w = await ctx.world();
+      await w.user("bob").token();
       const sent = await w.user("bob").send(w.groupId, "v0");
-      await sleep(1100); // the bucket is full again
+      const sentAt = Date.now();
       const outcomes = await Promise.allSettled(Array.from({ length: 2 * bound + 1 }, (_, i) => edit(w.user("bob"), w.groupId, sent.messageId, `v${i + 1}`)));
+      const elapsed = Date.now() - sentAt;
       const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [observe(o.reason)] : []));
       const accepted = outcomes.length - refused.length;
-      check(refused.length > 0, `${outcomes.length} edits at once into a group with a bound of ${bound} per second were all accepted`, "some RATE_LIMITED");
-      for (const o of refused) checkError(o, Code.ResourceExhausted, ErrorReason.RATE_LIMITED, {}, "an edit over the rate");
-      check(refused.every((o) => o.retryInfos.length === 1), "a RATE_LIMITED edit lacks its RetryInfo", "one RetryInfo each", refused.map((o) => `${reasonOf(o)}:${o.retryInfos.length}`).join(" "));
+      // A short edit window (a test server's) may pass while a loaded server answers the burst.
+      const overRate = refused.filter((o) => !(reasonOf(o) === "EDIT_WINDOW_EXPIRED" && elapsed >= windowMs - 1000));
+      check(overRate.length > 0, `${outcomes.length} edits at once into a group with a bound of ${bound} per second were all accepted`, "some RATE_LIMITED");
+      for (const o of overRate) checkError(o, Code.ResourceExhausted, ErrorReason.RATE_LIMITED, {}, "an edit over the rate");
+      check(overRate.every((o) => o.retryInfos.length === 1), "a RATE_LIMITED edit lacks its RetryInfo", "one RetryInfo each", overRate.map((o) => `${reasonOf(o)}:${o.retryInfos.length}`).join(" "));
       const now = await expectVisible(w.user("carol"), w.groupId, sent, "after the burst of edits");
       expectEqual(now.edit?.editCount, accepted, "edit_count after a burst of edits (the accepted ones only)");
     },

@@ -45,6 +45,16 @@ describe("model-based test on the embedded store", () => {
       expectPass(await runModel({ config: "sqlite", seed: 1, ops: 0, script: script(name), everyUser: 1 }));
     });
   }
+
+  // Edits (EDT-1..6, DRV-1): a targeted message's MessageEdited reaches only its audience, and
+  // after a receiver left not them; every rejection in EDT-6's list this model exercises; the
+  // MessageEdited of a recalled message replays recalled (EDT-4).
+  it("scripted: edit-audience", async () => {
+    const result = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("edit-audience"), everyUser: 1 });
+    expectPass(result);
+    expect(result.stats?.edit).toBe("4/7");
+    expect(result.rejections?.edit).toEqual({ INVALID_ELEMENT: 1, MESSAGE_NOT_FOUND: 2, EDIT_NOT_ALLOWED: 2, ALREADY_RECALLED: 1, EDIT_WINDOW_EXPIRED: 1 });
+  });
 });
 
 describe("the model catches a broken server", () => {
@@ -74,6 +84,32 @@ describe("the model catches a broken server", () => {
     expect(broken.report).toContain("seed=1");
     const tolerated = await runModel({ config: "sqlite", seed: 1, ops: 0, script: ops, wrapStore: recallToFormerMembers, tolerate: { ...NO_TOLERANCES, recallToLeftReceiver: true } });
     expectPass(tolerated);
+  });
+});
+
+describe("the model catches a server that widens an edit's audience", () => {
+  // A store that sends every MessageEdited to the whole group — a targeted message's edit reaching
+  // members outside its audience (DRV-1, EDT-4), on the live path.
+  const editsToWholeGroup = (inner: Store): Store =>
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === "editMessage") {
+          return async (...args: Parameters<Store["editMessage"]>) => {
+            const r = await target.editMessage(...args);
+            return { ...r, event: { ...r.event, audience: { kind: "group" as const } } };
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+
+  it("reports EDT-4/DRV-1 when a non-receiver gets a targeted message's MessageEdited", async () => {
+    const broken = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("edit-audience"), wrapStore: editsToWholeGroup });
+    expect(broken.ok).toBe(false);
+    expect(broken.failure).toBeInstanceOf(ModelFailure);
+    expect((broken.failure as ModelFailure).rule).toBe("EDT-4/DRV-1");
+    expect(broken.report).toContain("MessageEdited");
   });
 });
 

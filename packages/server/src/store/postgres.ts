@@ -22,7 +22,7 @@ import type { Plan } from "@narrowcast/gen/admin";
 import { PARTITIONS, origin, partitionOf, type Positions } from "../positions.js";
 import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
 import { newId } from "../ids.js";
-import { revise, rewritesEdits, rewrittenEvent, type Revision } from "./revisions.js";
+import { revise, rewrittenEvent, type Revision } from "./revisions.js";
 import { postgresMigrations } from "./postgres-schema.js";
 import {
   StoreConflict,
@@ -1033,7 +1033,6 @@ export class PostgresStore implements Store {
       if (!r || !g) throw new StoreConflict("group_not_found");
       if (r.recalled) throw new StoreConflict("already_recalled");
       const message = fromBinary(MessageSchema, r.payload);
-      const rewriteEdits = rewritesEdits(message, revision);
       const announce = revise(message, revision, now);
       await rows(c, "UPDATE messages SET recalled = $3, payload = $4 WHERE app_id = $1 AND message_id = $2", [
         appId,
@@ -1041,20 +1040,17 @@ export class PostgresStore implements Store {
         !!message.recall,
         toBinary(MessageSchema, message),
       ]);
-      // The logged MessageReceived (and, after a recall, MessageEdited) replay the message as it
-      // is now (rules MSG-11, EDT-3, EDT-4).
+      // The logged events with the message in them replay it as it is now (rules MSG-11, EDT-4):
+      // its MessageReceived, then those naming it by target_seq (events_by_target, migration 7).
       const logged = await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND part = $2 AND event_id = $3", [appId, g.part, r.event_id]);
-      if (rewriteEdits) {
-        // Its MessageEdited events (events_by_target, migration 7), all after its MessageReceived.
-        logged.push(
-          ...(await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND group_id = $2 AND target_seq = $3 AND event_id > $4", [
-            appId,
-            groupId,
-            r.seq,
-            r.event_id,
-          ])),
-        );
-      }
+      logged.push(
+        ...(await rows(c, "SELECT event_id, payload FROM events WHERE app_id = $1 AND group_id = $2 AND target_seq = $3 AND event_id > $4", [
+          appId,
+          groupId,
+          r.seq,
+          r.event_id,
+        ])),
+      );
       for (const e of logged) {
         await rows(c, "UPDATE events SET payload = $4 WHERE app_id = $1 AND part = $2 AND event_id = $3", [
           appId,
@@ -1159,7 +1155,8 @@ export class PostgresStore implements Store {
       );
       const counters = (await this.counters(c, appId, groupId, userId))!;
       const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
-        audience: { kind: AUDIENCE.USER, userId },
+        // target_seq: the last message it shows, so that a recall or edit rewrites it (revisions.ts).
+        audience: { kind: AUDIENCE.USER, userId, targetSeq: counters.lastMessage ? Number(counters.lastMessage.seq) : undefined },
         build: () => buildEvent(counters),
       });
       return { counters, event: { appId, partition, position: eventId, groupId, audience: { kind: "user", userId }, event } };

@@ -1,7 +1,10 @@
 // Changes to a stored message after it was sent — recall (MSG-11) and edit (EDT-3) — shared by
 // both stores: what the message becomes, the event that announces it, and how the events already
-// logged about it are rewritten so that a replay never shows content the message no longer has
-// (MSG-11, DRV-1). The stores only read and write the rows.
+// logged with the message in them are rewritten: a replay shows the message as it is now, never
+// content it no longer has — a recall's, or an edit's that took something out (EDT-4, DRV-1).
+// Those events are its MessageReceived (by its event ID), and the events whose target_seq is its
+// seq (events_by_target): its MessageEdited, and ConversationUpdated events showing it as the last
+// message. The stores only read and write the rows.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
@@ -34,21 +37,24 @@ export function revise(message: Message, revision: Revision, now: number): Event
 }
 
 /**
- * Whether the message's earlier MessageEdited events must be rewritten too: after a recall, none
- * may replay the content (EDT-4). After another edit they keep the version they announced.
- */
-export function rewritesEdits(message: Message, revision: Revision): boolean {
-  return revision.kind === "recall" && !!message.edit;
-}
-
-/**
- * A logged MessageReceived or MessageEdited of the message, carrying the message as it is now;
- * its time (and anything else) is kept. Other events come back unchanged.
+ * A logged event with the message in it, carrying the message as it is now; its time (and
+ * anything else) is kept. An event without it comes back unchanged.
  */
 export function rewrittenEvent(payload: Uint8Array, message: Message): Uint8Array {
   const event = fromBinary(EventSchema, payload);
   const p = event.payload;
-  if (p.case !== "messageReceived" && p.case !== "messageEdited") return payload;
-  p.value.message = message;
+  switch (p.case) {
+    case "messageReceived":
+    case "messageEdited":
+      if (p.value.message?.messageId !== message.messageId) return payload;
+      p.value.message = message;
+      break;
+    case "conversationUpdated":
+      if (p.value.conversation?.lastMessage?.messageId !== message.messageId) return payload;
+      p.value.conversation.lastMessage = message;
+      break;
+    default:
+      return payload;
+  }
   return toBinary(EventSchema, event);
 }

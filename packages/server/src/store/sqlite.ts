@@ -40,7 +40,7 @@ import {
   type UserRecord,
 } from "./types.js";
 import { GroupCommit } from "./group-commit.js";
-import { revise, rewritesEdits, rewrittenEvent, type Revision } from "./revisions.js";
+import { revise, rewrittenEvent, type Revision } from "./revisions.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
 import {
   AUDIENCE,
@@ -808,7 +808,6 @@ export class SqliteStore implements Store {
       if (!r || !g) throw new StoreConflict("group_not_found");
       if (r.recalled) throw new StoreConflict("already_recalled");
       const message = fromBinary(MessageSchema, r.payload);
-      const rewriteEdits = rewritesEdits(message, revision);
       const announce = revise(message, revision, now);
       this.q("UPDATE messages SET recalled = ?, payload = ? WHERE app_id = ? AND message_id = ?").run(
         message.recall ? 1 : 0,
@@ -816,20 +815,17 @@ export class SqliteStore implements Store {
         appId,
         messageId,
       );
-      // The logged MessageReceived (and, after a recall, MessageEdited) replay the message as it
-      // is now (rules MSG-11, EDT-3, EDT-4).
+      // The logged events with the message in them replay it as it is now (rules MSG-11, EDT-4):
+      // its MessageReceived, then those naming it by target_seq (events_by_target, migration 6).
       const logged = this.q("SELECT event_id, payload FROM events WHERE app_id = ? AND part = ? AND event_id = ?").all(appId, g.part, r.event_id) as Row[];
-      if (rewriteEdits) {
-        // Its MessageEdited events (events_by_target, migration 6), all after its MessageReceived.
-        logged.push(
-          ...(this.q("SELECT event_id, payload FROM events WHERE app_id = ? AND group_id = ? AND target_seq = ? AND event_id > ?").all(
-            appId,
-            groupId,
-            r.seq,
-            r.event_id,
-          ) as Row[]),
-        );
-      }
+      logged.push(
+        ...(this.q("SELECT event_id, payload FROM events WHERE app_id = ? AND group_id = ? AND target_seq = ? AND event_id > ?").all(
+          appId,
+          groupId,
+          r.seq,
+          r.event_id,
+        ) as Row[]),
+      );
       for (const e of logged) {
         this.q("UPDATE events SET payload = ? WHERE app_id = ? AND part = ? AND event_id = ?").run(
           rewrittenEvent(e.payload, message),
@@ -917,7 +913,9 @@ export class SqliteStore implements Store {
         "UPDATE memberships SET read_seq = ?, bcast_cum_at_read = MAX(bcast_cum_at_read, ?), tgt_cum_at_read = MAX(tgt_cum_at_read, ?) WHERE id = ?",
       ).run(target, b?.bcast_cum ?? 0, t?.tgt_cum ?? 0, m.id);
       const counters = this.counters(appId, groupId, g, this.memberRow(appId, groupId, userId)!);
-      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId }, () =>
+      // target_seq: the last message it shows, so that a recall or edit rewrites it (revisions.ts).
+      const targetSeq = counters.lastMessage ? Number(counters.lastMessage.seq) : undefined;
+      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId, targetSeq }, () =>
         buildEvent(counters),
       );
       return { counters, event: { appId, partition, position: eventId, groupId, audience: { kind: "user", userId }, event } };

@@ -1,13 +1,16 @@
 // After every step: each open stream against the user's expected events (exact events, per-group
-// order EVT-8, replay before ready and live after, nothing missing or repeated), ListConversations
-// of every user (CNV-1..3, UNR-1..8), and for the group the step touched ListMessages and
-// GetMessage for every user (MSG-12, MSG-14, VIS-1..3, TGT-4, TGT-8). A full sweep every K steps.
+// order EVT-8, replay before ready and live after, nothing missing or repeated; MessageEdited as
+// announced, or recalled on replay after a recall, EDT-4), ListConversations of every user
+// (CNV-1..3, UNR-1..8; the last message with its current text and edit count, EDT-3), and for the
+// group the step touched ListMessages and GetMessage for every user (MSG-12, MSG-14, VIS-1..3,
+// TGT-4, TGT-8), messages compared with their current content, custom data and EditInfo (EDT-3).
+// A full sweep every K steps.
 import type { Message } from "@narrowcast/gen";
 import { attempt } from "./clients.js";
 import { GUARD_MS, type Driver } from "./driver.js";
 import { ModelFailure } from "./failure.js";
 import { Model, type ConversationView, type MessageModel } from "./model.js";
-import { renderReceived, type ExpectedItem, type ModelStream } from "./stream.js";
+import { renderLast, renderReceived, type ExpectedItem, type ModelStream } from "./stream.js";
 
 interface StreamCheckState {
   processed: number;
@@ -70,7 +73,13 @@ export class Checker {
           st.dropped++;
           continue;
         }
-        const rule = item.key.startsWith("MessageRecalled") ? "VIS-2/EVT-2" : item.replay ? "EVT-3/EVT-8" : "EVT-2/EVT-8";
+        const rule = item.key.startsWith("MessageRecalled")
+          ? "VIS-2/EVT-2"
+          : item.key.startsWith("MessageEdited") || want?.key.startsWith("MessageEdited")
+            ? "EDT-4/DRV-1"
+            : item.replay
+              ? "EVT-3/EVT-8"
+              : "EVT-2/EVT-8";
         throw new ModelFailure(rule, `${s.label}: event ${at} of ${item.replay ? "the replay" : "the live part"} of group ${item.group}`, list.slice(at, at + 3).map((e) => e.key), [item.key]);
       }
       st.matched.set(k, at + 1);
@@ -121,7 +130,7 @@ export class Checker {
     for (let pages = 0; pages < 100; pages++) {
       const res = await api.conversations.listConversations({ pageSize, pageToken });
       for (const c of res.conversations) {
-        const last = c.lastMessage ? `${c.lastMessage.messageId}${c.lastMessage.recall ? "(recalled)" : ""}` : "";
+        const last = c.lastMessage ? renderLast(c.lastMessage) : "";
         const type = ["UNSPECIFIED", "WORK", "PUBLIC", "MEETING", "COMMUNITY", "AVCHATROOM"][c.groupType];
         got.push(`${c.groupId} ${type} unread=${c.unreadCount} read=${c.readSeq} me=${c.mentionedMe} all=${c.mentionedAll} last=${last}`);
       }

@@ -44,6 +44,7 @@ const dump = arg("dump", "");
 if (dump) writeFileSync(dump, JSON.stringify(result.ops, null, 0).replace(/\},\{"kind"/g, '},\n{"kind"'));
 if (result.ok) {
   console.log(`ok/rejected per operation: ${JSON.stringify(result.stats)}`);
+  console.log(`rejections by reason: ${JSON.stringify(result.rejections)}`);
   console.log("OK");
   process.exit(0);
 }

@@ -92,7 +92,8 @@ export class Driver {
   private route(user: string, index: number, event: ExpectedEvent): void {
     for (const s of this.streams.values()) {
       if (s.user !== user || !s.isReady) continue;
-      s.expected.push({ index, group: event.group, key: event.message ? Model.receivedKey(event.message, false) : event.key, altKey: event.altKey });
+      // Live: the event as it happened (a MessageReceived as sent, a MessageEdited as it announced).
+      s.expected.push({ index, group: event.group, key: event.key, altKey: event.altKey });
     }
   }
 
@@ -105,12 +106,20 @@ export class Driver {
   /** Per op kind: how many succeeded and how many were (rightly) rejected. */
   readonly stats = new Map<string, { ok: number; rejected: number }>();
 
+  /** Per op kind and reason, how many calls were (rightly) rejected so. */
+  readonly rejections = new Map<string, Map<string, number>>();
+
   private compare<T>(op: Op, planned: ReturnType<Model["plan"]>, result: Result<T>): T | undefined {
     if (planned.skip) return undefined;
     const st = this.stats.get(op.kind) ?? { ok: 0, rejected: 0 };
     this.stats.set(op.kind, st);
     if (result.ok) st.ok++;
-    else st.rejected++;
+    else {
+      st.rejected++;
+      const byReason = this.rejections.get(op.kind) ?? new Map<string, number>();
+      this.rejections.set(op.kind, byReason);
+      byReason.set(result.reason, (byReason.get(result.reason) ?? 0) + 1);
+    }
     if (planned.ok && !result.ok) throw new ModelFailure(ruleOf(op), `${op.kind} must succeed`, "success", `${result.reason}: ${result.message}`);
     if (!planned.ok && result.ok) throw new ModelFailure(ruleOf(op, planned.reasons[0]), `${op.kind} must be rejected and leave no trace`, planned.reasons, "success");
     if (!planned.ok && !result.ok && !planned.reasons.includes(result.reason)) {
@@ -222,6 +231,33 @@ export class Driver {
         }
         return true;
       }
+      case "edit": {
+        const msg = m.messages.get(op.msg)!;
+        this.touchedMessage = msg;
+        const caller = op.by.user;
+        const req = {
+          groupId: op.group,
+          messageId: msg.id,
+          elements: [{ element: { case: "text" as const, value: { text: op.text } } }],
+          customData: new TextEncoder().encode(op.data),
+        };
+        // Like a send, from a node other than the caller's stream's (pg2/pg3: MessageEdited crosses nodes).
+        const r = await attempt(() => this.clients.user(caller, this.sendNode(caller), this.protocol()).messages.editMessage(req));
+        const res = this.compare(op, planned, r);
+        if (res) {
+          if (!res.message) throw new ModelFailure("EDT-3", "EditMessage response", "the edited message", "no message");
+          const editTime = toNs(res.message.edit?.editTime);
+          m.commitEdit(op, editTime);
+          // The response is the message as the edit leaves it: new content, `edit` set, all else kept (EDT-3).
+          const want = Model.receivedKey(msg, false);
+          const have = renderReceived(res.message);
+          if (have !== want) throw new ModelFailure("EDT-3", "EditMessage response", want, have);
+          // edit_time is on the servers' clock: as far after server_time as the model's clock moved.
+          const wantTime = msg.time + BigInt(m.clockMs - msg.sentAtMs) * 1_000_000n;
+          if (editTime !== wantTime) throw new ModelFailure("EDT-3", `edit_time of ${msg.key} (server_time ${msg.time} ns)`, String(wantTime), String(editTime));
+        }
+        return true;
+      }
       case "markRead": {
         const r = await attempt(() => this.user(op.user).conversations.markConversationRead({ groupId: op.group, readSeq: BigInt(op.readSeq) }));
         const v = this.compare(op, planned, r);
@@ -327,11 +363,11 @@ export class Driver {
     this.streamNode.set(op.user, node);
     const protocol = this.protocol();
     const s = new ModelStream(op.stream, op.user, `${op.stream}(${op.user}@node${node}/${protocol}, from ${from ? op.from : "none"})`, start);
-    // The replay: every stored event of the user's stream after the cursor, rendered as of now (EVT-3, MSG-11).
+    // The replay: every stored event of the user's stream after the cursor, rendered as of now (EVT-3, MSG-11, EDT-4).
     for (let i = 0; i < openAt; i++) {
       const e = log[i]!;
       if (!e.stored || start.has(i)) continue;
-      s.expected.push({ index: i, group: e.group, key: e.message ? Model.receivedKey(e.message, e.message.recalled) : e.key, altKey: e.altKey });
+      s.expected.push({ index: i, group: e.group, key: Model.replayKey(e), altKey: e.altKey });
     }
     s.replayCount = s.expected.length;
     s.openAt = openAt;
@@ -356,6 +392,16 @@ export class Driver {
 
 /** The rule an operation's outcome is governed by, for failure reports. */
 export function ruleOf(op: Op, reason?: string): string {
+  if (op.kind === "edit") {
+    const byEditReason: Record<string, string> = {
+      INVALID_ELEMENT: "EDT-3/EDT-6",
+      MESSAGE_NOT_FOUND: "EDT-1/DRV-1",
+      EDIT_NOT_ALLOWED: "EDT-1",
+      ALREADY_RECALLED: "EDT-2",
+      EDIT_WINDOW_EXPIRED: "EDT-2",
+    };
+    if (reason && byEditReason[reason]) return byEditReason[reason]!;
+  }
   if (reason) {
     const byReason: Record<string, string> = {
       NOT_A_MEMBER: "AUTH-5/MSG-1",
@@ -379,7 +425,7 @@ export function ruleOf(op: Op, reason?: string): string {
     };
     if (byReason[reason]) return byReason[reason]!;
   }
-  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", markRead: "UNR-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
+  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", edit: "EDT-1..6", markRead: "UNR-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
   return byKind[op.kind] ?? op.kind;
 }
 

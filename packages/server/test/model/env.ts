@@ -1,14 +1,16 @@
 // The servers under test: `sqlite` = one in-process node on the embedded store (":memory:");
 // `pg2` / `pg3` = two / three in-process nodes sharing one PostgreSQL schema and one NATS subject.
 // All run on a
-// clock the model drives (recall window, idempotency window), and with a send rate high enough
-// that the rate limit (MSG-5, not modelled) never refuses a send.
+// clock the model drives (recall window, edit window, idempotency window), and with a send rate
+// high enough that the rate limit (MSG-5, not modelled; edits draw on it too, EDT-5) never
+// refuses a send or an edit.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { connect as connectNats } from "nats";
 import { startServer, type RunningServer, type Store } from "@narrowcast/server";
 import { NatsBus } from "@narrowcast/server/nats";
 import { PostgresStore } from "@narrowcast/server/postgres";
+import { EDIT_WINDOW_SECONDS } from "./model.js";
 
 export type ConfigName = "sqlite" | "pg2" | "pg3";
 
@@ -61,7 +63,7 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-const COMMON = { port: 0, logLevel: "silent", rateLimitPerSecond: 1_000_000, recallWindowSeconds: 120 } as const;
+const COMMON = { port: 0, logLevel: "silent", rateLimitPerSecond: 1_000_000, recallWindowSeconds: 120, editWindowSeconds: EDIT_WINDOW_SECONDS } as const;
 
 /** `wrapStore`: the server's test hook, to prove the model catches a deliberately broken store. */
 export async function startEnv(config: ConfigName, wrapStore?: (store: Store) => Store): Promise<Env> {

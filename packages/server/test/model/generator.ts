@@ -1,7 +1,8 @@
 // Random operations among the users, chosen from the model's state so that most of them succeed
 // and the rest are the rejections the spec names (non-member send, receiver not a member, recall by
-// a stranger, ...). Every choice comes from the seeded PRNG.
-import type { Model, GroupModel } from "./model.js";
+// a stranger, edit by someone who may not see the message, ...). Every choice comes from the
+// seeded PRNG.
+import { EDIT_WINDOW_MS, EDIT_WINDOW_SECONDS, type Model, type GroupModel, type MessageModel } from "./model.js";
 import { GROUP_TYPES, type Actor, type Op, type PriorityName, type SendSpec } from "./ops.js";
 import type { Prng } from "./prng.js";
 
@@ -15,6 +16,7 @@ export class Generator {
   private messageCounter = 0;
   private streamCounter = 0;
   private cmidCounter = 0;
+  private editCounter = 0;
 
   constructor(
     private readonly rng: Prng,
@@ -85,7 +87,8 @@ export class Generator {
       return { kind: "setRole", by, group: g.id, target, role };
     }
     if (r < 0.297) return { kind: "dismiss", by: rng.chance(0.3) ? { admin: true } : { user: this.userWhere((u) => g.owner === u, 0.3) }, group: g.id };
-    if (r < 0.6) return this.send(g);
+    if (r < 0.52) return this.send(g);
+    if (r < 0.6) return this.edit(g);
     if (r < 0.62) {
       const withKey = [...this.model.messages.values()].filter((m) => m.spec.clientMessageId);
       if (withKey.length === 0) return this.send(g);
@@ -182,5 +185,72 @@ export class Generator {
     else if (r < 0.8) by = { user: this.userWhere((u) => g.members.get(u)?.role === "OWNER" || g.members.get(u)?.role === "ADMIN") };
     else by = { user: rng.pick(this.model.users) };
     return { kind: "recall", by, group: g.id, msg: m.key };
+  }
+
+  /**
+   * An edit (EDT-1..6): mostly by the sender within the window (accepted); else by another member
+   * who sees it (EDIT_NOT_ALLOWED), by a member who may not see it (MESSAGE_NOT_FOUND, DRV-1), of
+   * a recalled message (ALREADY_RECALLED), past the window (EDIT_WINDOW_EXPIRED), by anyone (also
+   * NOT_A_MEMBER), and now and then empty content (INVALID_ELEMENT, checked first).
+   */
+  private edit(picked: GroupModel): Op {
+    const rng = this.rng;
+    const model = this.model;
+    // Mostly a group with stored messages: in AVCHATROOM (none stored) every edit is MESSAGE_NOT_FOUND (EDT-2).
+    const storing = this.liveGroups().filter((x) => x.stored.length > 0);
+    const g = picked.stored.length === 0 && storing.length && rng.chance(0.8) ? rng.pick(storing) : picked;
+    const candidates = [...model.messages.values()].filter((m) => m.group === g.id);
+    if (candidates.length === 0) return this.send(g);
+    // Only the clock passes the edit window: now and then move it past the window, or a little.
+    if (rng.chance(0.06) && model.clockMs < 20 * 3600_000) return { kind: "advanceClock", seconds: rng.pick([60, EDIT_WINDOW_SECONDS + 10]) };
+    const members = [...g.members.keys()];
+    const recent = candidates.slice(-10);
+    const age = (m: MessageModel) => model.clockMs - m.sentAtMs;
+    // Stored, not recalled, and its sender (the same incarnation, ADM-11) may still see it.
+    const editable = (m: MessageModel) =>
+      m.sender !== "" && !m.recalled && m.incarnations.get(m.sender) === model.incarnation(m.sender) && model.maySee(m.sender, m);
+    const pairs = (pool: MessageModel[], who: (u: string, m: MessageModel) => boolean) => pool.flatMap((m) => members.filter((u) => who(u, m)).map((u) => [m, u] as const));
+    const expired = () => candidates.filter((m) => editable(m) && age(m) > EDIT_WINDOW_MS + 5_000);
+    let choice: readonly [MessageModel, string] | undefined;
+    const r = rng.next();
+    if (r < 0.5) {
+      // By the sender within the window; targeted messages whose audience partly left (VIS-2)
+      // favoured. None in this group: a recent one of another group; none at all (the clock just
+      // passed the window): one past it.
+      const fresh = (m: MessageModel) => editable(m) && age(m) < EDIT_WINDOW_MS - 5_000;
+      let own = candidates.filter(fresh);
+      if (own.length === 0) own = [...model.messages.values()].filter((m) => m.seq > 0 && !model.groups.get(m.group)!.dismissed && fresh(m)).slice(-10);
+      const partlyLeft = own.filter((m) => m.spec.receivers.some((u) => !model.groups.get(m.group)!.members.has(u)));
+      const pool = own.length === 0 ? expired() : partlyLeft.length && rng.chance(0.3) ? partlyLeft : rng.chance(0.8) ? own.slice(-10) : own;
+      if (pool.length) {
+        const m = rng.pick(pool);
+        choice = [m, m.sender];
+      }
+    } else if (r < 0.64) {
+      // Another member who sees it (system messages included): EDIT_NOT_ALLOWED.
+      const p = pairs(recent, (u, m) => u !== m.sender && model.maySee(u, m));
+      if (p.length) choice = rng.pick(p);
+    } else if (r < 0.76) {
+      // A member who may not see it — targeted to others, below their floor, online-only: MESSAGE_NOT_FOUND.
+      const p = pairs(candidates.slice(-30), (u, m) => !model.maySee(u, m));
+      if (p.length) choice = rng.pick(p);
+    } else if (r < 0.84) {
+      // A recalled message, by its sender: ALREADY_RECALLED.
+      const p = pairs(candidates.filter((m) => m.recalled), (u, m) => u === m.sender && model.maySee(u, m));
+      if (p.length) choice = rng.pick(p);
+    } else if (r < 0.96) {
+      // By the sender, past the window: EDIT_WINDOW_EXPIRED.
+      const old = expired();
+      if (old.length) {
+        const m = rng.pick(old);
+        choice = [m, m.sender];
+      }
+    }
+    // Otherwise (or when the state has no such case): a recent message, by a member or anyone at all.
+    const [m, by] = choice ?? [rng.pick(recent), this.userWhere((u) => g.members.has(u), 0.2)];
+    ++this.editCounter;
+    const text = rng.chance(0.03) ? "" : `e${this.editCounter}`;
+    const data = rng.chance(0.4) ? `d${this.editCounter}` : "";
+    return { kind: "edit", by: { user: by }, group: m.group, msg: m.key, text, data };
   }
 }

@@ -41,6 +41,8 @@ export interface RunResult {
   report?: string;
   /** Per op kind, "ok/rejected" counts of the calls whose outcome the model checked. */
   stats?: Record<string, string>;
+  /** Per op kind, how many calls were rejected with each reason. */
+  rejections?: Record<string, Record<string, number>>;
 }
 
 export async function runModel(opts: RunOptions): Promise<RunResult> {
@@ -126,7 +128,8 @@ export async function runModel(opts: RunOptions): Promise<RunResult> {
     await barrier();
     if (process.env.MODEL_PHASES) console.log("phase ms", Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)])));
     const stats = Object.fromEntries([...driver.stats].map(([k, v]) => [k, `${v.ok}/${v.rejected}`]));
-    return { ok: true, steps: step, elapsedMs: Date.now() - started, ops: done, stats };
+    const rejections = Object.fromEntries([...driver.rejections].map(([k, v]) => [k, Object.fromEntries(v)]));
+    return { ok: true, steps: step, elapsedMs: Date.now() - started, ops: done, stats, rejections };
   } catch (err) {
     const failure = err instanceof Error ? err : new Error(String(err));
     return { ok: false, steps: step, elapsedMs: Date.now() - started, ops: done, failure, failedAt: step, report: report(opts, failure, done) };

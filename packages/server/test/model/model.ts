@@ -5,6 +5,13 @@
 import type { Actor, GroupTypeName, Op, PriorityName, RoleName, SendSpec } from "./ops.js";
 
 export const RECALL_WINDOW_MS = 120_000;
+/**
+ * The edit window the model servers run with (EDT-2; env.ts passes it as editWindowSeconds). Far
+ * below the reference's 24 hours, so that the model's clock passes it without passing the
+ * idempotency window (MSG-10), which the model treats as endless.
+ */
+export const EDIT_WINDOW_SECONDS = 300;
+export const EDIT_WINDOW_MS = EDIT_WINDOW_SECONDS * 1000;
 
 export interface Membership {
   role: RoleName;
@@ -28,6 +35,12 @@ export interface MessageModel {
   sentAtMs: number;
   recalled: boolean;
   recalledBy: string;
+  /** The current content (EDT-3): the sent text until an edit replaces it, and custom data ("" = none). */
+  text: string;
+  customData: string;
+  /** EditInfo (EDT-3): 0 = never edited; edit_time in ns, from the last EditMessage response. */
+  editCount: number;
+  editTime: bigint;
   /** Incarnation of each user at send time: a re-imported user is in no earlier audience (ADM-11). */
   incarnations: Map<string, number>;
 }
@@ -45,7 +58,10 @@ export interface GroupModel {
   joinRequests: Map<string, string>;
 }
 
-/** One event a user must receive. MessageReceived is rendered when expected (replay shows recall). */
+/**
+ * One event a user must receive. `key` is the event as live delivery sends it; a replay renders
+ * events of a message as they must look then (`Model.replayKey`: recall, edits).
+ */
 export interface ExpectedEvent {
   group: string;
   /** Stored events carry a cursor and replay (EVT-3); online-only / AVCHATROOM ones do not (EVT-7). */
@@ -53,7 +69,12 @@ export interface ExpectedEvent {
   key: string;
   /** A second accepted rendering, used only when a known disagreement is tolerated. */
   altKey?: string;
+  /** The message a MessageReceived (or, with `edited`, a MessageEdited) carries. */
   message?: MessageModel;
+  /** A MessageEdited of `message` (EDT-4), `key` being the version it announced. */
+  edited?: boolean;
+  /** A ConversationUpdated: the view it carried (its last message replays as it is now, EDT-4). */
+  conversation?: ConversationView;
 }
 
 export type Outcome =
@@ -71,6 +92,8 @@ export interface ConversationView {
   mentionedMe: boolean;
   mentionedAll: boolean;
   last: string;
+  /** The message `last` renders (its state then). */
+  lastMessage?: MessageModel;
   activity: bigint;
 }
 
@@ -149,7 +172,8 @@ export class Model {
       readSeq: ms.readSeq,
       mentionedMe: above.some((m) => m.spec.mentions.includes(user)),
       mentionedAll: above.some((m) => m.spec.mentionAll),
-      last: last ? `${last.id}${last.recalled ? "(recalled)" : ""}` : "",
+      last: last ? Model.lastKey(last) : "",
+      lastMessage: last,
       activity: last ? last.time : g.createTime,
     };
   }
@@ -180,12 +204,45 @@ export class Model {
     this.emit(audience, { group: g.id, stored: true, key: `MemberLeft ${g.id} ${user} by=${removedBy}` });
   }
 
-  /** How a MessageReceived of m renders (live: as sent; replay: as it is now, MSG-11). */
+  /**
+   * How a MessageReceived of m renders with m's current content (live: as sent, since it is
+   * rendered when sent; replay, history, GetMessage: as it is now, MSG-11, EDT-3).
+   */
   static receivedKey(m: MessageModel, recalled: boolean): string {
+    return `MessageReceived ${Model.messageKey(m, recalled)}`;
+  }
+
+  /** How a MessageEdited of m renders, with m's current content (EDT-4). */
+  static editedKey(m: MessageModel, recalled: boolean): string {
+    return `MessageEdited ${Model.messageKey(m, recalled)}`;
+  }
+
+  /**
+   * How an event of the log must look when replayed now (EVT-3): every event with a message in
+   * it — MessageReceived, MessageEdited, a ConversationUpdated's last message — shows the message
+   * as it is now, recalled or edited since (MSG-11, EDT-4, DRV-1).
+   */
+  static replayKey(e: ExpectedEvent): string {
+    if (e.conversation) {
+      const last = e.conversation.lastMessage;
+      return Model.conversationKey({ ...e.conversation, last: last ? Model.lastKey(last) : "" });
+    }
+    const m = e.message;
+    if (!m) return e.key;
+    return e.edited ? Model.editedKey(m, m.recalled) : Model.receivedKey(m, m.recalled);
+  }
+
+  /** A message as a conversation's last message (CNV-2): recalled, or with its text; and its edits (EDT-3). */
+  static lastKey(m: MessageModel): string {
+    return `${m.id}${m.recalled ? "(recalled)" : `:${m.text}`}${m.editCount ? `(edit ${m.editCount})` : ""}`;
+  }
+
+  private static messageKey(m: MessageModel, recalled: boolean): string {
     const s = m.spec;
     const parts = [
-      `MessageReceived ${m.group} seq=${m.seq} id=${m.id} from=${m.sender}`,
-      `text=${recalled ? "" : s.text}`,
+      `${m.group} seq=${m.seq} id=${m.id} from=${m.sender}`,
+      `text=${recalled ? "" : m.text}`,
+      !recalled && m.customData ? `data=${m.customData}` : "",
       s.receivers.length ? `to=[${s.receivers.join(",")}]` : "",
       s.mentions.length ? `mentions=[${[...new Set(s.mentions)].join(",")}]` : "", // MSG-6: duplicates collapse
       s.mentionAll ? "@all" : "",
@@ -194,6 +251,7 @@ export class Model {
       s.excludeFromLastMessage ? "no_last" : "",
       s.countAsUnreadForReceivers ? "count_for_receivers" : "",
       `prio=${s.priority}`,
+      m.editCount ? `edit=${m.editCount}@${m.editTime}` : "", // recall keeps it (message.proto)
       recalled ? `recalled_by=${m.recalledBy}` : "",
     ];
     return parts.filter(Boolean).join(" ");
@@ -352,6 +410,8 @@ export class Model {
         if (m.recalled) return { ok: false, reasons: ["ALREADY_RECALLED"] };
         return { ok: true };
       }
+      case "edit":
+        return this.planEdit(op);
       case "markRead": {
         const g = this.scoped(op.group, op.user);
         if (!isGroup(g)) return g;
@@ -379,6 +439,28 @@ export class Model {
     if (targeted && (g.type === "COMMUNITY" || g.type === "AVCHATROOM")) return { ok: false, reasons: ["GROUP_TYPE_UNSUPPORTED"] };
     if (s.receivers.some((r) => !g.members.has(r))) return { ok: false, reasons: ["RECEIVER_NOT_MEMBER"] };
     if (s.mentions.some((r) => !g.members.has(r))) return { ok: false, reasons: ["MENTIONED_USER_NOT_MEMBER"] };
+    return { ok: true };
+  }
+
+  /** EditMessage's order of checks (EDT-6), for the checks this model exercises. */
+  private planEdit(op: Extract<Op, { kind: "edit" }>): Outcome {
+    const m = this.messages.get(op.msg);
+    if (!m) return { skip: true };
+    if (!op.text) return { ok: false, reasons: ["INVALID_ELEMENT"] }; // EDT-3: a text element needs text (MSG-3)
+    const caller = op.by.user;
+    const g = this.scoped(op.group, caller);
+    if (!isGroup(g)) return g;
+    // DRV-1: a message the caller may not see (targeted to others, below the floor, not stored)
+    // is exactly a message that does not exist.
+    if (m.group !== op.group || !this.maySee(caller, m)) return { ok: false, reasons: ["MESSAGE_NOT_FOUND"] };
+    if (m.sender !== caller) return { ok: false, reasons: ["EDIT_NOT_ALLOWED"] }; // system messages included (EDT-1)
+    // A re-imported user with the sender's ID (ADM-11) who may see the message (MEETING, no
+    // floor): whether they are "its sender" the spec does not say. Not what this model tests.
+    if (m.incarnations.get(caller) !== this.incarnation(caller)) return { skip: true };
+    if (m.recalled) return { ok: false, reasons: ["ALREADY_RECALLED"] };
+    const age = this.clockMs - m.sentAtMs;
+    if (Math.abs(age - EDIT_WINDOW_MS) < 2_000) return { skip: true }; // at the boundary: either answer
+    if (age > EDIT_WINDOW_MS) return { ok: false, reasons: ["EDIT_WINDOW_EXPIRED"] };
     return { ok: true };
   }
 
@@ -457,7 +539,7 @@ export class Model {
     const g = this.groups.get(group)!;
     const stored = !spec.onlineOnly && g.type !== "AVCHATROOM";
     const incarnations = new Map([sender, ...spec.receivers].filter(Boolean).map((u) => [u, this.incarnation(u)] as const));
-    const m: MessageModel = { key, group, seq: stored ? g.latestSeq + 1 : 0, sender, by, spec, id, time, sentAtMs: this.clockMs, recalled: false, recalledBy: "", incarnations };
+    const m: MessageModel = { key, group, seq: stored ? g.latestSeq + 1 : 0, sender, by, spec, id, time, sentAtMs: this.clockMs, recalled: false, recalledBy: "", text: spec.text, customData: "", editCount: 0, editTime: 0n, incarnations };
     this.messages.set(key, m);
     this.byId.set(id, m);
     if (spec.clientMessageId) this.idem.set(`${sender}|${group}|${spec.clientMessageId}`, key);
@@ -479,6 +561,22 @@ export class Model {
     m.recalled = true;
     m.recalledBy = "user" in op.by ? op.by.user : "";
     this.emit(audience, { group: g.id, stored: true, key: `MessageRecalled ${g.id} id=${m.id} seq=${m.seq} by=${m.recalledBy}` });
+  }
+
+  /**
+   * An accepted edit (EDT-3, EDT-4): the new content, one more edit, the server's edit_time; and
+   * MessageEdited, carrying the message as the edit leaves it, to the users who may see the
+   * message now (VIS-1) — the audience a recall now would have. Nothing else changes (EDT-5).
+   */
+  commitEdit(op: Extract<Op, { kind: "edit" }>, editTime: bigint): void {
+    const m = this.messages.get(op.msg)!;
+    const g = this.groups.get(m.group)!;
+    const audience = [...g.members.keys()].filter((u) => this.maySee(u, m));
+    m.text = op.text;
+    m.customData = op.data;
+    m.editCount++;
+    m.editTime = editTime;
+    this.emit(audience, { group: g.id, stored: true, key: Model.editedKey(m, false), message: m, edited: true });
   }
 
   /**
@@ -506,7 +604,7 @@ export class Model {
     const c = this.conversation(op.user, op.group);
     const alt = Model.conversationKey(this.conversation(op.user, op.group, "meetingRejoinLast"));
     const key = Model.conversationKey(c);
-    this.emit([op.user], { group: g.id, stored: true, key, altKey: alt !== key ? alt : undefined });
+    this.emit([op.user], { group: g.id, stored: true, key, altKey: alt !== key ? alt : undefined, conversation: c });
     return true;
   }
 }

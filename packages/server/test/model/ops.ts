@@ -38,6 +38,11 @@ export type Op =
   /** Sends again with the client_message_id of an earlier message (MSG-10). */
   | { kind: "resend"; of: string }
   | { kind: "recall"; by: Actor; group: string; msg: string }
+  /**
+   * MessageService.EditMessage (EDT-1..6): one text element and custom data replace the content.
+   * `text` "" is an element without content (INVALID_ELEMENT, EDT-3); `data` "" clears custom data.
+   */
+  | { kind: "edit"; by: { user: string }; group: string; msg: string; text: string; data: string }
   | { kind: "markRead"; user: string; group: string; readSeq: number }
   | { kind: "openStream"; user: string; stream: string; from: "none" | "latest" | "older"; olderPick: number }
   | { kind: "closeStream"; stream: string }

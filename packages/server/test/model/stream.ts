@@ -53,11 +53,13 @@ export function renderEvent(e: Event): { group: string; key: string } {
   switch (p.case) {
     case "messageReceived":
       return { group: p.value.message?.groupId ?? "", key: renderReceived(p.value.message!) };
+    case "messageEdited":
+      return { group: p.value.message?.groupId ?? "", key: `MessageEdited ${renderMessage(p.value.message!)}` };
     case "messageRecalled":
       return { group: p.value.groupId, key: `MessageRecalled ${p.value.groupId} id=${p.value.messageId} seq=${p.value.seq} by=${p.value.recall?.recalledBy ?? "?"}` };
     case "conversationUpdated": {
       const c = p.value.conversation!;
-      const last = c.lastMessage ? `${c.lastMessage.messageId}${c.lastMessage.recall ? "(recalled)" : ""}` : "";
+      const last = c.lastMessage ? renderLast(c.lastMessage) : "";
       const type = ["UNSPECIFIED", "WORK", "PUBLIC", "MEETING", "COMMUNITY", "AVCHATROOM"][c.groupType];
       return {
         group: c.groupId,
@@ -81,12 +83,27 @@ export function textOf(m: Message): string {
   return m.elements.map((e) => (e.element.case === "text" ? e.element.value.text : `<${e.element.case}>`)).join("");
 }
 
+/** The same rendering as Model.lastKey, from the wire message. */
+export function renderLast(m: Message): string {
+  return `${m.messageId}${m.recall ? "(recalled)" : `:${textOf(m)}`}${m.edit ? `(edit ${m.edit.editCount})` : ""}`;
+}
+
 /** The same rendering as Model.receivedKey, from the wire message. */
 export function renderReceived(m: Message): string {
+  return `MessageReceived ${renderMessage(m)}`;
+}
+
+function toNs(t: { seconds: bigint; nanos: number } | undefined): bigint {
+  return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
+}
+
+/** The same rendering as Model.messageKey, from the wire message. */
+export function renderMessage(m: Message): string {
   const recalled = m.recall !== undefined;
   const parts = [
-    `MessageReceived ${m.groupId} seq=${m.seq} id=${m.messageId} from=${m.senderId}`,
+    `${m.groupId} seq=${m.seq} id=${m.messageId} from=${m.senderId}`,
     `text=${textOf(m)}`,
+    m.customData.length ? `data=${new TextDecoder().decode(m.customData)}` : "",
     m.receiverIds.length ? `to=[${m.receiverIds.join(",")}]` : "",
     m.mentionedUserIds.length ? `mentions=[${m.mentionedUserIds.join(",")}]` : "",
     m.mentionAll ? "@all" : "",
@@ -95,6 +112,7 @@ export function renderReceived(m: Message): string {
     m.excludeFromLastMessage ? "no_last" : "",
     m.countAsUnreadForReceivers ? "count_for_receivers" : "",
     `prio=${MessagePriority[m.priority]}`,
+    m.edit ? `edit=${m.edit.editCount}@${toNs(m.edit.editTime)}` : "",
     recalled ? `recalled_by=${m.recall!.recalledBy}` : "",
   ];
   return parts.filter(Boolean).join(" ");
