@@ -23,6 +23,15 @@ async function edit(user: UserHandle, groupId: string, messageId: string, text: 
   return res.message;
 }
 
+/** A cursor at the head of the user's stream now, and when it was taken (for UserHandle.replay). */
+async function cursorNow(user: UserHandle): Promise<{ cursor: string; takenAt: number }> {
+  const takenAt = Date.now();
+  const sub = await user.subscribe();
+  const cursor = await sub.ready();
+  sub.close();
+  return { cursor, takenAt };
+}
+
 /** Whether the event is a ConversationUpdated showing the message as last message. */
 function carriesLast(e: Event, messageId: string): boolean {
   return e.payload.case === "conversationUpdated" && e.payload.value.conversation?.lastMessage?.messageId === messageId;
@@ -148,10 +157,7 @@ export const edtCases = [
       "Replaying past a message edited twice delivers its MessageReceived, the ConversationUpdated that showed it as last message, and both MessageEdited, each showing only the latest content (edit_count 2): an edit that takes text out takes it out of the replay too.",
     async run(ctx) {
       const w = await ctx.world();
-      const takenAt = Date.now();
-      const first = await w.user("carol").subscribe();
-      const cursor = await first.ready();
-      first.close();
+      const { cursor, takenAt } = await cursorNow(w.user("carol"));
       const sent = await w.user("bob").send(w.groupId, "my password is hunter2");
       await w.user("carol").conversations.markConversationRead({ groupId: w.groupId, readSeq: sent.seq });
       await edit(w.user("bob"), w.groupId, sent.messageId, "my password is ******");
@@ -173,10 +179,7 @@ export const edtCases = [
       "After an edited message is recalled, replay delivers its MessageReceived, the ConversationUpdated that showed it as last message and every MessageEdited as the recalled message (no elements, no custom data, recall set), then MessageRecalled: no replayed event carries any version of its content. Editing it then is FailedPrecondition ALREADY_RECALLED.",
     async run(ctx) {
       const w = await ctx.world();
-      const takenAt = Date.now();
-      const first = await w.user("carol").subscribe();
-      const cursor = await first.ready();
-      first.close();
+      const { cursor, takenAt } = await cursorNow(w.user("carol"));
       const sent = await w.user("bob").send(w.groupId, { text: "one", customData: new Uint8Array([1]) });
       await w.user("carol").conversations.markConversationRead({ groupId: w.groupId, readSeq: sent.seq });
       await edit(w.user("bob"), w.groupId, sent.messageId, "two", new Uint8Array([2]));

@@ -1,3 +1,4 @@
+// The content of `editMessage` in its accepted forms, turned into an EditMessageRequest (rule EDT-3).
 import { create, isMessage } from "@bufbuild/protobuf";
 import { EditMessageRequestSchema, MessageElementSchema } from "@narrowcast/gen";
 import type * as pb from "@narrowcast/gen";

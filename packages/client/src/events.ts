@@ -25,8 +25,8 @@ export interface MessageReceivedEvent extends StoredEventBase {
 /**
  * A message this user can see was edited (rules EDT-3, EDT-4): `message` is the message as the
  * edit left it — new elements and custom data, `edit` set, everything else as sent. Replace the
- * shown message that has the same `messageId`. A MessageEdited replayed after the message was
- * recalled carries the recalled message (no content, `recall` set).
+ * shown message that has the same `messageId`. Replayed, it carries the message as it is then
+ * (rule DRV-1): edited again since, the latest content; recalled since, no content and `recall` set.
  */
 export interface MessageEditedEvent extends StoredEventBase {
   type: "messageEdited";

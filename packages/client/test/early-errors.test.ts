@@ -15,7 +15,7 @@ import {
   toSendMessageRequest,
 } from "../src/index.js";
 import type { MessageDraft, NarrowcastClient, SendOptions } from "../src/index.js";
-import { rejection, startFixture } from "./helpers.js";
+import { errorSummary, rejection, startFixture } from "./helpers.js";
 import type { Fixture, TestApp } from "./helpers.js";
 
 let fx: Fixture;
@@ -42,19 +42,6 @@ afterAll(async () => {
 
 const ids = (n: number, prefix = "u") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
-function summary(e: unknown) {
-  expect(e).toBeInstanceOf(NarrowcastError);
-  const err = e as NarrowcastError;
-  return {
-    code: err.code,
-    reason: err.reason,
-    domain: err.domain,
-    field: err.field,
-    ids: [...err.ids],
-    // The description is free text; field and reason are the contract (ERR-1).
-    violations: err.fieldViolations.map(({ field, reason }) => ({ field, reason })),
-  };
-}
 
 interface Case {
   name: string;
@@ -145,7 +132,7 @@ describe("early rejections", () => {
         ...c.expected,
         violations: [{ field: c.expected.field, reason: c.expected.reason }],
       };
-      expect(summary(local)).toEqual(expected);
+      expect(errorSummary(local)).toEqual(expected);
       expect((local as NarrowcastError).metadata.field).toBe(c.expected.field);
       const server = await rejection(() => alice.services.messages.sendMessage(toSendMessageRequest(c.draft(), options)));
       expect((server as NarrowcastError).local).toBe(false);
@@ -153,7 +140,7 @@ describe("early rejections", () => {
       // an empty text the spec says field `elements[i]` (MSG-3) and the SDK follows it; the
       // reference server says `elements[i].text`.
       const { field: _field, violations: _violations, ...rest } = expected;
-      expect(summary(server)).toMatchObject(c.expected.reason === Reason.INVALID_ELEMENT ? rest : expected);
+      expect(errorSummary(server)).toMatchObject(c.expected.reason === Reason.INVALID_ELEMENT ? rest : expected);
     });
   }
 
@@ -163,8 +150,8 @@ describe("early rejections", () => {
       const local = await rejection(() => alice.sendMessage(createTextMessage("x"), { groupId }));
       expect(sends).toBe(before);
       const server = await rejection(() => alice.services.messages.sendMessage(toSendMessageRequest(createTextMessage("x"), { groupId })));
-      expect(summary(local)).toEqual(summary(server));
-      expect(summary(local)).toMatchObject({ reason: Reason.FIELD_INVALID, field: "group_id" });
+      expect(errorSummary(local)).toEqual(errorSummary(server));
+      expect(errorSummary(local)).toMatchObject({ reason: Reason.FIELD_INVALID, field: "group_id" });
     }
   });
 
@@ -174,8 +161,8 @@ describe("early rejections", () => {
     const server = await rejection(() =>
       alice.services.messages.listMessages({ groupId: app.groupId, beforeSeq: 5n, afterSeq: 1n }),
     );
-    expect(summary(local)).toEqual(summary(server));
-    expect(summary(local)).toMatchObject({ code: Code.InvalidArgument, reason: Reason.FIELD_INVALID, field: "after_seq" });
+    expect(errorSummary(local)).toEqual(errorSummary(server));
+    expect(errorSummary(local)).toMatchObject({ code: Code.InvalidArgument, reason: Reason.FIELD_INVALID, field: "after_seq" });
   });
 
   it("exactly 50 distinct receivers pass the local checks and reach the server", async () => {
@@ -185,7 +172,7 @@ describe("early rejections", () => {
     );
     expect(sends).toBe(before + 1);
     // None of them is a member: the server names all of them (TGT-5).
-    expect(summary(err)).toMatchObject({
+    expect(errorSummary(err)).toMatchObject({
       code: Code.FailedPrecondition,
       reason: Reason.RECEIVER_NOT_MEMBER,
       domain: "narrowcast",

@@ -14,7 +14,7 @@ import {
   toEditMessageRequest,
 } from "../src/index.js";
 import type { EditContent, Message, MessageEditedEvent, NarrowcastClient } from "../src/index.js";
-import { Recorder, rejection, startFixture, textOf } from "./helpers.js";
+import { Recorder, errorSummary, rejection, startFixture, textOf } from "./helpers.js";
 import type { Fixture } from "./helpers.js";
 
 let fx: Fixture;
@@ -27,18 +27,6 @@ afterAll(async () => {
 
 const utf8 = new TextEncoder();
 
-function summary(e: unknown) {
-  expect(e).toBeInstanceOf(NarrowcastError);
-  const err = e as NarrowcastError;
-  return {
-    code: err.code,
-    reason: err.reason,
-    domain: err.domain,
-    field: err.field,
-    ids: [...err.ids],
-    violations: err.fieldViolations.map(({ field, reason }) => ({ field, reason })),
-  };
-}
 
 /** Every field EDT-3 says an edit keeps. */
 function kept(m: Message) {
@@ -191,8 +179,8 @@ describe("errors only the server can know", () => {
     const secret = await alice.sendMessage(createTextMessage("for bob"), { groupId: app.groupId, receiver: "bob" });
     const hidden = await rejection(() => carol.editMessage(app.groupId, secret.messageId, "x"));
     const missing = await rejection(() => carol.editMessage(app.groupId, "no-such-message", "x"));
-    expect(summary(hidden)).toMatchObject({ code: Code.NotFound, reason: Reason.MESSAGE_NOT_FOUND, field: "message_id" });
-    expect(summary(hidden)).toEqual(summary(missing));
+    expect(errorSummary(hidden)).toMatchObject({ code: Code.NotFound, reason: Reason.MESSAGE_NOT_FOUND, field: "message_id" });
+    expect(errorSummary(hidden)).toEqual(errorSummary(missing));
     expect((hidden as NarrowcastError).rawMessage).toBe((missing as NarrowcastError).rawMessage);
   });
 
@@ -297,10 +285,10 @@ describe("local rejections are the server's", () => {
         ids: [],
         violations: [{ field: c.field, reason: c.reason }],
       };
-      expect(summary(local)).toEqual(expected);
+      expect(errorSummary(local)).toEqual(expected);
       const server = await rejection(() => alice.services.messages.editMessage(toEditMessageRequest(...args)));
       expect((server as NarrowcastError).local).toBe(false);
-      expect(summary(server)).toEqual(expected);
+      expect(errorSummary(server)).toEqual(expected);
     });
   }
 

@@ -1,8 +1,9 @@
 // Shared fixtures of the client tests: a real server on port 0, a fresh app per test with
 // its users and group, and a recorder that waits for events without timing assumptions.
+import { expect } from "vitest";
 import { startServer } from "@narrowcast/server";
 import type { RunningServer, ServerOptions } from "@narrowcast/server";
-import { createAdminClient, createClient } from "../src/index.js";
+import { NarrowcastError, createAdminClient, createClient } from "../src/index.js";
 import type {
   ClientEvent,
   ClientOptions,
@@ -141,4 +142,19 @@ export async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
     return e;
   }
   throw new Error("expected a rejection");
+}
+
+/** What a client sees of an error: its status, ErrorInfo and field violations (ERR-1). */
+export function errorSummary(e: unknown) {
+  expect(e).toBeInstanceOf(NarrowcastError);
+  const err = e as NarrowcastError;
+  return {
+    code: err.code,
+    reason: err.reason,
+    domain: err.domain,
+    field: err.field,
+    ids: [...err.ids],
+    // The description is free text; field and reason are the contract (ERR-1).
+    violations: err.fieldViolations.map(({ field, reason }) => ({ field, reason })),
+  };
 }

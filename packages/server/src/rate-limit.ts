@@ -24,6 +24,12 @@ export class RateLimiter {
     return true;
   }
 
+  /** Returns a token taken for a request that then stored nothing (MSG-15: a rejected send changes no bucket). */
+  giveBack(key: string): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.perSecond, b.tokens + 1);
+  }
+
   /** How long until `key`'s bucket holds a whole token again (0 when it does): RetryInfo of rule ERR-5. */
   retryDelayMs(key: string): number {
     const b = this.buckets.get(key);

@@ -2,6 +2,7 @@
 // 5 sends per second, the recall window (MSG-11) and the idempotency window (MSG-10) on a server
 // whose clock the test moves, and shutdown ending open streams (EVT-9).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RateLimiter } from "../src/rate-limit.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ErrorReason, EventService, GroupType, MemberRole } from "@narrowcast/gen";
@@ -93,6 +94,21 @@ describe("MSG-5: rate limit (a server allowing 5 sends per second per group)", (
     expect(delivered).toEqual(history.map((m) => m.messageId));
     expect((await app.user("bob").conversation(g)).unreadCount).toBe(seqs.length);
     bob.close();
+  });
+});
+
+// A write that passed the bucket and then stored nothing (a race the wire cannot stage on demand:
+// a recall committing between an edit's checks and its write) gives its token back (MSG-15, EDT-6).
+describe("MSG-5: a token given back", () => {
+  it("is taken again by the next request, and never fills the bucket beyond its burst", () => {
+    const bucket = new RateLimiter(2, () => 0);
+    expect([bucket.take("g"), bucket.take("g"), bucket.take("g")]).toEqual([true, true, false]);
+    bucket.giveBack("g");
+    expect([bucket.take("g"), bucket.take("g")]).toEqual([true, false]);
+    bucket.giveBack("g");
+    bucket.giveBack("g");
+    bucket.giveBack("g");
+    expect([bucket.take("g"), bucket.take("g"), bucket.take("g")]).toEqual([true, true, false]);
   });
 });
 

@@ -33,8 +33,8 @@ export const editMutants = defineMutants([
     rule: "EDT-5",
     bug: "Edits do not draw on the group's send bucket, so a client can flood a group with MessageEdited events.",
     file: "services/editing.ts",
-    from: "  takeGroupToken(deps, appId, group.groupId);\n",
-    to: "",
+    from: "const giveBack = takeGroupToken(deps, appId, group.groupId);",
+    to: "const giveBack = () => {};",
   },
   {
     id: "edit-count-not-incremented",

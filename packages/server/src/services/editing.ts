@@ -32,12 +32,13 @@ export async function editMessage(deps: Deps, caller: Caller, req: EditMessageRe
     throw narrowcastError(ErrorReason.EDIT_WINDOW_EXPIRED, "the edit window has passed", { field: "message_id" });
   }
   // EDT-5: an edit is an event in the group like a send; it draws on the same bucket.
-  takeGroupToken(deps, appId, group.groupId);
+  const giveBack = takeGroupToken(deps, appId, group.groupId);
   let result;
   try {
     result = await deps.store.editMessage(appId, group.groupId, message.messageId, { elements: req.elements, customData: req.customData }, now);
   } catch (err) {
-    // A recall that committed since the read above.
+    // A recall that committed since the read above: nothing changed, the bucket neither (EDT-6).
+    giveBack();
     throw conflictError(err);
   }
   deps.publish(result.event);

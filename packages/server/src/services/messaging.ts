@@ -72,8 +72,11 @@ export function validateContent(deps: Deps, elements: MessageElement[], customDa
   }
 }
 
-/** Rule MSG-5: one token of the group's bucket, or RATE_LIMITED (sends and edits, EDT-5, share it). */
-export function takeGroupToken(deps: Deps, appId: string, groupId: string): void {
+/**
+ * Rule MSG-5: one token of the group's bucket, or RATE_LIMITED (sends and edits, EDT-5, share it).
+ * Returns the function that gives the token back when the write then stores nothing (MSG-15).
+ */
+export function takeGroupToken(deps: Deps, appId: string, groupId: string): () => void {
   const bucket = `${appId}\u0000${groupId}`;
   if (!deps.rateLimiter.take(bucket)) {
     throw narrowcastError(ErrorReason.RATE_LIMITED, "too many messages in this group; retry shortly", {
@@ -81,6 +84,7 @@ export function takeGroupToken(deps: Deps, appId: string, groupId: string): void
       retryDelayMs: deps.rateLimiter.retryDelayMs(bucket),
     });
   }
+  return () => deps.rateLimiter.giveBack(bucket);
 }
 
 /** Stateless checks of a send request (first part of the spec's order of checks). */
@@ -178,7 +182,7 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
       });
     }
   }
-  takeGroupToken(deps, appId, group.groupId);
+  const giveBack = takeGroupToken(deps, appId, group.groupId);
 
   const message = create(MessageSchema, {
     elements: req.elements,
@@ -209,13 +213,16 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
       dedupeSince: now - deps.limits.idempotencyWindowMs,
     });
   } catch (err) {
+    giveBack();
     if (err instanceof StoreConflict && err.kind === "not_member") {
       // A receiver left between the check and the write.
       throw narrowcastError(ErrorReason.RECEIVER_NOT_MEMBER, "a receiver left the group", { field: receiverField, ids: err.ids });
     }
     throw conflictError(err);
   }
-  if (!result.duplicate) deps.publish(result.event);
+  // A replay found only at the write (a concurrent retry) consumes no token either (MSG-5).
+  if (result.duplicate) giveBack();
+  else deps.publish(result.event);
   return result.message;
 }
 
