@@ -198,6 +198,10 @@ const editedMessage: Message = create(MessageSchema, {
   serverTime: time,
   elements: [allElements[0]],
   edit: { editCount: 2, editTime: time },
+  reactions: [
+    { reaction: "👍", count: 3, callerReacted: true },
+    { reaction: ":+1:", count: 1, callerReacted: false },
+  ],
 });
 
 const messageFixtures = [ordinaryMessage, targetedMessage, onlineOnlyMessage, recalledMessage, editedMessage];
@@ -228,10 +232,18 @@ const eventFixtures: Event[] = [
   create(EventSchema, { cursor: "c5", time, payload: { case: "memberLeft", value: { groupId: "grp.work-1", userId: "erin", removedBy: "alice" } } }),
   create(EventSchema, { cursor: "c6", time, payload: { case: "groupDismissed", value: { groupId: "grp.work-1" } } }),
   create(EventSchema, { cursor: "c7", time, payload: { case: "messageEdited", value: { message: editedMessage } } }),
+  create(EventSchema, {
+    cursor: "c8",
+    time,
+    payload: {
+      case: "reactionChanged",
+      value: { groupId: "grp.work-1", messageId: "m-41", seq: 41n, reaction: "👍🏽", userId: "carol", added: true, count: 4 },
+    },
+  }),
 ];
 
 describe("round trips of the main messages (binary and JSON)", () => {
-  it("Message: ordinary with every element kind, targeted, online-only, recalled, edited", () => {
+  it("Message: ordinary with every element kind, targeted, online-only, recalled, edited with reactions", () => {
     const kinds = new Set(allElements.map((element) => element.element.case));
     expect([...kinds].sort()).toEqual(MessageElementSchema.oneofs[0].fields.map((f) => f.localName).sort());
     expect(fieldsSetByNone(MessageSchema, messageFixtures)).toEqual([]);

@@ -55,6 +55,7 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.BACKEND_UNAVAILABLE]: Code.Unavailable,
   [ErrorReason.EDIT_NOT_ALLOWED]: Code.PermissionDenied,
   [ErrorReason.EDIT_WINDOW_EXPIRED]: Code.FailedPrecondition,
+  [ErrorReason.REACTION_LIMIT_REACHED]: Code.FailedPrecondition,
 };
 
 /**

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/event.proto.
  */
 export const file_narrowcast_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIuIDCgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIABI2Cg5tZXNzYWdlX2VkaXRlZBgJIAEoCzIcLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVkaXRlZEgAQgkKB3BheWxvYWQiOgoPTWVzc2FnZVJlY2VpdmVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UibwoPTWVzc2FnZVJlY2FsbGVkEhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSCwoDc2VxGAMgASgDEikKBnJlY2FsbBgEIAEoCzIZLm5hcnJvd2Nhc3QudjEuUmVjYWxsSW5mbyI4Cg1NZXNzYWdlRWRpdGVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiSAoTQ29udmVyc2F0aW9uVXBkYXRlZBIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJeCgxNZW1iZXJKb2luZWQSEAoIZ3JvdXBfaWQYASABKAkSKgoGbWVtYmVyGAIgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIQCghhZGRlZF9ieRgDIAEoCSJDCgpNZW1iZXJMZWZ0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCSIiCg5Hcm91cERpc21pc3NlZBIQCghncm91cF9pZBgBIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
+  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIp4ECgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIABI2Cg5tZXNzYWdlX2VkaXRlZBgJIAEoCzIcLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVkaXRlZEgAEjoKEHJlYWN0aW9uX2NoYW5nZWQYCiABKAsyHi5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ2hhbmdlZEgAQgkKB3BheWxvYWQiOgoPTWVzc2FnZVJlY2VpdmVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UibwoPTWVzc2FnZVJlY2FsbGVkEhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSCwoDc2VxGAMgASgDEikKBnJlY2FsbBgEIAEoCzIZLm5hcnJvd2Nhc3QudjEuUmVjYWxsSW5mbyI4Cg1NZXNzYWdlRWRpdGVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UihQEKD1JlYWN0aW9uQ2hhbmdlZBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIQCghyZWFjdGlvbhgEIAEoCRIPCgd1c2VyX2lkGAUgASgJEg0KBWFkZGVkGAYgASgIEg0KBWNvdW50GAcgASgFIkgKE0NvbnZlcnNhdGlvblVwZGF0ZWQSMQoMY29udmVyc2F0aW9uGAEgASgLMhsubmFycm93Y2FzdC52MS5Db252ZXJzYXRpb24iXgoMTWVtYmVySm9pbmVkEhAKCGdyb3VwX2lkGAEgASgJEioKBm1lbWJlchgCIAEoCzIaLm5hcnJvd2Nhc3QudjEuR3JvdXBNZW1iZXISEAoIYWRkZWRfYnkYAyABKAkiQwoKTWVtYmVyTGVmdBIQCghncm91cF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhIKCnJlbW92ZWRfYnkYAyABKAkiIgoOR3JvdXBEaXNtaXNzZWQSEAoIZ3JvdXBfaWQYASABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
 
 /**
  * Event is something that happened which a subscriber may see (rule EVT-2). Events reach every
@@ -108,6 +108,14 @@ export type Event = Message<"narrowcast.v1.Event"> & {
      */
     value: MessageEdited;
     case: "messageEdited";
+  } | {
+    /**
+     * A reaction on a message the subscriber could see was added or removed (rule RCT-7).
+     *
+     * @generated from field: narrowcast.v1.ReactionChanged reaction_changed = 10;
+     */
+    value: ReactionChanged;
+    case: "reactionChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -125,7 +133,7 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
  */
 export type MessageReceived = Message<"narrowcast.v1.MessageReceived"> & {
   /**
-   * The message, exactly as history and GetMessage return it.
+   * The message, exactly as history and GetMessage return it (without `reactions`, rule RCT-5).
    *
    * @generated from field: narrowcast.v1.Message message = 1;
    */
@@ -190,7 +198,8 @@ export const MessageRecalledSchema: GenMessage<MessageRecalled> = /*@__PURE__*/
  */
 export type MessageEdited = Message<"narrowcast.v1.MessageEdited"> & {
   /**
-   * The message after the edit, exactly as history and GetMessage return it then.
+   * The message after the edit, exactly as history and GetMessage return it then (without
+   * `reactions`, rule RCT-5).
    *
    * @generated from field: narrowcast.v1.Message message = 1;
    */
@@ -203,6 +212,70 @@ export type MessageEdited = Message<"narrowcast.v1.MessageEdited"> & {
  */
 export const MessageEditedSchema: GenMessage<MessageEdited> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_event, 3);
+
+/**
+ * ReactionChanged says one user added or removed one reaction on a message. It reaches the users
+ * who may see the message when the reaction changes, and nobody else (rules RCT-7, DRV-1).
+ *
+ * @generated from message narrowcast.v1.ReactionChanged
+ */
+export type ReactionChanged = Message<"narrowcast.v1.ReactionChanged"> & {
+  /**
+   * The message's group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message's ID.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * The message's seq.
+   *
+   * @generated from field: int64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * The reaction (rule RCT-2).
+   *
+   * @generated from field: string reaction = 4;
+   */
+  reaction: string;
+
+  /**
+   * The user who added or removed it.
+   *
+   * @generated from field: string user_id = 5;
+   */
+  userId: string;
+
+  /**
+   * True when the user added the reaction, false when they removed it.
+   *
+   * @generated from field: bool added = 6;
+   */
+  added: boolean;
+
+  /**
+   * How many users have this reaction on the message after the change (rule RCT-5).
+   *
+   * @generated from field: int32 count = 7;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message narrowcast.v1.ReactionChanged.
+ * Use `create(ReactionChangedSchema)` to create a new message.
+ */
+export const ReactionChangedSchema: GenMessage<ReactionChanged> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_event, 4);
 
 /**
  * ConversationUpdated carries the subscriber's new view of a conversation.
@@ -223,7 +296,7 @@ export type ConversationUpdated = Message<"narrowcast.v1.ConversationUpdated"> &
  * Use `create(ConversationUpdatedSchema)` to create a new message.
  */
 export const ConversationUpdatedSchema: GenMessage<ConversationUpdated> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 4);
+  messageDesc(file_narrowcast_v1_event, 5);
 
 /**
  * MemberJoined says a user became a member of a group.
@@ -259,7 +332,7 @@ export type MemberJoined = Message<"narrowcast.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 5);
+  messageDesc(file_narrowcast_v1_event, 6);
 
 /**
  * MemberLeft says a user stopped being a member of a group.
@@ -294,7 +367,7 @@ export type MemberLeft = Message<"narrowcast.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 6);
+  messageDesc(file_narrowcast_v1_event, 7);
 
 /**
  * GroupDismissed says a group no longer exists.
@@ -315,5 +388,5 @@ export type GroupDismissed = Message<"narrowcast.v1.GroupDismissed"> & {
  * Use `create(GroupDismissedSchema)` to create a new message.
  */
 export const GroupDismissedSchema: GenMessage<GroupDismissed> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 7);
+  messageDesc(file_narrowcast_v1_event, 8);
 

@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message.proto.
  */
 export const file_narrowcast_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEi8wQKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mb0oECAgQCVIIdGFyZ2V0ZWQiTQoIRWRpdEluZm8SEgoKZWRpdF9jb3VudBgBIAEoBRItCgllZGl0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKClJlY2FsbEluZm8SEwoLcmVjYWxsZWRfYnkYASABKAkSLwoLcmVjYWxsX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKD09mZmxpbmVQdXNoSW5mbxINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkisQIKDk1lc3NhZ2VFbGVtZW50EioKBHRleHQYASABKAsyGi5uYXJyb3djYXN0LnYxLlRleHRFbGVtZW50SAASLgoGY3VzdG9tGAIgASgLMhwubmFycm93Y2FzdC52MS5DdXN0b21FbGVtZW50SAASLAoFaW1hZ2UYAyABKAsyGy5uYXJyb3djYXN0LnYxLkltYWdlRWxlbWVudEgAEioKBGZpbGUYBCABKAsyGi5uYXJyb3djYXN0LnYxLkZpbGVFbGVtZW50SAASMgoIbG9jYXRpb24YBSABKAsyHi5uYXJyb3djYXN0LnYxLkxvY2F0aW9uRWxlbWVudEgAEioKBGZhY2UYBiABKAsyGi5uYXJyb3djYXN0LnYxLkZhY2VFbGVtZW50SABCCQoHZWxlbWVudCIbCgtUZXh0RWxlbWVudBIMCgR0ZXh0GAEgASgJIkUKDUN1c3RvbUVsZW1lbnQSDAoEZGF0YRgBIAEoDBITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkiZQoMSW1hZ2VFbGVtZW50EgsKA3VybBgBIAEoCRINCgV3aWR0aBgCIAEoBRIOCgZoZWlnaHQYAyABKAUSEgoKc2l6ZV9ieXRlcxgEIAEoAxIVCg10aHVtYm5haWxfdXJsGAUgASgJIkEKC0ZpbGVFbGVtZW50EgsKA3VybBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAyJLCg9Mb2NhdGlvbkVsZW1lbnQSEwoLZGVzY3JpcHRpb24YASABKAkSEAoIbGF0aXR1ZGUYAiABKAESEQoJbG9uZ2l0dWRlGAMgASgBIioKC0ZhY2VFbGVtZW50Eg0KBWluZGV4GAEgASgFEgwKBGRhdGEYAiABKAwqhQEKD01lc3NhZ2VQcmlvcml0eRIgChxNRVNTQUdFX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASGQoVTUVTU0FHRV9QUklPUklUWV9ISUdIEAESGwoXTUVTU0FHRV9QUklPUklUWV9OT1JNQUwQAhIYChRNRVNTQUdFX1BSSU9SSVRZX0xPVxADYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEipAUKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mbxIvCglyZWFjdGlvbnMYFSADKAsyHC5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ291bnRKBAgIEAlSCHRhcmdldGVkIkgKDVJlYWN0aW9uQ291bnQSEAoIcmVhY3Rpb24YASABKAkSDQoFY291bnQYAiABKAUSFgoOY2FsbGVyX3JlYWN0ZWQYAyABKAgiXgoIUmVhY3Rpb24SEAoIcmVhY3Rpb24YASABKAkSDwoHdXNlcl9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoIRWRpdEluZm8SEgoKZWRpdF9jb3VudBgBIAEoBRItCgllZGl0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKClJlY2FsbEluZm8SEwoLcmVjYWxsZWRfYnkYASABKAkSLwoLcmVjYWxsX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKD09mZmxpbmVQdXNoSW5mbxINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkisQIKDk1lc3NhZ2VFbGVtZW50EioKBHRleHQYASABKAsyGi5uYXJyb3djYXN0LnYxLlRleHRFbGVtZW50SAASLgoGY3VzdG9tGAIgASgLMhwubmFycm93Y2FzdC52MS5DdXN0b21FbGVtZW50SAASLAoFaW1hZ2UYAyABKAsyGy5uYXJyb3djYXN0LnYxLkltYWdlRWxlbWVudEgAEioKBGZpbGUYBCABKAsyGi5uYXJyb3djYXN0LnYxLkZpbGVFbGVtZW50SAASMgoIbG9jYXRpb24YBSABKAsyHi5uYXJyb3djYXN0LnYxLkxvY2F0aW9uRWxlbWVudEgAEioKBGZhY2UYBiABKAsyGi5uYXJyb3djYXN0LnYxLkZhY2VFbGVtZW50SABCCQoHZWxlbWVudCIbCgtUZXh0RWxlbWVudBIMCgR0ZXh0GAEgASgJIkUKDUN1c3RvbUVsZW1lbnQSDAoEZGF0YRgBIAEoDBITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkiZQoMSW1hZ2VFbGVtZW50EgsKA3VybBgBIAEoCRINCgV3aWR0aBgCIAEoBRIOCgZoZWlnaHQYAyABKAUSEgoKc2l6ZV9ieXRlcxgEIAEoAxIVCg10aHVtYm5haWxfdXJsGAUgASgJIkEKC0ZpbGVFbGVtZW50EgsKA3VybBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAyJLCg9Mb2NhdGlvbkVsZW1lbnQSEwoLZGVzY3JpcHRpb24YASABKAkSEAoIbGF0aXR1ZGUYAiABKAESEQoJbG9uZ2l0dWRlGAMgASgBIioKC0ZhY2VFbGVtZW50Eg0KBWluZGV4GAEgASgFEgwKBGRhdGEYAiABKAwqhQEKD01lc3NhZ2VQcmlvcml0eRIgChxNRVNTQUdFX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASGQoVTUVTU0FHRV9QUklPUklUWV9ISUdIEAESGwoXTUVTU0FHRV9QUklPUklUWV9OT1JNQUwQAhIYChRNRVNTQUdFX1BSSU9SSVRZX0xPVxADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A Message is one message stored in (or delivered live to) a group conversation.
@@ -165,6 +165,16 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
    * @generated from field: narrowcast.v1.EditInfo edit = 20;
    */
   edit?: EditInfo | undefined;
+
+  /**
+   * The reactions on the message as the caller sees them, one entry per distinct reaction, the
+   * first added first (rule RCT-5). Set in GetMessage, ListMessages, AddReaction and
+   * RemoveReaction responses; empty everywhere else (events, last messages), where clients follow
+   * ReactionChanged events instead.
+   *
+   * @generated from field: repeated narrowcast.v1.ReactionCount reactions = 21;
+   */
+  reactions: ReactionCount[];
 };
 
 /**
@@ -173,6 +183,76 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_message, 0);
+
+/**
+ * ReactionCount is one distinct reaction on a message (rule RCT-5).
+ *
+ * @generated from message narrowcast.v1.ReactionCount
+ */
+export type ReactionCount = Message$1<"narrowcast.v1.ReactionCount"> & {
+  /**
+   * The reaction: an emoji or a short code, 1 to 32 code points (rule RCT-2).
+   *
+   * @generated from field: string reaction = 1;
+   */
+  reaction: string;
+
+  /**
+   * How many users have this reaction on the message. The same for every viewer (rule RCT-5).
+   *
+   * @generated from field: int32 count = 2;
+   */
+  count: number;
+
+  /**
+   * True when the caller is one of them.
+   *
+   * @generated from field: bool caller_reacted = 3;
+   */
+  callerReacted: boolean;
+};
+
+/**
+ * Describes the message narrowcast.v1.ReactionCount.
+ * Use `create(ReactionCountSchema)` to create a new message.
+ */
+export const ReactionCountSchema: GenMessage<ReactionCount> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message, 1);
+
+/**
+ * Reaction is one user's reaction on a message (rule RCT-6).
+ *
+ * @generated from message narrowcast.v1.Reaction
+ */
+export type Reaction = Message$1<"narrowcast.v1.Reaction"> & {
+  /**
+   * The reaction (rule RCT-2).
+   *
+   * @generated from field: string reaction = 1;
+   */
+  reaction: string;
+
+  /**
+   * The user who reacted.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * When the user added it.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 3;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message, 2);
 
 /**
  * EditInfo records how often and when a message was last edited (rule EDT-3).
@@ -200,7 +280,7 @@ export type EditInfo = Message$1<"narrowcast.v1.EditInfo"> & {
  * Use `create(EditInfoSchema)` to create a new message.
  */
 export const EditInfoSchema: GenMessage<EditInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 1);
+  messageDesc(file_narrowcast_v1_message, 3);
 
 /**
  * RecallInfo records who recalled a message and when (rule MSG-11).
@@ -229,7 +309,7 @@ export type RecallInfo = Message$1<"narrowcast.v1.RecallInfo"> & {
  * Use `create(RecallInfoSchema)` to create a new message.
  */
 export const RecallInfoSchema: GenMessage<RecallInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 2);
+  messageDesc(file_narrowcast_v1_message, 4);
 
 /**
  * OfflinePushInfo carries hints for a push notification to offline receivers.
@@ -264,7 +344,7 @@ export type OfflinePushInfo = Message$1<"narrowcast.v1.OfflinePushInfo"> & {
  * Use `create(OfflinePushInfoSchema)` to create a new message.
  */
 export const OfflinePushInfoSchema: GenMessage<OfflinePushInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 3);
+  messageDesc(file_narrowcast_v1_message, 5);
 
 /**
  * MessageElement is one part of a message body (rule MSG-3).
@@ -333,7 +413,7 @@ export type MessageElement = Message$1<"narrowcast.v1.MessageElement"> & {
  * Use `create(MessageElementSchema)` to create a new message.
  */
 export const MessageElementSchema: GenMessage<MessageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 4);
+  messageDesc(file_narrowcast_v1_message, 6);
 
 /**
  * TextElement is plain text.
@@ -354,7 +434,7 @@ export type TextElement = Message$1<"narrowcast.v1.TextElement"> & {
  * Use `create(TextElementSchema)` to create a new message.
  */
 export const TextElementSchema: GenMessage<TextElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 5);
+  messageDesc(file_narrowcast_v1_message, 7);
 
 /**
  * CustomElement carries application-defined data that Narrowcast does not interpret.
@@ -389,7 +469,7 @@ export type CustomElement = Message$1<"narrowcast.v1.CustomElement"> & {
  * Use `create(CustomElementSchema)` to create a new message.
  */
 export const CustomElementSchema: GenMessage<CustomElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 6);
+  messageDesc(file_narrowcast_v1_message, 8);
 
 /**
  * ImageElement references an image stored elsewhere (Narrowcast stores no media).
@@ -438,7 +518,7 @@ export type ImageElement = Message$1<"narrowcast.v1.ImageElement"> & {
  * Use `create(ImageElementSchema)` to create a new message.
  */
 export const ImageElementSchema: GenMessage<ImageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 7);
+  messageDesc(file_narrowcast_v1_message, 9);
 
 /**
  * FileElement references a file stored elsewhere.
@@ -473,7 +553,7 @@ export type FileElement = Message$1<"narrowcast.v1.FileElement"> & {
  * Use `create(FileElementSchema)` to create a new message.
  */
 export const FileElementSchema: GenMessage<FileElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 8);
+  messageDesc(file_narrowcast_v1_message, 10);
 
 /**
  * LocationElement is a point on the map.
@@ -508,7 +588,7 @@ export type LocationElement = Message$1<"narrowcast.v1.LocationElement"> & {
  * Use `create(LocationElementSchema)` to create a new message.
  */
 export const LocationElementSchema: GenMessage<LocationElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 9);
+  messageDesc(file_narrowcast_v1_message, 11);
 
 /**
  * FaceElement is a sticker or emoji from an app-defined set.
@@ -536,7 +616,7 @@ export type FaceElement = Message$1<"narrowcast.v1.FaceElement"> & {
  * Use `create(FaceElementSchema)` to create a new message.
  */
 export const FaceElementSchema: GenMessage<FaceElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 10);
+  messageDesc(file_narrowcast_v1_message, 12);
 
 /**
  * MessagePriority is the sender's delivery priority (rule MSG-7).

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message as Message$1, MessageElement, MessagePriority, OfflinePushInfo } from "./message_pb.js";
+import type { Message as Message$1, MessageElement, MessagePriority, OfflinePushInfo, Reaction } from "./message_pb.js";
 import { file_narrowcast_v1_message } from "./message_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message_service.proto.
  */
 export const file_narrowcast_v1_message_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLKAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm9KBAgEEAVSC3JlY2VpdmVyX2lkIj4KE1NlbmRNZXNzYWdlUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSI5ChFHZXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIj0KEkdldE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIpwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhcKCmJlZm9yZV9zZXEYBCABKANIAIgBARIWCglhZnRlcl9zZXEYBSABKANIAYgBAUINCgtfYmVmb3JlX3NlcUIMCgpfYWZ0ZXJfc2VxIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIoABChJFZGl0TWVzc2FnZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIvCghlbGVtZW50cxgDIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSEwoLY3VzdG9tX2RhdGEYBCABKAwiPgoTRWRpdE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlMs4DCg5NZXNzYWdlU2VydmljZRJUCgtTZW5kTWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElYKCkdldE1lc3NhZ2USIC5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiEubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJcCgxMaXN0TWVzc2FnZXMSIi5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESWgoNUmVjYWxsTWVzc2FnZRIjLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZRJUCgtFZGl0TWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5FZGl0TWVzc2FnZVJlc3BvbnNlYgZwcm90bzM", [file_narrowcast_v1_message]);
+  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLKAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm9KBAgEEAVSC3JlY2VpdmVyX2lkIj4KE1NlbmRNZXNzYWdlUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSI5ChFHZXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIj0KEkdldE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIpwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhcKCmJlZm9yZV9zZXEYBCABKANIAIgBARIWCglhZnRlcl9zZXEYBSABKANIAYgBAUINCgtfYmVmb3JlX3NlcUIMCgpfYWZ0ZXJfc2VxIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIoABChJFZGl0TWVzc2FnZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIvCghlbGVtZW50cxgDIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSEwoLY3VzdG9tX2RhdGEYBCABKAwiPgoTRWRpdE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIkwKEkFkZFJlYWN0aW9uUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhAKCHJlYWN0aW9uGAMgASgJIj4KE0FkZFJlYWN0aW9uUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSJPChVSZW1vdmVSZWFjdGlvblJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIQCghyZWFjdGlvbhgDIAEoCSJBChZSZW1vdmVSZWFjdGlvblJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UidQoUTGlzdFJlYWN0aW9uc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIQCghyZWFjdGlvbhgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJcChVMaXN0UmVhY3Rpb25zUmVzcG9uc2USKgoJcmVhY3Rpb25zGAEgAygLMhcubmFycm93Y2FzdC52MS5SZWFjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky5AUKDk1lc3NhZ2VTZXJ2aWNlElQKC1NlbmRNZXNzYWdlEiEubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaIi5uYXJyb3djYXN0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USVgoKR2V0TWVzc2FnZRIgLm5hcnJvd2Nhc3QudjEuR2V0TWVzc2FnZVJlcXVlc3QaIS5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXNwb25zZSIDkAIBElwKDExpc3RNZXNzYWdlcxIiLm5hcnJvd2Nhc3QudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBojLm5hcnJvd2Nhc3QudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJaCg1SZWNhbGxNZXNzYWdlEiMubmFycm93Y2FzdC52MS5SZWNhbGxNZXNzYWdlUmVxdWVzdBokLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlc3BvbnNlElQKC0VkaXRNZXNzYWdlEiEubmFycm93Y2FzdC52MS5FZGl0TWVzc2FnZVJlcXVlc3QaIi5uYXJyb3djYXN0LnYxLkVkaXRNZXNzYWdlUmVzcG9uc2USVAoLQWRkUmVhY3Rpb24SIS5uYXJyb3djYXN0LnYxLkFkZFJlYWN0aW9uUmVxdWVzdBoiLm5hcnJvd2Nhc3QudjEuQWRkUmVhY3Rpb25SZXNwb25zZRJdCg5SZW1vdmVSZWFjdGlvbhIkLm5hcnJvd2Nhc3QudjEuUmVtb3ZlUmVhY3Rpb25SZXF1ZXN0GiUubmFycm93Y2FzdC52MS5SZW1vdmVSZWFjdGlvblJlc3BvbnNlEl8KDUxpc3RSZWFjdGlvbnMSIy5uYXJyb3djYXN0LnYxLkxpc3RSZWFjdGlvbnNSZXF1ZXN0GiQubmFycm93Y2FzdC52MS5MaXN0UmVhY3Rpb25zUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_narrowcast_v1_message]);
 
 /**
  * SendMessageRequest is a message to send. A non-empty `receiver_ids` makes it a targeted group
@@ -397,6 +397,196 @@ export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__P
   messageDesc(file_narrowcast_v1_message_service, 9);
 
 /**
+ * AddReactionRequest names the message and the reaction to add.
+ *
+ * @generated from message narrowcast.v1.AddReactionRequest
+ */
+export type AddReactionRequest = Message<"narrowcast.v1.AddReactionRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message to react to.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * The reaction: 1 to 32 code points, no control characters (rule RCT-2).
+   *
+   * @generated from field: string reaction = 3;
+   */
+  reaction: string;
+};
+
+/**
+ * Describes the message narrowcast.v1.AddReactionRequest.
+ * Use `create(AddReactionRequestSchema)` to create a new message.
+ */
+export const AddReactionRequestSchema: GenMessage<AddReactionRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 10);
+
+/**
+ * AddReactionResponse returns the message with its reactions.
+ *
+ * @generated from message narrowcast.v1.AddReactionResponse
+ */
+export type AddReactionResponse = Message<"narrowcast.v1.AddReactionResponse"> & {
+  /**
+   * The message, with `reactions` as the caller now sees them (rule RCT-5).
+   *
+   * @generated from field: narrowcast.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.AddReactionResponse.
+ * Use `create(AddReactionResponseSchema)` to create a new message.
+ */
+export const AddReactionResponseSchema: GenMessage<AddReactionResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 11);
+
+/**
+ * RemoveReactionRequest names the message and the reaction to remove.
+ *
+ * @generated from message narrowcast.v1.RemoveReactionRequest
+ */
+export type RemoveReactionRequest = Message<"narrowcast.v1.RemoveReactionRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * The caller's reaction to remove (rule RCT-2).
+   *
+   * @generated from field: string reaction = 3;
+   */
+  reaction: string;
+};
+
+/**
+ * Describes the message narrowcast.v1.RemoveReactionRequest.
+ * Use `create(RemoveReactionRequestSchema)` to create a new message.
+ */
+export const RemoveReactionRequestSchema: GenMessage<RemoveReactionRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 12);
+
+/**
+ * RemoveReactionResponse returns the message with its reactions.
+ *
+ * @generated from message narrowcast.v1.RemoveReactionResponse
+ */
+export type RemoveReactionResponse = Message<"narrowcast.v1.RemoveReactionResponse"> & {
+  /**
+   * The message, with `reactions` as the caller now sees them (rule RCT-5).
+   *
+   * @generated from field: narrowcast.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.RemoveReactionResponse.
+ * Use `create(RemoveReactionResponseSchema)` to create a new message.
+ */
+export const RemoveReactionResponseSchema: GenMessage<RemoveReactionResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 13);
+
+/**
+ * ListReactionsRequest asks for one page of the reactions on a message (rule RCT-6).
+ *
+ * @generated from message narrowcast.v1.ListReactionsRequest
+ */
+export type ListReactionsRequest = Message<"narrowcast.v1.ListReactionsRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * If set, only this reaction's users (rule RCT-2); empty for every reaction.
+   *
+   * @generated from field: string reaction = 3;
+   */
+  reaction: string;
+
+  /**
+   * Maximum number of reactions in the page: 0 means 50; values above 1,000 are treated as 1,000
+   * (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message narrowcast.v1.ListReactionsRequest.
+ * Use `create(ListReactionsRequestSchema)` to create a new message.
+ */
+export const ListReactionsRequestSchema: GenMessage<ListReactionsRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 14);
+
+/**
+ * ListReactionsResponse is one page of reactions.
+ *
+ * @generated from message narrowcast.v1.ListReactionsResponse
+ */
+export type ListReactionsResponse = Message<"narrowcast.v1.ListReactionsResponse"> & {
+  /**
+   * Reactions, oldest first (by `create_time`, then reaction, then user ID).
+   *
+   * @generated from field: repeated narrowcast.v1.Reaction reactions = 1;
+   */
+  reactions: Reaction[];
+
+  /**
+   * The token for the next page; empty when this page is the last (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message narrowcast.v1.ListReactionsResponse.
+ * Use `create(ListReactionsResponseSchema)` to create a new message.
+ */
+export const ListReactionsResponseSchema: GenMessage<ListReactionsResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 15);
+
+/**
  * MessageService sends, reads and recalls group messages. Every RPC needs a user token
  * (rule AUTH-1); the caller must be a current member of the group (rule AUTH-5).
  *
@@ -459,6 +649,39 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof EditMessageRequestSchema;
     output: typeof EditMessageResponseSchema;
+  },
+  /**
+   * Adds the caller's reaction to a message the caller may see; the users who may see it are
+   * told (rules RCT-1 to RCT-8, DRV-1). Adding one the caller already has changes nothing.
+   *
+   * @generated from rpc narrowcast.v1.MessageService.AddReaction
+   */
+  addReaction: {
+    methodKind: "unary";
+    input: typeof AddReactionRequestSchema;
+    output: typeof AddReactionResponseSchema;
+  },
+  /**
+   * Removes the caller's reaction from a message (rules RCT-1 to RCT-8, DRV-1). Removing one the
+   * caller does not have changes nothing.
+   *
+   * @generated from rpc narrowcast.v1.MessageService.RemoveReaction
+   */
+  removeReaction: {
+    methodKind: "unary";
+    input: typeof RemoveReactionRequestSchema;
+    output: typeof RemoveReactionResponseSchema;
+  },
+  /**
+   * Returns a page of the reactions on a message the caller may see: who reacted with what,
+   * oldest first (rules RCT-6, PAG-1).
+   *
+   * @generated from rpc narrowcast.v1.MessageService.ListReactions
+   */
+  listReactions: {
+    methodKind: "unary";
+    input: typeof ListReactionsRequestSchema;
+    output: typeof ListReactionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_narrowcast_v1_message_service, 0);

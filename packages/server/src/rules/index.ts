@@ -4,3 +4,4 @@ export * from "./visibility.js";
 export * from "./audiences.js";
 export * from "./unread.js";
 export * from "./groups.js";
+export * from "./reactions.js";

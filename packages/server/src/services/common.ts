@@ -18,7 +18,7 @@ import {
 import { fieldInvalid, narrowcastError } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Deps } from "../context.js";
-import { groupCountsUnread, maySee } from "../rules/index.js";
+import { MAX_DISTINCT_REACTIONS, groupCountsUnread, maySee } from "../rules/index.js";
 import {
   StoreConflict,
   type ConversationCounters,
@@ -95,6 +95,10 @@ export function conflictError(err: unknown, field = "user_ids"): unknown {
       return narrowcastError(ErrorReason.USER_NOT_FOUND, `unknown users: ${err.ids.join(", ")}`, { field, ids: err.ids });
     case "join_request_not_found":
       return narrowcastError(ErrorReason.JOIN_REQUEST_NOT_FOUND, "no pending join request", { field, ids: err.ids });
+    case "reaction_limit":
+      return narrowcastError(ErrorReason.REACTION_LIMIT_REACHED, `a message has at most ${MAX_DISTINCT_REACTIONS} distinct reactions`, {
+        field: "reaction",
+      });
   }
 }
 

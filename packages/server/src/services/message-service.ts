@@ -1,4 +1,4 @@
-// MessageService: send, fetch by ID, history pages, recall, edit (rules MSG-n, TGT-n, EDT-n, GRP-6, GRP-7).
+// MessageService: send, fetch by ID, history pages, recall, edit, reactions (rules MSG-n, TGT-n, EDT-n, RCT-n, GRP-6, GRP-7).
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ErrorReason, GroupType, MessageService, type ListMessagesRequest } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
@@ -8,6 +8,7 @@ import { historyFloor } from "../rules/index.js";
 import { requireGroup, requireMember, seqBound, visibleTo } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
 import { editMessage } from "./editing.js";
+import { changeReaction, listReactions, withReactions } from "./reactions.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listMessages.name}`;
 
@@ -46,7 +47,8 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       if (!message || !visibleTo(group, member, message)) {
         throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
       }
-      return { message };
+      const [shown] = await withReactions(deps, { appId, userId }, group.groupId, [message]);
+      return { message: shown };
     },
 
     async listMessages(req, ctx) {
@@ -79,7 +81,7 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       // Messages are ascending within the page; the walk continues beyond its far end.
       const edge = forward ? messages[messages.length - 1] : messages[0];
       const nextPageToken = hasMore && edge ? encodePageToken(scope, Number(edge.seq)) : "";
-      return { messages, nextPageToken };
+      return { messages: await withReactions(deps, { appId, userId }, group.groupId, messages), nextPageToken };
     },
 
     async recallMessage(req, ctx) {
@@ -89,6 +91,18 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
 
     async editMessage(req, ctx) {
       return { message: await editMessage(deps, callerOf(ctx), req) };
+    },
+
+    async addReaction(req, ctx) {
+      return { message: await changeReaction(deps, callerOf(ctx), req, true) };
+    },
+
+    async removeReaction(req, ctx) {
+      return { message: await changeReaction(deps, callerOf(ctx), req, false) };
+    },
+
+    listReactions(req, ctx) {
+      return listReactions(deps, callerOf(ctx), req);
     },
   };
 }

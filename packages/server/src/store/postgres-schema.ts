@@ -323,4 +323,21 @@ $fn$;
 CREATE INDEX events_by_target ON events (app_id, group_id, target_seq) WHERE target_seq IS NOT NULL;
 `,
   },
+  {
+    // 0.4.0, as SQLite's version 7: reactions (rules RCT-1 to RCT-8), one row per message,
+    // reaction and user. "C" collation: reactions sort in code point order, as in SQLite.
+    version: 8,
+    sql: `
+CREATE TABLE reactions (
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  reaction TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (app_id, group_id, seq, reaction, user_id)
+);
+CREATE INDEX reactions_by_time ON reactions (app_id, group_id, seq, created_at, reaction, user_id);
+`,
+  },
 ];

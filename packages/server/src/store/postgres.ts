@@ -23,6 +23,7 @@ import { PARTITIONS, origin, partitionOf, type Positions } from "../positions.js
 import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
 import { newId } from "../ids.js";
 import { revise, rewrittenEvent, type Revision } from "./revisions.js";
+import { reactionChangedEvent, talliesBySeq, type TallyRow } from "./reactions.js";
 import { postgresMigrations } from "./postgres-schema.js";
 import {
   StoreConflict,
@@ -38,6 +39,9 @@ import {
   type MemberRecord,
   type NewMember,
   type PageQuery,
+  type ReactionChange,
+  type ReactionRecord,
+  type ReactionTally,
   type Store,
   type ReplayedEvent,
   type StoredEvent,
@@ -54,6 +58,7 @@ import {
   memberEventOnlyToSubject,
   messageAudience,
   derivedAudience,
+  exceedsReactionLimit,
   type AudienceCode,
 } from "../rules/index.js";
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
@@ -1052,23 +1057,95 @@ export class PostgresStore implements Store {
         ])),
       );
       for (const e of logged) {
-        await rows(c, "UPDATE events SET payload = $4 WHERE app_id = $1 AND part = $2 AND event_id = $3", [
-          appId,
-          g.part,
-          e.event_id,
-          rewrittenEvent(e.payload, message),
-        ]);
+        const payload = rewrittenEvent(e.payload, message);
+        if (payload === e.payload) continue;
+        await rows(c, "UPDATE events SET payload = $4 WHERE app_id = $1 AND part = $2 AND event_id = $3", [appId, g.part, e.event_id, payload]);
       }
-      const kind = derivedAudience(r.targeted as boolean, g.type);
-      const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
-        audience: { kind, targetSeq: r.seq },
-        build: () => announce,
-      });
-      // The users who may see the message now (rule EVT-2), by replay's own predicate.
-      const audience: Audience =
-        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: await this.eventAudience(c, appId, partition, eventId) };
-      return { message, event: { appId, partition, position: eventId, groupId, audience, event } };
+      // RCT-8: a recalled message has no reactions (and no event says so but MessageRecalled).
+      if (message.recall) await rows(c, "DELETE FROM reactions WHERE app_id = $1 AND group_id = $2 AND seq = $3", [appId, groupId, r.seq]);
+      return { message, event: await this.appendDerivedEvent(c, appId, groupId, g, r, now, announce) };
     });
+  }
+
+  /**
+   * Appends an event derived from the message of row `r` (DRV-1): for the users who may see the
+   * message now (rule EVT-2), by replay's own predicate.
+   */
+  private async appendDerivedEvent(c: pg.PoolClient, appId: string, groupId: string, g: Row, r: Row, now: number, announce: Event): Promise<StoredEvent> {
+    const kind = derivedAudience(r.targeted as boolean, g.type);
+    const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
+      audience: { kind, targetSeq: r.seq },
+      build: () => announce,
+    });
+    const audience: Audience =
+      kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: await this.eventAudience(c, appId, partition, eventId) };
+    return { appId, partition, position: eventId, groupId, audience, event };
+  }
+
+  // ---- reactions ----
+
+  changeReaction(appId: string, groupId: string, messageId: string, change: ReactionChange, now: number): Promise<{ event?: StoredEvent }> {
+    return this.tx(async (c) => {
+      // As revise: the group FOR SHARE (its membership, so the audience, holds still), then the
+      // message's row, whose lock orders the changes to its reactions (the count, RCT-4's limit)
+      // and a concurrent recall.
+      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
+      const r = await row(c, "SELECT seq, targeted, recalled FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE", [
+        appId,
+        messageId,
+        groupId,
+      ]);
+      if (!r || !g) throw new StoreConflict("group_not_found");
+      if (r.recalled) throw new StoreConflict("already_recalled");
+      const key = [appId, groupId, r.seq, change.reaction, change.userId];
+      if (change.added) {
+        const present = (await rows(c, "SELECT DISTINCT reaction FROM reactions WHERE app_id = $1 AND group_id = $2 AND seq = $3", key.slice(0, 3))).map(
+          (x) => x.reaction as string,
+        );
+        if (exceedsReactionLimit(present, change.reaction)) throw new StoreConflict("reaction_limit");
+        const added = await rows(
+          c,
+          "INSERT INTO reactions (app_id, group_id, seq, reaction, user_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+          [...key, now],
+        );
+        if (added.length === 0) return {};
+      } else {
+        const removed = await rows(
+          c,
+          "DELETE FROM reactions WHERE app_id = $1 AND group_id = $2 AND seq = $3 AND reaction = $4 AND user_id = $5 RETURNING 1",
+          key,
+        );
+        if (removed.length === 0) return {};
+      }
+      const counted = await row(c, "SELECT COUNT(*) AS n FROM reactions WHERE app_id = $1 AND group_id = $2 AND seq = $3 AND reaction = $4", key.slice(0, 4));
+      const announce = reactionChangedEvent(groupId, messageId, r.seq, change, counted!.n);
+      return { event: await this.appendDerivedEvent(c, appId, groupId, g, r, now, announce) };
+    });
+  }
+
+  async reactionCounts(appId: string, groupId: string, seqs: readonly number[], viewerId: string): Promise<Map<number, ReactionTally[]>> {
+    if (seqs.length === 0) return new Map();
+    const found = await rows(
+      this.pool,
+      `SELECT seq, reaction, COUNT(*) AS count, bool_or(user_id = $4) AS mine, MIN(created_at) AS first FROM reactions
+        WHERE app_id = $1 AND group_id = $2 AND seq = ANY($3::bigint[])
+        GROUP BY seq, reaction ORDER BY seq, first, reaction`,
+      [appId, groupId, seqs, viewerId],
+    );
+    return talliesBySeq(found.map((x): TallyRow => ({ seq: x.seq, reaction: x.reaction, count: x.count, mine: x.mine })));
+  }
+
+  async listReactions(appId: string, groupId: string, seq: number, reaction: string | undefined, page: PageQuery<ReactionRecord>): Promise<ReactionRecord[]> {
+    const after = page.after;
+    const found = await rows(
+      this.pool,
+      `SELECT reaction, user_id, created_at FROM reactions
+        WHERE app_id = $1 AND group_id = $2 AND seq = $3 AND ($4::text IS NULL OR reaction = $4)
+          AND (NOT $5::boolean OR (created_at, reaction, user_id) > ($6::bigint, $7::text, $8::text))
+        ORDER BY created_at, reaction, user_id LIMIT $9`,
+      [appId, groupId, seq, reaction ?? null, !!after, after?.createdAt ?? 0, after?.reaction ?? "", after?.userId ?? "", page.limit],
+    );
+    return found.map((x) => ({ reaction: x.reaction, userId: x.user_id, createdAt: x.created_at }));
   }
 
   // ---- conversations ----

@@ -214,4 +214,21 @@ CREATE INDEX events_by_time ON events (created_at);
 CREATE INDEX events_by_target ON events (app_id, group_id, target_seq) WHERE target_seq IS NOT NULL;
 `,
   },
+  {
+    // 0.4.0: reactions (rules RCT-1 to RCT-8), one row per message, reaction and user. BINARY
+    // collation: reactions sort in code point order (rules/reactions.ts compareCodePoints).
+    version: 7,
+    sql: `
+CREATE TABLE reactions (
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,                          -- the message's
+  reaction TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (app_id, group_id, seq, reaction, user_id)
+) WITHOUT ROWID;
+CREATE INDEX reactions_by_time ON reactions (app_id, group_id, seq, created_at, reaction, user_id);
+`,
+  },
 ];

@@ -31,6 +31,9 @@ import {
   type MemberRecord,
   type NewMember,
   type PageQuery,
+  type ReactionChange,
+  type ReactionRecord,
+  type ReactionTally,
   type Store,
   type ReplayedEvent,
   type StoredEvent,
@@ -41,6 +44,7 @@ import {
 } from "./types.js";
 import { GroupCommit } from "./group-commit.js";
 import { revise, rewrittenEvent, type Revision } from "./revisions.js";
+import { reactionChangedEvent, talliesBySeq, type TallyRow } from "./reactions.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
 import {
   AUDIENCE,
@@ -49,6 +53,7 @@ import {
   memberEventOnlyToSubject,
   messageAudience,
   derivedAudience,
+  exceedsReactionLimit,
   type AudienceCode,
 } from "../rules/index.js";
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
@@ -827,20 +832,95 @@ export class SqliteStore implements Store {
         ) as Row[]),
       );
       for (const e of logged) {
-        this.q("UPDATE events SET payload = ? WHERE app_id = ? AND part = ? AND event_id = ?").run(
-          rewrittenEvent(e.payload, message),
-          appId,
-          g.part,
-          e.event_id,
-        );
+        const payload = rewrittenEvent(e.payload, message);
+        if (payload === e.payload) continue;
+        this.q("UPDATE events SET payload = ? WHERE app_id = ? AND part = ? AND event_id = ?").run(payload, appId, g.part, e.event_id);
       }
-      const kind = derivedAudience(!!r.targeted, g.type);
-      const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () => announce);
-      // The users who may see the message now (rule EVT-2), by replay's own predicate.
-      const audience: Audience =
-        kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, partition, eventId) };
-      return { message, event: { appId, partition, position: eventId, groupId, audience, event } };
+      // RCT-8: a recalled message has no reactions (and no event says so but MessageRecalled).
+      if (message.recall) this.q("DELETE FROM reactions WHERE app_id = ? AND group_id = ? AND seq = ?").run(appId, groupId, r.seq);
+      return { message, event: this.appendDerivedEvent(appId, groupId, g, r, now, announce) };
     });
+  }
+
+  /**
+   * Appends an event derived from the message of row `r` (DRV-1): for the users who may see the
+   * message now (rule EVT-2), by replay's own predicate.
+   */
+  private appendDerivedEvent(appId: string, groupId: string, g: Row, r: Row, now: number, announce: Event): StoredEvent {
+    const kind = derivedAudience(!!r.targeted, g.type);
+    const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind, targetSeq: r.seq }, () => announce);
+    const audience: Audience =
+      kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, partition, eventId) };
+    return { appId, partition, position: eventId, groupId, audience, event };
+  }
+
+  // ---- reactions ----
+
+  changeReaction(appId: string, groupId: string, messageId: string, change: ReactionChange, now: number): Promise<{ event?: StoredEvent }> {
+    return this.tx(() => {
+      const r = this.q("SELECT seq, targeted, recalled FROM messages WHERE app_id = ? AND message_id = ? AND group_id = ?").get(
+        appId,
+        messageId,
+        groupId,
+      ) as Row | undefined;
+      const g = r && this.groupRow(appId, groupId);
+      if (!r || !g) throw new StoreConflict("group_not_found");
+      if (r.recalled) throw new StoreConflict("already_recalled");
+      const key = [appId, groupId, r.seq, change.reaction];
+      if (change.added) {
+        const present = (
+          this.q("SELECT DISTINCT reaction FROM reactions WHERE app_id = ? AND group_id = ? AND seq = ?").all(appId, groupId, r.seq) as Row[]
+        ).map((x) => x.reaction as string);
+        if (exceedsReactionLimit(present, change.reaction)) throw new StoreConflict("reaction_limit");
+        const added = this.q(
+          "INSERT INTO reactions (app_id, group_id, seq, reaction, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        ).run(...key, change.userId, now).changes;
+        if (!added) return {};
+      } else {
+        const removed = this.q("DELETE FROM reactions WHERE app_id = ? AND group_id = ? AND seq = ? AND reaction = ? AND user_id = ?").run(
+          ...key,
+          change.userId,
+        ).changes;
+        if (!removed) return {};
+      }
+      const { n } = this.q("SELECT COUNT(*) AS n FROM reactions WHERE app_id = ? AND group_id = ? AND seq = ? AND reaction = ?").get(
+        ...key,
+      ) as Row;
+      const announce = reactionChangedEvent(groupId, messageId, r.seq, change, n);
+      return { event: this.appendDerivedEvent(appId, groupId, g, r, now, announce) };
+    });
+  }
+
+  reactionCounts(appId: string, groupId: string, seqs: readonly number[], viewerId: string): Promise<Map<number, ReactionTally[]>> {
+    if (seqs.length === 0) return Promise.resolve(new Map());
+    const rows = this.q(
+      `SELECT seq, reaction, COUNT(*) AS count, MAX(user_id = ?) AS mine, MIN(created_at) AS first FROM reactions
+        WHERE app_id = ? AND group_id = ? AND seq IN (SELECT value FROM json_each(?))
+        GROUP BY seq, reaction ORDER BY seq, first, reaction`,
+    ).all(viewerId, appId, groupId, JSON.stringify(seqs)) as Row[];
+    return Promise.resolve(talliesBySeq(rows.map((x): TallyRow => ({ seq: x.seq, reaction: x.reaction, count: x.count, mine: !!x.mine }))));
+  }
+
+  listReactions(appId: string, groupId: string, seq: number, reaction: string | undefined, page: PageQuery<ReactionRecord>): Promise<ReactionRecord[]> {
+    const after = page.after;
+    const rows = this.q(
+      `SELECT reaction, user_id, created_at FROM reactions
+        WHERE app_id = ? AND group_id = ? AND seq = ? AND (? IS NULL OR reaction = ?)
+          AND (? IS NULL OR (created_at, reaction, user_id) > (?, ?, ?))
+        ORDER BY created_at, reaction, user_id LIMIT ?`,
+    ).all(
+      appId,
+      groupId,
+      seq,
+      reaction ?? null,
+      reaction ?? null,
+      after ? 1 : null,
+      after?.createdAt ?? 0,
+      after?.reaction ?? "",
+      after?.userId ?? "",
+      page.limit,
+    ) as Row[];
+    return Promise.resolve(rows.map((x) => ({ reaction: x.reaction, userId: x.user_id, createdAt: x.created_at })));
   }
 
   // ---- conversations ----

@@ -137,6 +137,27 @@ export interface MessageEdit {
   customData: Uint8Array;
 }
 
+/** One user's reaction on a message (rule RCT-6); also the key ListReactions pages by. */
+export interface ReactionRecord {
+  reaction: string;
+  userId: string;
+  createdAt: number;
+}
+
+/** One distinct reaction on a message as one viewer sees it (rule RCT-5). */
+export interface ReactionTally {
+  reaction: string;
+  count: number;
+  callerReacted: boolean;
+}
+
+/** An add or remove of one user's reaction (rules RCT-1, RCT-3). */
+export interface ReactionChange {
+  userId: string;
+  reaction: string;
+  added: boolean;
+}
+
 export interface AppendMessageInput {
   appId: string;
   groupId: string;
@@ -207,7 +228,8 @@ export class StoreConflict extends Error {
       | "group_not_found"
       | "group_full"
       | "user_not_found"
-      | "join_request_not_found",
+      | "join_request_not_found"
+      | "reaction_limit",
     readonly ids: readonly string[] = [],
   ) {
     super(kind);
@@ -353,7 +375,8 @@ export interface Store {
   listMessages(appId: string, groupId: string, query: ListMessagesQuery): Promise<{ messages: Message[]; hasMore: boolean }>;
   /**
    * Recalls a stored message and appends MessageRecalled for the users who may see the message at
-   * recall time: current members in its audience, within their GRP-6 history (rule EVT-2).
+   * recall time: current members in its audience, within their GRP-6 history (rule EVT-2). Every
+   * reaction on it goes, with no event of its own (rule RCT-8).
    */
   recallMessage(
     appId: string,
@@ -369,6 +392,26 @@ export interface Store {
    * The caller checked who may edit (EDT-1, EDT-2); a recalled message is a StoreConflict.
    */
   editMessage(appId: string, groupId: string, messageId: string, edit: MessageEdit, now: number): Promise<{ message: Message; event: StoredEvent }>;
+
+  /**
+   * Adds or removes one user's reaction on a stored message (rules RCT-1, RCT-3, RCT-4, RCT-7):
+   * when that changes something, appends ReactionChanged (with the reaction's new count) for the
+   * users who may see the message now, as editMessage does. Changing nothing returns no event.
+   * The caller checked who may react; StoreConflict "already_recalled", or "reaction_limit" when
+   * an add would give the message more distinct reactions than RCT-4 allows (rules/reactions.ts).
+   */
+  changeReaction(appId: string, groupId: string, messageId: string, change: ReactionChange, now: number): Promise<{ event?: StoredEvent }>;
+  /**
+   * The reactions on each of these messages (by seq) as `viewerId` sees them (RCT-5), each
+   * message's ordered by its oldest reaction's time, then code point order. Messages without any
+   * are left out. One read for a page of history.
+   */
+  reactionCounts(appId: string, groupId: string, seqs: readonly number[], viewerId: string): Promise<Map<number, ReactionTally[]>>;
+  /**
+   * One page of the reactions on the message with this seq (RCT-6), by (createdAt, reaction,
+   * userId) ascending, after `page.after`; only `reaction`'s when given.
+   */
+  listReactions(appId: string, groupId: string, seq: number, reaction: string | undefined, page: PageQuery<ReactionRecord>): Promise<ReactionRecord[]>;
 
   /** The viewer's counters for one group, in O(1) of history length and group size. */
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined>;
