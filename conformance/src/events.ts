@@ -1,5 +1,5 @@
 // Predicates over events and short renderings of events and messages for reports.
-import type { Event, Message } from "@narrowcast/gen";
+import type { Event, Message, ReactionChanged } from "@narrowcast/gen";
 
 /** The message of a MessageReceived event, or undefined. */
 export function receivedMessage(e: Event): Message | undefined {
@@ -31,6 +31,16 @@ export function isEditOf(messageId: string): (e: Event) => boolean {
   return (e) => editedMessage(e)?.messageId === messageId;
 }
 
+/** The change a ReactionChanged event carries, or undefined. */
+export function reactionChange(e: Event): ReactionChanged | undefined {
+  return e.payload.case === "reactionChanged" ? e.payload.value : undefined;
+}
+
+/** Matches ReactionChanged on the message with this ID. */
+export function isReactionOn(messageId: string): (e: Event) => boolean {
+  return (e) => reactionChange(e)?.messageId === messageId;
+}
+
 /** Matches MemberJoined of the user into the group. */
 export function isJoined(groupId: string, userId: string): (e: Event) => boolean {
   return (e) => e.payload.case === "memberJoined" && e.payload.value.groupId === groupId && e.payload.value.member?.userId === userId;
@@ -60,6 +70,7 @@ export function groupOf(e: Event): string {
     case "conversationUpdated":
       return e.payload.value.conversation?.groupId ?? "";
     case "messageRecalled":
+    case "reactionChanged":
     case "memberJoined":
     case "memberLeft":
     case "groupDismissed":
@@ -74,9 +85,9 @@ export function isIn(groupId: string): (e: Event) => boolean {
   return (e) => groupOf(e) === groupId;
 }
 
-/** Matches any event that mentions the message ID anywhere (received, edited or recalled). */
+/** Matches any event that mentions the message ID anywhere (received, edited, reacted to or recalled). */
 export function concernsMessage(messageId: string): (e: Event) => boolean {
-  return (e) => isMessage(messageId)(e) || isEditOf(messageId)(e) || isRecallOf(messageId)(e);
+  return (e) => isMessage(messageId)(e) || isEditOf(messageId)(e) || isRecallOf(messageId)(e) || isReactionOn(messageId)(e);
 }
 
 /** One-line rendering of a message: seq, ID, sender, targeting and text. */
@@ -109,6 +120,12 @@ export function describeEvent(e: Event): string {
       return `MemberLeft{group=${e.payload.value.groupId} user=${e.payload.value.userId}}${cursor}`;
     case "groupDismissed":
       return `GroupDismissed{group=${e.payload.value.groupId}}${cursor}`;
+    case "messageEdited":
+      return `MessageEdited${describeMessage(e.payload.value.message)}${cursor}`;
+    case "reactionChanged": {
+      const r = e.payload.value;
+      return `ReactionChanged{id=${r.messageId} ${r.added ? "+" : "-"}${JSON.stringify(r.reaction)} by=${r.userId} count=${r.count}}${cursor}`;
+    }
     default:
       return "Event{no payload}";
   }

@@ -4,12 +4,12 @@
 import { Code } from "@connectrpc/connect";
 import { ErrorReason, GroupType, type Event, type Message } from "@narrowcast/gen";
 import { defineCase } from "../case.js";
-import { check, expectEqual, show } from "../check.js";
-import { checkError, expectError, observe, reasonOf, type ObservedError } from "../errors.js";
+import { check, expectEqual } from "../check.js";
+import { checkError, expectError, observe, reasonOf } from "../errors.js";
 import { concernsMessage, describeMessage, editedMessage, isEditOf, isMessage, receivedMessage } from "../events.js";
 import { fence, textElements, type UserHandle } from "../fixtures.js";
 import { sleep } from "../subscription.js";
-import { expectInvisible, expectLastMessage, expectUnread, expectVisible } from "./util.js";
+import { errorFingerprint, expectInvisible, expectLastMessage, expectUnread, expectVisible, rejection } from "./util.js";
 
 /** The text of a message's elements, joined ("" for none). */
 function textOf(m: Message | undefined): string {
@@ -41,27 +41,6 @@ function carriesLast(e: Event, messageId: string): boolean {
 function messageIn(e: Event): Message | undefined {
   if (e.payload.case === "conversationUpdated") return e.payload.value.conversation?.lastMessage;
   return receivedMessage(e) ?? editedMessage(e);
-}
-
-/** What a caller can observe of a rejected call, minus nothing: code, ErrorInfo, details, message. */
-function fingerprint(o: ObservedError): string {
-  return show({
-    code: o.code,
-    infos: o.infos.map((i) => ({ domain: i.domain, reason: i.reason, metadata: i.metadata })),
-    badRequests: o.badRequests.map((b) => b.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
-    detailTypes: o.detailTypes,
-    message: o.message,
-  });
-}
-
-/** The error a call fails with (the case fails if it succeeds). */
-async function rejection(call: Promise<unknown>, what: string): Promise<ObservedError> {
-  const o = await call.then(
-    () => undefined,
-    (err: unknown) => observe(err),
-  );
-  check(o, `${what} succeeded`, "an error");
-  return o;
 }
 
 export const edtCases = [
@@ -145,7 +124,7 @@ export const edtCases = [
       const hidden = await rejection(edit(w.user("m4"), w.groupId, secret.messageId, "guess"), "an outsider's EditMessage of a targeted message");
       const missing = await rejection(edit(w.user("m4"), w.groupId, "no-such-message", "guess"), "EditMessage of an unknown message ID");
       checkError(hidden, Code.NotFound, ErrorReason.MESSAGE_NOT_FOUND, { field: "message_id" }, "an outsider's EditMessage of a targeted message");
-      expectEqual(fingerprint(hidden), fingerprint(missing), "the error of editing a hidden message vs. an unknown one (they must not differ)");
+      expectEqual(errorFingerprint(hidden), errorFingerprint(missing), "the error of editing a hidden message vs. an unknown one (they must not differ)");
       const still = await expectVisible(w.user("bob"), w.groupId, secret, "receiver");
       expectEqual([textOf(still), still.edit?.editCount], ["v2 for bob and carol", 1], "the targeted message after an outsider's refused edit [text, edit_count]");
     },

@@ -4,6 +4,7 @@ import { admCases } from "./adm.js";
 import { authCases } from "./auth.js";
 import { cnvCases } from "./cnv.js";
 import { edtCases } from "./edt.js";
+import { rctCases } from "./rct.js";
 import { errCases } from "./err.js";
 import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
@@ -26,6 +27,7 @@ export const allCases: readonly ConformanceCase[] = [
   ...grpCases,
   ...msgCases,
   ...edtCases,
+  ...rctCases,
   ...pagCases,
   ...tgtCases,
   ...unrCases,

@@ -1,8 +1,8 @@
 // Shorthands shared by the case modules.
 import { Code } from "@connectrpc/connect";
 import { ErrorReason, type Conversation, type Message } from "@narrowcast/gen";
-import { check, expectEqual } from "../check.js";
-import { expectError } from "../errors.js";
+import { check, expectEqual, show } from "../check.js";
+import { expectError, observe, type ObservedError } from "../errors.js";
 import { describeMessage } from "../events.js";
 import type { UserHandle } from "../fixtures.js";
 
@@ -51,4 +51,25 @@ export async function expectUnread(user: UserHandle, groupId: string, expected: 
 /** n user IDs with a prefix: user-1, user-2, … */
 export function userIds(n: number, prefix = "user"): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
+}
+
+/** What a caller can observe of a rejected call, minus nothing: code, ErrorInfo, details, message. */
+export function errorFingerprint(o: ObservedError): string {
+  return show({
+    code: o.code,
+    infos: o.infos.map((i) => ({ domain: i.domain, reason: i.reason, metadata: i.metadata })),
+    badRequests: o.badRequests.map((b) => b.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
+    detailTypes: o.detailTypes,
+    message: o.message,
+  });
+}
+
+/** The error a call fails with (the case fails if it succeeds). */
+export async function rejection(call: Promise<unknown>, what: string): Promise<ObservedError> {
+  const o = await call.then(
+    () => undefined,
+    (err: unknown) => observe(err),
+  );
+  check(o, `${what} succeeded`, "an error");
+  return o;
 }

@@ -74,8 +74,8 @@ export const editMutants = defineMutants([
     rule: "EDT-3",
     bug: "Logs no rewritten MessageReceived after an edit or recall, so a replay shows the message as first sent.",
     file: "store/sqlite.ts",
-    from: "          rewrittenEvent(e.payload, message),\n          appId,\n          g.part,\n          e.event_id,",
-    to: "          e.payload,\n          appId,\n          g.part,\n          e.event_id,",
+    from: "        const payload = rewrittenEvent(e.payload, message);\n        if (payload === e.payload) continue;\n        this.q(",
+    to: "        const payload = e.payload;\n        if (payload === e.payload) continue;\n        this.q(",
   },
   {
     id: "postgres-edit-audience-whole-group",
@@ -84,6 +84,6 @@ export const editMutants = defineMutants([
     bug: "Sends a targeted message's MessageEdited to the whole group (the event's audience as for an ordinary message).",
     file: "store/postgres.ts",
     from: "const kind = derivedAudience(r.targeted as boolean, g.type);",
-    to: 'const kind = derivedAudience(r.targeted as boolean && revision.kind === "recall", g.type);',
+    to: 'const kind = derivedAudience(r.targeted as boolean && announce.payload.case === "messageRecalled", g.type);',
   },
 ]);

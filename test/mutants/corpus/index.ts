@@ -4,8 +4,9 @@ import { authMutants } from "./auth.js";
 import { editMutants } from "./edits.js";
 import { liveMutants } from "./live.js";
 import { postgresStoreMutants } from "./postgres-store.js";
+import { reactionMutants } from "./reactions.js";
 import { ruleMutants } from "./rules.js";
 import { serviceMutants } from "./services.js";
 import { sqliteStoreMutants } from "./sqlite-store.js";
 
-export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];
+export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...reactionMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];

@@ -57,9 +57,12 @@ async function visibleMessage(deps: Deps, caller: Caller, groupId: string, messa
   return { group, message };
 }
 
-/** RCT-5: fills `reactions` of messages the caller may see, in one store read. */
+/**
+ * RCT-5: fills `reactions` of messages the caller may see, in one store read. A recalled
+ * message's are gone from the store (RCT-8).
+ */
 export async function withReactions(deps: Deps, caller: Caller, groupId: string, messages: Message[]): Promise<Message[]> {
-  const stored = messages.filter((m) => m.seq > 0n && !m.recall);
+  const stored = messages.filter((m) => m.seq > 0n);
   if (stored.length === 0) return messages;
   const tallies = await deps.store.reactionCounts(caller.appId, groupId, stored.map((m) => Number(m.seq)), caller.userId);
   for (const m of stored) {
@@ -92,7 +95,7 @@ export async function changeReaction(deps: Deps, caller: Caller, req: ReactionRe
   return shown;
 }
 
-/** ListReactions (RCT-6): checks 1 to 5 of section 9.5; a recalled message has none. */
+/** ListReactions (RCT-6): checks 1 to 4 of section 9.5; a recalled message has none left (RCT-8). */
 export async function listReactions(deps: Deps, caller: Caller, req: ListReactionsRequest): Promise<{ reactions: Reaction[]; nextPageToken: string }> {
   requireId(req.groupId, "group_id");
   if (!req.messageId) throw fieldInvalid("message_id", "message_id is required");
@@ -104,7 +107,6 @@ export async function listReactions(deps: Deps, caller: Caller, req: ListReactio
     isReactionKey,
   );
   const { group, message } = await visibleMessage(deps, caller, req.groupId, req.messageId);
-  if (message.recall) return { reactions: [], nextPageToken: "" };
   const found = await deps.store.listReactions(caller.appId, group.groupId, Number(message.seq), reaction, { after: page.after, limit: page.size + 1 });
   const { items, nextPageToken } = page.finish(found, (r) => r);
   return {
