@@ -9,6 +9,7 @@ import {
   GroupSchema,
   JoinRequestSchema,
   MessageSchema,
+  ReactionSchema,
 } from "@narrowcast/gen";
 import { AppSchema, UserSchema } from "@narrowcast/gen/admin";
 import { Command, Option } from "commander";
@@ -23,6 +24,7 @@ import {
   formatJoinRequest,
   formatMember,
   formatMessage,
+  formatReaction,
   formatUser,
 } from "./cli/format.js";
 import { toProto } from "./convert.js";
@@ -552,6 +554,34 @@ program
     await withUser(command, async (client) => {
       const message = await client.editMessage(opts.group, opts.message, { elements: contentElements(words, opts) });
       print(command, `Edited ${formatMessage(message)}`, jsonOf(MessageSchema, message));
+    });
+  });
+
+program
+  .command("react")
+  .description("add your reaction (an emoji or a code such as :+1:) to a message you can see, or --remove it")
+  .requiredOption("--group <groupId>", "the group")
+  .requiredOption("--message <messageId>", "the message ID")
+  .argument("<reaction>", "the reaction, 1 to 32 characters (after -- if it starts with -)")
+  .option("--remove", "remove your reaction instead")
+  .action(async (reaction: string, opts: { group: string; message: string; remove?: boolean }, command: Command) => {
+    await withUser(command, async (client) => {
+      const message = opts.remove
+        ? await client.removeReaction(opts.group, opts.message, reaction)
+        : await client.addReaction(opts.group, opts.message, reaction);
+      const done = opts.remove ? `Removed ${reaction} from` : `Reacted ${reaction} to`;
+      print(command, `${done} ${formatMessage(message)}`, jsonOf(MessageSchema, message));
+    });
+  });
+
+paged(program.command("reactions").description("list who reacted to a message with what, oldest first"))
+  .requiredOption("--group <groupId>", "the group")
+  .requiredOption("--message <messageId>", "the message ID")
+  .option("--reaction <reaction>", "only this reaction")
+  .action(async (opts: PagingFlags & { group: string; message: string; reaction?: string }, command: Command) => {
+    await withUser(command, async (client) => {
+      const page = await fetchList(opts, (p) => client.listReactions(opts.group, opts.message, { ...p, reaction: opts.reaction }));
+      printPage(command, "reactions", page, formatReaction, (r) => jsonOf(ReactionSchema, r));
     });
   });
 

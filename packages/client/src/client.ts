@@ -24,9 +24,10 @@ import {
   toGroupMember,
   toJoinRequest,
   toMessage,
+  toReaction,
   toServerInfo,
 } from "./model.js";
-import type { Conversation, Group, GroupMember, JoinRequest, Message, ServerInfo } from "./model.js";
+import type { Conversation, Group, GroupMember, JoinRequest, Message, Reaction, ServerInfo } from "./model.js";
 import { parseGroupType, parseRole } from "./names.js";
 import type { GroupTypeInit, RoleInit } from "./names.js";
 import { walkPages } from "./paging.js";
@@ -38,7 +39,12 @@ import { toSendMessageRequest } from "./send-request.js";
 import type { SendOptions } from "./send-request.js";
 import { createServiceClient } from "./service-client.js";
 import type { ConnectionOptions, TransportFactory } from "./transport.js";
-import { checkEditMessageRequest, checkSendMessageRequest } from "./validate.js";
+import {
+  checkEditMessageRequest,
+  checkListReactionsRequest,
+  checkReactionRequest,
+  checkSendMessageRequest,
+} from "./validate.js";
 
 /** Options of `createClient`. */
 export interface ClientOptions extends ConnectionOptions {
@@ -78,6 +84,12 @@ export interface ListMessagesOptions extends PageOptions {
   afterSeq?: number;
 }
 
+/** Which reactions of a message to list (rule RCT-6): every reaction, or only `reaction`'s users. */
+export interface ListReactionsOptions extends PageOptions {
+  /** Only this reaction (checked as RCT-2 before any network call); absent or "" for every reaction. */
+  reaction?: string;
+}
+
 /** What JoinGroup did: joined at once (MEETING, COMMUNITY, AVCHATROOM) or applied (PUBLIC). */
 export type JoinResult =
   | { member: GroupMember; joinRequest?: undefined }
@@ -97,8 +109,8 @@ export interface NarrowcastServices {
  *
  * Lists come two ways (rule PAG-1): `listX(...)` returns one page `{ items, nextPageToken }`
  * (pass the token back as `pageToken` for the next), and `x(...)` — `groups()`, `members(groupId)`,
- * `joinRequests(groupId)`, `conversations()`, `messages(groupId)` — is an async iterator over
- * every item of every page, fetching pages as the loop goes.
+ * `joinRequests(groupId)`, `conversations()`, `messages(groupId)`, `reactions(groupId, messageId)`
+ * — is an async iterator over every item of every page, fetching pages as the loop goes.
  */
 export interface NarrowcastClient {
   // Builders, as methods too so that the vendor SDKs' `tim.createTextMessage(...)` reads the same.
@@ -139,6 +151,21 @@ export interface NarrowcastClient {
    * may see it get a "messageEdited" event.
    */
   editMessage(groupId: string, messageId: string, content: EditContent): Promise<Message>;
+  /**
+   * Adds this user's reaction — an emoji such as "👍" or a code such as ":+1:", 1 to 32 code
+   * points, compared exactly — to a message this user may see (rules RCT-1 to RCT-4). Adding one
+   * this user already has changes nothing and succeeds (RCT-3). A reaction the server would
+   * certainly reject, and missing IDs, fail before any network call (RCT-2). Resolves to the
+   * message with its `reactions` as this user now sees them; the users who may see it get a
+   * "reactionChanged" event. Not retried automatically; repeating it is harmless (RCT-3).
+   */
+  addReaction(groupId: string, messageId: string, reaction: string): Promise<Message>;
+  /** Removes this user's reaction, like addReaction; removing one this user does not have changes nothing. */
+  removeReaction(groupId: string, messageId: string, reaction: string): Promise<Message>;
+  /** One page of who reacted to a message with what, oldest first (rule RCT-6). */
+  listReactions(groupId: string, messageId: string, options?: ListReactionsOptions): Promise<Page<Reaction>>;
+  /** Every reaction on a message, oldest first, fetching pages as the loop goes. */
+  reactions(groupId: string, messageId: string, options?: ListReactionsOptions): AsyncIterableIterator<Reaction>;
 
   /** One page of this user's conversations, most recently active first (rule CNV-1). */
   listConversations(options?: PageOptions): Promise<Page<Conversation>>;
@@ -248,6 +275,18 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
     const response = await services.messages.listMessages({ groupId, ...pageRequest(page), ...messageAnchors(page) });
     return { items: response.messages.map(toMessage), nextPageToken: response.nextPageToken };
   };
+  const listReactions = async (groupId: string, messageId: string, page: ListReactionsOptions = {}): Promise<Page<Reaction>> => {
+    const request = { groupId, messageId, reaction: page.reaction ?? "", ...pageRequest(page) };
+    checkListReactionsRequest(request);
+    const response = await services.messages.listReactions(request);
+    return { items: response.reactions.map(toReaction), nextPageToken: response.nextPageToken };
+  };
+  const changeReaction = async (groupId: string, messageId: string, reaction: string, added: boolean): Promise<Message> => {
+    const request = { groupId, messageId, reaction };
+    checkReactionRequest(request);
+    const response = await (added ? services.messages.addReaction(request) : services.messages.removeReaction(request));
+    return toMessage(required(response.message, "message"));
+  };
   const listConversations = async (page?: PageOptions): Promise<Page<Conversation>> => {
     const response = await services.conversations.listConversations(pageRequest(page));
     return { items: response.conversations.map(toConversation), nextPageToken: response.nextPageToken };
@@ -319,6 +358,14 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
       checkEditMessageRequest(request);
       const response = await services.messages.editMessage(request);
       return toMessage(required(response.message, "message"));
+    },
+    addReaction: (groupId, messageId, reaction) => changeReaction(groupId, messageId, reaction, true),
+    removeReaction: (groupId, messageId, reaction) => changeReaction(groupId, messageId, reaction, false),
+    listReactions,
+    reactions(groupId, messageId, page = {}) {
+      // Fail at the call, not at the first next(), like messages().
+      checkListReactionsRequest({ groupId, messageId, reaction: page.reaction ?? "" });
+      return walkPages((pageToken) => listReactions(groupId, messageId, { ...page, pageToken }), page.pageToken);
     },
 
     listConversations,

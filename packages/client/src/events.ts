@@ -1,5 +1,5 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { MessageRecalledSchema } from "@narrowcast/gen";
+import { MessageRecalledSchema, ReactionChangedSchema } from "@narrowcast/gen";
 import type { Event } from "@narrowcast/gen";
 import { fromProto } from "./convert.js";
 import type { NarrowcastError } from "./errors.js";
@@ -40,6 +40,25 @@ export interface MessageRecalledEvent extends StoredEventBase {
   messageId: string;
   seq: number;
   recall: RecallInfo | undefined;
+}
+
+/**
+ * A user added or removed a reaction on a message this user can see (rules RCT-7, DRV-1): it
+ * reaches exactly the users who may see the message. `count` is how many users have `reaction`
+ * on the message after the change, so a shown count can be set, not incremented; `added` is
+ * false for a removal. A recall sends no reactionChanged: its messageRecalled means the message
+ * has no reactions any more (rule RCT-8).
+ */
+export interface ReactionChangedEvent extends StoredEventBase {
+  type: "reactionChanged";
+  groupId: string;
+  messageId: string;
+  seq: number;
+  reaction: string;
+  /** Who added or removed it. */
+  userId: string;
+  added: boolean;
+  count: number;
 }
 
 /** This user's view of a conversation changed, e.g. it was read on another device (rule UNR-3). */
@@ -113,6 +132,7 @@ export interface ClientEventMap {
   messageReceived: MessageReceivedEvent;
   messageRecalled: MessageRecalledEvent;
   messageEdited: MessageEditedEvent;
+  reactionChanged: ReactionChangedEvent;
   conversationChanged: ConversationChangedEvent;
   memberJoined: MemberJoinedEvent;
   memberLeft: MemberLeftEvent;
@@ -151,6 +171,10 @@ export function toClientEvent(event: Event): ClientEvent | undefined {
         return undefined;
       }
       return { ...base, type: "messageEdited", message: toMessage(payload.value.message) };
+    case "reactionChanged": {
+      const { groupId, messageId, seq, reaction, userId, added, count } = fromProto(ReactionChangedSchema, payload.value);
+      return { ...base, type: "reactionChanged", groupId, messageId, seq, reaction, userId, added, count };
+    }
     case "conversationUpdated":
       if (!payload.value.conversation) {
         return undefined;

@@ -6,6 +6,7 @@ import {
   GroupSchema,
   JoinRequestSchema,
   MessageSchema,
+  ReactionSchema,
   ServerInfoSchema,
 } from "@narrowcast/gen";
 import type * as pb from "@narrowcast/gen";
@@ -14,8 +15,20 @@ import type * as admin from "@narrowcast/gen/admin";
 import { fromProto } from "./convert.js";
 import type { Plain } from "./convert.js";
 
-/** A message as history, GetMessage, SendMessage and events return it. */
+/**
+ * A message as history, GetMessage, SendMessage and events return it. `reactions` is filled only
+ * where the server counts them — getMessage, listMessages, addReaction, removeReaction — and is
+ * empty everywhere else (events, last messages, send, edit, recall): follow "reactionChanged"
+ * events there (rule RCT-5).
+ */
 export type Message = Plain<pb.Message>;
+/**
+ * One distinct reaction on a message (rule RCT-5): `reaction`, how many users have it (`count`,
+ * the same for every viewer) and whether this user is one of them (`callerReacted`).
+ */
+export type ReactionCount = Plain<pb.ReactionCount>;
+/** One user's reaction on a message, as listReactions returns it (rule RCT-6): `reaction`, `userId`, `createTime`. */
+export type Reaction = Plain<pb.Reaction>;
 /** One element of a message body: `{ case: "text", value: { text } }`, … */
 export type MessageElement = Plain<pb.MessageElement>;
 export type RecallInfo = Plain<pb.RecallInfo>;
@@ -37,6 +50,7 @@ export type App = Plain<admin.App>;
 export type User = Plain<admin.User>;
 
 export const toMessage = (m: pb.Message): Message => fromProto(MessageSchema, m);
+export const toReaction = (r: pb.Reaction): Reaction => fromProto(ReactionSchema, r);
 export const toConversation = (c: pb.Conversation): Conversation => fromProto(ConversationSchema, c);
 export const toGroup = (g: pb.Group): Group => fromProto(GroupSchema, g);
 export const toGroupMember = (m: pb.GroupMember): GroupMember => fromProto(GroupMemberSchema, m);

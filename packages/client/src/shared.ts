@@ -35,6 +35,7 @@ export type {
   ClientOptions,
   SendMessageOptions,
   ListMessagesOptions,
+  ListReactionsOptions,
   JoinResult,
   NarrowcastClient,
   NarrowcastServices,
@@ -46,6 +47,8 @@ export type {
   MessageElement,
   RecallInfo,
   EditInfo,
+  ReactionCount,
+  Reaction,
   Conversation,
   Group,
   GroupMember,
@@ -64,9 +67,12 @@ export { toEditMessageRequest } from "./edit-request.js";
 export {
   checkSendMessageRequest,
   checkEditMessageRequest,
+  checkReactionRequest,
+  checkListReactionsRequest,
   MAX_RECEIVERS,
   MAX_MENTIONS,
   MAX_MESSAGE_BYTES,
+  MAX_REACTION_CODE_POINTS,
 } from "./validate.js";
 export type { RetryOptions } from "./retry.js";
 export type { BackoffOptions } from "./backoff.js";
@@ -79,6 +85,7 @@ export type {
   MessageReceivedEvent,
   MessageRecalledEvent,
   MessageEditedEvent,
+  ReactionChangedEvent,
   ConversationChangedEvent,
   MemberJoinedEvent,
   MemberLeftEvent,

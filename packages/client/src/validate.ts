@@ -1,6 +1,13 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { MessageSchema } from "@narrowcast/gen";
-import type { EditMessageRequest, MessageElement, SendMessageRequest } from "@narrowcast/gen";
+import type {
+  AddReactionRequest,
+  EditMessageRequest,
+  ListReactionsRequest,
+  MessageElement,
+  RemoveReactionRequest,
+  SendMessageRequest,
+} from "@narrowcast/gen";
 import { localError } from "./errors.js";
 import { Reason } from "./reasons.js";
 
@@ -9,6 +16,7 @@ export const MAX_RECEIVERS = 50; // TGT-1
 export const MAX_MENTIONS = 50; // MSG-6
 export const MAX_MESSAGE_BYTES = 12_288; // MSG-4
 export const MAX_CLIENT_MESSAGE_ID_LENGTH = 128; // MSG-10
+export const MAX_REACTION_CODE_POINTS = 32; // RCT-2
 const ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/; // GRP-8
 
 /**
@@ -68,11 +76,63 @@ export function checkSendMessageRequest(req: SendMessageRequest): void {
  */
 export function checkEditMessageRequest(req: EditMessageRequest): void {
   checkGroupId(req.groupId);
-  // Message IDs are assigned by the server and opaque to clients: only a missing one is sure to fail.
-  if (req.messageId === "") {
-    throw localError(Reason.FIELD_INVALID, "message_id", "message_id is required");
-  }
+  checkMessageId(req.messageId);
   checkContent(req.elements, req.customData);
+}
+
+/** The fields of a reaction request the checks read (the wire request, or its init). */
+type ReactionFields<T extends { groupId: string; messageId: string; reaction: string }> = Pick<T, "groupId" | "messageId" | "reaction">;
+
+/**
+ * Rejects an AddReaction or RemoveReaction request that the server would certainly reject, like
+ * `checkSendMessageRequest`: check 1 of their order of checks (section 9.5) — the group ID, a
+ * missing message ID, then the reaction (rule RCT-2). Visibility, recall and the limit of
+ * distinct reactions need server state and are left to the server.
+ */
+export function checkReactionRequest(req: ReactionFields<AddReactionRequest | RemoveReactionRequest>): void {
+  checkGroupId(req.groupId);
+  checkMessageId(req.messageId);
+  checkReaction(req.reaction);
+}
+
+/**
+ * Rejects a ListReactions request the server would certainly reject: its IDs, and the reaction
+ * filter when one is given (rule RCT-6; empty means every reaction). Page sizes and tokens are
+ * left to the server, as for every list.
+ */
+export function checkListReactionsRequest(req: ReactionFields<ListReactionsRequest>): void {
+  checkGroupId(req.groupId);
+  checkMessageId(req.messageId);
+  if (req.reaction !== "") {
+    checkReaction(req.reaction);
+  }
+}
+
+/** RCT-2: 1 to 32 code points, no control character, not only white space. */
+function checkReaction(reaction: string): void {
+  const problem = reactionProblem(reaction);
+  if (problem !== undefined) {
+    throw localError(Reason.FIELD_INVALID, "reaction", problem);
+  }
+}
+
+function reactionProblem(reaction: string): string | undefined {
+  // Code points, not UTF-16 units: "👍" is one code point and two units.
+  const length = [...reaction].length;
+  if (length === 0) {
+    return "reaction is required";
+  }
+  if (length > MAX_REACTION_CODE_POINTS) {
+    return `reaction is longer than ${MAX_REACTION_CODE_POINTS} code points`;
+  }
+  if (/\p{Cc}/u.test(reaction)) {
+    return "reaction must not contain control characters";
+  }
+  // Unicode's White_Space, not JavaScript's \s (which adds U+FEFF): never reject what a server accepts.
+  if (/^\p{White_Space}+$/u.test(reaction)) {
+    return "reaction must not be only white space";
+  }
+  return undefined;
 }
 
 function checkGroupId(groupId: string): void {
@@ -82,6 +142,13 @@ function checkGroupId(groupId: string): void {
       "group_id",
       groupId === "" ? "group_id is required" : "group_id must be 1 to 64 characters of [A-Za-z0-9_.@-]",
     );
+  }
+}
+
+// Message IDs are assigned by the server and opaque to clients: only a missing one is sure to fail.
+function checkMessageId(messageId: string): void {
+  if (messageId === "") {
+    throw localError(Reason.FIELD_INVALID, "message_id", "message_id is required");
   }
 }
 

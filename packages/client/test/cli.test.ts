@@ -232,6 +232,60 @@ describe("narrowcast CLI", { timeout: 60_000 }, () => {
     }
   });
 
+  it("react (--remove) and reactions: counts where a message is printed, reaction lines in tail, paged listing", async () => {
+    const asAlice = { NARROWCAST_TOKEN: tokens.alice };
+    const asBob = { NARROWCAST_TOKEN: tokens.bob };
+    const asCarol = { NARROWCAST_TOKEN: tokens.carol };
+    const carol = new Tail(tokens.carol, false);
+    try {
+      await carol.until((l) => l.startsWith("Listening"));
+      const sent = await json(["send", "--group", "team", "--text", "pizza?"], asAlice);
+      const at = ["--group", "team", "--message", sent.messageId];
+
+      const readable = await run(["react", ...at, "🍕"], asBob);
+      expect(readable.stderr).toBe("");
+      expect(readable.stdout).toBe(`Reacted 🍕 to team #${sent.seq} alice: pizza? {🍕 ×1 (you)}\n`);
+      const added = await json(["react", ...at, "🍕"], asAlice);
+      expect(added).toMatchObject({ messageId: sent.messageId, reactions: [{ reaction: "🍕", count: 2, callerReacted: true }] });
+      expect(await carol.until((l) => l.startsWith("reaction") && l.includes("alice"))).toBe(
+        `reaction     team #${sent.seq} alice added 🍕 (now ×2)`,
+      );
+
+      const [history, firstPage, all, filtered] = await Promise.all([
+        run(["history", "--group", "team", "--page-size", "1"], asCarol),
+        run(["reactions", ...at, "--page-size", "1"], asCarol),
+        json(["reactions", ...at, "--page-size", "1", "--all"], asCarol),
+        json(["reactions", ...at, "--reaction", "🎉"], asCarol),
+      ]);
+      // Other users' counts show in history, without their flag.
+      expect(history.stdout.split("\n")[0]).toBe(`team #${sent.seq} alice: pizza? {🍕 ×2}`);
+      expect(firstPage.stdout).toMatch(/^🍕 bob \S+Z\n\(more: --page-token \S+, or --all\)\n$/);
+      expect(all.reactions.map((r: { reaction: string; userId: string }) => [r.reaction, r.userId])).toEqual([
+        ["🍕", "bob"],
+        ["🍕", "alice"],
+      ]);
+      expect(all.reactions[0].createTime).toEqual(expect.any(String));
+      expect(all.nextPageToken).toBe("");
+      expect(filtered).toEqual({ reactions: [], nextPageToken: "" });
+
+      const removed = await run(["react", ...at, "--remove", "🍕"], asBob);
+      expect(removed.stdout).toBe(`Removed 🍕 from team #${sent.seq} alice: pizza? {🍕 ×1}\n`);
+      expect(await carol.until((l) => l.includes("bob removed"))).toBe(`reaction     team #${sent.seq} bob removed 🍕 (now ×1)`);
+
+      // A reaction the server would refuse fails locally (RCT-2); one the user may not see is not found.
+      const [blank, hidden] = await Promise.all([
+        run(["react", ...at, "   ", "--json"], asBob),
+        run(["react", "--group", "team", "--message", "no-such-message", "👍"], asBob),
+      ]);
+      expect(blank.code).toBe(1);
+      expect(JSON.parse(blank.stderr)).toMatchObject({ error: { reason: "FIELD_INVALID", field: "reaction", local: true } });
+      expect(hidden.code).toBe(1);
+      expect(hidden.stderr).toMatch(/MESSAGE_NOT_FOUND.*\(field message_id\)/);
+    } finally {
+      expect(await carol.interrupt()).toBe(0);
+    }
+  });
+
   it("list commands print one page and the way to the next; --all follows every token", async () => {
     const withApp = { NARROWCAST_APP: appId };
     // Independent commands run side by side: each spawn costs a Node.js start-up.

@@ -22,11 +22,15 @@ let fx: Fixture;
 let app: TestApp;
 let alice: NarrowcastClient;
 let sends = 0;
+let reactionCalls = 0;
 
-// Counts SendMessage calls that reach the transport.
+// Counts SendMessage calls, and calls of the reaction RPCs, that reach the transport.
 const countSends: Interceptor = (next) => async (req) => {
   if (req.method.name === "SendMessage") {
     sends++;
+  }
+  if (["AddReaction", "RemoveReaction", "ListReactions"].includes(req.method.name)) {
+    reactionCalls++;
   }
   return next(req);
 };
@@ -219,6 +223,87 @@ describe("errors only the server can know arrive as NarrowcastError too", () => 
       expect(err).toMatchObject({ code: Code.Unauthenticated, reason: Reason.TOKEN_INVALID });
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("early rejections of reactions (RCT-2, section 9.5 check 1)", () => {
+  type Rpc = "addReaction" | "removeReaction" | "listReactions";
+  interface ReactionCase {
+    name: string;
+    rpc: Rpc;
+    groupId?: string;
+    messageId?: string;
+    reaction: string;
+    field: string;
+  }
+  const cases: ReactionCase[] = [
+    { name: "an empty reaction", rpc: "addReaction", reaction: "", field: "reaction" },
+    { name: "33 code points", rpc: "addReaction", reaction: "👍".repeat(33), field: "reaction" },
+    { name: "a control character", rpc: "addReaction", reaction: "ok\u0007", field: "reaction" },
+    { name: "a C1 control character", rpc: "removeReaction", reaction: "\u0085ok", field: "reaction" },
+    { name: "a newline", rpc: "removeReaction", reaction: "👍\n", field: "reaction" },
+    { name: "only white space", rpc: "addReaction", reaction: " \u3000 ", field: "reaction" },
+    { name: "only white space, removing", rpc: "removeReaction", reaction: "\u00a0", field: "reaction" },
+    { name: "an empty reaction, removing", rpc: "removeReaction", reaction: "", field: "reaction" },
+    { name: "a filter of 33 code points", rpc: "listReactions", reaction: "x".repeat(33), field: "reaction" },
+    { name: "a filter of white space", rpc: "listReactions", reaction: "  ", field: "reaction" },
+    { name: "a missing message ID", rpc: "addReaction", messageId: "", reaction: "👍", field: "message_id" },
+    { name: "a missing message ID, listing", rpc: "listReactions", messageId: "", reaction: "", field: "message_id" },
+    { name: "a malformed group ID", rpc: "removeReaction", groupId: "bad group!", reaction: "👍", field: "group_id" },
+    { name: "first check wins: group ID before message ID and reaction", rpc: "addReaction", groupId: "", messageId: "", reaction: "", field: "group_id" },
+    { name: "first check wins: message ID before reaction", rpc: "listReactions", messageId: "", reaction: "\t", field: "message_id" },
+  ];
+
+  let messageId: string;
+  beforeAll(async () => {
+    messageId = (await alice.sendMessage(createTextMessage("react to me"), { groupId: app.groupId })).messageId;
+  });
+
+  function call(rpc: Rpc, groupId: string, id: string, reaction: string, raw: boolean): Promise<unknown> {
+    if (rpc === "listReactions") {
+      return raw
+        ? alice.services.messages.listReactions({ groupId, messageId: id, reaction })
+        : alice.listReactions(groupId, id, { reaction });
+    }
+    return raw ? alice.services.messages[rpc]({ groupId, messageId: id, reaction }) : alice[rpc](groupId, id, reaction);
+  }
+
+  for (const c of cases) {
+    it(`${c.rpc}, ${c.name}: rejected locally, nothing sent, same error as the server`, async () => {
+      const args = [c.groupId ?? app.groupId, c.messageId ?? messageId, c.reaction] as const;
+      const before = reactionCalls;
+      const local = await rejection(() => call(c.rpc, ...args, false));
+      expect(reactionCalls).toBe(before);
+      expect((local as NarrowcastError).local).toBe(true);
+      const expected = {
+        code: Code.InvalidArgument,
+        reason: Reason.FIELD_INVALID,
+        domain: "narrowcast",
+        field: c.field,
+        ids: [],
+        violations: [{ field: c.field, reason: Reason.FIELD_INVALID }],
+      };
+      expect(errorSummary(local)).toEqual(expected);
+      const server = await rejection(() => call(c.rpc, ...args, true));
+      expect((server as NarrowcastError).local).toBe(false);
+      expect(errorSummary(server)).toEqual(expected);
+    });
+  }
+
+  it("reactions() rejects a bad filter at the call, before any page is fetched", () => {
+    const before = reactionCalls;
+    expect(() => alice.reactions(app.groupId, messageId, { reaction: "\u0000" })).toThrow(NarrowcastError);
+    expect(reactionCalls).toBe(before);
+  });
+
+  it("reactions the server accepts pass the local checks: 32 code points in 64 UTF-16 units, modifiers, inner spaces", async () => {
+    for (const reaction of ["👍".repeat(32), "👍🏽", "👨‍👩‍👧", " :ok: ", "x"]) {
+      const before = reactionCalls;
+      const message = await alice.addReaction(app.groupId, messageId, reaction);
+      expect(reactionCalls, reaction).toBe(before + 1);
+      expect(message.reactions.find((r) => r.reaction === reaction), reaction).toEqual({ reaction, count: 1, callerReacted: true });
+      expect((await alice.listReactions(app.groupId, messageId, { reaction })).items.map((r) => r.userId), reaction).toEqual(["alice"]);
     }
   });
 });

@@ -81,6 +81,7 @@ export class Recorder {
       "messageReceived",
       "messageRecalled",
       "messageEdited",
+      "reactionChanged",
       "conversationChanged",
       "memberJoined",
       "memberLeft",

@@ -3,7 +3,7 @@
 import type { ClientEvent } from "../events.js";
 import { NarrowcastError } from "../errors.js";
 import { isTargeted } from "../model.js";
-import type { Conversation, Group, GroupMember, JoinRequest, Message, MessageElement, User } from "../model.js";
+import type { Conversation, Group, GroupMember, JoinRequest, Message, MessageElement, Reaction, User } from "../model.js";
 import { groupTypeName, priorityName, roleName } from "../names.js";
 
 const utf8 = new TextDecoder();
@@ -29,7 +29,8 @@ export function formatElement(element: MessageElement): string {
 }
 
 /**
- * e.g. `g1 #3 alice → bob, carol: hello`, `g1 #4 alice: hi @bob [high]` or `g1 #5 alice: fixed (edited)`.
+ * e.g. `g1 #3 alice → bob, carol: hello`, `g1 #4 alice: hi @bob [high]`, `g1 #5 alice: fixed (edited)`
+ * or `g1 #6 alice: lunch? {👍 ×2 (you), :+1: ×1}` (reaction counts, where the server gives them).
  * A recalled message shows only "(recalled)": its content, edited or not, is gone.
  */
 export function formatMessage(m: Message): string {
@@ -46,8 +47,14 @@ export function formatMessage(m: Message): string {
   return (
     `${m.groupId} #${m.seq} ${sender}${audience}: ${body}` +
     (mentions.length ? ` ${mentions.join(" ")}` : "") +
-    (flags.length ? ` [${flags.join(", ")}]` : "")
+    (flags.length ? ` [${flags.join(", ")}]` : "") +
+    (m.reactions.length ? ` {${m.reactions.map((r) => `${r.reaction} ×${r.count}${r.callerReacted ? " (you)" : ""}`).join(", ")}}` : "")
   );
+}
+
+/** One line of `reactions`, e.g. `👍 bob 2025-01-02T03:04:05.000Z`. */
+export function formatReaction(r: Reaction): string {
+  return `${r.reaction} ${r.userId}${r.createTime ? ` ${r.createTime.toISOString()}` : ""}`;
 }
 
 /** e.g. `g1 (WORK) unread 2, read #3, last: g1 #5 alice: hi`. */
@@ -86,6 +93,8 @@ export function formatEvent(event: ClientEvent): string {
       return `recalled     ${event.groupId} #${event.seq} by ${event.recall?.recalledBy || "(system)"}`;
     case "messageEdited":
       return `edited       ${formatMessage(event.message)}`;
+    case "reactionChanged":
+      return `reaction     ${event.groupId} #${event.seq} ${event.userId} ${event.added ? "added" : "removed"} ${event.reaction} (now ×${event.count})`;
     case "conversationChanged":
       return `conversation ${formatConversation(event.conversation)}`;
     case "memberJoined":
