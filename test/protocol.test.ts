@@ -43,6 +43,7 @@ import {
   MemberRole,
   MessageElementSchema,
   MessagePriority,
+  QuoteStatus,
   MessageSchema,
   RetryInfoSchema,
   SendMessageRequestSchema,
@@ -202,6 +203,7 @@ const editedMessage: Message = create(MessageSchema, {
     { reaction: "👍", count: 3, callerReacted: true },
     { reaction: ":+1:", count: 1, callerReacted: false },
   ],
+  replyTo: { messageId: "m-40", status: QuoteStatus.AVAILABLE, quoted: { groupId: "grp.work-1", seq: 40n, messageId: "m-40", senderId: "alice", replyTo: { messageId: "m-39" } } },
 });
 
 const messageFixtures = [ordinaryMessage, targetedMessage, onlineOnlyMessage, recalledMessage, editedMessage];
@@ -425,6 +427,7 @@ describe("round trips of the main messages (binary and JSON)", () => {
         elements: [allElements[0]],
         receiverIds: ["bob", "carol"],
         countAsUnreadForReceivers: true,
+        replyToMessageId: "m-40",
       }),
       // The vendor SDKs' single-receiver form is a list of one (TGT-2).
       create(SendMessageRequestSchema, { groupId: "grp.work-1", elements: [allElements[0]], receiverIds: ["bob"] }),

@@ -5,6 +5,7 @@ import { authCases } from "./auth.js";
 import { cnvCases } from "./cnv.js";
 import { edtCases } from "./edt.js";
 import { rctCases } from "./rct.js";
+import { rplCases } from "./rpl.js";
 import { errCases } from "./err.js";
 import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
@@ -28,6 +29,7 @@ export const allCases: readonly ConformanceCase[] = [
   ...msgCases,
   ...edtCases,
   ...rctCases,
+  ...rplCases,
   ...pagCases,
   ...tgtCases,
   ...unrCases,

@@ -56,6 +56,7 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.EDIT_NOT_ALLOWED]: Code.PermissionDenied,
   [ErrorReason.EDIT_WINDOW_EXPIRED]: Code.FailedPrecondition,
   [ErrorReason.REACTION_LIMIT_REACHED]: Code.FailedPrecondition,
+  [ErrorReason.REPLY_WIDENS_AUDIENCE]: Code.FailedPrecondition,
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message.proto.
  */
 export const file_narrowcast_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEipAUKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mbxIvCglyZWFjdGlvbnMYFSADKAsyHC5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ291bnRKBAgIEAlSCHRhcmdldGVkIkgKDVJlYWN0aW9uQ291bnQSEAoIcmVhY3Rpb24YASABKAkSDQoFY291bnQYAiABKAUSFgoOY2FsbGVyX3JlYWN0ZWQYAyABKAgiXgoIUmVhY3Rpb24SEAoIcmVhY3Rpb24YASABKAkSDwoHdXNlcl9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoIRWRpdEluZm8SEgoKZWRpdF9jb3VudBgBIAEoBRItCgllZGl0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKClJlY2FsbEluZm8SEwoLcmVjYWxsZWRfYnkYASABKAkSLwoLcmVjYWxsX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKD09mZmxpbmVQdXNoSW5mbxINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkisQIKDk1lc3NhZ2VFbGVtZW50EioKBHRleHQYASABKAsyGi5uYXJyb3djYXN0LnYxLlRleHRFbGVtZW50SAASLgoGY3VzdG9tGAIgASgLMhwubmFycm93Y2FzdC52MS5DdXN0b21FbGVtZW50SAASLAoFaW1hZ2UYAyABKAsyGy5uYXJyb3djYXN0LnYxLkltYWdlRWxlbWVudEgAEioKBGZpbGUYBCABKAsyGi5uYXJyb3djYXN0LnYxLkZpbGVFbGVtZW50SAASMgoIbG9jYXRpb24YBSABKAsyHi5uYXJyb3djYXN0LnYxLkxvY2F0aW9uRWxlbWVudEgAEioKBGZhY2UYBiABKAsyGi5uYXJyb3djYXN0LnYxLkZhY2VFbGVtZW50SABCCQoHZWxlbWVudCIbCgtUZXh0RWxlbWVudBIMCgR0ZXh0GAEgASgJIkUKDUN1c3RvbUVsZW1lbnQSDAoEZGF0YRgBIAEoDBITCgtkZXNjcmlwdGlvbhgCIAEoCRIRCglleHRlbnNpb24YAyABKAkiZQoMSW1hZ2VFbGVtZW50EgsKA3VybBgBIAEoCRINCgV3aWR0aBgCIAEoBRIOCgZoZWlnaHQYAyABKAUSEgoKc2l6ZV9ieXRlcxgEIAEoAxIVCg10aHVtYm5haWxfdXJsGAUgASgJIkEKC0ZpbGVFbGVtZW50EgsKA3VybBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAyJLCg9Mb2NhdGlvbkVsZW1lbnQSEwoLZGVzY3JpcHRpb24YASABKAkSEAoIbGF0aXR1ZGUYAiABKAESEQoJbG9uZ2l0dWRlGAMgASgBIioKC0ZhY2VFbGVtZW50Eg0KBWluZGV4GAEgASgFEgwKBGRhdGEYAiABKAwqhQEKD01lc3NhZ2VQcmlvcml0eRIgChxNRVNTQUdFX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASGQoVTUVTU0FHRV9QUklPUklUWV9ISUdIEAESGwoXTUVTU0FHRV9QUklPUklUWV9OT1JNQUwQAhIYChRNRVNTQUdFX1BSSU9SSVRZX0xPVxADYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEizgUKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mbxIvCglyZWFjdGlvbnMYFSADKAsyHC5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ291bnQSKAoIcmVwbHlfdG8YFiABKAsyFi5uYXJyb3djYXN0LnYxLlJlcGx5VG9KBAgIEAlSCHRhcmdldGVkInEKB1JlcGx5VG8SEgoKbWVzc2FnZV9pZBgBIAEoCRIqCgZzdGF0dXMYAiABKA4yGi5uYXJyb3djYXN0LnYxLlF1b3RlU3RhdHVzEiYKBnF1b3RlZBgDIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSJICg1SZWFjdGlvbkNvdW50EhAKCHJlYWN0aW9uGAEgASgJEg0KBWNvdW50GAIgASgFEhYKDmNhbGxlcl9yZWFjdGVkGAMgASgIIl4KCFJlYWN0aW9uEhAKCHJlYWN0aW9uGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk0KCEVkaXRJbmZvEhIKCmVkaXRfY291bnQYASABKAUSLQoJZWRpdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSCgpSZWNhbGxJbmZvEhMKC3JlY2FsbGVkX2J5GAEgASgJEi8KC3JlY2FsbF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJICg9PZmZsaW5lUHVzaEluZm8SDQoFdGl0bGUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEQoJZXh0ZW5zaW9uGAMgASgJIrECCg5NZXNzYWdlRWxlbWVudBIqCgR0ZXh0GAEgASgLMhoubmFycm93Y2FzdC52MS5UZXh0RWxlbWVudEgAEi4KBmN1c3RvbRgCIAEoCzIcLm5hcnJvd2Nhc3QudjEuQ3VzdG9tRWxlbWVudEgAEiwKBWltYWdlGAMgASgLMhsubmFycm93Y2FzdC52MS5JbWFnZUVsZW1lbnRIABIqCgRmaWxlGAQgASgLMhoubmFycm93Y2FzdC52MS5GaWxlRWxlbWVudEgAEjIKCGxvY2F0aW9uGAUgASgLMh4ubmFycm93Y2FzdC52MS5Mb2NhdGlvbkVsZW1lbnRIABIqCgRmYWNlGAYgASgLMhoubmFycm93Y2FzdC52MS5GYWNlRWxlbWVudEgAQgkKB2VsZW1lbnQiGwoLVGV4dEVsZW1lbnQSDAoEdGV4dBgBIAEoCSJFCg1DdXN0b21FbGVtZW50EgwKBGRhdGEYASABKAwSEwoLZGVzY3JpcHRpb24YAiABKAkSEQoJZXh0ZW5zaW9uGAMgASgJImUKDEltYWdlRWxlbWVudBILCgN1cmwYASABKAkSDQoFd2lkdGgYAiABKAUSDgoGaGVpZ2h0GAMgASgFEhIKCnNpemVfYnl0ZXMYBCABKAMSFQoNdGh1bWJuYWlsX3VybBgFIAEoCSJBCgtGaWxlRWxlbWVudBILCgN1cmwYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAMiSwoPTG9jYXRpb25FbGVtZW50EhMKC2Rlc2NyaXB0aW9uGAEgASgJEhAKCGxhdGl0dWRlGAIgASgBEhEKCWxvbmdpdHVkZRgDIAEoASIqCgtGYWNlRWxlbWVudBINCgVpbmRleBgBIAEoBRIMCgRkYXRhGAIgASgMKmUKC1F1b3RlU3RhdHVzEhwKGFFVT1RFX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlFVT1RFX1NUQVRVU19BVkFJTEFCTEUQARIcChhRVU9URV9TVEFUVVNfVU5BVkFJTEFCTEUQAiqFAQoPTWVzc2FnZVByaW9yaXR5EiAKHE1FU1NBR0VfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIZChVNRVNTQUdFX1BSSU9SSVRZX0hJR0gQARIbChdNRVNTQUdFX1BSSU9SSVRZX05PUk1BTBACEhgKFE1FU1NBR0VfUFJJT1JJVFlfTE9XEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A Message is one message stored in (or delivered live to) a group conversation.
@@ -175,6 +175,15 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
    * @generated from field: repeated narrowcast.v1.ReactionCount reactions = 21;
    */
   reactions: ReactionCount[];
+
+  /**
+   * Set when the message is a quote reply (rule RPL-1): the message it quotes, by ID, and in
+   * GetMessage, ListMessages and the reaction RPCs' responses that message as the caller may see
+   * it (rule RPL-3).
+   *
+   * @generated from field: narrowcast.v1.ReplyTo reply_to = 22;
+   */
+  replyTo?: ReplyTo | undefined;
 };
 
 /**
@@ -183,6 +192,45 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_message, 0);
+
+/**
+ * ReplyTo is what a quote reply quotes (rules RPL-1 to RPL-4). It never holds a copy of the
+ * quoted message taken at send time: the quote is shown per viewer when read.
+ *
+ * @generated from message narrowcast.v1.ReplyTo
+ */
+export type ReplyTo = Message$1<"narrowcast.v1.ReplyTo"> & {
+  /**
+   * The quoted message's ID, in the reply's group.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * Whether the caller may see the quoted message: set where `Message.reactions` is (GetMessage,
+   * ListMessages, AddReaction, RemoveReaction), QUOTE_STATUS_UNSPECIFIED everywhere else (events,
+   * last messages), rule RPL-3.
+   *
+   * @generated from field: narrowcast.v1.QuoteStatus status = 2;
+   */
+  status: QuoteStatus;
+
+  /**
+   * The quoted message as the caller may see it now (edited, or recalled), without its own
+   * `reply_to.quoted` and `reactions`; set only with QUOTE_STATUS_AVAILABLE (rule RPL-3).
+   *
+   * @generated from field: narrowcast.v1.Message quoted = 3;
+   */
+  quoted?: Message | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.ReplyTo.
+ * Use `create(ReplyToSchema)` to create a new message.
+ */
+export const ReplyToSchema: GenMessage<ReplyTo> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message, 1);
 
 /**
  * ReactionCount is one distinct reaction on a message (rule RCT-5).
@@ -217,7 +265,7 @@ export type ReactionCount = Message$1<"narrowcast.v1.ReactionCount"> & {
  * Use `create(ReactionCountSchema)` to create a new message.
  */
 export const ReactionCountSchema: GenMessage<ReactionCount> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 1);
+  messageDesc(file_narrowcast_v1_message, 2);
 
 /**
  * Reaction is one user's reaction on a message (rule RCT-6).
@@ -252,7 +300,7 @@ export type Reaction = Message$1<"narrowcast.v1.Reaction"> & {
  * Use `create(ReactionSchema)` to create a new message.
  */
 export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 2);
+  messageDesc(file_narrowcast_v1_message, 3);
 
 /**
  * EditInfo records how often and when a message was last edited (rule EDT-3).
@@ -280,7 +328,7 @@ export type EditInfo = Message$1<"narrowcast.v1.EditInfo"> & {
  * Use `create(EditInfoSchema)` to create a new message.
  */
 export const EditInfoSchema: GenMessage<EditInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 3);
+  messageDesc(file_narrowcast_v1_message, 4);
 
 /**
  * RecallInfo records who recalled a message and when (rule MSG-11).
@@ -309,7 +357,7 @@ export type RecallInfo = Message$1<"narrowcast.v1.RecallInfo"> & {
  * Use `create(RecallInfoSchema)` to create a new message.
  */
 export const RecallInfoSchema: GenMessage<RecallInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 4);
+  messageDesc(file_narrowcast_v1_message, 5);
 
 /**
  * OfflinePushInfo carries hints for a push notification to offline receivers.
@@ -344,7 +392,7 @@ export type OfflinePushInfo = Message$1<"narrowcast.v1.OfflinePushInfo"> & {
  * Use `create(OfflinePushInfoSchema)` to create a new message.
  */
 export const OfflinePushInfoSchema: GenMessage<OfflinePushInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 5);
+  messageDesc(file_narrowcast_v1_message, 6);
 
 /**
  * MessageElement is one part of a message body (rule MSG-3).
@@ -413,7 +461,7 @@ export type MessageElement = Message$1<"narrowcast.v1.MessageElement"> & {
  * Use `create(MessageElementSchema)` to create a new message.
  */
 export const MessageElementSchema: GenMessage<MessageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 6);
+  messageDesc(file_narrowcast_v1_message, 7);
 
 /**
  * TextElement is plain text.
@@ -434,7 +482,7 @@ export type TextElement = Message$1<"narrowcast.v1.TextElement"> & {
  * Use `create(TextElementSchema)` to create a new message.
  */
 export const TextElementSchema: GenMessage<TextElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 7);
+  messageDesc(file_narrowcast_v1_message, 8);
 
 /**
  * CustomElement carries application-defined data that Narrowcast does not interpret.
@@ -469,7 +517,7 @@ export type CustomElement = Message$1<"narrowcast.v1.CustomElement"> & {
  * Use `create(CustomElementSchema)` to create a new message.
  */
 export const CustomElementSchema: GenMessage<CustomElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 8);
+  messageDesc(file_narrowcast_v1_message, 9);
 
 /**
  * ImageElement references an image stored elsewhere (Narrowcast stores no media).
@@ -518,7 +566,7 @@ export type ImageElement = Message$1<"narrowcast.v1.ImageElement"> & {
  * Use `create(ImageElementSchema)` to create a new message.
  */
 export const ImageElementSchema: GenMessage<ImageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 9);
+  messageDesc(file_narrowcast_v1_message, 10);
 
 /**
  * FileElement references a file stored elsewhere.
@@ -553,7 +601,7 @@ export type FileElement = Message$1<"narrowcast.v1.FileElement"> & {
  * Use `create(FileElementSchema)` to create a new message.
  */
 export const FileElementSchema: GenMessage<FileElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 10);
+  messageDesc(file_narrowcast_v1_message, 11);
 
 /**
  * LocationElement is a point on the map.
@@ -588,7 +636,7 @@ export type LocationElement = Message$1<"narrowcast.v1.LocationElement"> & {
  * Use `create(LocationElementSchema)` to create a new message.
  */
 export const LocationElementSchema: GenMessage<LocationElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 11);
+  messageDesc(file_narrowcast_v1_message, 12);
 
 /**
  * FaceElement is a sticker or emoji from an app-defined set.
@@ -616,7 +664,42 @@ export type FaceElement = Message$1<"narrowcast.v1.FaceElement"> & {
  * Use `create(FaceElementSchema)` to create a new message.
  */
 export const FaceElementSchema: GenMessage<FaceElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 12);
+  messageDesc(file_narrowcast_v1_message, 13);
+
+/**
+ * QuoteStatus says whether a reply's viewer may see the message it quotes (rule RPL-3).
+ *
+ * @generated from enum narrowcast.v1.QuoteStatus
+ */
+export enum QuoteStatus {
+  /**
+   * Not resolved on this path: only `ReplyTo.message_id` is set (events, last messages).
+   *
+   * @generated from enum value: QUOTE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The caller may see the quoted message; `ReplyTo.quoted` holds it.
+   *
+   * @generated from enum value: QUOTE_STATUS_AVAILABLE = 1;
+   */
+  AVAILABLE = 1,
+
+  /**
+   * The caller may not see the quoted message, or it no longer exists; nothing tells these
+   * cases apart.
+   *
+   * @generated from enum value: QUOTE_STATUS_UNAVAILABLE = 2;
+   */
+  UNAVAILABLE = 2,
+}
+
+/**
+ * Describes the enum narrowcast.v1.QuoteStatus.
+ */
+export const QuoteStatusSchema: GenEnum<QuoteStatus> = /*@__PURE__*/
+  enumDesc(file_narrowcast_v1_message, 0);
 
 /**
  * MessagePriority is the sender's delivery priority (rule MSG-7).
@@ -657,5 +740,5 @@ export enum MessagePriority {
  * Describes the enum narrowcast.v1.MessagePriority.
  */
 export const MessagePrioritySchema: GenEnum<MessagePriority> = /*@__PURE__*/
-  enumDesc(file_narrowcast_v1_message, 0);
+  enumDesc(file_narrowcast_v1_message, 1);
 

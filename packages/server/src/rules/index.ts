@@ -5,3 +5,4 @@ export * from "./audiences.js";
 export * from "./unread.js";
 export * from "./groups.js";
 export * from "./reactions.js";
+export * from "./replies.js";

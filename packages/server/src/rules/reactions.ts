@@ -13,7 +13,7 @@ export function reactionProblem(reaction: string): string | undefined {
   if (points.length === 0) return "reaction is required";
   if (points.length > MAX_REACTION_CODE_POINTS) return `reaction is longer than ${MAX_REACTION_CODE_POINTS} code points`;
   if (/\p{Cc}/u.test(reaction)) return "reaction must not contain control characters";
-  if (/^\s+$/u.test(reaction)) return "reaction must not be only white space";
+  if (/^\p{White_Space}+$/u.test(reaction)) return "reaction must not be only white space";
   if (/\p{Cs}/u.test(reaction)) return "reaction must be valid Unicode";
   return undefined;
 }

@@ -8,7 +8,8 @@ import { historyFloor } from "../rules/index.js";
 import { requireGroup, requireMember, seqBound, visibleTo } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
 import { editMessage } from "./editing.js";
-import { changeReaction, listReactions, withReactions } from "./reactions.js";
+import { changeReaction, listReactions } from "./reactions.js";
+import { shownTo } from "./shown.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listMessages.name}`;
 
@@ -47,7 +48,7 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       if (!message || !visibleTo(group, member, message)) {
         throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
       }
-      const [shown] = await withReactions(deps, { appId, userId }, group.groupId, [message]);
+      const [shown] = await shownTo(deps, group, member, [message]);
       return { message: shown };
     },
 
@@ -81,7 +82,7 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       // Messages are ascending within the page; the walk continues beyond its far end.
       const edge = forward ? messages[messages.length - 1] : messages[0];
       const nextPageToken = hasMore && edge ? encodePageToken(scope, Number(edge.seq)) : "";
-      return { messages: await withReactions(deps, { appId, userId }, group.groupId, messages), nextPageToken };
+      return { messages: await shownTo(deps, group, member, messages), nextPageToken };
     },
 
     async recallMessage(req, ctx) {

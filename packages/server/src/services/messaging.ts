@@ -20,6 +20,7 @@ import type { Deps } from "../context.js";
 import { StoreConflict } from "../store/types.js";
 import { countsForAudience } from "../rules/index.js";
 import { conflictError, foundGroup, foundMember, requireGroup, requireMember, visibleTo } from "./common.js";
+import { checkReply, validateReplyId } from "./replies.js";
 
 /** Who sends: a user, or the system (senderId "") through AdminService (rule MSG-13). */
 export interface Sender {
@@ -94,6 +95,7 @@ export function validateSendRequest(deps: Deps, sender: Sender, req: SendMessage
     throw fieldInvalid("client_message_id", `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID} characters`);
   }
   if (!(req.priority in MessagePriority)) throw fieldInvalid("priority", "unknown priority");
+  validateReplyId(req.replyToMessageId);
   validateContent(deps, req.elements, req.customData);
   // Rule TGT-2: the single-receiver form of the vendor SDKs is this list with one entry.
   const receivers = [...req.receiverIds];
@@ -182,6 +184,8 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
       });
     }
   }
+  // Rules RPL-1, RPL-2: checks 16 to 18, only for a reply.
+  if (req.replyToMessageId) await checkReply(deps, group, senderId ? context.sender : undefined, req.replyToMessageId, receivers);
   const giveBack = takeGroupToken(deps, appId, group.groupId);
 
   const message = create(MessageSchema, {
@@ -197,6 +201,7 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
     clientMessageId: req.clientMessageId,
     customData: req.customData,
     offlinePushInfo: req.offlinePushInfo,
+    replyTo: req.replyToMessageId ? { messageId: req.replyToMessageId } : undefined,
   });
   const persist = !req.onlineOnly && group.type !== GroupType.AVCHATROOM;
   const countsAsUnread = persist && countsForAudience(group.type, message);

@@ -6,7 +6,6 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ErrorReason,
   MessageService,
-  ReactionCountSchema,
   ReactionSchema,
   type ListReactionsRequest,
   type Message,
@@ -17,9 +16,10 @@ import { requireId } from "../ids.js";
 import type { Caller, Deps } from "../context.js";
 import { LIST_SIZES, isIdKey, openPage } from "../paging.js";
 import { reactionProblem } from "../rules/index.js";
-import { StoreConflict, type GroupRecord, type ReactionRecord } from "../store/types.js";
+import { StoreConflict, type GroupRecord, type MemberRecord, type ReactionRecord } from "../store/types.js";
 import { conflictError, requireGroup, requireMember, visibleTo } from "./common.js";
 import { takeGroupToken } from "./messaging.js";
+import { shownTo } from "./shown.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listReactions.name}`;
 
@@ -47,30 +47,19 @@ function isReactionKey(a: unknown): a is ReactionRecord {
  * Checks 2 to 4 of section 9.5: the group, the caller's membership, and a stored message the
  * caller may see (DRV-1: anything else is MESSAGE_NOT_FOUND, exactly as for no message at all).
  */
-async function visibleMessage(deps: Deps, caller: Caller, groupId: string, messageId: string): Promise<{ group: GroupRecord; message: Message }> {
+async function visibleMessage(
+  deps: Deps,
+  caller: Caller,
+  groupId: string,
+  messageId: string,
+): Promise<{ group: GroupRecord; member: MemberRecord; message: Message }> {
   const group = await requireGroup(deps, caller.appId, groupId);
   const member = await requireMember(deps, group, caller.userId);
   const message = await deps.store.getMessage(caller.appId, group.groupId, messageId, caller.userId);
   if (!message || !visibleTo(group, member, message)) {
     throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
   }
-  return { group, message };
-}
-
-/**
- * RCT-5: fills `reactions` of messages the caller may see, in one store read. A recalled
- * message's are gone from the store (RCT-8).
- */
-export async function withReactions(deps: Deps, caller: Caller, groupId: string, messages: Message[]): Promise<Message[]> {
-  const stored = messages.filter((m) => m.seq > 0n);
-  if (stored.length === 0) return messages;
-  const tallies = await deps.store.reactionCounts(caller.appId, groupId, stored.map((m) => Number(m.seq)), caller.userId);
-  for (const m of stored) {
-    m.reactions = (tallies.get(Number(m.seq)) ?? []).map((t) =>
-      create(ReactionCountSchema, { reaction: t.reaction, count: t.count, callerReacted: t.callerReacted }),
-    );
-  }
-  return messages;
+  return { group, member, message };
 }
 
 /** AddReaction (added = true) and RemoveReaction: RCT-1 to RCT-4, RCT-7, in section 9.5's order. */
@@ -78,7 +67,7 @@ export async function changeReaction(deps: Deps, caller: Caller, req: ReactionRe
   requireId(req.groupId, "group_id");
   if (!req.messageId) throw fieldInvalid("message_id", "message_id is required");
   const reaction = requireReaction(req.reaction);
-  const { group, message } = await visibleMessage(deps, caller, req.groupId, req.messageId);
+  const { group, member, message } = await visibleMessage(deps, caller, req.groupId, req.messageId);
   if (message.recall) throw conflictError(new StoreConflict("already_recalled"));
   // RCT-3: a change draws on the group's send bucket; one that changes nothing gives it back.
   const giveBack = takeGroupToken(deps, caller.appId, group.groupId);
@@ -91,8 +80,8 @@ export async function changeReaction(deps: Deps, caller: Caller, req: ReactionRe
   }
   if (result.event) deps.publish(result.event);
   else giveBack();
-  const [shown] = await withReactions(deps, caller, group.groupId, [message]);
-  return shown;
+  const [shown] = await shownTo(deps, group, member, [message]);
+  return shown!;
 }
 
 /** ListReactions (RCT-6): checks 1 to 4 of section 9.5; a recalled message has none left (RCT-8). */
