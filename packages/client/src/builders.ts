@@ -40,6 +40,11 @@ export interface MessageDraft {
   readonly receiverList: readonly string[];
   /** Users to @-mention; AT_ALL mentions everyone (rule MSG-6). */
   readonly atUserList: readonly string[];
+  /**
+   * The ID of the message of the same group this one replies to, quoting it (rule RPL-1);
+   * `sendMessage`'s `replyTo` option wins over it.
+   */
+  readonly replyTo?: string;
 }
 
 export interface TextPayload {
@@ -101,6 +106,8 @@ export interface WebMessageInit<P> {
   receiverList?: readonly string[];
   /** Opaque application data (the message's `custom_data`). */
   customData?: Uint8Array;
+  /** Makes it a quote reply to this message of the group (rule RPL-1). */
+  replyTo?: string;
 }
 
 /** Options of the multi-element `createMessage`. */
@@ -109,6 +116,8 @@ export interface CreateMessageOptions {
   receiverList?: readonly string[];
   atUserList?: readonly string[];
   customData?: Uint8Array;
+  /** Makes it a quote reply to this message of the group (rule RPL-1). */
+  replyTo?: string;
 }
 
 const utf8 = new TextEncoder();
@@ -163,6 +172,7 @@ export function createMessage(elements: readonly ElementInit[], options: CreateM
     customData: options.customData,
     receiverList: [...(options.receiverList ?? [])],
     atUserList: [...(options.atUserList ?? [])],
+    replyTo: options.replyTo,
   };
 }
 
@@ -183,6 +193,7 @@ function fromWebForm<P>(init: WebMessageInit<P>, element: ElementInit, atUserLis
     receiverList: init.receiverList,
     atUserList,
     customData: init.customData,
+    replyTo: init.replyTo,
   });
 }
 

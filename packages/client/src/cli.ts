@@ -409,6 +409,34 @@ program
   );
 
 program
+  .command("reply")
+  .description("reply to a message, quoting it; a reply to a targeted message needs --to or --receiver within its audience")
+  .requiredOption("--group <groupId>", "the group")
+  .requiredOption("--message <messageId>", "the ID of the message replied to")
+  .argument("[words...]", "the text (or use --text)")
+  .option("--text <text>", "text element")
+  .option("--to <ids>", "receivers of a targeted reply, comma-separated (at most 50)", list)
+  .option("--receiver <userId>", "single-receiver form: a targeted reply to this one member")
+  .option("--custom <data>", "custom element with this data")
+  .option("--client-id <id>", "idempotency key (default: a random UUID)")
+  .action(
+    async (
+      words: string[],
+      opts: ContentFlags & { group: string; message: string; to?: string[]; receiver?: string; clientId?: string },
+      command: Command,
+    ) => {
+      const draft = createMessage(contentElements(words, opts), { receiverList: opts.to });
+      await withUser(command, async (client) => {
+        const message = await client.reply(opts.group, opts.message, draft, {
+          receiver: opts.receiver,
+          clientMessageId: opts.clientId,
+        });
+        print(command, `Replied ${formatMessage(message)}`, jsonOf(MessageSchema, message));
+      });
+    },
+  );
+
+program
   .command("tail")
   .description("print live events, one line each, until Ctrl-C")
   .option("--cursor <cursor>", "first replay every event after this cursor")

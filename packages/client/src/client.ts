@@ -27,11 +27,12 @@ import {
   toReaction,
   toServerInfo,
 } from "./model.js";
-import type { Conversation, Group, GroupMember, JoinRequest, Message, Reaction, ServerInfo } from "./model.js";
+import type { Conversation, Group, GroupMember, JoinRequest, Message, Reaction, ReplyTo, ServerInfo } from "./model.js";
 import { parseGroupType, parseRole } from "./names.js";
 import type { GroupTypeInit, RoleInit } from "./names.js";
 import { walkPages } from "./paging.js";
 import type { Page, PageOptions } from "./paging.js";
+import { resolveQuote } from "./quotes.js";
 import { Reason } from "./reasons.js";
 import { withRetries } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
@@ -69,6 +70,12 @@ export interface SendMessageOptions extends SendOptions {
   /** Overrides the client's retry options for this send. */
   retry?: RetryOptions | false;
 }
+
+/**
+ * Per-call options of `reply`: those of `sendMessage` but the group and the quoted message,
+ * which are its arguments. `receiver` (or a draft's receiver list) makes a targeted reply.
+ */
+export type ReplyOptions = Omit<SendMessageOptions, "groupId" | "replyTo">;
 
 /**
  * Which history to list (rule MSG-12). Without an anchor the first page holds the latest
@@ -131,6 +138,24 @@ export interface NarrowcastClient {
    * Resolves to the message as stored.
    */
   sendMessage(message: MessageDraft, options?: SendMessageOptions): Promise<Message>;
+  /**
+   * Sends a quote reply to a message of the group this user may see (rule RPL-1): `content` is
+   * a string (one text element) or a builder's draft, sent like `sendMessage` with `replyTo`.
+   * A reply to a targeted message must be targeted within its audience — its receivers and
+   * sender, e.g. `{ receiver: quoted.senderId }` — or the server refuses it with
+   * REPLY_WIDENS_AUDIENCE (rule RPL-2). Resolves to the reply as stored; its `replyTo` holds the
+   * quoted message's ID alone (see `resolveQuote`).
+   */
+  reply(groupId: string, quotedMessageId: string, content: string | MessageDraft, options?: ReplyOptions): Promise<Message>;
+  /**
+   * The quote of a reply as this user may see it now (rule RPL-3). Events, last messages and
+   * send responses carry a reply's `replyTo` with the quoted message's ID alone (status
+   * UNSPECIFIED): this reads the quoted message with getMessage — AVAILABLE with it, or
+   * UNAVAILABLE when this user may not see it or it is gone (MESSAGE_NOT_FOUND). A `replyTo`
+   * already resolved (getMessage, listMessages) is returned as it is; undefined for a message
+   * that is not a reply.
+   */
+  resolveQuote(message: Pick<Message, "groupId" | "replyTo">): Promise<ReplyTo | undefined>;
   getMessage(groupId: string, messageId: string): Promise<Message>;
   /** One page of the history this user may see; messages ascending by seq within the page (rule MSG-12). */
   listMessages(groupId: string, options?: ListMessagesOptions): Promise<Page<Message>>;
@@ -271,6 +296,29 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
   );
   let closed = false;
 
+  const sendMessage = async (message: MessageDraft, sendOptions: SendMessageOptions = {}): Promise<Message> => {
+    const request = toSendMessageRequest(message, sendOptions);
+    checkSendMessageRequest(request);
+    if (request.clientMessageId === "") {
+      request.clientMessageId = globalThis.crypto.randomUUID();
+    }
+    const retry = sendOptions.retry ?? options.retry;
+    const signal = sendOptions.signal ? AbortSignal.any([sendOptions.signal, lifetime.signal]) : lifetime.signal;
+    try {
+      const response = await withRetries(
+        () => services.messages.sendMessage(request, { signal }),
+        retry === false ? { maxAttempts: 1 } : retry,
+        signal,
+      );
+      return toMessage(required(response.message, "message"));
+    } catch (e) {
+      throw NarrowcastError.from(e);
+    }
+  };
+  const getMessage = async (groupId: string, messageId: string): Promise<Message> => {
+    const response = await services.messages.getMessage({ groupId, messageId });
+    return toMessage(required(response.message, "message"));
+  };
   const listMessages = async (groupId: string, page: ListMessagesOptions = {}): Promise<Page<Message>> => {
     const response = await services.messages.listMessages({ groupId, ...pageRequest(page), ...messageAnchors(page) });
     return { items: response.messages.map(toMessage), nextPageToken: response.nextPageToken };
@@ -315,29 +363,13 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
     createFaceMessage: builders.createFaceMessage,
     createTargetedGroupMessage: builders.createTargetedGroupMessage,
 
-    async sendMessage(message, sendOptions = {}) {
-      const request = toSendMessageRequest(message, sendOptions);
-      checkSendMessageRequest(request);
-      if (request.clientMessageId === "") {
-        request.clientMessageId = globalThis.crypto.randomUUID();
-      }
-      const retry = sendOptions.retry ?? options.retry;
-      const signal = sendOptions.signal ? AbortSignal.any([sendOptions.signal, lifetime.signal]) : lifetime.signal;
-      try {
-        const response = await withRetries(
-          () => services.messages.sendMessage(request, { signal }),
-          retry === false ? { maxAttempts: 1 } : retry,
-          signal,
-        );
-        return toMessage(required(response.message, "message"));
-      } catch (e) {
-        throw NarrowcastError.from(e);
-      }
+    sendMessage,
+    reply(groupId, quotedMessageId, content, replyOptions = {}) {
+      const draft = typeof content === "string" ? builders.createTextMessage(content) : content;
+      return sendMessage(draft, { ...replyOptions, groupId, replyTo: quotedMessageId });
     },
-    async getMessage(groupId, messageId) {
-      const response = await services.messages.getMessage({ groupId, messageId });
-      return toMessage(required(response.message, "message"));
-    },
+    resolveQuote: (message) => resolveQuote(message, getMessage),
+    getMessage,
     listMessages,
     messages(groupId, page = {}) {
       messageAnchors(page); // fail at the call, not at the first next()

@@ -16,7 +16,8 @@ import { Reason } from "./reasons.js";
  * - a string: one text element and no custom data, like `createTextMessage(text)`;
  * - a draft from the builders — `createTextMessage("…")`, `createCustomMessage(data)`,
  *   `createMessage([{ text }, { image }], { customData })`, … —: its elements and custom data.
- *   A draft with receivers or @-mentions is refused, and so is one whose `to` names another group;
+ *   A draft with receivers, @-mentions or a `replyTo` is refused, and so is one whose `to` names
+ *   another group;
  * - `{ elements, customData }`: elements in `createMessage`'s form (`{ text: "…" }`, `{ image: {…} }`, …)
  *   or as the SDK returns them (`message.elements` of a received message), so a body can be
  *   changed in place.
@@ -41,7 +42,7 @@ function toElement(element: ElementInit | MessageElement | pb.MessageElement): p
 
 /**
  * Turns the new content into the wire request. It checks only what the protocol has no field
- * for (a draft's receivers, mentions or other group); `checkEditMessageRequest` checks the request.
+ * for (a draft's receivers, mentions, quote or other group); `checkEditMessageRequest` checks the request.
  */
 export function toEditMessageRequest(groupId: string, messageId: string, content: EditContent): pb.EditMessageRequest {
   const draft = typeof content === "string" ? createMessage([{ text: content }]) : content;
@@ -58,6 +59,13 @@ export function toEditMessageRequest(groupId: string, messageId: string, content
         Reason.FIELD_INVALID,
         "atUserList",
         "an edit cannot change a message's mentions (rule DRV-1): give the new content without an @-mention list",
+      );
+    }
+    if (draft.replyTo !== undefined && draft.replyTo !== "") {
+      throw localError(
+        Reason.FIELD_INVALID,
+        "replyTo",
+        "an edit cannot change what a message replies to (rule RPL-4): give the new content without replyTo",
       );
     }
     if (draft.to !== undefined && draft.to !== "" && draft.to !== groupId) {

@@ -16,7 +16,11 @@ interface StoredEventBase {
   event: Event;
 }
 
-/** A new message; targeted and ordinary messages alike (rule TGT-7). */
+/**
+ * A new message; targeted and ordinary messages alike (rule TGT-7). A quote reply's `replyTo`
+ * holds the quoted message's ID alone (rule RPL-3: one event goes to many viewers, so it carries
+ * nobody's view of the quote); `client.resolveQuote(message)` resolves it for this user.
+ */
 export interface MessageReceivedEvent extends StoredEventBase {
   type: "messageReceived";
   message: Message;

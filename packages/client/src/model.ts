@@ -19,9 +19,22 @@ import type { Plain } from "./convert.js";
  * A message as history, GetMessage, SendMessage and events return it. `reactions` is filled only
  * where the server counts them — getMessage, listMessages, addReaction, removeReaction — and is
  * empty everywhere else (events, last messages, send, edit, recall): follow "reactionChanged"
- * events there (rule RCT-5).
+ * events there (rule RCT-5). `replyTo` is set on a quote reply (see ReplyTo), resolved on the
+ * same paths as `reactions`.
  */
 export type Message = Plain<pb.Message>;
+/**
+ * What a quote reply quotes (rules RPL-1, RPL-3): `messageId`, and, where the server shows this
+ * user the quote (getMessage, listMessages, addReaction, removeReaction), `status`:
+ * - `QuoteStatus.AVAILABLE`: `quoted` is the quoted message as this user may see it now (edited,
+ *   or recalled: no content and `recall` set), without its own quote (`quoted.replyTo` holds the
+ *   ID alone) and without reactions;
+ * - `QuoteStatus.UNAVAILABLE`: this user may not see it (a targeted message for others, or from
+ *   before they joined), or it is gone; nothing tells these apart, and `quoted` is unset;
+ * - `QuoteStatus.UNSPECIFIED`: unresolved — only the ID is known. Events, last messages and the
+ *   response of a send carry this, since one event goes to many viewers; `resolveQuote` fills it.
+ */
+export type ReplyTo = Plain<pb.ReplyTo>;
 /**
  * One distinct reaction on a message (rule RCT-5): `reaction`, how many users have it (`count`,
  * the same for every viewer) and whether this user is one of them (`callerReacted`).

@@ -35,6 +35,12 @@ export interface SendOptions {
   mentions?: readonly string[];
   /** Idempotency key (rule MSG-10); a random UUID when absent, reused by every retry. */
   clientMessageId?: string;
+  /**
+   * Makes the message a quote reply to this message of the group, which this user must be able
+   * to see (rule RPL-1); wins over the draft's `replyTo`. A reply to a targeted message must be
+   * targeted too, to members of its audience only (rule RPL-2).
+   */
+  replyTo?: string;
 }
 
 const priorityByName: Record<string, MessagePriority> = {
@@ -88,5 +94,6 @@ export function toSendMessageRequest(message: MessageDraft, options: SendOptions
     clientMessageId: options.clientMessageId ?? "",
     customData: message.customData,
     offlinePushInfo: options.offlinePushInfo,
+    replyToMessageId: options.replyTo ?? message.replyTo ?? "",
   });
 }

@@ -34,6 +34,7 @@ export { Reason, NARROWCAST_DOMAIN, isKnownReason } from "./reasons.js";
 export type {
   ClientOptions,
   SendMessageOptions,
+  ReplyOptions,
   ListMessagesOptions,
   ListReactionsOptions,
   JoinResult,
@@ -49,6 +50,7 @@ export type {
   EditInfo,
   ReactionCount,
   Reaction,
+  ReplyTo,
   Conversation,
   Group,
   GroupMember,
@@ -100,5 +102,5 @@ export type { GroupTypeInit, PlanInit, RoleInit } from "./names.js";
 // The protocol's enums and the status codes, so that callers need no second import. (Error
 // reasons are strings: see `Reason`, not the proto's ErrorReason enum.)
 export { Code } from "@connectrpc/connect";
-export { GroupType, MemberRole, MessagePriority } from "@narrowcast/gen";
+export { GroupType, MemberRole, MessagePriority, QuoteStatus } from "@narrowcast/gen";
 export { Plan } from "@narrowcast/gen/admin";

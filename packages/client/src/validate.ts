@@ -16,6 +16,7 @@ export const MAX_RECEIVERS = 50; // TGT-1
 export const MAX_MENTIONS = 50; // MSG-6
 export const MAX_MESSAGE_BYTES = 12_288; // MSG-4
 export const MAX_CLIENT_MESSAGE_ID_LENGTH = 128; // MSG-10
+export const MAX_REPLY_TO_LENGTH = 128; // RPL-1
 export const MAX_REACTION_CODE_POINTS = 32; // RCT-2
 const ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/; // GRP-8
 
@@ -34,6 +35,14 @@ export function checkSendMessageRequest(req: SendMessageRequest): void {
       Reason.FIELD_INVALID,
       "client_message_id",
       `client_message_id is longer than ${MAX_CLIENT_MESSAGE_ID_LENGTH} characters`,
+    );
+  }
+  // The priority, which the server checks between these two, is left to it (a number goes as given).
+  if ([...req.replyToMessageId].length > MAX_REPLY_TO_LENGTH) {
+    throw localError(
+      Reason.FIELD_INVALID,
+      "reply_to_message_id",
+      `reply_to_message_id is longer than ${MAX_REPLY_TO_LENGTH} characters`,
     );
   }
   checkContent(req.elements, req.customData);

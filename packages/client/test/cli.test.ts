@@ -286,6 +286,54 @@ describe("narrowcast CLI", { timeout: 60_000 }, () => {
     }
   });
 
+  it("reply: prints the reply with the quoted ID; history shows the quote; a reply to a targeted message must be targeted", async () => {
+    const asAlice = { NARROWCAST_TOKEN: tokens.alice };
+    const asBob = { NARROWCAST_TOKEN: tokens.bob };
+    const carol = new Tail(tokens.carol, false);
+    try {
+      await carol.until((l) => l.startsWith("Listening"));
+      const [quoted, secret] = await Promise.all([
+        json(["send", "--group", "team", "--text", "pizza at noon?"], asAlice),
+        json(["send", "--group", "team", "--to", "bob", "--text", "just us"], asAlice),
+      ]);
+
+      const readable = await run(["reply", "--group", "team", "--message", quoted.messageId, "count", "me", "in"], asBob);
+      expect(readable.stderr).toBe("");
+      const seq = readable.stdout.match(/^Replied team #(\d+) /)?.[1];
+      // The response and the event carry the quoted message's ID alone (RPL-3); history shows the quote.
+      expect(readable.stdout).toBe(`Replied team #${seq} bob: count me in ↪ re ${quoted.messageId}\n`);
+      expect(await carol.until((l) => l.includes("count me in"))).toBe(`message      team #${seq} bob: count me in ↪ re ${quoted.messageId}`);
+      const [history, historyJson] = await Promise.all([
+        run(["history", "--group", "team", "--page-size", "1"], { NARROWCAST_TOKEN: tokens.carol }),
+        json(["history", "--group", "team", "--page-size", "1"], { NARROWCAST_TOKEN: tokens.carol }),
+      ]);
+      expect(history.stdout.split("\n")[0]).toBe(`team #${seq} bob: count me in ↪ re #${quoted.seq} alice: pizza at noon?`);
+      expect(historyJson.messages[0].replyTo).toMatchObject({
+        messageId: quoted.messageId,
+        status: "QUOTE_STATUS_AVAILABLE",
+        quoted: { messageId: quoted.messageId, elements: [{ text: { text: "pizza at noon?" } }] },
+      });
+
+      const at = ["--group", "team", "--message", secret.messageId];
+      const [widening, outside, tooLong, privately] = await Promise.all([
+        run(["reply", ...at, "everyone?"], asBob),
+        run(["reply", ...at, "--to", "alice,carol", "you two?", "--json"], asBob),
+        run(["reply", "--group", "team", "--message", "m".repeat(129), "x", "--json"], asBob),
+        json(["reply", ...at, "--receiver", "alice", "ok"], asBob),
+      ]);
+      expect(widening.code).toBe(1);
+      expect(widening.stderr).toMatch(/REPLY_WIDENS_AUDIENCE.*\(field reply_to_message_id\)/);
+      expect(outside.code).toBe(1);
+      expect(JSON.parse(outside.stderr)).toMatchObject({ error: { reason: "REPLY_WIDENS_AUDIENCE", field: "receiver_ids", ids: ["carol"], local: false } });
+      expect(tooLong.code).toBe(1);
+      expect(JSON.parse(tooLong.stderr)).toMatchObject({ error: { reason: "FIELD_INVALID", field: "reply_to_message_id", local: true } });
+      expect(privately).toMatchObject({ senderId: "bob", receiverIds: ["alice"], replyTo: { messageId: secret.messageId } });
+      expect(privately.replyTo.status).toBeUndefined();
+    } finally {
+      expect(await carol.interrupt()).toBe(0);
+    }
+  });
+
   it("list commands print one page and the way to the next; --all follows every token", async () => {
     const withApp = { NARROWCAST_APP: appId };
     // Independent commands run side by side: each spawn costs a Node.js start-up.

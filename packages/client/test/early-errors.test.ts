@@ -105,6 +105,29 @@ const cases: Case[] = [
     expected: { reason: Reason.FIELD_INVALID, field: "client_message_id" },
   },
   {
+    name: "reply-to message ID longer than 128 characters (RPL-1)",
+    draft: () => createTextMessage("x"),
+    options: { replyTo: "m".repeat(129) },
+    expected: { reason: Reason.FIELD_INVALID, field: "reply_to_message_id" },
+  },
+  {
+    name: "reply-to message ID longer than 128 characters, from a builder (RPL-1)",
+    draft: () => createMessage([{ text: "x" }], { replyTo: "m".repeat(129) }),
+    expected: { reason: Reason.FIELD_INVALID, field: "reply_to_message_id" },
+  },
+  {
+    name: "first failing check wins: client message ID before reply-to message ID",
+    draft: () => createTextMessage("x"),
+    options: { clientMessageId: "k".repeat(129), replyTo: "m".repeat(129) },
+    expected: { reason: Reason.FIELD_INVALID, field: "client_message_id" },
+  },
+  {
+    name: "first failing check wins: reply-to message ID before an empty message and 51 receivers",
+    draft: () => createTargetedGroupMessage(createMessage([]), ids(51)),
+    options: { replyTo: "m".repeat(129) },
+    expected: { reason: Reason.FIELD_INVALID, field: "reply_to_message_id" },
+  },
+  {
     name: "more than 50 mentions (MSG-6)",
     draft: () => createTextAtMessage("x", ids(51)),
     expected: { reason: Reason.MENTION_LIST_TOO_LONG, field: "mentioned_user_ids" },
@@ -167,6 +190,14 @@ describe("early rejections", () => {
     );
     expect(errorSummary(local)).toEqual(errorSummary(server));
     expect(errorSummary(local)).toMatchObject({ code: Code.InvalidArgument, reason: Reason.FIELD_INVALID, field: "after_seq" });
+  });
+
+  it("a reply-to message ID of 128 characters passes the local checks and reaches the server (RPL-1)", async () => {
+    const before = sends;
+    const err = await rejection(() => alice.reply(app.groupId, "m".repeat(128), "x", { retry: false }));
+    expect(sends).toBe(before + 1);
+    expect(errorSummary(err)).toMatchObject({ code: Code.NotFound, reason: Reason.MESSAGE_NOT_FOUND, field: "reply_to_message_id" });
+    expect((err as NarrowcastError).local).toBe(false);
   });
 
   it("exactly 50 distinct receivers pass the local checks and reach the server", async () => {

@@ -26,6 +26,7 @@ import {
   type GroupLimits,
   type ConversationCounters,
   type ListMessagesQuery,
+  type ReactionRecord,
   type Store,
   type StoredEvent,
 } from "../src/store/types.js";
@@ -1383,6 +1384,322 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       });
     });
 
+    describe("reactions (rules RCT-1 to RCT-8)", () => {
+      /** One user's add (or remove) of one reaction on the message, at `at` (default: the next tick). */
+      const react = (w: World, groupId: string, messageId: string, userId: string, reaction: string, added = true, at = w.now()) =>
+        store.changeReaction(w.appId, groupId, messageId, { userId, reaction, added }, at);
+      /** The ReactionChanged payload of a change's event (it must have one). */
+      const changed = (r: { event?: StoredEvent }) => {
+        const p = r.event?.event.payload;
+        expect(p?.case, "the change appends ReactionChanged").toBe("reactionChanged");
+        return p?.case === "reactionChanged" ? p.value : undefined;
+      };
+      /** reactionCounts of one message as `viewer` sees it: "reaction×count" with "*" when the viewer is one of them. */
+      const tallies = async (w: World, groupId: string, seq: bigint, viewer: string) =>
+        ((await store.reactionCounts(w.appId, groupId, [Number(seq)], viewer)).get(Number(seq)) ?? []).map(
+          (t) => `${t.reaction}×${t.count}${t.callerReacted ? "*" : ""}`,
+        );
+      /** Every reaction on the message, as ListReactions lists them: "reaction:user". */
+      const listed = async (w: World, groupId: string, seq: bigint, reaction?: string) =>
+        (await store.listReactions(w.appId, groupId, Number(seq), reaction, { limit: 1000 })).map((r) => `${r.reaction}:${r.userId}`);
+
+      it("an add appends ReactionChanged with the reaction's new count; re-adding changes nothing and appends nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const { message } = await w.send("g", "alice");
+        const at = w.now();
+        const first = await react(w, "g", message.messageId, "bob", "👍", true, at);
+        expectLogged([first.event!]);
+        expect(first.event).toMatchObject({ appId: w.appId, groupId: "g" });
+        expect(changed(first)).toMatchObject({ groupId: "g", messageId: message.messageId, seq: 1n, reaction: "👍", userId: "bob", added: true, count: 1 });
+        const second = await react(w, "g", message.messageId, "carol", "👍");
+        expect(changed(second)).toMatchObject({ userId: "carol", added: true, count: 2 });
+        expect(second.event!.position).toBeGreaterThan(first.event!.position);
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g"), second.event!.position));
+
+        const latest = await store.latestPositions(w.appId);
+        expect(await react(w, "g", message.messageId, "bob", "👍")).toEqual({});
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
+        expect(await tallies(w, "g", message.seq, "bob")).toEqual(["👍×2*"]);
+        expect(await tallies(w, "g", message.seq, "alice")).toEqual(["👍×2"]);
+        // The first add's time stays: a repeated add does not move the reaction (RCT-3, RCT-6).
+        const [bobs] = await store.listReactions(w.appId, "g", 1, "👍", { limit: 1 });
+        expect(bobs).toEqual({ reaction: "👍", userId: "bob", createdAt: at });
+        expect(await w.log("alice")).toEqual(["joined:alice", "joined:bob", "joined:carol", "msg:1", "react:1:+👍:bob=1", "react:1:+👍:carol=2"]);
+      });
+
+      it("a remove appends ReactionChanged with the count left; removing a reaction the user does not have appends nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const { message } = await w.send("g", "alice");
+        await react(w, "g", message.messageId, "bob", "👍");
+        await react(w, "g", message.messageId, "carol", "👍");
+        await react(w, "g", message.messageId, "bob", ":+1:");
+        const removed = await react(w, "g", message.messageId, "bob", "👍", false);
+        expectLogged([removed.event!]);
+        expect(changed(removed)).toMatchObject({ groupId: "g", messageId: message.messageId, seq: 1n, reaction: "👍", userId: "bob", added: false, count: 1 });
+        const latest = await store.latestPositions(w.appId);
+        // Removing again, removing another user's (alice has none) or one nobody has: nothing.
+        expect(await react(w, "g", message.messageId, "bob", "👍", false)).toEqual({});
+        expect(await react(w, "g", message.messageId, "alice", "👍", false)).toEqual({});
+        expect(await react(w, "g", message.messageId, "bob", "never", false)).toEqual({});
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
+        expect(await tallies(w, "g", message.seq, "carol")).toEqual(["👍×1*", ":+1:×1"]);
+        // The last user's remove leaves count 0, and the message no longer has the reaction.
+        expect(changed(await react(w, "g", message.messageId, "carol", "👍", false))).toMatchObject({ added: false, count: 0 });
+        expect(await tallies(w, "g", message.seq, "bob")).toEqual([":+1:×1*"]);
+        expect(changed(await react(w, "g", message.messageId, "bob", ":+1:", false))).toMatchObject({ count: 0 });
+        expect((await store.reactionCounts(w.appId, "g", [1], "bob")).has(1)).toBe(false);
+        expect(await listed(w, "g", message.seq)).toEqual([]);
+      });
+
+      it("reactions change no unread count, last message, mention flag, read position, history or group activity (RCT-8)", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const { message } = await w.send("g", "alice", { mentions: ["bob"] });
+        await w.send("g", "carol", { receivers: ["bob"], counts: true });
+        const users = ["alice", "bob", "carol"];
+        const before = await w.snapshot("g", users);
+        await react(w, "g", message.messageId, "bob", "👍");
+        await react(w, "g", message.messageId, "carol", "🎉");
+        await react(w, "g", message.messageId, "bob", "👍", false);
+        const after = await w.snapshot("g", users);
+        expect({ ...after, latestPositions: undefined }).toEqual({ ...before, latestPositions: undefined });
+        expect(after.latestPositions).not.toEqual(before.latestPositions);
+      });
+
+      it("an ordinary message's ReactionChanged reaches the members whose history holds it (all members in MEETING)", async () => {
+        for (const type of [GroupType.WORK, GroupType.PUBLIC, GroupType.COMMUNITY, GroupType.MEETING]) {
+          const name = GroupType[type];
+          const w = await world();
+          await w.group("g", ["alice", "bob"], type);
+          const { message } = await w.send("g", "alice");
+          await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+          const { event } = await react(w, "g", message.messageId, "bob", "👍");
+          const expected = type === GroupType.MEETING ? ["alice", "bob", "carol"] : ["alice", "bob"];
+          expect(await w.audience(event!), name).toEqual(expected);
+          expect((await w.log("alice")).at(-1), name).toBe("react:1:+👍:bob=1");
+          expect((await w.log("bob")).at(-1), name).toBe("react:1:+👍:bob=1");
+          expect(await w.log("carol"), name).toEqual(type === GroupType.MEETING ? ["joined:carol", "react:1:+👍:bob=1"] : ["joined:carol"]);
+          expect(await w.log("dave"), name).toEqual([]);
+          const replayed = (await readEvents(store, w.appId, "bob", origin(), 100)).find((e) => e.position === event!.position);
+          expect(replayed?.event, name).toEqual(event!.event);
+          const [rebuilt] = await store.readEventRange(w.appId, event!.partition, event!.position, event!.position);
+          expect(rebuilt.event, name).toEqual(event!.event);
+          expect(type === GroupType.MEETING ? rebuilt.audience : audienceOf(rebuilt), name).toEqual(
+            type === GroupType.MEETING ? { kind: "group" } : ["alice", "bob"],
+          );
+        }
+      });
+
+      it("a targeted message's ReactionChanged reaches exactly its receivers and sender who are current members", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const { message } = await w.send("g", "alice", { receivers: ["bob", "carol"] });
+        const first = await react(w, "g", message.messageId, "carol", "👍");
+        expect(audienceOf(first.event!)).toEqual(["alice", "bob", "carol"]);
+        await store.removeMembers(w.appId, "g", ["carol"], "alice", w.now(), LIMITS);
+        const second = await react(w, "g", message.messageId, "bob", "👍");
+        expect(audienceOf(second.event!)).toEqual(["alice", "bob"]);
+        expect(changed(second)).toMatchObject({ count: 2 }); // carol's reaction stays after she left (RCT-5)
+        await store.removeMembers(w.appId, "g", ["alice"], "", w.now(), LIMITS);
+        // A re-join outside MEETING starts above the message: carol is not in its audience again.
+        await store.addMembers(w.appId, "g", [{ userId: "carol", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+        const third = await react(w, "g", message.messageId, "bob", "ok");
+        expect(audienceOf(third.event!)).toEqual(["bob"]);
+        const [rebuilt] = await store.readEventRange(w.appId, third.event!.partition, third.event!.position, third.event!.position);
+        expect(rebuilt.audience).toEqual({ kind: "users", userIds: ["bob"] });
+
+        const reactions = async (user: string) => (await w.log(user)).filter((e) => e.startsWith("react:"));
+        expect(await reactions("bob")).toEqual(["react:1:+👍:carol=1", "react:1:+👍:bob=2", "react:1:+ok:bob=1"]);
+        expect(await reactions("alice")).toEqual(["react:1:+👍:carol=1", "react:1:+👍:bob=2"]);
+        expect(await reactions("carol")).toEqual(["react:1:+👍:carol=1"]);
+        expect(await reactions("dave")).toEqual([]);
+        expect(await w.log("dave")).not.toContain("msg:1");
+        expect(await tallies(w, "g", message.seq, "bob")).toEqual(["👍×2*", "ok×1*"]);
+      });
+
+      it("in MEETING a re-joined receiver is in the audience again (no history floor)", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"], GroupType.MEETING);
+        const { message } = await w.send("g", "alice", { receivers: ["bob"] });
+        await store.removeMembers(w.appId, "g", ["bob"], "", w.now(), LIMITS);
+        expect(audienceOf((await react(w, "g", message.messageId, "alice", "👍")).event!)).toEqual(["alice"]);
+        await store.addMembers(w.appId, "g", [{ userId: "bob", role: MemberRole.MEMBER }], "", w.now(), LIMITS);
+        const { event } = await react(w, "g", message.messageId, "alice", "🎉");
+        expect(audienceOf(event!)).toEqual(["alice", "bob"]);
+        expect((await w.log("bob")).filter((e) => e.startsWith("react:"))).toEqual(["react:1:+🎉:alice=1"]);
+        expect((await w.log("carol")).filter((e) => e.startsWith("react:"))).toEqual([]);
+      });
+
+      it("a message has at most 20 distinct reactions: the 21st is reaction_limit and records nothing; one of the 20 is fine", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const { message } = await w.send("g", "alice");
+        const twenty = Array.from({ length: 20 }, (_, i) => `r${i}`);
+        for (const r of twenty) await react(w, "g", message.messageId, "alice", r);
+        const users = ["alice", "bob", "carol"];
+        const before = { snapshot: await w.snapshot("g", users), reactions: await listed(w, "g", message.seq) };
+        await expectConflict(react(w, "g", message.messageId, "bob", "r20"), "reaction_limit");
+        await expectConflict(react(w, "g", message.messageId, "alice", "👍"), "reaction_limit");
+        expect({ snapshot: await w.snapshot("g", users), reactions: await listed(w, "g", message.seq) }).toEqual(before);
+        // One of its 20, by another user, and a repeated add at the limit.
+        expect(changed(await react(w, "g", message.messageId, "bob", "r7"))).toMatchObject({ reaction: "r7", count: 2 });
+        expect(await react(w, "g", message.messageId, "alice", "r7")).toEqual({});
+        // Removing from a message at the limit, even a reaction it does not have, is fine.
+        expect(await react(w, "g", message.messageId, "bob", "r20", false)).toEqual({});
+        // The limit is per message, and a reaction that goes frees its place.
+        const other = await w.send("g", "bob");
+        expect(changed(await react(w, "g", other.message.messageId, "bob", "r20"))).toMatchObject({ count: 1 });
+        await react(w, "g", message.messageId, "alice", "r7", false); // bob's r7 stays: still 20
+        await expectConflict(react(w, "g", message.messageId, "bob", "r20"), "reaction_limit");
+        await react(w, "g", message.messageId, "alice", "r0", false);
+        expect(changed(await react(w, "g", message.messageId, "bob", "r20"))).toMatchObject({ reaction: "r20", count: 1 });
+        expect((await tallies(w, "g", message.seq, "carol")).length).toBe(20);
+      });
+
+      it("concurrent changes are serialised: never more than 20 distinct reactions, and each event's count is its own", async () => {
+        const w = await world();
+        await w.group("g", [...USERS]);
+        const { message } = await w.send("g", "alice");
+        const at = w.now();
+        const outcomes = await Promise.allSettled(Array.from({ length: 25 }, (_, i) => react(w, "g", message.messageId, "alice", `c${i}`, true, at)));
+        expect(outcomes.filter((o) => o.status === "fulfilled").length).toBe(20);
+        for (const o of outcomes) if (o.status === "rejected") expect((o.reason as StoreConflict).kind).toBe("reaction_limit");
+        expect((await tallies(w, "g", message.seq, "bob")).length).toBe(20);
+
+        const second = await w.send("g", "alice");
+        const counts = await Promise.all(USERS.map((u) => react(w, "g", second.message.messageId, u, "👍", true, at)));
+        expect(counts.map((r) => changed(r)?.count).sort()).toEqual([1, 2, 3, 4, 5]);
+        const same = await Promise.all([0, 1, 2].map(() => react(w, "g", second.message.messageId, "alice", "🎉", true, at)));
+        expect(same.filter((r) => r.event).length).toBe(1);
+        expect(await tallies(w, "g", second.message.seq, "alice")).toEqual(["🎉×1*", "👍×5*"]);
+      });
+
+      it("a recalled message: changes are already_recalled and record nothing; the recall removes its reactions with no ReactionChanged", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const { message } = await w.send("g", "alice");
+        const kept = await w.send("g", "bob");
+        await react(w, "g", message.messageId, "bob", "👍");
+        await react(w, "g", message.messageId, "carol", "❤️");
+        await react(w, "g", kept.message.messageId, "carol", "👍");
+        const { event } = await store.recallMessage(w.appId, "g", message.messageId, "alice", w.now());
+        expect((await w.log("bob")).at(-1)).toBe("recall:1");
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g"), event.position));
+        expect((await store.reactionCounts(w.appId, "g", [1, 2], "carol")).has(1)).toBe(false);
+        expect(await listed(w, "g", message.seq)).toEqual([]);
+        // Another message's reactions are not touched.
+        expect(await tallies(w, "g", kept.message.seq, "carol")).toEqual(["👍×1*"]);
+        const users = ["alice", "bob", "carol"];
+        const before = await w.snapshot("g", users);
+        await expectConflict(react(w, "g", message.messageId, "bob", "👍"), "already_recalled");
+        await expectConflict(react(w, "g", message.messageId, "bob", "👍", false), "already_recalled");
+        await expectConflict(react(w, "g", message.messageId, "carol", "new"), "already_recalled");
+        expect(await w.snapshot("g", users)).toEqual(before);
+        expect(await listed(w, "g", message.seq)).toEqual([]);
+      });
+
+      it("a change to an unknown message or another group's is a conflict that records nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice"]);
+        await w.group("h", ["alice"]);
+        const { message } = await w.send("g", "alice");
+        const latest = await store.latestPositions(w.appId);
+        await expect(react(w, "h", message.messageId, "alice", "👍")).rejects.toBeInstanceOf(StoreConflict);
+        await expect(react(w, "g", "msg_nope", "alice", "👍")).rejects.toBeInstanceOf(StoreConflict);
+        await expect(react(w, "g", "msg_nope", "alice", "👍", false)).rejects.toBeInstanceOf(StoreConflict);
+        const other = await world();
+        await other.group("g", ["alice"]);
+        await expect(react(other, "g", message.messageId, "alice", "👍")).rejects.toBeInstanceOf(StoreConflict);
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
+        expect(await listed(w, "g", message.seq)).toEqual([]);
+      });
+
+      it("reactionCounts: by each reaction's oldest current use, ties in code point order; callerReacted per viewer; messages without any left out", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const m1 = (await w.send("g", "alice")).message;
+        const m2 = (await w.send("g", "alice")).message;
+        const m3 = (await w.send("g", "alice")).message;
+        // Three reactions added at the same moment. UTF-16 order is z < 👍 (D83D…) < \uFFFD; code
+        // point order (the spec's) is z < \uFFFD < 👍 (U+1F44D).
+        const t = w.now();
+        await react(w, "g", m1.messageId, "alice", "👍", true, t);
+        await react(w, "g", m1.messageId, "bob", "z", true, t);
+        await react(w, "g", m1.messageId, "carol", "\uFFFD", true, t);
+        await react(w, "g", m1.messageId, "bob", "a");
+        await react(w, "g", m1.messageId, "carol", "👍");
+        await react(w, "g", m2.messageId, "dave", "ok");
+        expect(await tallies(w, "g", m1.seq, "carol")).toEqual(["z×1", "\uFFFD×1*", "👍×2*", "a×1"]);
+        expect(await tallies(w, "g", m1.seq, "alice")).toEqual(["z×1", "\uFFFD×1", "👍×2*", "a×1"]);
+        expect(await tallies(w, "g", m1.seq, "erin")).toEqual(["z×1", "\uFFFD×1", "👍×2", "a×1"]);
+        // The oldest *current* use: once alice's 👍 goes, 👍 dates from carol's, after a.
+        await react(w, "g", m1.messageId, "alice", "👍", false);
+        expect(await tallies(w, "g", m1.seq, "carol")).toEqual(["z×1", "\uFFFD×1*", "a×1", "👍×1*"]);
+        // One read for a page of history: each message's own, the ones with none left out.
+        const all = await store.reactionCounts(w.appId, "g", [1, 2, 3, 99], "dave");
+        expect([...all.keys()].sort()).toEqual([1, 2]);
+        expect(all.get(2)).toEqual([{ reaction: "ok", count: 1, callerReacted: true }]);
+        expect(all.get(1)?.map((x) => x.reaction)).toEqual(["z", "\uFFFD", "a", "👍"]);
+        expect(await store.reactionCounts(w.appId, "g", [], "dave")).toEqual(new Map());
+        expect((await store.reactionCounts(w.appId, "g", [Number(m3.seq)], "dave")).size).toBe(0);
+        // Reactions are exact strings: no normalisation (RCT-2).
+        await react(w, "g", m3.messageId, "alice", "\u00E9");
+        await react(w, "g", m3.messageId, "bob", "e\u0301");
+        expect((await tallies(w, "g", m3.seq, "bob")).length).toBe(2);
+      });
+
+      it("listReactions pages oldest first by (createdAt, reaction, userId) across ties, optionally one reaction's", async () => {
+        const w = await world();
+        await w.group("g", [...USERS]);
+        const { message } = await w.send("g", "alice");
+        const other = await w.send("g", "alice");
+        const t1 = w.now();
+        const t2 = w.now();
+        await react(w, "g", message.messageId, "bob", "b", true, t1);
+        await react(w, "g", message.messageId, "erin", "c", true, t2);
+        await react(w, "g", message.messageId, "alice", "👍", true, t1);
+        await react(w, "g", message.messageId, "carol", "a", true, t1);
+        await react(w, "g", message.messageId, "dave", "a", true, t2);
+        await react(w, "g", message.messageId, "bob", "\uFFFD", true, t1);
+        await react(w, "g", message.messageId, "alice", "b", true, t1);
+        await react(w, "g", message.messageId, "alice", "a", true, t1);
+        await react(w, "g", other.message.messageId, "alice", "a", true, t1);
+        const key = (r: { createdAt: number; reaction: string; userId: string }) => `${r.createdAt - t1}:${r.reaction}:${r.userId}`;
+        const all = [
+          "0:a:alice", "0:a:carol", "0:b:alice", "0:b:bob", "0:\uFFFD:bob", "0:👍:alice", // code point order within a tie
+          "1000:a:dave", "1000:c:erin",
+        ];
+        const page = (reaction: string | undefined, after: ReactionRecord | undefined, limit: number) =>
+          store.listReactions(w.appId, "g", Number(message.seq), reaction, { after, limit });
+        expect((await page(undefined, undefined, 100)).map(key)).toEqual(all);
+        // A keyset walk of pages of 3 (the service asks for one more than it shows) sees each once.
+        const walked: string[] = [];
+        let after: ReactionRecord | undefined;
+        for (let i = 0; i < 10; i++) {
+          const items = await page(undefined, after, 3);
+          walked.push(...items.map(key));
+          if (items.length < 3) break;
+          after = items.at(-1);
+        }
+        expect(walked).toEqual(all);
+        // After a key inside a tie: the rest of the tie, in order (the 👍 after \uFFFD included).
+        expect((await page(undefined, { createdAt: t1, reaction: "b", userId: "alice" }, 3)).map(key)).toEqual(["0:b:bob", "0:\uFFFD:bob", "0:👍:alice"]);
+        expect((await page(undefined, { createdAt: t1, reaction: "\uFFFD", userId: "bob" }, 100)).map(key)).toEqual(["0:👍:alice", "1000:a:dave", "1000:c:erin"]);
+        // A reaction added during the walk comes after every key taken so far (its time is later).
+        await react(w, "g", message.messageId, "dave", "b", true, w.now());
+        expect((await page(undefined, { createdAt: t2, reaction: "a", userId: "dave" }, 100)).map(key)).toEqual(["1000:c:erin", "2000:b:dave"]);
+        // One reaction's only, paged.
+        expect((await page("a", undefined, 2)).map(key)).toEqual(["0:a:alice", "0:a:carol"]);
+        expect((await page("a", { createdAt: t1, reaction: "a", userId: "carol" }, 2)).map(key)).toEqual(["1000:a:dave"]);
+        expect((await page("👍", undefined, 10)).map(key)).toEqual(["0:👍:alice"]);
+        expect(await page("nope", undefined, 10)).toEqual([]);
+        // Another message's are its own.
+        expect((await store.listReactions(w.appId, "g", Number(other.message.seq), undefined, { limit: 10 })).map(key)).toEqual(["0:a:alice"]);
+      });
+    });
+
     describe("the rules module is the oracle (randomized)", () => {
       storeAgreesWithRules(() => store);
     });
@@ -1653,7 +1970,10 @@ function conversationUpdated(c: ConversationCounters): Event {
   });
 }
 
-/** "msg:<seq>", "recall:<seq>", "joined:<user>", "left:<user>", "dismissed", "read:<readSeq>". */
+/**
+ * "msg:<seq>", "recall:<seq>", "joined:<user>", "left:<user>", "dismissed", "read:<readSeq>",
+ * "react:<seq>:<+ or -><reaction>:<user>=<count>".
+ */
 function describeEvent(e: Event): string {
   const p = e.payload;
   switch (p.case) {
@@ -1669,6 +1989,8 @@ function describeEvent(e: Event): string {
       return "dismissed";
     case "conversationUpdated":
       return `read:${p.value.conversation?.readSeq}`;
+    case "reactionChanged":
+      return `react:${p.value.seq}:${p.value.added ? "+" : "-"}${p.value.reaction}:${p.value.userId}=${p.value.count}`;
     default:
       return "unknown";
   }

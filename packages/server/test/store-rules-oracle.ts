@@ -1,8 +1,9 @@
 // The store contract's randomized part: a seeded sequence of membership changes, sends (every
-// flag), recalls and reads runs against the store, and after every step what the store answers —
-// counters (unread, last message, mention flags), ListMessages, GetMessage, each user's replay and
-// each event's live audience — is compared with the rules module applied to the plain history the
-// test keeps. The rules module is the oracle: a store's indexes and counters must agree with it.
+// flag), recalls, reactions and reads runs against the store, and after every step what the store
+// answers — counters (unread, last message, mention flags), ListMessages, GetMessage, reaction
+// counts, each user's replay and each event's live audience — is compared with the rules module
+// applied to the plain history the test keeps. The rules module is the oracle: a store's indexes
+// and counters must agree with it.
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
@@ -10,6 +11,7 @@ import { EventSchema, GroupType, MemberRole, MessageSchema } from "@narrowcast/g
 import { Plan } from "@narrowcast/gen/admin";
 import {
   AUDIENCE,
+  compareCodePoints,
   conversationOf,
   countsForAudience,
   groupCountsUnread,
@@ -31,6 +33,8 @@ import { readEvents } from "./replayed.js";
 const USERS = ["u1", "u2", "u3", "u4", "u5", "u6"];
 const TYPES = [GroupType.WORK, GroupType.PUBLIC, GroupType.MEETING, GroupType.COMMUNITY];
 const LIMITS: GroupLimits = { maxMembers: 1000, memberEventsMaxMembers: 0 };
+/** Reactions the react step picks from (few, so users share them and repeats happen). */
+const REACTIONS = ["👍", "\uFFFD", ":+1:", "z"];
 /** Every this many steps, every message of every group is fetched by ID for every user. */
 const SWEEP = 25;
 
@@ -62,7 +66,23 @@ interface GroupFacts {
   spans: SpanFacts[];
   /** Current members → read position. */
   members: Map<string, number>;
-  messages: (CountedMessage & { messageId: string })[];
+  messages: StoredFacts[];
+}
+
+/** A stored message as the test keeps it. */
+interface StoredFacts extends CountedMessage {
+  messageId: string;
+  recalled?: boolean;
+  /** Reaction → (user → when added), RCT-5's inputs. */
+  reactions: Map<string, Map<string, number>>;
+}
+
+/** RCT-5 from the kept facts: "reaction×count" ("*" when the viewer is one of them), oldest current use first, ties in code point order. */
+function talliesOf(m: StoredFacts, viewer: string): string[] {
+  const first = (users: Map<string, number>) => Math.min(...users.values());
+  return [...m.reactions]
+    .sort(([ra, a], [rb, b]) => first(a) - first(b) || compareCodePoints(ra, rb))
+    .map(([reaction, users]) => `${reaction}×${users.size}${users.has(viewer) ? "*" : ""}`);
 }
 
 /** A stored event's facts; `eventId` is its position in its group's partition (positions.ts). */
@@ -180,20 +200,49 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       });
       trail.push(`send ${groupId} seq ${message.seq} from ${senderId || "system"} to [${receivers}] flags ${JSON.stringify({ mentions: m.mentionedUserIds, all: m.mentionAll, exU: m.excludeFromUnread, exL: m.excludeFromLastMessage, cnt: m.countAsUnreadForReceivers })}`);
       g.lastSeq = Number(message.seq);
-      const facts = { ...m, seq: g.lastSeq, senderId, receiverIds: receivers, messageId: message.messageId };
+      const facts: StoredFacts = { ...m, seq: g.lastSeq, senderId, receiverIds: receivers, messageId: message.messageId, reactions: new Map() };
       g.messages.push(facts);
       if (senderId && g.members.has(senderId)) g.members.set(senderId, g.lastSeq); // UNR-5
       record(groupId, event, messageAudience(targeted), { target: facts }, liveOf(event, g));
     },
     async recall() {
       const [groupId, g] = rnd.pick([...groups]);
-      const open = g.messages.filter((m) => !(m as { recalled?: boolean }).recalled);
+      const open = g.messages.filter((m) => !m.recalled);
       if (!open.length) return;
       const m = rnd.pick(open);
-      (m as { recalled?: boolean }).recalled = true;
+      m.recalled = true;
+      m.reactions.clear(); // RCT-8
       trail.push(`recall ${groupId} seq ${m.seq}`);
       const { event } = await store.recallMessage(appId, groupId, m.messageId, "", now());
       record(groupId, event, derivedAudience(m.receiverIds.length > 0, g.type), { target: m }, liveOf(event, g));
+    },
+    async react() {
+      const [groupId, g] = rnd.pick([...groups]);
+      const open = g.messages.filter((x) => !x.recalled);
+      if (!open.length) return;
+      const m = rnd.pick(open);
+      // RCT-1: only a user who may see the message reacts (the service checks; the store trusts it).
+      const viewerOf = (userId: string) => ({ userId, groupType: g.type, joinSeq: g.spans.findLast((s) => s.userId === userId)!.joinSeq });
+      const reactors = [...g.members.keys()].filter((u) => maySee(viewerOf(u), m));
+      if (!reactors.length) return;
+      const userId = rnd.pick(reactors);
+      const reaction = rnd.pick(REACTIONS);
+      const users = m.reactions.get(reaction) ?? new Map<string, number>();
+      // Mostly changes, sometimes a repeat (RCT-3: nothing changes, no event).
+      const has = users.has(userId);
+      const added = rnd.chance(0.75) ? !has : has;
+      const at = now();
+      trail.push(`react ${groupId} seq ${m.seq} ${userId} ${added ? "+" : "-"}${reaction}`);
+      const { event } = await store.changeReaction(appId, groupId, m.messageId, { userId, reaction, added }, at);
+      if (added === has) {
+        expect(event, `seed ${seed}: a repeated ${added ? "add" : "remove"} appends nothing`).toBeUndefined();
+        return;
+      }
+      if (added) m.reactions.set(reaction, users.set(userId, at));
+      else if (users.delete(userId) && users.size === 0) m.reactions.delete(reaction);
+      const p = event!.event.payload;
+      expect(p.case === "reactionChanged" && { count: p.value.count, seq: p.value.seq }, `seed ${seed}: ReactionChanged`).toEqual({ count: users.size, seq: BigInt(m.seq) });
+      record(groupId, event!, derivedAudience(m.receiverIds.length > 0, g.type), { target: m }, liveOf(event!, g));
     },
     async read() {
       const [groupId, g] = rnd.pick([...groups]);
@@ -206,7 +255,7 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       if (event) record(groupId, event, AUDIENCE.USER, { userId }, new Set([userId]));
     },
   };
-  const weights: [string, number][] = [["create", 1], ["add", 3], ["remove", 3], ["send", 8], ["recall", 2], ["read", 3]];
+  const weights: [string, number][] = [["create", 1], ["add", 3], ["remove", 3], ["send", 8], ["recall", 2], ["react", 4], ["read", 3]];
   const bag = weights.flatMap(([op, w]) => Array<string>(w).fill(op));
 
   /** The group the last operation touched: its messages are fetched by ID every step, all groups' every SWEEP steps. */
@@ -239,10 +288,15 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
             groupId, userId, seqs: g.messages.filter((m) => maySee(viewer, m)).map((m) => m.seq),
           });
         }
-        for (const m of sweep || groupId === touched ? g.messages : []) {
+        const fetched = sweep || groupId === touched ? g.messages : [];
+        for (const m of fetched) {
           const got = await store.getMessage(appId, groupId, m.messageId, userId);
           expect({ groupId, userId, seq: m.seq, found: !!got }, at()).toEqual({ groupId, userId, seq: m.seq, found: inAudience(userId, m) });
         }
+        // RCT-5: the counts are everyone's, callerReacted the viewer's; recalled and unreacted messages have none.
+        const tallies = await store.reactionCounts(appId, groupId, fetched.map((m) => m.seq), userId);
+        const got = fetched.map((m) => ({ seq: m.seq, tallies: (tallies.get(m.seq) ?? []).map((t) => `${t.reaction}×${t.count}${t.callerReacted ? "*" : ""}`) }));
+        expect({ groupId, userId, got }, at()).toEqual({ groupId, userId, got: fetched.map((m) => ({ seq: m.seq, tallies: talliesOf(m, userId) })) });
       }
     }
     // Replay is ordered by partition, then position; positions follow commit order (checked in

@@ -1,9 +1,10 @@
 // Human-readable lines for the CLI. One line per message or event, so that `tail` output
 // can be read, grepped and diffed.
+import { QuoteStatus } from "@narrowcast/gen";
 import type { ClientEvent } from "../events.js";
 import { NarrowcastError } from "../errors.js";
 import { isTargeted } from "../model.js";
-import type { Conversation, Group, GroupMember, JoinRequest, Message, MessageElement, Reaction, User } from "../model.js";
+import type { Conversation, Group, GroupMember, JoinRequest, Message, MessageElement, Reaction, ReplyTo, User } from "../model.js";
 import { groupTypeName, priorityName, roleName } from "../names.js";
 
 const utf8 = new TextDecoder();
@@ -28,15 +29,32 @@ export function formatElement(element: MessageElement): string {
   }
 }
 
-/**
- * e.g. `g1 #3 alice → bob, carol: hello`, `g1 #4 alice: hi @bob [high]`, `g1 #5 alice: fixed (edited)`
- * or `g1 #6 alice: lunch? {👍 ×2 (you), :+1: ×1}` (reaction counts, where the server gives them).
- * A recalled message shows only "(recalled)": its content, edited or not, is gone.
- */
-export function formatMessage(m: Message): string {
+/** `alice → bob: hi (edited)`; a recalled message shows only "(recalled)": its content, edited or not, is gone. */
+function senderAndBody(m: Message): string {
   const sender = m.senderId || "(system)";
   const audience = isTargeted(m) ? ` → ${m.receiverIds.join(", ")}` : "";
   const body = m.recall ? "(recalled)" : m.elements.map(formatElement).join(" ") + (m.edit ? " (edited)" : "");
+  return `${sender}${audience}: ${body}`;
+}
+
+/**
+ * What a reply quotes (rule RPL-3): `↪ re #3 bob: the original` where the server showed this
+ * user the quote, `↪ re <id> (not available)` where this user may not see it, and `↪ re <id>`
+ * where only the ID is known (events, sends, last messages).
+ */
+export function formatQuote(r: ReplyTo): string {
+  if (r.status === QuoteStatus.AVAILABLE && r.quoted) {
+    return `↪ re #${r.quoted.seq} ${senderAndBody(r.quoted)}`;
+  }
+  return r.status === QuoteStatus.UNAVAILABLE ? `↪ re ${r.messageId} (not available)` : `↪ re ${r.messageId}`;
+}
+
+/**
+ * e.g. `g1 #3 alice → bob, carol: hello`, `g1 #4 alice: hi @bob [high]`, `g1 #5 alice: fixed (edited)`,
+ * `g1 #6 alice: lunch? {👍 ×2 (you), :+1: ×1}` (reaction counts, where the server gives them) or
+ * `g1 #7 bob: yes ↪ re #6 alice: lunch?` (a reply ends with its quote, see formatQuote).
+ */
+export function formatMessage(m: Message): string {
   const mentions = [...m.mentionedUserIds.map((id) => `@${id}`), ...(m.mentionAll ? ["@all"] : [])];
   const flags = [
     m.onlineOnly ? "online only" : "",
@@ -45,10 +63,11 @@ export function formatMessage(m: Message): string {
     m.countAsUnreadForReceivers ? "unread for receivers" : "",
   ].filter(Boolean);
   return (
-    `${m.groupId} #${m.seq} ${sender}${audience}: ${body}` +
+    `${m.groupId} #${m.seq} ${senderAndBody(m)}` +
     (mentions.length ? ` ${mentions.join(" ")}` : "") +
     (flags.length ? ` [${flags.join(", ")}]` : "") +
-    (m.reactions.length ? ` {${m.reactions.map((r) => `${r.reaction} ×${r.count}${r.callerReacted ? " (you)" : ""}`).join(", ")}}` : "")
+    (m.reactions.length ? ` {${m.reactions.map((r) => `${r.reaction} ×${r.count}${r.callerReacted ? " (you)" : ""}`).join(", ")}}` : "") +
+    (m.replyTo?.messageId ? ` ${formatQuote(m.replyTo)}` : "")
   );
 }
 
