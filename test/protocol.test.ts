@@ -203,6 +203,8 @@ const editedMessage: Message = create(MessageSchema, {
     { reaction: "👍", count: 3, callerReacted: true },
     { reaction: ":+1:", count: 1, callerReacted: false },
   ],
+  readReceiptsRequested: true,
+  readReceipts: { readCount: 2, unreadCount: 5 },
   replyTo: { messageId: "m-40", status: QuoteStatus.AVAILABLE, quoted: { groupId: "grp.work-1", seq: 40n, messageId: "m-40", senderId: "alice", replyTo: { messageId: "m-39" } } },
 });
 
@@ -241,6 +243,11 @@ const eventFixtures: Event[] = [
       case: "reactionChanged",
       value: { groupId: "grp.work-1", messageId: "m-41", seq: 41n, reaction: "👍🏽", userId: "carol", added: true, count: 4 },
     },
+  }),
+  create(EventSchema, {
+    cursor: "c9",
+    time,
+    payload: { case: "messageRead", value: { groupId: "grp.work-1", messageId: "m-41", seq: 41n, readerId: "carol", counts: { readCount: 3, unreadCount: 4 } } },
   }),
 ];
 
@@ -428,6 +435,7 @@ describe("round trips of the main messages (binary and JSON)", () => {
         receiverIds: ["bob", "carol"],
         countAsUnreadForReceivers: true,
         replyToMessageId: "m-40",
+        requestReadReceipts: true,
       }),
       // The vendor SDKs' single-receiver form is a list of one (TGT-2).
       create(SendMessageRequestSchema, { groupId: "grp.work-1", elements: [allElements[0]], receiverIds: ["bob"] }),

@@ -16,6 +16,7 @@ export const ruleAreas: Readonly<Record<string, string>> = {
   EDT: "Edits",
   RCT: "Reactions",
   RPL: "Quote replies",
+  RCP: "Read receipts",
   PAG: "Pagination",
   TGT: "Targeted messages",
   UNR: "Unread counts and mentions",

@@ -6,6 +6,7 @@ import { cnvCases } from "./cnv.js";
 import { edtCases } from "./edt.js";
 import { rctCases } from "./rct.js";
 import { rplCases } from "./rpl.js";
+import { rcpCases } from "./rcp.js";
 import { errCases } from "./err.js";
 import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
@@ -30,6 +31,7 @@ export const allCases: readonly ConformanceCase[] = [
   ...edtCases,
   ...rctCases,
   ...rplCases,
+  ...rcpCases,
   ...pagCases,
   ...tgtCases,
   ...unrCases,

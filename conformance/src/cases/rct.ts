@@ -7,7 +7,7 @@ import { defineCase } from "../case.js";
 import { check, expectEqual, show } from "../check.js";
 import { checkError, expectError, observe, reasonOf } from "../errors.js";
 import { concernsMessage, isReactionOn, isRecallOf, reactionChange } from "../events.js";
-import { fence, type UserHandle } from "../fixtures.js";
+import { UserHandle, fence } from "../fixtures.js";
 import { sleep } from "../subscription.js";
 import { errorFingerprint, expectInvisible, expectLastMessage, rejection } from "./util.js";
 
@@ -331,6 +331,26 @@ export const rctCases = [
       if (!replay) return;
       const replayed = replay.replayed.filter(isReactionOn(sent.messageId)).map((e) => reactionChange(e)?.reaction);
       expectEqual(replayed, ["1"], "ReactionChanged replayed to carol from a cursor before she left");
+    },
+  }),
+  defineCase({
+    id: "rct-deleted-user-has-none",
+    rules: ["RCT-5", "ADM-11"],
+    requirement:
+      "AdminService.DeleteUser removes the user's reactions: after a re-import under the same ID and a re-join of a MEETING group (no history floor), the message shows no reaction of theirs, and they cannot remove the old one.",
+    async run(ctx) {
+      const w = await ctx.world({ type: GroupType.MEETING });
+      const sent = await w.user("bob").send(w.groupId, "react and vanish");
+      await react(w.user("alice"), w.groupId, sent.messageId, "👋");
+      await react(w.user("carol"), w.groupId, sent.messageId, "👋");
+      await ctx.admin.deleteUser({ appId: w.app.appId, userId: "carol" });
+      await w.app.importUsers(["carol"]);
+      await ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: ["carol"] });
+      const again = new UserHandle(w.app, "carol"); // the old token died with the old user
+      expectEqual(tally((await fetched(again, w.groupId, sent.messageId)).reactions), ["👋×1"], "the re-imported carol's GetMessage: reactions (alice's only)");
+      const removed = await react(again, w.groupId, sent.messageId, "👋", "remove");
+      expectEqual(tally(removed.reactions), ["👋×1"], "the re-imported carol removing the old carol's reaction (nothing to remove)");
+      expectEqual((await allReactions(w.user("bob"), w.groupId, sent.messageId, 10)).map((r) => r.userId), ["alice"], "ListReactions after carol's deletion");
     },
   }),
   defineCase({

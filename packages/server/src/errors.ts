@@ -57,6 +57,8 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.EDIT_WINDOW_EXPIRED]: Code.FailedPrecondition,
   [ErrorReason.REACTION_LIMIT_REACHED]: Code.FailedPrecondition,
   [ErrorReason.REPLY_WIDENS_AUDIENCE]: Code.FailedPrecondition,
+  [ErrorReason.READ_RECEIPTS_NOT_ALLOWED]: Code.FailedPrecondition,
+  [ErrorReason.READ_RECEIPTS_SENDER_ONLY]: Code.PermissionDenied,
 };
 
 /**

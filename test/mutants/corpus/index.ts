@@ -6,8 +6,9 @@ import { liveMutants } from "./live.js";
 import { postgresStoreMutants } from "./postgres-store.js";
 import { reactionMutants } from "./reactions.js";
 import { replyMutants } from "./replies.js";
+import { receiptMutants } from "./receipts.js";
 import { ruleMutants } from "./rules.js";
 import { serviceMutants } from "./services.js";
 import { sqliteStoreMutants } from "./sqlite-store.js";
 
-export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...reactionMutants, ...replyMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];
+export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...reactionMutants, ...replyMutants, ...receiptMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];

@@ -117,6 +117,14 @@ export const reactionMutants = defineMutants([
     to: 'const kind = derivedAudience(!!r.targeted && announce.payload.case !== "reactionChanged", g.type);',
   },
   {
+    id: "sqlite-deleted-user-keeps-reactions",
+    rule: "RCT-5",
+    bug: "Keeps a deleted user's reactions, so a user re-imported under the same ID owns them.",
+    file: "store/sqlite.ts",
+    from: '      this.q("DELETE FROM reactions WHERE app_id = ? AND user_id = ?").run(appId, userId);\n',
+    to: "",
+  },
+  {
     id: "postgres-reaction-filter-ignored",
     rule: "RCT-6",
     backend: "postgres",

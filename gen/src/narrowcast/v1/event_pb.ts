@@ -10,7 +10,7 @@ import type { Conversation } from "./conversation_pb.js";
 import { file_narrowcast_v1_conversation } from "./conversation_pb.js";
 import type { GroupMember } from "./group_pb.js";
 import { file_narrowcast_v1_group } from "./group_pb.js";
-import type { Message as Message$1, RecallInfo } from "./message_pb.js";
+import type { Message as Message$1, ReadReceiptCounts, RecallInfo } from "./message_pb.js";
 import { file_narrowcast_v1_message } from "./message_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/event.proto.
  */
 export const file_narrowcast_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxIp4ECgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIABI2Cg5tZXNzYWdlX2VkaXRlZBgJIAEoCzIcLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVkaXRlZEgAEjoKEHJlYWN0aW9uX2NoYW5nZWQYCiABKAsyHi5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ2hhbmdlZEgAQgkKB3BheWxvYWQiOgoPTWVzc2FnZVJlY2VpdmVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UibwoPTWVzc2FnZVJlY2FsbGVkEhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSCwoDc2VxGAMgASgDEikKBnJlY2FsbBgEIAEoCzIZLm5hcnJvd2Nhc3QudjEuUmVjYWxsSW5mbyI4Cg1NZXNzYWdlRWRpdGVkEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UihQEKD1JlYWN0aW9uQ2hhbmdlZBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIQCghyZWFjdGlvbhgEIAEoCRIPCgd1c2VyX2lkGAUgASgJEg0KBWFkZGVkGAYgASgIEg0KBWNvdW50GAcgASgFIkgKE0NvbnZlcnNhdGlvblVwZGF0ZWQSMQoMY29udmVyc2F0aW9uGAEgASgLMhsubmFycm93Y2FzdC52MS5Db252ZXJzYXRpb24iXgoMTWVtYmVySm9pbmVkEhAKCGdyb3VwX2lkGAEgASgJEioKBm1lbWJlchgCIAEoCzIaLm5hcnJvd2Nhc3QudjEuR3JvdXBNZW1iZXISEAoIYWRkZWRfYnkYAyABKAkiQwoKTWVtYmVyTGVmdBIQCghncm91cF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhIKCnJlbW92ZWRfYnkYAyABKAkiIgoOR3JvdXBEaXNtaXNzZWQSEAoIZ3JvdXBfaWQYASABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
+  fileDesc("ChluYXJyb3djYXN0L3YxL2V2ZW50LnByb3RvEg1uYXJyb3djYXN0LnYxItIECgVFdmVudBIOCgZjdXJzb3IYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoQbWVzc2FnZV9yZWNlaXZlZBgDIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2VpdmVkSAASOgoQbWVzc2FnZV9yZWNhbGxlZBgEIAEoCzIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlY2FsbGVkSAASQgoUY29udmVyc2F0aW9uX3VwZGF0ZWQYBSABKAsyIi5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg1tZW1iZXJfam9pbmVkGAYgASgLMhsubmFycm93Y2FzdC52MS5NZW1iZXJKb2luZWRIABIwCgttZW1iZXJfbGVmdBgHIAEoCzIZLm5hcnJvd2Nhc3QudjEuTWVtYmVyTGVmdEgAEjgKD2dyb3VwX2Rpc21pc3NlZBgIIAEoCzIdLm5hcnJvd2Nhc3QudjEuR3JvdXBEaXNtaXNzZWRIABI2Cg5tZXNzYWdlX2VkaXRlZBgJIAEoCzIcLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVkaXRlZEgAEjoKEHJlYWN0aW9uX2NoYW5nZWQYCiABKAsyHi5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ2hhbmdlZEgAEjIKDG1lc3NhZ2VfcmVhZBgLIAEoCzIaLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVJlYWRIAEIJCgdwYXlsb2FkIjoKD01lc3NhZ2VSZWNlaXZlZBInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIm8KD01lc3NhZ2VSZWNhbGxlZBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIpCgZyZWNhbGwYBCABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8iOAoNTWVzc2FnZUVkaXRlZBInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIoUBCg9SZWFjdGlvbkNoYW5nZWQSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRILCgNzZXEYAyABKAMSEAoIcmVhY3Rpb24YBCABKAkSDwoHdXNlcl9pZBgFIAEoCRINCgVhZGRlZBgGIAEoCBINCgVjb3VudBgHIAEoBSKFAQoLTWVzc2FnZVJlYWQSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRILCgNzZXEYAyABKAMSEQoJcmVhZGVyX2lkGAQgASgJEjAKBmNvdW50cxgFIAEoCzIgLm5hcnJvd2Nhc3QudjEuUmVhZFJlY2VpcHRDb3VudHMiSAoTQ29udmVyc2F0aW9uVXBkYXRlZBIxCgxjb252ZXJzYXRpb24YASABKAsyGy5uYXJyb3djYXN0LnYxLkNvbnZlcnNhdGlvbiJeCgxNZW1iZXJKb2luZWQSEAoIZ3JvdXBfaWQYASABKAkSKgoGbWVtYmVyGAIgASgLMhoubmFycm93Y2FzdC52MS5Hcm91cE1lbWJlchIQCghhZGRlZF9ieRgDIAEoCSJDCgpNZW1iZXJMZWZ0EhAKCGdyb3VwX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEgoKcmVtb3ZlZF9ieRgDIAEoCSIiCg5Hcm91cERpc21pc3NlZBIQCghncm91cF9pZBgBIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_narrowcast_v1_conversation, file_narrowcast_v1_group, file_narrowcast_v1_message]);
 
 /**
  * Event is something that happened which a subscriber may see (rule EVT-2). Events reach every
@@ -116,6 +116,14 @@ export type Event = Message<"narrowcast.v1.Event"> & {
      */
     value: ReactionChanged;
     case: "reactionChanged";
+  } | {
+    /**
+     * A reader acknowledged a message the subscriber sent with read receipts (rule RCP-5).
+     *
+     * @generated from field: narrowcast.v1.MessageRead message_read = 11;
+     */
+    value: MessageRead;
+    case: "messageRead";
   } | { case: undefined; value?: undefined };
 };
 
@@ -278,6 +286,56 @@ export const ReactionChangedSchema: GenMessage<ReactionChanged> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_event, 4);
 
 /**
+ * MessageRead says a reader acknowledged a message. It reaches the message's sender only, while
+ * they may see the message (rule RCP-5).
+ *
+ * @generated from message narrowcast.v1.MessageRead
+ */
+export type MessageRead = Message<"narrowcast.v1.MessageRead"> & {
+  /**
+   * The message's group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message's ID.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * The message's seq.
+   *
+   * @generated from field: int64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * The reader who acknowledged it.
+   *
+   * @generated from field: string reader_id = 4;
+   */
+  readerId: string;
+
+  /**
+   * The message's counts after it.
+   *
+   * @generated from field: narrowcast.v1.ReadReceiptCounts counts = 5;
+   */
+  counts?: ReadReceiptCounts | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.MessageRead.
+ * Use `create(MessageReadSchema)` to create a new message.
+ */
+export const MessageReadSchema: GenMessage<MessageRead> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_event, 5);
+
+/**
  * ConversationUpdated carries the subscriber's new view of a conversation.
  *
  * @generated from message narrowcast.v1.ConversationUpdated
@@ -296,7 +354,7 @@ export type ConversationUpdated = Message<"narrowcast.v1.ConversationUpdated"> &
  * Use `create(ConversationUpdatedSchema)` to create a new message.
  */
 export const ConversationUpdatedSchema: GenMessage<ConversationUpdated> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 5);
+  messageDesc(file_narrowcast_v1_event, 6);
 
 /**
  * MemberJoined says a user became a member of a group.
@@ -332,7 +390,7 @@ export type MemberJoined = Message<"narrowcast.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 6);
+  messageDesc(file_narrowcast_v1_event, 7);
 
 /**
  * MemberLeft says a user stopped being a member of a group.
@@ -367,7 +425,7 @@ export type MemberLeft = Message<"narrowcast.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 7);
+  messageDesc(file_narrowcast_v1_event, 8);
 
 /**
  * GroupDismissed says a group no longer exists.
@@ -388,5 +446,5 @@ export type GroupDismissed = Message<"narrowcast.v1.GroupDismissed"> & {
  * Use `create(GroupDismissedSchema)` to create a new message.
  */
 export const GroupDismissedSchema: GenMessage<GroupDismissed> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_event, 8);
+  messageDesc(file_narrowcast_v1_event, 9);
 

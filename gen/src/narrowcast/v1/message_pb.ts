@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message.proto.
  */
 export const file_narrowcast_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEizgUKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mbxIvCglyZWFjdGlvbnMYFSADKAsyHC5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ291bnQSKAoIcmVwbHlfdG8YFiABKAsyFi5uYXJyb3djYXN0LnYxLlJlcGx5VG9KBAgIEAlSCHRhcmdldGVkInEKB1JlcGx5VG8SEgoKbWVzc2FnZV9pZBgBIAEoCRIqCgZzdGF0dXMYAiABKA4yGi5uYXJyb3djYXN0LnYxLlF1b3RlU3RhdHVzEiYKBnF1b3RlZBgDIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSJICg1SZWFjdGlvbkNvdW50EhAKCHJlYWN0aW9uGAEgASgJEg0KBWNvdW50GAIgASgFEhYKDmNhbGxlcl9yZWFjdGVkGAMgASgIIl4KCFJlYWN0aW9uEhAKCHJlYWN0aW9uGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk0KCEVkaXRJbmZvEhIKCmVkaXRfY291bnQYASABKAUSLQoJZWRpdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSCgpSZWNhbGxJbmZvEhMKC3JlY2FsbGVkX2J5GAEgASgJEi8KC3JlY2FsbF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJICg9PZmZsaW5lUHVzaEluZm8SDQoFdGl0bGUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEQoJZXh0ZW5zaW9uGAMgASgJIrECCg5NZXNzYWdlRWxlbWVudBIqCgR0ZXh0GAEgASgLMhoubmFycm93Y2FzdC52MS5UZXh0RWxlbWVudEgAEi4KBmN1c3RvbRgCIAEoCzIcLm5hcnJvd2Nhc3QudjEuQ3VzdG9tRWxlbWVudEgAEiwKBWltYWdlGAMgASgLMhsubmFycm93Y2FzdC52MS5JbWFnZUVsZW1lbnRIABIqCgRmaWxlGAQgASgLMhoubmFycm93Y2FzdC52MS5GaWxlRWxlbWVudEgAEjIKCGxvY2F0aW9uGAUgASgLMh4ubmFycm93Y2FzdC52MS5Mb2NhdGlvbkVsZW1lbnRIABIqCgRmYWNlGAYgASgLMhoubmFycm93Y2FzdC52MS5GYWNlRWxlbWVudEgAQgkKB2VsZW1lbnQiGwoLVGV4dEVsZW1lbnQSDAoEdGV4dBgBIAEoCSJFCg1DdXN0b21FbGVtZW50EgwKBGRhdGEYASABKAwSEwoLZGVzY3JpcHRpb24YAiABKAkSEQoJZXh0ZW5zaW9uGAMgASgJImUKDEltYWdlRWxlbWVudBILCgN1cmwYASABKAkSDQoFd2lkdGgYAiABKAUSDgoGaGVpZ2h0GAMgASgFEhIKCnNpemVfYnl0ZXMYBCABKAMSFQoNdGh1bWJuYWlsX3VybBgFIAEoCSJBCgtGaWxlRWxlbWVudBILCgN1cmwYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAMiSwoPTG9jYXRpb25FbGVtZW50EhMKC2Rlc2NyaXB0aW9uGAEgASgJEhAKCGxhdGl0dWRlGAIgASgBEhEKCWxvbmdpdHVkZRgDIAEoASIqCgtGYWNlRWxlbWVudBINCgVpbmRleBgBIAEoBRIMCgRkYXRhGAIgASgMKmUKC1F1b3RlU3RhdHVzEhwKGFFVT1RFX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlFVT1RFX1NUQVRVU19BVkFJTEFCTEUQARIcChhRVU9URV9TVEFUVVNfVU5BVkFJTEFCTEUQAiqFAQoPTWVzc2FnZVByaW9yaXR5EiAKHE1FU1NBR0VfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIZChVNRVNTQUdFX1BSSU9SSVRZX0hJR0gQARIbChdNRVNTQUdFX1BSSU9SSVRZX05PUk1BTBACEhgKFE1FU1NBR0VfUFJJT1JJVFlfTE9XEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChtuYXJyb3djYXN0L3YxL21lc3NhZ2UucHJvdG8SDW5hcnJvd2Nhc3QudjEiqAYKB01lc3NhZ2USEAoIZ3JvdXBfaWQYASABKAkSCwoDc2VxGAIgASgDEhIKCm1lc3NhZ2VfaWQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkSEQoJc2VuZGVyX2lkGAUgASgJEi8KC3NlcnZlcl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghlbGVtZW50cxgHIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSFAoMcmVjZWl2ZXJfaWRzGAkgAygJEhoKEm1lbnRpb25lZF91c2VyX2lkcxgKIAMoCRITCgttZW50aW9uX2FsbBgLIAEoCBIwCghwcmlvcml0eRgMIAEoDjIeLm5hcnJvd2Nhc3QudjEuTWVzc2FnZVByaW9yaXR5EhMKC29ubGluZV9vbmx5GA0gASgIEhsKE2V4Y2x1ZGVfZnJvbV91bnJlYWQYDiABKAgSIQoZZXhjbHVkZV9mcm9tX2xhc3RfbWVzc2FnZRgPIAEoCBIlCh1jb3VudF9hc191bnJlYWRfZm9yX3JlY2VpdmVycxgQIAEoCBIpCgZyZWNhbGwYESABKAsyGS5uYXJyb3djYXN0LnYxLlJlY2FsbEluZm8SEwoLY3VzdG9tX2RhdGEYEiABKAwSOQoRb2ZmbGluZV9wdXNoX2luZm8YEyABKAsyHi5uYXJyb3djYXN0LnYxLk9mZmxpbmVQdXNoSW5mbxIlCgRlZGl0GBQgASgLMhcubmFycm93Y2FzdC52MS5FZGl0SW5mbxIvCglyZWFjdGlvbnMYFSADKAsyHC5uYXJyb3djYXN0LnYxLlJlYWN0aW9uQ291bnQSKAoIcmVwbHlfdG8YFiABKAsyFi5uYXJyb3djYXN0LnYxLlJlcGx5VG8SHwoXcmVhZF9yZWNlaXB0c19yZXF1ZXN0ZWQYFyABKAgSNwoNcmVhZF9yZWNlaXB0cxgYIAEoCzIgLm5hcnJvd2Nhc3QudjEuUmVhZFJlY2VpcHRDb3VudHNKBAgIEAlSCHRhcmdldGVkIj0KEVJlYWRSZWNlaXB0Q291bnRzEhIKCnJlYWRfY291bnQYASABKAUSFAoMdW5yZWFkX2NvdW50GAIgASgFIk0KC1JlYWRSZWNlaXB0Eg8KB3VzZXJfaWQYASABKAkSLQoJcmVhZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxCgdSZXBseVRvEhIKCm1lc3NhZ2VfaWQYASABKAkSKgoGc3RhdHVzGAIgASgOMhoubmFycm93Y2FzdC52MS5RdW90ZVN0YXR1cxImCgZxdW90ZWQYAyABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiSAoNUmVhY3Rpb25Db3VudBIQCghyZWFjdGlvbhgBIAEoCRINCgVjb3VudBgCIAEoBRIWCg5jYWxsZXJfcmVhY3RlZBgDIAEoCCJeCghSZWFjdGlvbhIQCghyZWFjdGlvbhgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNCghFZGl0SW5mbxISCgplZGl0X2NvdW50GAEgASgFEi0KCWVkaXRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUgoKUmVjYWxsSW5mbxITCgtyZWNhbGxlZF9ieRgBIAEoCRIvCgtyZWNhbGxfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoPT2ZmbGluZVB1c2hJbmZvEg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCWV4dGVuc2lvbhgDIAEoCSKxAgoOTWVzc2FnZUVsZW1lbnQSKgoEdGV4dBgBIAEoCzIaLm5hcnJvd2Nhc3QudjEuVGV4dEVsZW1lbnRIABIuCgZjdXN0b20YAiABKAsyHC5uYXJyb3djYXN0LnYxLkN1c3RvbUVsZW1lbnRIABIsCgVpbWFnZRgDIAEoCzIbLm5hcnJvd2Nhc3QudjEuSW1hZ2VFbGVtZW50SAASKgoEZmlsZRgEIAEoCzIaLm5hcnJvd2Nhc3QudjEuRmlsZUVsZW1lbnRIABIyCghsb2NhdGlvbhgFIAEoCzIeLm5hcnJvd2Nhc3QudjEuTG9jYXRpb25FbGVtZW50SAASKgoEZmFjZRgGIAEoCzIaLm5hcnJvd2Nhc3QudjEuRmFjZUVsZW1lbnRIAEIJCgdlbGVtZW50IhsKC1RleHRFbGVtZW50EgwKBHRleHQYASABKAkiRQoNQ3VzdG9tRWxlbWVudBIMCgRkYXRhGAEgASgMEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCWV4dGVuc2lvbhgDIAEoCSJlCgxJbWFnZUVsZW1lbnQSCwoDdXJsGAEgASgJEg0KBXdpZHRoGAIgASgFEg4KBmhlaWdodBgDIAEoBRISCgpzaXplX2J5dGVzGAQgASgDEhUKDXRodW1ibmFpbF91cmwYBSABKAkiQQoLRmlsZUVsZW1lbnQSCwoDdXJsGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgDIksKD0xvY2F0aW9uRWxlbWVudBITCgtkZXNjcmlwdGlvbhgBIAEoCRIQCghsYXRpdHVkZRgCIAEoARIRCglsb25naXR1ZGUYAyABKAEiKgoLRmFjZUVsZW1lbnQSDQoFaW5kZXgYASABKAUSDAoEZGF0YRgCIAEoDCplCgtRdW90ZVN0YXR1cxIcChhRVU9URV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZRVU9URV9TVEFUVVNfQVZBSUxBQkxFEAESHAoYUVVPVEVfU1RBVFVTX1VOQVZBSUxBQkxFEAIqhQEKD01lc3NhZ2VQcmlvcml0eRIgChxNRVNTQUdFX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASGQoVTUVTU0FHRV9QUklPUklUWV9ISUdIEAESGwoXTUVTU0FHRV9QUklPUklUWV9OT1JNQUwQAhIYChRNRVNTQUdFX1BSSU9SSVRZX0xPVxADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A Message is one message stored in (or delivered live to) a group conversation.
@@ -184,6 +184,21 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
    * @generated from field: narrowcast.v1.ReplyTo reply_to = 22;
    */
   replyTo?: ReplyTo | undefined;
+
+  /**
+   * True when the sender asked for read receipts (rule RCP-1).
+   *
+   * @generated from field: bool read_receipts_requested = 23;
+   */
+  readReceiptsRequested: boolean;
+
+  /**
+   * The message's read receipts: set for its sender only, where `reactions` are filled (rule
+   * RCP-4); unset for everyone else and everywhere else.
+   *
+   * @generated from field: narrowcast.v1.ReadReceiptCounts read_receipts = 24;
+   */
+  readReceipts?: ReadReceiptCounts | undefined;
 };
 
 /**
@@ -192,6 +207,62 @@ export type Message = Message$1<"narrowcast.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_narrowcast_v1_message, 0);
+
+/**
+ * ReadReceiptCounts counts a message's readers (rules RCP-2, RCP-4).
+ *
+ * @generated from message narrowcast.v1.ReadReceiptCounts
+ */
+export type ReadReceiptCounts = Message$1<"narrowcast.v1.ReadReceiptCounts"> & {
+  /**
+   * Readers who acknowledged the message.
+   *
+   * @generated from field: int32 read_count = 1;
+   */
+  readCount: number;
+
+  /**
+   * Readers who have not.
+   *
+   * @generated from field: int32 unread_count = 2;
+   */
+  unreadCount: number;
+};
+
+/**
+ * Describes the message narrowcast.v1.ReadReceiptCounts.
+ * Use `create(ReadReceiptCountsSchema)` to create a new message.
+ */
+export const ReadReceiptCountsSchema: GenMessage<ReadReceiptCounts> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message, 1);
+
+/**
+ * ReadReceipt is one reader of a message (rule RCP-4).
+ *
+ * @generated from message narrowcast.v1.ReadReceipt
+ */
+export type ReadReceipt = Message$1<"narrowcast.v1.ReadReceipt"> & {
+  /**
+   * The reader.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * When they acknowledged the message; unset for a reader who has not.
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 2;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.ReadReceipt.
+ * Use `create(ReadReceiptSchema)` to create a new message.
+ */
+export const ReadReceiptSchema: GenMessage<ReadReceipt> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message, 2);
 
 /**
  * ReplyTo is what a quote reply quotes (rules RPL-1 to RPL-4). It never holds a copy of the
@@ -230,7 +301,7 @@ export type ReplyTo = Message$1<"narrowcast.v1.ReplyTo"> & {
  * Use `create(ReplyToSchema)` to create a new message.
  */
 export const ReplyToSchema: GenMessage<ReplyTo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 1);
+  messageDesc(file_narrowcast_v1_message, 3);
 
 /**
  * ReactionCount is one distinct reaction on a message (rule RCT-5).
@@ -265,7 +336,7 @@ export type ReactionCount = Message$1<"narrowcast.v1.ReactionCount"> & {
  * Use `create(ReactionCountSchema)` to create a new message.
  */
 export const ReactionCountSchema: GenMessage<ReactionCount> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 2);
+  messageDesc(file_narrowcast_v1_message, 4);
 
 /**
  * Reaction is one user's reaction on a message (rule RCT-6).
@@ -300,7 +371,7 @@ export type Reaction = Message$1<"narrowcast.v1.Reaction"> & {
  * Use `create(ReactionSchema)` to create a new message.
  */
 export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 3);
+  messageDesc(file_narrowcast_v1_message, 5);
 
 /**
  * EditInfo records how often and when a message was last edited (rule EDT-3).
@@ -328,7 +399,7 @@ export type EditInfo = Message$1<"narrowcast.v1.EditInfo"> & {
  * Use `create(EditInfoSchema)` to create a new message.
  */
 export const EditInfoSchema: GenMessage<EditInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 4);
+  messageDesc(file_narrowcast_v1_message, 6);
 
 /**
  * RecallInfo records who recalled a message and when (rule MSG-11).
@@ -357,7 +428,7 @@ export type RecallInfo = Message$1<"narrowcast.v1.RecallInfo"> & {
  * Use `create(RecallInfoSchema)` to create a new message.
  */
 export const RecallInfoSchema: GenMessage<RecallInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 5);
+  messageDesc(file_narrowcast_v1_message, 7);
 
 /**
  * OfflinePushInfo carries hints for a push notification to offline receivers.
@@ -392,7 +463,7 @@ export type OfflinePushInfo = Message$1<"narrowcast.v1.OfflinePushInfo"> & {
  * Use `create(OfflinePushInfoSchema)` to create a new message.
  */
 export const OfflinePushInfoSchema: GenMessage<OfflinePushInfo> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 6);
+  messageDesc(file_narrowcast_v1_message, 8);
 
 /**
  * MessageElement is one part of a message body (rule MSG-3).
@@ -461,7 +532,7 @@ export type MessageElement = Message$1<"narrowcast.v1.MessageElement"> & {
  * Use `create(MessageElementSchema)` to create a new message.
  */
 export const MessageElementSchema: GenMessage<MessageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 7);
+  messageDesc(file_narrowcast_v1_message, 9);
 
 /**
  * TextElement is plain text.
@@ -482,7 +553,7 @@ export type TextElement = Message$1<"narrowcast.v1.TextElement"> & {
  * Use `create(TextElementSchema)` to create a new message.
  */
 export const TextElementSchema: GenMessage<TextElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 8);
+  messageDesc(file_narrowcast_v1_message, 10);
 
 /**
  * CustomElement carries application-defined data that Narrowcast does not interpret.
@@ -517,7 +588,7 @@ export type CustomElement = Message$1<"narrowcast.v1.CustomElement"> & {
  * Use `create(CustomElementSchema)` to create a new message.
  */
 export const CustomElementSchema: GenMessage<CustomElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 9);
+  messageDesc(file_narrowcast_v1_message, 11);
 
 /**
  * ImageElement references an image stored elsewhere (Narrowcast stores no media).
@@ -566,7 +637,7 @@ export type ImageElement = Message$1<"narrowcast.v1.ImageElement"> & {
  * Use `create(ImageElementSchema)` to create a new message.
  */
 export const ImageElementSchema: GenMessage<ImageElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 10);
+  messageDesc(file_narrowcast_v1_message, 12);
 
 /**
  * FileElement references a file stored elsewhere.
@@ -601,7 +672,7 @@ export type FileElement = Message$1<"narrowcast.v1.FileElement"> & {
  * Use `create(FileElementSchema)` to create a new message.
  */
 export const FileElementSchema: GenMessage<FileElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 11);
+  messageDesc(file_narrowcast_v1_message, 13);
 
 /**
  * LocationElement is a point on the map.
@@ -636,7 +707,7 @@ export type LocationElement = Message$1<"narrowcast.v1.LocationElement"> & {
  * Use `create(LocationElementSchema)` to create a new message.
  */
 export const LocationElementSchema: GenMessage<LocationElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 12);
+  messageDesc(file_narrowcast_v1_message, 14);
 
 /**
  * FaceElement is a sticker or emoji from an app-defined set.
@@ -664,7 +735,7 @@ export type FaceElement = Message$1<"narrowcast.v1.FaceElement"> & {
  * Use `create(FaceElementSchema)` to create a new message.
  */
 export const FaceElementSchema: GenMessage<FaceElement> = /*@__PURE__*/
-  messageDesc(file_narrowcast_v1_message, 13);
+  messageDesc(file_narrowcast_v1_message, 15);
 
 /**
  * QuoteStatus says whether a reply's viewer may see the message it quotes (rule RPL-3).

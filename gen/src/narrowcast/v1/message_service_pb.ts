@@ -2,9 +2,9 @@
 // @generated from file narrowcast/v1/message_service.proto (package narrowcast.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message as Message$1, MessageElement, MessagePriority, OfflinePushInfo, Reaction } from "./message_pb.js";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message as Message$1, MessageElement, MessagePriority, OfflinePushInfo, Reaction, ReadReceipt, ReadReceiptCounts } from "./message_pb.js";
 import { file_narrowcast_v1_message } from "./message_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/v1/message_service.proto.
  */
 export const file_narrowcast_v1_message_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSLnAwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm8SGwoTcmVwbHlfdG9fbWVzc2FnZV9pZBgPIAEoCUoECAQQBVILcmVjZWl2ZXJfaWQiPgoTU2VuZE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIjkKEUdldE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiPQoSR2V0TWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UinAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSFwoKYmVmb3JlX3NlcRgEIAEoA0gAiAEBEhYKCWFmdGVyX3NlcRgFIAEoA0gBiAEBQg0KC19iZWZvcmVfc2VxQgwKCl9hZnRlcl9zZXEiWQoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjwKFFJlY2FsbE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiQAoVUmVjYWxsTWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UigAEKEkVkaXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEi8KCGVsZW1lbnRzGAMgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBITCgtjdXN0b21fZGF0YRgEIAEoDCI+ChNFZGl0TWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiTAoSQWRkUmVhY3Rpb25SZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSEAoIcmVhY3Rpb24YAyABKAkiPgoTQWRkUmVhY3Rpb25SZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIk8KFVJlbW92ZVJlYWN0aW9uUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhAKCHJlYWN0aW9uGAMgASgJIkEKFlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSJ1ChRMaXN0UmVhY3Rpb25zUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhAKCHJlYWN0aW9uGAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIlwKFUxpc3RSZWFjdGlvbnNSZXNwb25zZRIqCglyZWFjdGlvbnMYASADKAsyFy5uYXJyb3djYXN0LnYxLlJlYWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLkBQoOTWVzc2FnZVNlcnZpY2USVAoLU2VuZE1lc3NhZ2USIS5uYXJyb3djYXN0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBoiLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJWCgpHZXRNZXNzYWdlEiAubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVxdWVzdBohLm5hcnJvd2Nhc3QudjEuR2V0TWVzc2FnZVJlc3BvbnNlIgOQAgESXAoMTGlzdE1lc3NhZ2VzEiIubmFycm93Y2FzdC52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiMubmFycm93Y2FzdC52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIDkAIBEloKDVJlY2FsbE1lc3NhZ2USIy5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXF1ZXN0GiQubmFycm93Y2FzdC52MS5SZWNhbGxNZXNzYWdlUmVzcG9uc2USVAoLRWRpdE1lc3NhZ2USIS5uYXJyb3djYXN0LnYxLkVkaXRNZXNzYWdlUmVxdWVzdBoiLm5hcnJvd2Nhc3QudjEuRWRpdE1lc3NhZ2VSZXNwb25zZRJUCgtBZGRSZWFjdGlvbhIhLm5hcnJvd2Nhc3QudjEuQWRkUmVhY3Rpb25SZXF1ZXN0GiIubmFycm93Y2FzdC52MS5BZGRSZWFjdGlvblJlc3BvbnNlEl0KDlJlbW92ZVJlYWN0aW9uEiQubmFycm93Y2FzdC52MS5SZW1vdmVSZWFjdGlvblJlcXVlc3QaJS5uYXJyb3djYXN0LnYxLlJlbW92ZVJlYWN0aW9uUmVzcG9uc2USXwoNTGlzdFJlYWN0aW9ucxIjLm5hcnJvd2Nhc3QudjEuTGlzdFJlYWN0aW9uc1JlcXVlc3QaJC5uYXJyb3djYXN0LnYxLkxpc3RSZWFjdGlvbnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_narrowcast_v1_message]);
+  fileDesc("CiNuYXJyb3djYXN0L3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxINbmFycm93Y2FzdC52MSKGBAoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEi8KCGVsZW1lbnRzGAIgAygLMh0ubmFycm93Y2FzdC52MS5NZXNzYWdlRWxlbWVudBIUCgxyZWNlaXZlcl9pZHMYAyADKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAUgAygJEhMKC21lbnRpb25fYWxsGAYgASgIEjAKCHByaW9yaXR5GAcgASgOMh4ubmFycm93Y2FzdC52MS5NZXNzYWdlUHJpb3JpdHkSEwoLb25saW5lX29ubHkYCCABKAgSGwoTZXhjbHVkZV9mcm9tX3VucmVhZBgJIAEoCBIhChlleGNsdWRlX2Zyb21fbGFzdF9tZXNzYWdlGAogASgIEiUKHWNvdW50X2FzX3VucmVhZF9mb3JfcmVjZWl2ZXJzGAsgASgIEhkKEWNsaWVudF9tZXNzYWdlX2lkGAwgASgJEhMKC2N1c3RvbV9kYXRhGA0gASgMEjkKEW9mZmxpbmVfcHVzaF9pbmZvGA4gASgLMh4ubmFycm93Y2FzdC52MS5PZmZsaW5lUHVzaEluZm8SGwoTcmVwbHlfdG9fbWVzc2FnZV9pZBgPIAEoCRIdChVyZXF1ZXN0X3JlYWRfcmVjZWlwdHMYECABKAhKBAgEEAVSC3JlY2VpdmVyX2lkIj4KE1NlbmRNZXNzYWdlUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSI5ChFHZXRNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIj0KEkdldE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIpwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhcKCmJlZm9yZV9zZXEYBCABKANIAIgBARIWCglhZnRlcl9zZXEYBSABKANIAYgBAUINCgtfYmVmb3JlX3NlcUIMCgpfYWZ0ZXJfc2VxIlkKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI8ChRSZWNhbGxNZXNzYWdlUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIkAKFVJlY2FsbE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIoABChJFZGl0TWVzc2FnZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIvCghlbGVtZW50cxgDIAMoCzIdLm5hcnJvd2Nhc3QudjEuTWVzc2FnZUVsZW1lbnQSEwoLY3VzdG9tX2RhdGEYBCABKAwiPgoTRWRpdE1lc3NhZ2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhYubmFycm93Y2FzdC52MS5NZXNzYWdlIkwKEkFkZFJlYWN0aW9uUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhAKCHJlYWN0aW9uGAMgASgJIj4KE0FkZFJlYWN0aW9uUmVzcG9uc2USJwoHbWVzc2FnZRgBIAEoCzIWLm5hcnJvd2Nhc3QudjEuTWVzc2FnZSJPChVSZW1vdmVSZWFjdGlvblJlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIQCghyZWFjdGlvbhgDIAEoCSJBChZSZW1vdmVSZWFjdGlvblJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UidQoUTGlzdFJlYWN0aW9uc1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIQCghyZWFjdGlvbhgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJcChVMaXN0UmVhY3Rpb25zUmVzcG9uc2USKgoJcmVhY3Rpb25zGAEgAygLMhcubmFycm93Y2FzdC52MS5SZWFjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoXU2VuZFJlYWRSZWNlaXB0c1JlcXVlc3QSEAoIZ3JvdXBfaWQYASABKAkSEwoLbWVzc2FnZV9pZHMYAiADKAkiGgoYU2VuZFJlYWRSZWNlaXB0c1Jlc3BvbnNlIo8BChdMaXN0UmVhZFJlY2VpcHRzUmVxdWVzdBIQCghncm91cF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEicKBXN0YXRlGAMgASgOMhgubmFycm93Y2FzdC52MS5SZWFkU3RhdGUSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkikwEKGExpc3RSZWFkUmVjZWlwdHNSZXNwb25zZRIsCghyZWNlaXB0cxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuUmVhZFJlY2VpcHQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEjAKBmNvdW50cxgDIAEoCzIgLm5hcnJvd2Nhc3QudjEuUmVhZFJlY2VpcHRDb3VudHMqUwoJUmVhZFN0YXRlEhoKFlJFQURfU1RBVEVfVU5TUEVDSUZJRUQQABITCg9SRUFEX1NUQVRFX1JFQUQQARIVChFSRUFEX1NUQVRFX1VOUkVBRBACMrMHCg5NZXNzYWdlU2VydmljZRJUCgtTZW5kTWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElYKCkdldE1lc3NhZ2USIC5uYXJyb3djYXN0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiEubmFycm93Y2FzdC52MS5HZXRNZXNzYWdlUmVzcG9uc2UiA5ACARJcCgxMaXN0TWVzc2FnZXMSIi5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIy5uYXJyb3djYXN0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESWgoNUmVjYWxsTWVzc2FnZRIjLm5hcnJvd2Nhc3QudjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaJC5uYXJyb3djYXN0LnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZRJUCgtFZGl0TWVzc2FnZRIhLm5hcnJvd2Nhc3QudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0GiIubmFycm93Y2FzdC52MS5FZGl0TWVzc2FnZVJlc3BvbnNlElQKC0FkZFJlYWN0aW9uEiEubmFycm93Y2FzdC52MS5BZGRSZWFjdGlvblJlcXVlc3QaIi5uYXJyb3djYXN0LnYxLkFkZFJlYWN0aW9uUmVzcG9uc2USXQoOUmVtb3ZlUmVhY3Rpb24SJC5uYXJyb3djYXN0LnYxLlJlbW92ZVJlYWN0aW9uUmVxdWVzdBolLm5hcnJvd2Nhc3QudjEuUmVtb3ZlUmVhY3Rpb25SZXNwb25zZRJfCg1MaXN0UmVhY3Rpb25zEiMubmFycm93Y2FzdC52MS5MaXN0UmVhY3Rpb25zUmVxdWVzdBokLm5hcnJvd2Nhc3QudjEuTGlzdFJlYWN0aW9uc1Jlc3BvbnNlIgOQAgESYwoQU2VuZFJlYWRSZWNlaXB0cxImLm5hcnJvd2Nhc3QudjEuU2VuZFJlYWRSZWNlaXB0c1JlcXVlc3QaJy5uYXJyb3djYXN0LnYxLlNlbmRSZWFkUmVjZWlwdHNSZXNwb25zZRJoChBMaXN0UmVhZFJlY2VpcHRzEiYubmFycm93Y2FzdC52MS5MaXN0UmVhZFJlY2VpcHRzUmVxdWVzdBonLm5hcnJvd2Nhc3QudjEuTGlzdFJlYWRSZWNlaXB0c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_narrowcast_v1_message]);
 
 /**
  * SendMessageRequest is a message to send. A non-empty `receiver_ids` makes it a targeted group
@@ -127,6 +127,15 @@ export type SendMessageRequest = Message<"narrowcast.v1.SendMessageRequest"> & {
    * @generated from field: string reply_to_message_id = 15;
    */
   replyToMessageId: string;
+
+  /**
+   * Asks for read receipts (rule RCP-1): the message's readers (rule RCP-2) acknowledge it with
+   * SendReadReceipts, and only the sender sees who has (rule RCP-4). Not for online-only,
+   * AVCHATROOM or system messages, nor for ordinary messages to groups of more than 200 members.
+   *
+   * @generated from field: bool request_read_receipts = 16;
+   */
+  requestReadReceipts: boolean;
 };
 
 /**
@@ -596,6 +605,169 @@ export const ListReactionsResponseSchema: GenMessage<ListReactionsResponse> = /*
   messageDesc(file_narrowcast_v1_message_service, 15);
 
 /**
+ * SendReadReceiptsRequest names the messages the caller has read.
+ *
+ * @generated from message narrowcast.v1.SendReadReceiptsRequest
+ */
+export type SendReadReceiptsRequest = Message<"narrowcast.v1.SendReadReceiptsRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * 1 to 100 messages of the group, each one the caller may see (rule RCP-3).
+   *
+   * @generated from field: repeated string message_ids = 2;
+   */
+  messageIds: string[];
+};
+
+/**
+ * Describes the message narrowcast.v1.SendReadReceiptsRequest.
+ * Use `create(SendReadReceiptsRequestSchema)` to create a new message.
+ */
+export const SendReadReceiptsRequestSchema: GenMessage<SendReadReceiptsRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 16);
+
+/**
+ * SendReadReceiptsResponse is empty: acknowledging is idempotent, and which messages asked for
+ * receipts is the sender's business.
+ *
+ * @generated from message narrowcast.v1.SendReadReceiptsResponse
+ */
+export type SendReadReceiptsResponse = Message<"narrowcast.v1.SendReadReceiptsResponse"> & {
+};
+
+/**
+ * Describes the message narrowcast.v1.SendReadReceiptsResponse.
+ * Use `create(SendReadReceiptsResponseSchema)` to create a new message.
+ */
+export const SendReadReceiptsResponseSchema: GenMessage<SendReadReceiptsResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 17);
+
+/**
+ * ListReadReceiptsRequest asks for one page of a message's readers (rule RCP-4).
+ *
+ * @generated from message narrowcast.v1.ListReadReceiptsRequest
+ */
+export type ListReadReceiptsRequest = Message<"narrowcast.v1.ListReadReceiptsRequest"> & {
+  /**
+   * The group.
+   *
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * The message; the caller must be its sender.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * Readers who have read it, or who have not; required.
+   *
+   * @generated from field: narrowcast.v1.ReadState state = 3;
+   */
+  state: ReadState;
+
+  /**
+   * Maximum number of readers in the page: 0 means 50; values above 1,000 are treated as 1,000
+   * (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message narrowcast.v1.ListReadReceiptsRequest.
+ * Use `create(ListReadReceiptsRequestSchema)` to create a new message.
+ */
+export const ListReadReceiptsRequestSchema: GenMessage<ListReadReceiptsRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 18);
+
+/**
+ * ListReadReceiptsResponse is one page of readers with the message's counts.
+ *
+ * @generated from message narrowcast.v1.ListReadReceiptsResponse
+ */
+export type ListReadReceiptsResponse = Message<"narrowcast.v1.ListReadReceiptsResponse"> & {
+  /**
+   * Readers in the requested state, by user ID.
+   *
+   * @generated from field: repeated narrowcast.v1.ReadReceipt receipts = 1;
+   */
+  receipts: ReadReceipt[];
+
+  /**
+   * The token for the next page; empty when this page is the last (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * The message's counts now.
+   *
+   * @generated from field: narrowcast.v1.ReadReceiptCounts counts = 3;
+   */
+  counts?: ReadReceiptCounts | undefined;
+};
+
+/**
+ * Describes the message narrowcast.v1.ListReadReceiptsResponse.
+ * Use `create(ListReadReceiptsResponseSchema)` to create a new message.
+ */
+export const ListReadReceiptsResponseSchema: GenMessage<ListReadReceiptsResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_v1_message_service, 19);
+
+/**
+ * ReadState selects a message's readers by whether they acknowledged it.
+ *
+ * @generated from enum narrowcast.v1.ReadState
+ */
+export enum ReadState {
+  /**
+   * Not a valid filter.
+   *
+   * @generated from enum value: READ_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Readers who acknowledged the message.
+   *
+   * @generated from enum value: READ_STATE_READ = 1;
+   */
+  READ = 1,
+
+  /**
+   * Readers who have not.
+   *
+   * @generated from enum value: READ_STATE_UNREAD = 2;
+   */
+  UNREAD = 2,
+}
+
+/**
+ * Describes the enum narrowcast.v1.ReadState.
+ */
+export const ReadStateSchema: GenEnum<ReadState> = /*@__PURE__*/
+  enumDesc(file_narrowcast_v1_message_service, 0);
+
+/**
  * MessageService sends, reads and recalls group messages. Every RPC needs a user token
  * (rule AUTH-1); the caller must be a current member of the group (rule AUTH-5).
  *
@@ -691,6 +863,28 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof ListReactionsRequestSchema;
     output: typeof ListReactionsResponseSchema;
+  },
+  /**
+   * Acknowledges messages as read by the caller, for those that asked for read receipts; each
+   * message's sender is told (rules RCP-3, RCP-5). Idempotent.
+   *
+   * @generated from rpc narrowcast.v1.MessageService.SendReadReceipts
+   */
+  sendReadReceipts: {
+    methodKind: "unary";
+    input: typeof SendReadReceiptsRequestSchema;
+    output: typeof SendReadReceiptsResponseSchema;
+  },
+  /**
+   * Returns a page of a message's readers who have read it, or have not: for its sender only
+   * (rule RCP-4).
+   *
+   * @generated from rpc narrowcast.v1.MessageService.ListReadReceipts
+   */
+  listReadReceipts: {
+    methodKind: "unary";
+    input: typeof ListReadReceiptsRequestSchema;
+    output: typeof ListReadReceiptsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_narrowcast_v1_message_service, 0);

@@ -6,3 +6,4 @@ export * from "./unread.js";
 export * from "./groups.js";
 export * from "./reactions.js";
 export * from "./replies.js";
+export * from "./receipts.js";

@@ -1,4 +1,4 @@
-// MessageService: send, fetch by ID, history pages, recall, edit, reactions (rules MSG-n, TGT-n, EDT-n, RCT-n, GRP-6, GRP-7).
+// MessageService: send, fetch by ID, history pages, recall, edit, reactions, read receipts (rules MSG-n, TGT-n, EDT-n, RCT-n, RCP-n, GRP-6, GRP-7).
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ErrorReason, GroupType, MessageService, type ListMessagesRequest } from "@narrowcast/gen";
 import { fieldInvalid, narrowcastError } from "../errors.js";
@@ -10,6 +10,7 @@ import { recallMessage, sendMessage } from "./messaging.js";
 import { editMessage } from "./editing.js";
 import { changeReaction, listReactions } from "./reactions.js";
 import { shownTo } from "./shown.js";
+import { listReadReceipts, sendReadReceipts } from "./receipts.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listMessages.name}`;
 
@@ -104,6 +105,15 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
 
     listReactions(req, ctx) {
       return listReactions(deps, callerOf(ctx), req);
+    },
+
+    async sendReadReceipts(req, ctx) {
+      await sendReadReceipts(deps, callerOf(ctx), req);
+      return {};
+    },
+
+    listReadReceipts(req, ctx) {
+      return listReadReceipts(deps, callerOf(ctx), req);
     },
   };
 }

@@ -21,6 +21,7 @@ import { StoreConflict } from "../store/types.js";
 import { countsForAudience } from "../rules/index.js";
 import { conflictError, foundGroup, foundMember, requireGroup, requireMember, visibleTo } from "./common.js";
 import { checkReply, validateReplyId } from "./replies.js";
+import { checkReceiptsAllowed } from "./receipts.js";
 
 /** Who sends: a user, or the system (senderId "") through AdminService (rule MSG-13). */
 export interface Sender {
@@ -186,6 +187,8 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
   }
   // Rules RPL-1, RPL-2: checks 16 to 18, only for a reply.
   if (req.replyToMessageId) await checkReply(deps, group, senderId ? context.sender : undefined, req.replyToMessageId, receivers);
+  const persist = !req.onlineOnly && group.type !== GroupType.AVCHATROOM;
+  if (req.requestReadReceipts) checkReceiptsAllowed({ stored: persist, system: !senderId, targeted, memberCount: group.memberCount });
   const giveBack = takeGroupToken(deps, appId, group.groupId);
 
   const message = create(MessageSchema, {
@@ -202,8 +205,8 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
     customData: req.customData,
     offlinePushInfo: req.offlinePushInfo,
     replyTo: req.replyToMessageId ? { messageId: req.replyToMessageId } : undefined,
+    readReceiptsRequested: req.requestReadReceipts,
   });
-  const persist = !req.onlineOnly && group.type !== GroupType.AVCHATROOM;
   const countsAsUnread = persist && countsForAudience(group.type, message);
   let result;
   try {

@@ -1,15 +1,30 @@
-// What the read paths show of messages to one member (rules RCT-5, RPL-3): their reactions and
-// their quotes, as that member sees them now. GetMessage, ListMessages and the reaction RPCs'
+// What the read paths show of messages to one member (rules RCT-5, RPL-3, RCP-4): their
+// reactions, their quotes, and the member's own messages' read receipts, as they are now. GetMessage, ListMessages and the reaction RPCs'
 // responses go through here; events and last messages carry the stored message alone.
 import { create } from "@bufbuild/protobuf";
-import { ReactionCountSchema, type Message } from "@narrowcast/gen";
+import { ReactionCountSchema, ReadReceiptCountsSchema, type Message } from "@narrowcast/gen";
 import type { Caller, Deps } from "../context.js";
 import type { GroupRecord, MemberRecord } from "../store/types.js";
 import { withQuotes } from "./replies.js";
 
 export async function shownTo(deps: Deps, group: GroupRecord, member: MemberRecord, messages: Message[]): Promise<Message[]> {
-  await withQuotes(deps, group, member, messages);
-  return withReactions(deps, { appId: group.appId, userId: member.userId }, group.groupId, messages);
+  await Promise.all([
+    withQuotes(deps, group, member, messages),
+    withReceipts(deps, group, member, messages),
+    withReactions(deps, { appId: group.appId, userId: member.userId }, group.groupId, messages),
+  ]);
+  return messages;
+}
+
+/** RCP-4: the receipt counts of the member's own messages that asked for them, in one store read. */
+async function withReceipts(deps: Deps, group: GroupRecord, member: MemberRecord, messages: Message[]): Promise<void> {
+  const own = messages.filter((m) => m.readReceiptsRequested && m.senderId === member.userId && m.seq > 0n);
+  if (own.length === 0) return;
+  const counts = await deps.store.receiptCounts(group.appId, group.groupId, own.map((m) => Number(m.seq)));
+  for (const m of own) {
+    const c = counts.get(Number(m.seq)) ?? { read: 0, unread: 0 };
+    m.readReceipts = create(ReadReceiptCountsSchema, { readCount: c.read, unreadCount: c.unread });
+  }
 }
 
 /**

@@ -338,6 +338,22 @@ CREATE TABLE reactions (
   PRIMARY KEY (app_id, group_id, seq, reaction, user_id)
 );
 CREATE INDEX reactions_by_time ON reactions (app_id, group_id, seq, created_at, reaction, user_id);
+CREATE INDEX reactions_by_user ON reactions (app_id, user_id);                   -- DeleteUser (ADM-11)
+`,
+  },
+  {
+    // 0.4.0, as SQLite's version 8: read receipts (rules RCP-1 to RCP-6), one row per reader.
+    version: 9,
+    sql: `
+CREATE TABLE receipts (
+  app_id TEXT COLLATE "C" NOT NULL,
+  group_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  read_at BIGINT,
+  PRIMARY KEY (app_id, group_id, seq, user_id)
+);
+CREATE INDEX receipts_by_user ON receipts (app_id, user_id);                     -- DeleteUser (ADM-11)
 `,
   },
 ];

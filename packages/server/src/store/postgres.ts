@@ -24,6 +24,7 @@ import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
 import { newId } from "../ids.js";
 import { revise, rewrittenEvent, type Revision } from "./revisions.js";
 import { reactionChangedEvent, talliesBySeq, type TallyRow } from "./reactions.js";
+import { messageReadEvent, senderMaySee } from "./receipts.js";
 import { postgresMigrations } from "./postgres-schema.js";
 import {
   StoreConflict,
@@ -42,6 +43,8 @@ import {
   type ReactionChange,
   type ReactionRecord,
   type ReactionTally,
+  type ReceiptCounts,
+  type ReceiptRecord,
   type Store,
   type ReplayedEvent,
   type StoredEvent,
@@ -358,6 +361,9 @@ export class PostgresStore implements Store {
       // Their places in targeted audiences go too: a user re-imported under the same ID is a new
       // person and must never see the targeted messages the deleted one sent or received (ADM-11).
       await rows(c, "DELETE FROM message_audience WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+      // ADM-11's "no past", RCT-5, RCP-2: the user's reactions and receipts go with them.
+      await rows(c, "DELETE FROM reactions WHERE app_id = $1 AND user_id = $2", [appId, userId]);
+      await rows(c, "DELETE FROM receipts WHERE app_id = $1 AND user_id = $2", [appId, userId]);
       await rows(c, "DELETE FROM users WHERE app_id = $1 AND user_id = $2", [appId, userId]);
       return events;
     });
@@ -919,14 +925,18 @@ export class PostgresStore implements Store {
       toBinary(EventSchema, event),
       messageAudience(targeted),
     ];
+    const append = (db: Db) =>
+      row(
+        db,
+        `SELECT * FROM narrowcast_append_message($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12, $13, $14, $15, $16, $17::smallint)`,
+        args,
+      );
+    // Rule RCP-2: a message that asks for receipts gets its readers in the send's transaction.
+    const withReaders = input.persist && message.readReceiptsRequested;
     for (let attempt = 1; ; attempt++) {
       let r: Row | undefined;
       try {
-        r = await row(
-          this.pool,
-          `SELECT * FROM narrowcast_append_message($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11, $12, $13, $14, $15, $16, $17::smallint)`,
-          args,
-        );
+        r = withReaders ? await this.tx((c) => this.appendWithReaders(c, append, input, targeted)) : await append(this.pool);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (code === "NC001") throw new StoreConflict("not_member", String((err as { detail?: string }).detail ?? "").split(","));
@@ -1080,6 +1090,82 @@ export class PostgresStore implements Store {
     const audience: Audience =
       kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: await this.eventAudience(c, appId, partition, eventId) };
     return { appId, partition, position: eventId, groupId, audience, event };
+  }
+
+  /**
+   * The send, then its readers (RCP-2), in one transaction: the send's lock on the group row
+   * holds the membership still until COMMIT, so the readers are the members at the send.
+   */
+  private async appendWithReaders(c: pg.PoolClient, append: (db: Db) => Promise<Row | undefined>, input: AppendMessageInput, targeted: boolean): Promise<Row | undefined> {
+    const r = await append(c);
+    if (r?.status !== "ok") return r;
+    await rows(
+      c,
+      `INSERT INTO receipts (app_id, group_id, seq, user_id)
+       SELECT app_id, group_id, $3, user_id FROM memberships
+        WHERE app_id = $1 AND group_id = $2 AND left_event_id IS NULL AND user_id <> $4 AND (NOT $5 OR user_id = ANY($6::text[]))`,
+      [input.appId, input.groupId, r.seq, input.senderId, targeted, input.message.receiverIds],
+    );
+    return r;
+  }
+
+  // ---- read receipts ----
+
+  acknowledge(appId: string, groupId: string, userId: string, seqs: readonly number[], now: number): Promise<StoredEvent[]> {
+    return this.tx(async (c) => {
+      // FOR SHARE: the sender's membership, which decides whether they are told, holds still.
+      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
+      if (!g) return [];
+      const events: StoredEvent[] = [];
+      for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) {
+        const recorded = await rows(
+          c,
+          "UPDATE receipts SET read_at = $5 WHERE app_id = $1 AND group_id = $2 AND seq = $3 AND user_id = $4 AND read_at IS NULL RETURNING 1",
+          [appId, groupId, seq, userId, now],
+        );
+        if (recorded.length === 0) continue;
+        const m = (await row(
+          c,
+          `SELECT m.message_id, m.sender_id, s.join_seq FROM messages m
+             LEFT JOIN memberships s ON s.app_id = m.app_id AND s.group_id = m.group_id AND s.user_id = m.sender_id AND s.left_event_id IS NULL
+            WHERE m.app_id = $1 AND m.group_id = $2 AND m.seq = $3`,
+          [appId, groupId, seq],
+        ))!;
+        if (!senderMaySee(m.sender_id, g.type, m.join_seq ?? undefined, seq)) continue;
+        const counts = (await this.receiptCountsOf(c, appId, groupId, [seq])).get(seq)!;
+        const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
+          audience: { kind: AUDIENCE.USER, userId: m.sender_id },
+          build: () => messageReadEvent(groupId, m.message_id, seq, userId, counts),
+        });
+        events.push({ appId, partition, position: eventId, groupId, audience: { kind: "user", userId: m.sender_id }, event });
+      }
+      return events;
+    });
+  }
+
+  private async receiptCountsOf(db: Db, appId: string, groupId: string, seqs: readonly number[]): Promise<Map<number, ReceiptCounts>> {
+    const found = await rows(
+      db,
+      `SELECT seq, COUNT(read_at) AS read, COUNT(*) - COUNT(read_at) AS unread FROM receipts
+        WHERE app_id = $1 AND group_id = $2 AND seq = ANY($3::bigint[]) GROUP BY seq`,
+      [appId, groupId, seqs],
+    );
+    return new Map(found.map((r) => [r.seq as number, { read: r.read as number, unread: r.unread as number }]));
+  }
+
+  async receiptCounts(appId: string, groupId: string, seqs: readonly number[]): Promise<Map<number, ReceiptCounts>> {
+    return seqs.length ? this.receiptCountsOf(this.pool, appId, groupId, seqs) : new Map();
+  }
+
+  async listReceipts(appId: string, groupId: string, seq: number, read: boolean, page: PageQuery<string>): Promise<ReceiptRecord[]> {
+    const found = await rows(
+      this.pool,
+      `SELECT user_id, read_at FROM receipts
+        WHERE app_id = $1 AND group_id = $2 AND seq = $3 AND (read_at IS NOT NULL) = $4 AND user_id > $5
+        ORDER BY user_id LIMIT $6`,
+      [appId, groupId, seq, read, page.after ?? "", page.limit],
+    );
+    return found.map((r) => ({ userId: r.user_id, readAt: r.read_at ?? undefined }));
   }
 
   // ---- reactions ----

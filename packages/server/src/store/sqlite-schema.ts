@@ -229,6 +229,22 @@ CREATE TABLE reactions (
   PRIMARY KEY (app_id, group_id, seq, reaction, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX reactions_by_time ON reactions (app_id, group_id, seq, created_at, reaction, user_id);
+CREATE INDEX reactions_by_user ON reactions (app_id, user_id);                   -- DeleteUser (ADM-11)
+`,
+  },
+  {
+    // 0.4.0: read receipts (rules RCP-1 to RCP-6), one row per reader of a message that asked.
+    version: 8,
+    sql: `
+CREATE TABLE receipts (
+  app_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,                          -- the message's
+  user_id TEXT NOT NULL,                         -- a reader (RCP-2)
+  read_at INTEGER,                               -- when they acknowledged it; NULL until then
+  PRIMARY KEY (app_id, group_id, seq, user_id)
+) WITHOUT ROWID;
+CREATE INDEX receipts_by_user ON receipts (app_id, user_id);                     -- DeleteUser (ADM-11)
 `,
   },
 ];

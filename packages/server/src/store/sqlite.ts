@@ -34,6 +34,8 @@ import {
   type ReactionChange,
   type ReactionRecord,
   type ReactionTally,
+  type ReceiptCounts,
+  type ReceiptRecord,
   type Store,
   type ReplayedEvent,
   type StoredEvent,
@@ -45,6 +47,7 @@ import {
 import { GroupCommit } from "./group-commit.js";
 import { revise, rewrittenEvent, type Revision } from "./revisions.js";
 import { reactionChangedEvent, talliesBySeq, type TallyRow } from "./reactions.js";
+import { messageReadEvent, senderMaySee } from "./receipts.js";
 import { audienceSpec, previousSecretColumns, toApp, toGroup, toJoinRequest, toMember, toUser, type Row } from "./records.js";
 import {
   AUDIENCE,
@@ -236,6 +239,9 @@ export class SqliteStore implements Store {
       // Their places in targeted audiences go too: a user re-imported under the same ID is a new
       // person and must never see the targeted messages the deleted one sent or received (ADM-11).
       this.q("DELETE FROM message_audience WHERE app_id = ? AND user_id = ?").run(appId, userId);
+      // ADM-11's "no past", RCT-5, RCP-2: the user's reactions and receipts go with them.
+      this.q("DELETE FROM reactions WHERE app_id = ? AND user_id = ?").run(appId, userId);
+      this.q("DELETE FROM receipts WHERE app_id = ? AND user_id = ?").run(appId, userId);
       this.q("DELETE FROM users WHERE app_id = ? AND user_id = ?").run(appId, userId);
       return events;
     });
@@ -726,6 +732,15 @@ export class SqliteStore implements Store {
         `INSERT INTO messages (app_id, group_id, seq, message_id, sender_id, targeted, bcast_cum, event_id, created_at, payload)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(appId, groupId, seq, message.messageId, senderId, targeted ? 1 : 0, bcastCum, eventId, now, toBinary(MessageSchema, message));
+      if (message.readReceiptsRequested) {
+        // Rule RCP-2: the readers, fixed now — the receivers, or the current members — never the sender.
+        this.q(
+          `INSERT INTO receipts (app_id, group_id, seq, user_id)
+           SELECT app_id, group_id, ?, user_id FROM memberships
+            WHERE app_id = ? AND group_id = ? AND left_event_id IS NULL AND user_id <> ?
+              AND (? = 0 OR user_id IN (SELECT value FROM json_each(?)))`,
+        ).run(seq, appId, groupId, senderId, targeted ? 1 : 0, JSON.stringify(message.receiverIds));
+      }
 
       if (senderId) {
         // Rule UNR-5: sending moves the sender's read position to the new message.
@@ -852,6 +867,56 @@ export class SqliteStore implements Store {
     const audience: Audience =
       kind === AUDIENCE.GROUP ? { kind: "group" } : { kind: "users", userIds: this.eventAudience(appId, partition, eventId) };
     return { appId, partition, position: eventId, groupId, audience, event };
+  }
+
+  // ---- read receipts ----
+
+  acknowledge(appId: string, groupId: string, userId: string, seqs: readonly number[], now: number): Promise<StoredEvent[]> {
+    return this.tx(() => {
+      const g = this.groupRow(appId, groupId);
+      if (!g) return [];
+      const events: StoredEvent[] = [];
+      for (const seq of new Set(seqs)) {
+        const recorded = this.q(
+          "UPDATE receipts SET read_at = ? WHERE app_id = ? AND group_id = ? AND seq = ? AND user_id = ? AND read_at IS NULL",
+        ).run(now, appId, groupId, seq, userId).changes;
+        if (!recorded) continue;
+        const m = this.q("SELECT message_id, sender_id FROM messages WHERE app_id = ? AND group_id = ? AND seq = ?").get(appId, groupId, seq) as Row;
+        const sender = this.q("SELECT join_seq FROM memberships WHERE app_id = ? AND group_id = ? AND user_id = ? AND left_event_id IS NULL").get(
+          appId,
+          groupId,
+          m.sender_id,
+        ) as Row | undefined;
+        if (!senderMaySee(m.sender_id, g.type, sender?.join_seq, seq)) continue;
+        const counts = this.receiptCountsOf(appId, groupId, [seq]).get(seq)!;
+        const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId: m.sender_id }, () =>
+          messageReadEvent(groupId, m.message_id, seq, userId, counts),
+        );
+        events.push({ appId, partition, position: eventId, groupId, audience: { kind: "user", userId: m.sender_id }, event });
+      }
+      return events;
+    });
+  }
+
+  private receiptCountsOf(appId: string, groupId: string, seqs: readonly number[]): Map<number, ReceiptCounts> {
+    const rows = this.q(
+      `SELECT seq, COUNT(read_at) AS read, COUNT(*) - COUNT(read_at) AS unread FROM receipts
+        WHERE app_id = ? AND group_id = ? AND seq IN (SELECT value FROM json_each(?)) GROUP BY seq`,
+    ).all(appId, groupId, JSON.stringify(seqs)) as Row[];
+    return new Map(rows.map((r) => [r.seq as number, { read: r.read as number, unread: r.unread as number }]));
+  }
+
+  receiptCounts(appId: string, groupId: string, seqs: readonly number[]): Promise<Map<number, ReceiptCounts>> {
+    return Promise.resolve(seqs.length ? this.receiptCountsOf(appId, groupId, seqs) : new Map());
+  }
+
+  listReceipts(appId: string, groupId: string, seq: number, read: boolean, page: PageQuery<string>): Promise<ReceiptRecord[]> {
+    const rows = this.q(
+      `SELECT user_id, read_at FROM receipts
+        WHERE app_id = ? AND group_id = ? AND seq = ? AND (read_at IS NOT NULL) = ? AND user_id > ?
+        ORDER BY user_id LIMIT ?`,
+    ).all(appId, groupId, seq, read ? 1 : 0, page.after ?? "", page.limit) as Row[];
+    return Promise.resolve(rows.map((r) => ({ userId: r.user_id, readAt: r.read_at ?? undefined })));
   }
 
   // ---- reactions ----

@@ -151,6 +151,18 @@ export interface ReactionTally {
   callerReacted: boolean;
 }
 
+/** One reader of a message that asked for read receipts (rule RCP-2); `readAt` once acknowledged. */
+export interface ReceiptRecord {
+  userId: string;
+  readAt?: number;
+}
+
+/** A message's readers who acknowledged it, and who did not (rule RCP-4). */
+export interface ReceiptCounts {
+  read: number;
+  unread: number;
+}
+
 /** An add or remove of one user's reaction (rules RCT-1, RCT-3). */
 export interface ReactionChange {
   userId: string;
@@ -367,7 +379,9 @@ export interface Store {
   /**
    * Stores (or, for persist=false, only records) a message: assigns seq and ID, writes O(1) rows
    * for an ordinary message and O(receivers) for a targeted one, updates the counters, moves the
-   * sender's read position (rule UNR-5) and appends the MessageReceived event.
+   * sender's read position (rule UNR-5) and appends the MessageReceived event. A stored message
+   * with `readReceiptsRequested` gets its readers (rule RCP-2) in the same transaction: its
+   * receivers, or the group's current members, never the sender.
    */
   appendMessage(input: AppendMessageInput): Promise<{ message: Message; event: StoredEvent; duplicate: boolean }>;
   /** A stored message by ID if `viewerId` is in its audience (rule TGT-4), else undefined. */
@@ -412,6 +426,18 @@ export interface Store {
    * userId) ascending, after `page.after`; only `reaction`'s when given.
    */
   listReactions(appId: string, groupId: string, seq: number, reaction: string | undefined, page: PageQuery<ReactionRecord>): Promise<ReactionRecord[]>;
+
+  /**
+   * Records `userId`'s acknowledgement of each message (by seq) whose readers include them and
+   * who had not acknowledged it (rule RCP-3); others change nothing. For each one recorded,
+   * appends MessageRead with the counts after it for the message's sender alone, when the sender
+   * may see the message (RCP-5, VIS-1). Returns those events.
+   */
+  acknowledge(appId: string, groupId: string, userId: string, seqs: readonly number[], now: number): Promise<StoredEvent[]>;
+  /** The receipt counts of each of these messages that has readers (RCP-4), in one read. */
+  receiptCounts(appId: string, groupId: string, seqs: readonly number[]): Promise<Map<number, ReceiptCounts>>;
+  /** One page of the message's readers who have (`read`) or have not acknowledged it, by user ID after `page.after`. */
+  listReceipts(appId: string, groupId: string, seq: number, read: boolean, page: PageQuery<string>): Promise<ReceiptRecord[]>;
 
   /** The viewer's counters for one group, in O(1) of history length and group size. */
   conversation(appId: string, groupId: string, userId: string): Promise<ConversationCounters | undefined>;
