@@ -224,7 +224,7 @@ export const rctCases = [
       const w = await ctx.world();
       const sent = await w.user("bob").send(w.groupId, "check me");
       const recalled = await w.user("bob").send(w.groupId, "recall me");
-      await w.user("bob").messages.recallMessage({ groupId: w.groupId, messageId: recalled.messageId });
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: recalled.messageId });
       const bob = w.user("bob");
       for (const change of ["add", "remove"] as const) {
         const call = (user: UserHandle, groupId: string, messageId: string, reaction: string) =>
@@ -286,7 +286,8 @@ export const rctCases = [
       await react(w.user("alice"), w.groupId, sent.messageId, "😬");
       await react(w.user("carol"), w.groupId, sent.messageId, "😬");
       const sub = await w.user("carol").subscribe();
-      await w.user("bob").messages.recallMessage({ groupId: w.groupId, messageId: sent.messageId });
+      // The owner recalls it (at any time; a test server's recall window is short).
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: sent.messageId });
       await sub.waitFor("MessageRecalled", isRecallOf(sent.messageId));
       expectEqual(tally((await fetched(w.user("carol"), w.groupId, sent.messageId)).reactions), [], "GetMessage of the recalled message: reactions");
       expectEqual(tally((await inHistory(w.user("alice"), w.groupId, sent.messageId)).reactions), [], "ListMessages of the recalled message: reactions");

@@ -58,22 +58,23 @@ export const rplCases = [
       await w.app.ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: ["erin"] });
       const subs = [await w.user("carol").subscribe(), await w.user("erin").subscribe()];
       const answer = await reply(w.user("alice"), w.groupId, quoted.messageId, "agreed");
+      // Edited right away: a test server's edit window is short.
+      await w.user("bob").messages.editMessage({ groupId: w.groupId, messageId: quoted.messageId, elements: textElements("the original, edited") });
       expectEqual(quoteOf(answer), "unresolved", "SendMessage's response: reply_to (the ID alone)");
       expectEqual(answer.replyTo?.messageId, quoted.messageId, "SendMessage's response: reply_to.message_id");
       for (const sub of subs) {
         const received = receivedMessage(await sub.waitFor("the reply", isMessage(answer.messageId)));
         expectEqual([received?.replyTo?.messageId, quoteOf(received)], [quoted.messageId, "unresolved"], `${sub.label}: the reply's MessageReceived [reply_to.message_id, quote]`);
       }
-      expectEqual(await shownReply(w.user("carol"), w.groupId, answer, "a member"), "available: the original", "carol's quote");
+      expectEqual(await shownReply(w.user("carol"), w.groupId, answer, "a member, after an edit of the quoted message"), "available: the original, edited", "carol's quote (the edited content)");
       expectEqual(await shownReply(w.user("erin"), w.groupId, answer, "joined after the quoted message"), "unavailable", "erin's quote (joined after the quoted message)");
       // A reply to the reply: its quote is the reply itself, whose own reply_to is the ID alone.
       const second = await reply(w.user("carol"), w.groupId, answer.messageId, "and me");
       const nested = (await expectVisible(w.user("bob"), w.groupId, second, "a reply to a reply")).replyTo?.quoted;
       expectEqual(textOf(nested), "agreed", "bob's quote in the reply to the reply");
       expectEqual(show(nested?.replyTo), show(create(ReplyToSchema, { messageId: quoted.messageId })), "the quoted reply's own reply_to (the ID alone: a quote is not a thread)");
-      await w.user("bob").messages.editMessage({ groupId: w.groupId, messageId: quoted.messageId, elements: textElements("the original, edited") });
-      expectEqual(await shownReply(w.user("carol"), w.groupId, answer, "after an edit of the quoted message"), "available: the original, edited", "carol's quote after the edit");
-      await w.user("bob").messages.recallMessage({ groupId: w.groupId, messageId: quoted.messageId });
+      // The owner recalls it (at any time; a test server's recall window is short).
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: quoted.messageId });
       expectEqual(await shownReply(w.user("carol"), w.groupId, answer, "after a recall of the quoted message"), "available recalled: ", "carol's quote after the recall");
       expectEqual(await shownReply(w.user("erin"), w.groupId, answer, "after the recall"), "unavailable", "erin's quote after the recall");
     },
@@ -156,7 +157,7 @@ export const rplCases = [
       const elsewhere = await w.user("bob").send(other, "in another group");
       const fleeting = await w.user("carol").send(w.groupId, { text: "online only", onlineOnly: true });
       const recalled = await w.user("bob").send(w.groupId, "recalled");
-      await w.user("bob").messages.recallMessage({ groupId: w.groupId, messageId: recalled.messageId });
+      await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: recalled.messageId });
       const secret = await w.user("alice").send(w.groupId, { text: "for bob", receiverIds: ["bob"] });
       const bob = w.user("bob");
       const attempts: [() => Promise<unknown>, Code, ErrorReason, string, string][] = [
