@@ -45,6 +45,8 @@ export interface MessageDraft {
    * `sendMessage`'s `replyTo` option wins over it.
    */
   readonly replyTo?: string;
+  /** Asks for read receipts (rule RCP-1); `sendMessage`'s `requestReadReceipts` option wins over it. */
+  readonly requestReadReceipts?: boolean;
 }
 
 export interface TextPayload {
@@ -108,6 +110,8 @@ export interface WebMessageInit<P> {
   customData?: Uint8Array;
   /** Makes it a quote reply to this message of the group (rule RPL-1). */
   replyTo?: string;
+  /** Asks for read receipts (rule RCP-1). */
+  requestReadReceipts?: boolean;
 }
 
 /** Options of the multi-element `createMessage`. */
@@ -118,6 +122,8 @@ export interface CreateMessageOptions {
   customData?: Uint8Array;
   /** Makes it a quote reply to this message of the group (rule RPL-1). */
   replyTo?: string;
+  /** Asks for read receipts (rule RCP-1). */
+  requestReadReceipts?: boolean;
 }
 
 const utf8 = new TextEncoder();
@@ -173,6 +179,7 @@ export function createMessage(elements: readonly ElementInit[], options: CreateM
     receiverList: [...(options.receiverList ?? [])],
     atUserList: [...(options.atUserList ?? [])],
     replyTo: options.replyTo,
+    requestReadReceipts: options.requestReadReceipts,
   };
 }
 
@@ -194,6 +201,7 @@ function fromWebForm<P>(init: WebMessageInit<P>, element: ElementInit, atUserLis
     atUserList,
     customData: init.customData,
     replyTo: init.replyTo,
+    requestReadReceipts: init.requestReadReceipts,
   });
 }
 

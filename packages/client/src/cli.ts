@@ -10,6 +10,8 @@ import {
   JoinRequestSchema,
   MessageSchema,
   ReactionSchema,
+  ReadReceiptCountsSchema,
+  ReadReceiptSchema,
 } from "@narrowcast/gen";
 import { AppSchema, UserSchema } from "@narrowcast/gen/admin";
 import { Command, Option } from "commander";
@@ -25,6 +27,8 @@ import {
   formatMember,
   formatMessage,
   formatReaction,
+  formatReadReceipt,
+  formatReceiptCounts,
   formatUser,
 } from "./cli/format.js";
 import { toProto } from "./convert.js";
@@ -34,7 +38,7 @@ import { planName } from "./names.js";
 import { walkPages } from "./paging.js";
 import type { Page, PageOptions } from "./paging.js";
 import { createAdminClient, createClient } from "./index.js";
-import type { App, NarrowcastAdminClient, NarrowcastClient, Protocol } from "./index.js";
+import type { App, NarrowcastAdminClient, NarrowcastClient, Protocol, ReadReceiptCounts } from "./index.js";
 
 interface GlobalOptions {
   url: string;
@@ -367,6 +371,7 @@ program
   .option("--exclude-unread", "do not count as unread")
   .option("--exclude-last", "do not make it the conversation's last message")
   .option("--count-unread", "targeted: count as unread for the receivers")
+  .option("--receipts", "ask for read receipts: see who read it with `receipts`")
   .option("--client-id <id>", "idempotency key (default: a random UUID)")
   .action(
     async (
@@ -384,6 +389,7 @@ program
         excludeUnread?: boolean;
         excludeLast?: boolean;
         countUnread?: boolean;
+        receipts?: boolean;
         clientId?: string;
       },
       command: Command,
@@ -401,6 +407,7 @@ program
           excludeFromUnread: opts.excludeUnread,
           excludeFromLastMessage: opts.excludeLast,
           countAsUnreadForReceivers: opts.countUnread,
+          requestReadReceipts: opts.receipts,
           clientMessageId: opts.clientId,
         });
         print(command, `Sent ${formatMessage(message)}`, jsonOf(MessageSchema, message));
@@ -418,17 +425,19 @@ program
   .option("--to <ids>", "receivers of a targeted reply, comma-separated (at most 50)", list)
   .option("--receiver <userId>", "single-receiver form: a targeted reply to this one member")
   .option("--custom <data>", "custom element with this data")
+  .option("--receipts", "ask for read receipts: see who read it with `receipts`")
   .option("--client-id <id>", "idempotency key (default: a random UUID)")
   .action(
     async (
       words: string[],
-      opts: ContentFlags & { group: string; message: string; to?: string[]; receiver?: string; clientId?: string },
+      opts: ContentFlags & { group: string; message: string; to?: string[]; receiver?: string; receipts?: boolean; clientId?: string },
       command: Command,
     ) => {
       const draft = createMessage(contentElements(words, opts), { receiverList: opts.to });
       await withUser(command, async (client) => {
         const message = await client.reply(opts.group, opts.message, draft, {
           receiver: opts.receiver,
+          requestReadReceipts: opts.receipts,
           clientMessageId: opts.clientId,
         });
         print(command, `Replied ${formatMessage(message)}`, jsonOf(MessageSchema, message));
@@ -548,11 +557,27 @@ program
 
 program
   .command("read")
-  .description("mark a conversation read (up to the latest message by default)")
+  .description(
+    "mark a conversation read (up to the latest message by default), or with --message send read receipts for messages (the read position stays)",
+  )
   .requiredOption("--group <groupId>", "the group")
   .option("--seq <seq>", "read up to this seq", Number)
-  .action(async (opts: { group: string; seq?: number }, command: Command) => {
+  .option("--message <ids>", "acknowledge these messages as read for their senders' receipts; repeat or comma-separate (at most 100)", list)
+  .action(async (opts: { group: string; seq?: number; message?: string[] }, command: Command) => {
+    // Receipts and the read position are unrelated (rule RCP-6): one command does one or the other.
+    if (opts.message !== undefined && opts.seq !== undefined) {
+      throw new UsageError("read: give --seq (mark the conversation read) or --message (send read receipts), not both");
+    }
     await withUser(command, async (client) => {
+      if (opts.message !== undefined) {
+        const ids = [...new Set(opts.message)];
+        await client.sendReadReceipts(opts.group, ids);
+        print(command, `Acknowledged ${ids.length} message${ids.length === 1 ? "" : "s"} of ${opts.group} as read`, {
+          groupId: opts.group,
+          messageIds: ids,
+        });
+        return;
+      }
       const conversation = await client.markConversationRead(opts.group, opts.seq);
       print(command, formatConversation(conversation), jsonOf(ConversationSchema, conversation));
     });
@@ -610,6 +635,30 @@ paged(program.command("reactions").description("list who reacted to a message wi
     await withUser(command, async (client) => {
       const page = await fetchList(opts, (p) => client.listReactions(opts.group, opts.message, { ...p, reaction: opts.reaction }));
       printPage(command, "reactions", page, formatReaction, (r) => jsonOf(ReactionSchema, r));
+    });
+  });
+
+paged(program.command("receipts").description("list who has read a message you sent with --receipts (or, --unread, who has not), by user ID"))
+  .requiredOption("--group <groupId>", "the group")
+  .requiredOption("--message <messageId>", "the message ID")
+  .option("--unread", "the readers who have not read it")
+  .action(async (opts: PagingFlags & { group: string; message: string; unread?: boolean }, command: Command) => {
+    await withUser(command, async (client) => {
+      const state = opts.unread ? "unread" : "read";
+      // Every page carries the counts; print those of the last one fetched.
+      let counts: ReadReceiptCounts = { readCount: 0, unreadCount: 0 };
+      const page = await fetchList(opts, async (p) => {
+        const fetched = await client.listReadReceipts(opts.group, opts.message, { ...p, state });
+        counts = fetched.counts;
+        return fetched;
+      });
+      const more = page.nextPageToken ? `\n(more: --page-token ${page.nextPageToken}, or --all)` : "";
+      const lines = page.items.map(formatReadReceipt).join("\n") || "(none)";
+      print(command, `${formatReceiptCounts(counts)}\n${lines}${more}`, {
+        receipts: page.items.map((r) => jsonOf(ReadReceiptSchema, r)),
+        nextPageToken: page.nextPageToken,
+        counts: jsonOf(ReadReceiptCountsSchema, counts),
+      });
     });
   });
 

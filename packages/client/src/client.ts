@@ -25,11 +25,24 @@ import {
   toJoinRequest,
   toMessage,
   toReaction,
+  toReadReceipt,
+  toReadReceiptCounts,
   toServerInfo,
 } from "./model.js";
-import type { Conversation, Group, GroupMember, JoinRequest, Message, Reaction, ReplyTo, ServerInfo } from "./model.js";
-import { parseGroupType, parseRole } from "./names.js";
-import type { GroupTypeInit, RoleInit } from "./names.js";
+import type {
+  Conversation,
+  Group,
+  GroupMember,
+  JoinRequest,
+  Message,
+  Reaction,
+  ReadReceipt,
+  ReadReceiptCounts,
+  ReplyTo,
+  ServerInfo,
+} from "./model.js";
+import { parseGroupType, parseReadState, parseRole } from "./names.js";
+import type { GroupTypeInit, ReadStateInit, RoleInit } from "./names.js";
 import { walkPages } from "./paging.js";
 import type { Page, PageOptions } from "./paging.js";
 import { resolveQuote } from "./quotes.js";
@@ -43,8 +56,10 @@ import type { ConnectionOptions, TransportFactory } from "./transport.js";
 import {
   checkEditMessageRequest,
   checkListReactionsRequest,
+  checkListReadReceiptsRequest,
   checkReactionRequest,
   checkSendMessageRequest,
+  checkSendReadReceiptsRequest,
 } from "./validate.js";
 
 /** Options of `createClient`. */
@@ -97,6 +112,20 @@ export interface ListReactionsOptions extends PageOptions {
   reaction?: string;
 }
 
+/** Which readers of a message to list (rule RCP-4). */
+export interface ListReadReceiptsOptions extends PageOptions {
+  /**
+   * Required: "read" (the readers who acknowledged it, with their `readTime`) or "unread" (those
+   * who have not), or the ReadState enum. Absent is FIELD_INVALID `state`, before any network call.
+   */
+  state: ReadStateInit;
+}
+
+/** One page of a message's readers in one state, with the message's counts now. */
+export interface ReadReceiptPage extends Page<ReadReceipt> {
+  counts: ReadReceiptCounts;
+}
+
 /** What JoinGroup did: joined at once (MEETING, COMMUNITY, AVCHATROOM) or applied (PUBLIC). */
 export type JoinResult =
   | { member: GroupMember; joinRequest?: undefined }
@@ -116,8 +145,9 @@ export interface NarrowcastServices {
  *
  * Lists come two ways (rule PAG-1): `listX(...)` returns one page `{ items, nextPageToken }`
  * (pass the token back as `pageToken` for the next), and `x(...)` — `groups()`, `members(groupId)`,
- * `joinRequests(groupId)`, `conversations()`, `messages(groupId)`, `reactions(groupId, messageId)`
- * — is an async iterator over every item of every page, fetching pages as the loop goes.
+ * `joinRequests(groupId)`, `conversations()`, `messages(groupId)`, `reactions(groupId, messageId)`,
+ * `readReceipts(groupId, messageId, { state })` — is an async iterator over every item of every
+ * page, fetching pages as the loop goes.
  */
 export interface NarrowcastClient {
   // Builders, as methods too so that the vendor SDKs' `tim.createTextMessage(...)` reads the same.
@@ -191,6 +221,26 @@ export interface NarrowcastClient {
   listReactions(groupId: string, messageId: string, options?: ListReactionsOptions): Promise<Page<Reaction>>;
   /** Every reaction on a message, oldest first, fetching pages as the loop goes. */
   reactions(groupId: string, messageId: string, options?: ListReactionsOptions): AsyncIterableIterator<Reaction>;
+  /**
+   * Acknowledges messages of one group as read by this user (rule RCP-3): 1 to 100 message IDs
+   * (duplicates collapse; none or more fail before any network call, FIELD_INVALID `message_ids`).
+   * Every ID must name a message this user may see; otherwise nothing is recorded and the server
+   * says MESSAGE_NOT_FOUND (field `message_ids`, `ids` = those IDs, the same whether they do not
+   * exist or are hidden). A message that asked for receipts and has this user among its readers
+   * is recorded as read once, and its sender gets a "messageRead" event; any other ID (no receipts
+   * asked, this user's own message, already acknowledged) changes nothing and is no error, so a
+   * repeat is harmless. Changes no unread count or read position (see markConversationRead; rule RCP-6).
+   */
+  sendReadReceipts(groupId: string, messageIds: readonly string[]): Promise<void>;
+  /**
+   * One page of the readers of a message this user sent, who have read it (`state: "read"`) or
+   * not (`"unread"`), by user ID, with the message's counts now (rule RCP-4). Another member who
+   * may see the message gets READ_RECEIPTS_SENDER_ONLY; one who may not, MESSAGE_NOT_FOUND. A
+   * message that asked for no receipts has no readers.
+   */
+  listReadReceipts(groupId: string, messageId: string, options: ListReadReceiptsOptions): Promise<ReadReceiptPage>;
+  /** Every reader of a message in one state, by user ID, fetching pages as the loop goes. */
+  readReceipts(groupId: string, messageId: string, options: ListReadReceiptsOptions): AsyncIterableIterator<ReadReceipt>;
 
   /** One page of this user's conversations, most recently active first (rule CNV-1). */
   listConversations(options?: PageOptions): Promise<Page<Conversation>>;
@@ -335,6 +385,16 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
     const response = await (added ? services.messages.addReaction(request) : services.messages.removeReaction(request));
     return toMessage(required(response.message, "message"));
   };
+  const listReadReceipts = async (groupId: string, messageId: string, options: ListReadReceiptsOptions): Promise<ReadReceiptPage> => {
+    const request = { groupId, messageId, state: parseReadState(options?.state), ...pageRequest(options) };
+    checkListReadReceiptsRequest(request);
+    const response = await services.messages.listReadReceipts(request);
+    return {
+      items: response.receipts.map(toReadReceipt),
+      nextPageToken: response.nextPageToken,
+      counts: toReadReceiptCounts(required(response.counts, "counts")),
+    };
+  };
   const listConversations = async (page?: PageOptions): Promise<Page<Conversation>> => {
     const response = await services.conversations.listConversations(pageRequest(page));
     return { items: response.conversations.map(toConversation), nextPageToken: response.nextPageToken };
@@ -398,6 +458,18 @@ export function createClientWith(factory: TransportFactory, options: ClientOptio
       // Fail at the call, not at the first next(), like messages().
       checkListReactionsRequest({ groupId, messageId, reaction: page.reaction ?? "" });
       return walkPages((pageToken) => listReactions(groupId, messageId, { ...page, pageToken }), page.pageToken);
+    },
+    async sendReadReceipts(groupId, messageIds) {
+      // Sent once each: the server collapses duplicates anyway (RCP-3).
+      const request = { groupId, messageIds: [...new Set(messageIds)] };
+      checkSendReadReceiptsRequest(request);
+      await services.messages.sendReadReceipts(request);
+    },
+    listReadReceipts,
+    readReceipts(groupId, messageId, options) {
+      // Fail at the call, not at the first next(), like messages().
+      checkListReadReceiptsRequest({ groupId, messageId, state: parseReadState(options?.state) });
+      return walkPages((pageToken) => listReadReceipts(groupId, messageId, { ...options, pageToken }), options?.pageToken);
     },
 
     listConversations,

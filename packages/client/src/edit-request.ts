@@ -16,8 +16,8 @@ import { Reason } from "./reasons.js";
  * - a string: one text element and no custom data, like `createTextMessage(text)`;
  * - a draft from the builders — `createTextMessage("…")`, `createCustomMessage(data)`,
  *   `createMessage([{ text }, { image }], { customData })`, … —: its elements and custom data.
- *   A draft with receivers, @-mentions or a `replyTo` is refused, and so is one whose `to` names
- *   another group;
+ *   A draft with receivers, @-mentions, a `replyTo` or `requestReadReceipts` is refused, and so is
+ *   one whose `to` names another group;
  * - `{ elements, customData }`: elements in `createMessage`'s form (`{ text: "…" }`, `{ image: {…} }`, …)
  *   or as the SDK returns them (`message.elements` of a received message), so a body can be
  *   changed in place.
@@ -42,7 +42,8 @@ function toElement(element: ElementInit | MessageElement | pb.MessageElement): p
 
 /**
  * Turns the new content into the wire request. It checks only what the protocol has no field
- * for (a draft's receivers, mentions, quote or other group); `checkEditMessageRequest` checks the request.
+ * for (a draft's receivers, mentions, quote, read receipts or other group);
+ * `checkEditMessageRequest` checks the request.
  */
 export function toEditMessageRequest(groupId: string, messageId: string, content: EditContent): pb.EditMessageRequest {
   const draft = typeof content === "string" ? createMessage([{ text: content }]) : content;
@@ -66,6 +67,13 @@ export function toEditMessageRequest(groupId: string, messageId: string, content
         Reason.FIELD_INVALID,
         "replyTo",
         "an edit cannot change what a message replies to (rule RPL-4): give the new content without replyTo",
+      );
+    }
+    if (draft.requestReadReceipts) {
+      throw localError(
+        Reason.FIELD_INVALID,
+        "requestReadReceipts",
+        "an edit cannot ask for read receipts (rule RCP-1: only a send can): give the new content without requestReadReceipts",
       );
     }
     if (draft.to !== undefined && draft.to !== "" && draft.to !== groupId) {

@@ -1,10 +1,10 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { MessageRecalledSchema, ReactionChangedSchema } from "@narrowcast/gen";
+import { MessageReadSchema, MessageRecalledSchema, ReactionChangedSchema } from "@narrowcast/gen";
 import type { Event } from "@narrowcast/gen";
 import { fromProto } from "./convert.js";
 import type { NarrowcastError } from "./errors.js";
 import { toConversation, toGroupMember, toMessage } from "./model.js";
-import type { Conversation, GroupMember, Message, RecallInfo } from "./model.js";
+import type { Conversation, GroupMember, Message, ReadReceiptCounts, RecallInfo } from "./model.js";
 
 /** Fields of every event that comes from the server's event log. */
 interface StoredEventBase {
@@ -63,6 +63,23 @@ export interface ReactionChangedEvent extends StoredEventBase {
   userId: string;
   added: boolean;
   count: number;
+}
+
+/**
+ * A reader acknowledged a message this user sent with read receipts (rules RCP-3, RCP-5). It
+ * reaches the sender alone — every device of theirs, live and on replay — and only while they may
+ * see the message (not after they left the group); readers and other members get nothing.
+ * `counts` are the message's counts after this acknowledgement, so shown counts can be set, not
+ * incremented. A reader who acknowledges again sends none.
+ */
+export interface MessageReadEvent extends StoredEventBase {
+  type: "messageRead";
+  groupId: string;
+  messageId: string;
+  seq: number;
+  /** The reader who acknowledged it. */
+  readerId: string;
+  counts: ReadReceiptCounts;
 }
 
 /** This user's view of a conversation changed, e.g. it was read on another device (rule UNR-3). */
@@ -137,6 +154,7 @@ export interface ClientEventMap {
   messageRecalled: MessageRecalledEvent;
   messageEdited: MessageEditedEvent;
   reactionChanged: ReactionChangedEvent;
+  messageRead: MessageReadEvent;
   conversationChanged: ConversationChangedEvent;
   memberJoined: MemberJoinedEvent;
   memberLeft: MemberLeftEvent;
@@ -178,6 +196,14 @@ export function toClientEvent(event: Event): ClientEvent | undefined {
     case "reactionChanged": {
       const { groupId, messageId, seq, reaction, userId, added, count } = fromProto(ReactionChangedSchema, payload.value);
       return { ...base, type: "reactionChanged", groupId, messageId, seq, reaction, userId, added, count };
+    }
+    case "messageRead": {
+      const { groupId, messageId, seq, readerId, counts } = fromProto(MessageReadSchema, payload.value);
+      // The protocol always sets the counts; without them the event says nothing usable.
+      if (!counts) {
+        return undefined;
+      }
+      return { ...base, type: "messageRead", groupId, messageId, seq, readerId, counts };
     }
     case "conversationUpdated":
       if (!payload.value.conversation) {

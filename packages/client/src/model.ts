@@ -7,6 +7,8 @@ import {
   JoinRequestSchema,
   MessageSchema,
   ReactionSchema,
+  ReadReceiptCountsSchema,
+  ReadReceiptSchema,
   ServerInfoSchema,
 } from "@narrowcast/gen";
 import type * as pb from "@narrowcast/gen";
@@ -20,7 +22,9 @@ import type { Plain } from "./convert.js";
  * where the server counts them — getMessage, listMessages, addReaction, removeReaction — and is
  * empty everywhere else (events, last messages, send, edit, recall): follow "reactionChanged"
  * events there (rule RCT-5). `replyTo` is set on a quote reply (see ReplyTo), resolved on the
- * same paths as `reactions`.
+ * same paths as `reactions`. `readReceiptsRequested` is true when the sender asked for read
+ * receipts (rule RCP-1), for every viewer; `readReceipts` (see ReadReceiptCounts) is set only for
+ * the sender, on the same paths as `reactions` (rule RCP-4) — follow "messageRead" events elsewhere.
  */
 export type Message = Plain<pb.Message>;
 /**
@@ -28,7 +32,7 @@ export type Message = Plain<pb.Message>;
  * user the quote (getMessage, listMessages, addReaction, removeReaction), `status`:
  * - `QuoteStatus.AVAILABLE`: `quoted` is the quoted message as this user may see it now (edited,
  *   or recalled: no content and `recall` set), without its own quote (`quoted.replyTo` holds the
- *   ID alone) and without reactions;
+ *   ID alone) and without reactions or read receipts;
  * - `QuoteStatus.UNAVAILABLE`: this user may not see it (a targeted message for others, or from
  *   before they joined), or it is gone; nothing tells these apart, and `quoted` is unset;
  * - `QuoteStatus.UNSPECIFIED`: unresolved — only the ID is known. Events, last messages and the
@@ -42,6 +46,14 @@ export type ReplyTo = Plain<pb.ReplyTo>;
 export type ReactionCount = Plain<pb.ReactionCount>;
 /** One user's reaction on a message, as listReactions returns it (rule RCT-6): `reaction`, `userId`, `createTime`. */
 export type Reaction = Plain<pb.Reaction>;
+/**
+ * A message's read receipts as its sender sees them (rule RCP-4): `readCount` readers have
+ * acknowledged it, `unreadCount` have not. Its readers are fixed at send time (rule RCP-2): a
+ * targeted message's receivers, or the group's members then; the sender is never one.
+ */
+export type ReadReceiptCounts = Plain<pb.ReadReceiptCounts>;
+/** One reader of a message, as listReadReceipts returns it: `userId`, and `readTime` once they acknowledged it. */
+export type ReadReceipt = Plain<pb.ReadReceipt>;
 /** One element of a message body: `{ case: "text", value: { text } }`, … */
 export type MessageElement = Plain<pb.MessageElement>;
 export type RecallInfo = Plain<pb.RecallInfo>;
@@ -64,6 +76,8 @@ export type User = Plain<admin.User>;
 
 export const toMessage = (m: pb.Message): Message => fromProto(MessageSchema, m);
 export const toReaction = (r: pb.Reaction): Reaction => fromProto(ReactionSchema, r);
+export const toReadReceipt = (r: pb.ReadReceipt): ReadReceipt => fromProto(ReadReceiptSchema, r);
+export const toReadReceiptCounts = (c: pb.ReadReceiptCounts): ReadReceiptCounts => fromProto(ReadReceiptCountsSchema, c);
 export const toConversation = (c: pb.Conversation): Conversation => fromProto(ConversationSchema, c);
 export const toGroup = (g: pb.Group): Group => fromProto(GroupSchema, g);
 export const toGroupMember = (m: pb.GroupMember): GroupMember => fromProto(GroupMemberSchema, m);

@@ -1,4 +1,4 @@
-import { GroupType, MemberRole, MessagePriority } from "@narrowcast/gen";
+import { GroupType, MemberRole, MessagePriority, ReadState } from "@narrowcast/gen";
 import { Plan } from "@narrowcast/gen/admin";
 
 /** A group type as the enum or by lower-case name ("work", "public", …). */
@@ -9,6 +9,9 @@ export type PlanInit = Plan | "standard" | "ultimate";
 
 /** A member role as the enum or by lower-case name (OWNER only through the admin API). */
 export type RoleInit = MemberRole | "owner" | "admin" | "member";
+
+/** Which readers of a message to list (rule RCP-4), as the enum or by lower-case name. */
+export type ReadStateInit = ReadState | "read" | "unread";
 
 function parseEnum<T extends number>(what: string, enumObject: Record<string, string | number>, value: T | string): T {
   if (typeof value === "number") {
@@ -32,6 +35,11 @@ export function parsePlan(value: PlanInit | string): Plan {
 
 export function parseRole(value: RoleInit | string): MemberRole {
   return parseEnum<MemberRole>("role", MemberRole, value);
+}
+
+/** A read state; absent stays UNSPECIFIED, which the request checks refuse as the server does. */
+export function parseReadState(value: ReadStateInit | string | undefined): ReadState {
+  return value === undefined ? ReadState.UNSPECIFIED : parseEnum<ReadState>("read state", ReadState, value);
 }
 
 /** Enum names for display, e.g. groupTypeName(GroupType.WORK) === "WORK". */

@@ -34,7 +34,12 @@ export async function resolveQuote(
     throw e;
   }
   // Shaped as the server shows a quote: the message itself, not a thread — its own quote by ID
-  // alone, no reactions.
+  // alone, no reactions, no read receipts (getMessage gives them to the quoted message's sender;
+  // `readReceiptsRequested` stays, as in the server's quote).
   const ownQuote = quoted.replyTo && { messageId: quoted.replyTo.messageId, status: QuoteStatus.UNSPECIFIED, quoted: undefined };
-  return { messageId: replyTo.messageId, status: QuoteStatus.AVAILABLE, quoted: { ...quoted, replyTo: ownQuote, reactions: [] } };
+  return {
+    messageId: replyTo.messageId,
+    status: QuoteStatus.AVAILABLE,
+    quoted: { ...quoted, replyTo: ownQuote, reactions: [], readReceipts: undefined },
+  };
 }

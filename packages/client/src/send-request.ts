@@ -41,6 +41,14 @@ export interface SendOptions {
    * targeted too, to members of its audience only (rule RPL-2).
    */
   replyTo?: string;
+  /**
+   * Asks for read receipts (rule RCP-1): the message's readers — a targeted message's receivers,
+   * or the group's members at send time — acknowledge it with `sendReadReceipts`, and only this
+   * user sees who has. Wins over the draft's `requestReadReceipts`. The server refuses it
+   * (READ_RECEIPTS_NOT_ALLOWED) for online-only, AVCHATROOM and system messages and for an
+   * ordinary message to a group of more than 200 members.
+   */
+  requestReadReceipts?: boolean;
 }
 
 const priorityByName: Record<string, MessagePriority> = {
@@ -95,5 +103,6 @@ export function toSendMessageRequest(message: MessageDraft, options: SendOptions
     customData: message.customData,
     offlinePushInfo: options.offlinePushInfo,
     replyToMessageId: options.replyTo ?? message.replyTo ?? "",
+    requestReadReceipts: options.requestReadReceipts ?? message.requestReadReceipts ?? false,
   });
 }

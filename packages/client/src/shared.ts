@@ -37,6 +37,8 @@ export type {
   ReplyOptions,
   ListMessagesOptions,
   ListReactionsOptions,
+  ListReadReceiptsOptions,
+  ReadReceiptPage,
   JoinResult,
   NarrowcastClient,
   NarrowcastServices,
@@ -50,6 +52,8 @@ export type {
   EditInfo,
   ReactionCount,
   Reaction,
+  ReadReceipt,
+  ReadReceiptCounts,
   ReplyTo,
   Conversation,
   Group,
@@ -71,10 +75,13 @@ export {
   checkEditMessageRequest,
   checkReactionRequest,
   checkListReactionsRequest,
+  checkSendReadReceiptsRequest,
+  checkListReadReceiptsRequest,
   MAX_RECEIVERS,
   MAX_MENTIONS,
   MAX_MESSAGE_BYTES,
   MAX_REACTION_CODE_POINTS,
+  MAX_RECEIPT_MESSAGE_IDS,
 } from "./validate.js";
 export type { RetryOptions } from "./retry.js";
 export type { BackoffOptions } from "./backoff.js";
@@ -88,6 +95,7 @@ export type {
   MessageRecalledEvent,
   MessageEditedEvent,
   ReactionChangedEvent,
+  MessageReadEvent,
   ConversationChangedEvent,
   MemberJoinedEvent,
   MemberLeftEvent,
@@ -97,10 +105,10 @@ export type {
   ReconnectingEvent,
   ErrorEvent,
 } from "./events.js";
-export { parseGroupType, parsePlan, parseRole } from "./names.js";
-export type { GroupTypeInit, PlanInit, RoleInit } from "./names.js";
+export { parseGroupType, parsePlan, parseReadState, parseRole } from "./names.js";
+export type { GroupTypeInit, PlanInit, ReadStateInit, RoleInit } from "./names.js";
 // The protocol's enums and the status codes, so that callers need no second import. (Error
 // reasons are strings: see `Reason`, not the proto's ErrorReason enum.)
 export { Code } from "@connectrpc/connect";
-export { GroupType, MemberRole, MessagePriority, QuoteStatus } from "@narrowcast/gen";
+export { GroupType, MemberRole, MessagePriority, QuoteStatus, ReadState } from "@narrowcast/gen";
 export { Plan } from "@narrowcast/gen/admin";

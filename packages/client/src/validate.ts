@@ -4,10 +4,13 @@ import type {
   AddReactionRequest,
   EditMessageRequest,
   ListReactionsRequest,
+  ListReadReceiptsRequest,
   MessageElement,
   RemoveReactionRequest,
   SendMessageRequest,
+  SendReadReceiptsRequest,
 } from "@narrowcast/gen";
+import { ReadState } from "@narrowcast/gen";
 import { localError } from "./errors.js";
 import { Reason } from "./reasons.js";
 
@@ -18,6 +21,7 @@ export const MAX_MESSAGE_BYTES = 12_288; // MSG-4
 export const MAX_CLIENT_MESSAGE_ID_LENGTH = 128; // MSG-10
 export const MAX_REPLY_TO_LENGTH = 128; // RPL-1
 export const MAX_REACTION_CODE_POINTS = 32; // RCT-2
+export const MAX_RECEIPT_MESSAGE_IDS = 100; // RCP-3
 const ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/; // GRP-8
 
 /**
@@ -114,6 +118,36 @@ export function checkListReactionsRequest(req: ReactionFields<ListReactionsReque
   checkMessageId(req.messageId);
   if (req.reaction !== "") {
     checkReaction(req.reaction);
+  }
+}
+
+/**
+ * Rejects a SendReadReceipts request the server would certainly reject, like
+ * `checkSendMessageRequest`: the group ID, then 1 to 100 message IDs after duplicates collapse
+ * (rule RCP-3). Whether the caller may see each message needs server state and is left to it.
+ */
+export function checkSendReadReceiptsRequest(req: Pick<SendReadReceiptsRequest, "groupId" | "messageIds">): void {
+  checkGroupId(req.groupId);
+  const distinct = new Set(req.messageIds).size;
+  if (distinct === 0 || distinct > MAX_RECEIPT_MESSAGE_IDS) {
+    throw localError(
+      Reason.FIELD_INVALID,
+      "message_ids",
+      distinct === 0 ? "message_ids is required" : `${distinct} distinct message IDs, at most ${MAX_RECEIPT_MESSAGE_IDS}`,
+    );
+  }
+}
+
+/**
+ * Rejects a ListReadReceipts request the server would certainly reject: its IDs, then a `state`
+ * that is neither READ nor UNREAD (rule RCP-4). Page sizes and tokens are left to the server,
+ * as for every list.
+ */
+export function checkListReadReceiptsRequest(req: Pick<ListReadReceiptsRequest, "groupId" | "messageId" | "state">): void {
+  checkGroupId(req.groupId);
+  checkMessageId(req.messageId);
+  if (req.state !== ReadState.READ && req.state !== ReadState.UNREAD) {
+    throw localError(Reason.FIELD_INVALID, "state", "state must be read or unread");
   }
 }
 

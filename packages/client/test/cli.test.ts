@@ -334,6 +334,74 @@ describe("narrowcast CLI", { timeout: 60_000 }, () => {
     }
   });
 
+  it("send/reply --receipts, read --message, receipts [--unread]: counts on your own messages, read lines in your tail", async () => {
+    const asAlice = { NARROWCAST_TOKEN: tokens.alice };
+    const asBob = { NARROWCAST_TOKEN: tokens.bob };
+    const asCarol = { NARROWCAST_TOKEN: tokens.carol };
+    const alice = new Tail(tokens.alice, false);
+    try {
+      await alice.until((l) => l.startsWith("Listening"));
+      const first = await json(["send", "--group", "team", "--receipts", "--text", "read by noon"], asAlice);
+      expect(first).toMatchObject({ senderId: "alice", readReceiptsRequested: true });
+      const plain = await run(["send", "--group", "team", "--receipts", "agenda"], asAlice);
+      expect(plain.stderr).toBe("");
+      const seq = plain.stdout.match(/^Sent team #(\d+) /)?.[1];
+      // The send's response carries no counts: it shows that receipts were asked for.
+      expect(plain.stdout).toBe(`Sent team #${seq} alice: agenda [receipts requested]\n`);
+      const second = (await json(["history", "--group", "team", "--page-size", "1"], asAlice)).messages[0];
+      expect(second).toMatchObject({ seq, readReceiptsRequested: true, readReceipts: { unreadCount: 3 } });
+
+      // Readers: bob, carol and dave (the members when it was sent). --message repeats or takes a comma list.
+      const bobRead = await run(["read", "--group", "team", "--message", first.messageId], asBob);
+      expect(bobRead.stderr).toBe("");
+      expect(bobRead.stdout).toBe("Acknowledged 1 message of team as read\n");
+      expect(await alice.until((l) => l.startsWith("read") && l.includes("by bob"))).toBe(`read         team #${first.seq} by bob (now read 1/3)`);
+      expect(await json(["read", "--group", "team", "--message", first.messageId, "--message", `${second.messageId},${first.messageId}`], asCarol)).toEqual({
+        groupId: "team",
+        messageIds: [first.messageId, second.messageId],
+      });
+      await alice.until((l) => l.includes(`#${second.seq} by carol`));
+      expect(alice.lines.filter((l) => l.startsWith("read "))).toEqual([
+        `read         team #${first.seq} by bob (now read 1/3)`,
+        `read         team #${first.seq} by carol (now read 2/3)`,
+        `read         team #${second.seq} by carol (now read 1/3)`,
+      ]);
+
+      const at = ["--group", "team", "--message", first.messageId];
+      const [history, bobHistory, readers, unread, paged, notSender, both, hidden] = await Promise.all([
+        run(["history", "--group", "team", "--page-size", "2"], asAlice),
+        run(["history", "--group", "team", "--page-size", "2"], asBob),
+        run(["receipts", ...at], asAlice),
+        json(["receipts", ...at, "--unread"], asAlice),
+        run(["receipts", ...at, "--page-size", "1"], asAlice),
+        run(["receipts", ...at], asBob),
+        run(["read", ...at, "--seq", "1"], asBob),
+        run(["read", "--group", "team", "--message", "no-such-message"], asBob),
+      ]);
+      // Only the sender's own messages show counts: read N of the readers.
+      expect(history.stdout.split("\n").slice(0, 2)).toEqual([`team #${first.seq} alice: read by noon [read 2/3]`, `team #${second.seq} alice: agenda [read 1/3]`]);
+      expect(bobHistory.stdout.split("\n").slice(0, 2)).toEqual([
+        `team #${first.seq} alice: read by noon [receipts requested]`,
+        `team #${second.seq} alice: agenda [receipts requested]`,
+      ]);
+      expect(readers.stderr).toBe("");
+      expect(readers.stdout).toMatch(/^read 2\/3\nbob \S+Z\ncarol \S+Z\n$/);
+      expect(unread).toEqual({ receipts: [{ userId: "dave" }], nextPageToken: "", counts: { readCount: 2, unreadCount: 1 } });
+      expect(paged.stdout).toMatch(/^read 2\/3\nbob \S+Z\n\(more: --page-token \S+, or --all\)\n$/);
+      expect(notSender.code).toBe(1);
+      expect(notSender.stderr).toMatch(/READ_RECEIPTS_SENDER_ONLY.*\(field message_id\)/);
+      expect(both.code).toBe(2);
+      expect(both.stderr).toMatch(/--seq.*--message/);
+      expect(hidden.code).toBe(1);
+      expect(hidden.stderr).toMatch(/MESSAGE_NOT_FOUND.*\(field message_ids\) \[no-such-message\]/);
+      // After the history above, which it would change.
+      const replied = await json(["reply", ...at, "--receipts", "noted"], asBob);
+      expect(replied).toMatchObject({ senderId: "bob", readReceiptsRequested: true, replyTo: { messageId: first.messageId } });
+    } finally {
+      expect(await alice.interrupt()).toBe(0);
+    }
+  });
+
   it("list commands print one page and the way to the next; --all follows every token", async () => {
     const withApp = { NARROWCAST_APP: appId };
     // Independent commands run side by side: each spawn costs a Node.js start-up.

@@ -7,14 +7,16 @@ import {
   AT_ALL,
   Code,
   NarrowcastError,
+  ReadState,
   Reason,
+  checkSendReadReceiptsRequest,
   createMessage,
   createTargetedGroupMessage,
   createTextAtMessage,
   createTextMessage,
   toSendMessageRequest,
 } from "../src/index.js";
-import type { MessageDraft, NarrowcastClient, SendOptions } from "../src/index.js";
+import type { MessageDraft, NarrowcastClient, ReadStateInit, SendOptions } from "../src/index.js";
 import { errorSummary, rejection, startFixture } from "./helpers.js";
 import type { Fixture, TestApp } from "./helpers.js";
 
@@ -23,14 +25,18 @@ let app: TestApp;
 let alice: NarrowcastClient;
 let sends = 0;
 let reactionCalls = 0;
+let receiptCalls = 0;
 
-// Counts SendMessage calls, and calls of the reaction RPCs, that reach the transport.
+// Counts SendMessage calls, and calls of the reaction and receipt RPCs, that reach the transport.
 const countSends: Interceptor = (next) => async (req) => {
   if (req.method.name === "SendMessage") {
     sends++;
   }
   if (["AddReaction", "RemoveReaction", "ListReactions"].includes(req.method.name)) {
     reactionCalls++;
+  }
+  if (["SendReadReceipts", "ListReadReceipts"].includes(req.method.name)) {
+    receiptCalls++;
   }
   return next(req);
 };
@@ -336,5 +342,85 @@ describe("early rejections of reactions (RCT-2, section 9.5 check 1)", () => {
       expect(message.reactions.find((r) => r.reaction === reaction), reaction).toEqual({ reaction, count: 1, callerReacted: true });
       expect((await alice.listReactions(app.groupId, messageId, { reaction })).items.map((r) => r.userId), reaction).toEqual(["alice"]);
     }
+  });
+});
+
+describe("early rejections of read receipts (RCP-3, RCP-4, their order of checks)", () => {
+  interface ReceiptCase {
+    name: string;
+    rpc: "sendReadReceipts" | "listReadReceipts";
+    groupId?: string;
+    /** sendReadReceipts: the IDs; listReadReceipts: its one message ID (first entry; default a real message). */
+    messageIds?: string[];
+    state?: ReadStateInit;
+    field: string;
+  }
+  const cases: ReceiptCase[] = [
+    { name: "no message IDs", rpc: "sendReadReceipts", messageIds: [], field: "message_ids" },
+    { name: "101 distinct message IDs", rpc: "sendReadReceipts", messageIds: ids(101, "m"), field: "message_ids" },
+    { name: "a malformed group ID", rpc: "sendReadReceipts", groupId: "bad group!", field: "group_id" },
+    { name: "first check wins: group ID before message IDs", rpc: "sendReadReceipts", groupId: "", messageIds: [], field: "group_id" },
+    { name: "a missing message ID", rpc: "listReadReceipts", messageIds: [""], state: "read", field: "message_id" },
+    { name: "no state", rpc: "listReadReceipts", state: undefined, field: "state" },
+    { name: "state UNSPECIFIED", rpc: "listReadReceipts", state: ReadState.UNSPECIFIED, field: "state" },
+    { name: "first check wins: message ID before state", rpc: "listReadReceipts", messageIds: [""], state: undefined, field: "message_id" },
+    { name: "first check wins: group ID before message ID", rpc: "listReadReceipts", groupId: "", messageIds: [""], state: "unread", field: "group_id" },
+  ];
+
+  let messageId: string;
+  beforeAll(async () => {
+    messageId = (await alice.sendMessage(createTextMessage("read me"), { groupId: app.groupId, requestReadReceipts: true })).messageId;
+  });
+
+  function call(c: ReceiptCase, raw: boolean): Promise<unknown> {
+    const groupId = c.groupId ?? app.groupId;
+    const messageIds = c.messageIds ?? [messageId];
+    if (c.rpc === "sendReadReceipts") {
+      return raw ? alice.services.messages.sendReadReceipts({ groupId, messageIds }) : alice.sendReadReceipts(groupId, messageIds);
+    }
+    const state = c.state === undefined ? ReadState.UNSPECIFIED : c.state === "read" ? ReadState.READ : c.state === "unread" ? ReadState.UNREAD : c.state;
+    return raw
+      ? alice.services.messages.listReadReceipts({ groupId, messageId: messageIds[0], state })
+      : alice.listReadReceipts(groupId, messageIds[0], { state: c.state } as { state: ReadStateInit });
+  }
+
+  for (const c of cases) {
+    it(`${c.rpc}, ${c.name}: rejected locally, nothing sent, same error as the server`, async () => {
+      const before = receiptCalls;
+      const local = await rejection(() => call(c, false));
+      expect(receiptCalls).toBe(before);
+      expect((local as NarrowcastError).local).toBe(true);
+      const expected = {
+        code: Code.InvalidArgument,
+        reason: Reason.FIELD_INVALID,
+        domain: "narrowcast",
+        field: c.field,
+        ids: [],
+        violations: [{ field: c.field, reason: Reason.FIELD_INVALID }],
+      };
+      expect(errorSummary(local)).toEqual(expected);
+      const server = await rejection(() => call(c, true));
+      expect((server as NarrowcastError).local).toBe(false);
+      expect(errorSummary(server)).toEqual(expected);
+    });
+  }
+
+  it("100 distinct IDs pass the local checks even with a duplicate among 101; the server names every one it cannot find", async () => {
+    const distinct = ids(100, "m");
+    const before = receiptCalls;
+    const err = await rejection(() => alice.sendReadReceipts(app.groupId, [...distinct, "m7"]));
+    expect(receiptCalls).toBe(before + 1);
+    expect(errorSummary(err)).toMatchObject({ code: Code.NotFound, reason: Reason.MESSAGE_NOT_FOUND, field: "message_ids", ids: distinct });
+    expect((err as NarrowcastError).local).toBe(false);
+    // The exported check counts distinct IDs too, as the server does (RCP-3).
+    expect(() => checkSendReadReceiptsRequest({ groupId: app.groupId, messageIds: [...distinct, "m7"] })).not.toThrow();
+    expect(() => checkSendReadReceiptsRequest({ groupId: app.groupId, messageIds: ["m1", "m1"] })).not.toThrow();
+  });
+
+  it("readReceipts() rejects a missing state at the call, before any page is fetched; an unknown state name is a TypeError", () => {
+    const before = receiptCalls;
+    expect(() => alice.readReceipts(app.groupId, messageId, {} as { state: ReadStateInit })).toThrow(NarrowcastError);
+    expect(() => alice.readReceipts(app.groupId, messageId, { state: "seen" as ReadStateInit })).toThrow(TypeError);
+    expect(receiptCalls).toBe(before);
   });
 });

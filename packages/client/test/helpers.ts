@@ -82,6 +82,7 @@ export class Recorder {
       "messageRecalled",
       "messageEdited",
       "reactionChanged",
+      "messageRead",
       "conversationChanged",
       "memberJoined",
       "memberLeft",

@@ -4,7 +4,19 @@ import { QuoteStatus } from "@narrowcast/gen";
 import type { ClientEvent } from "../events.js";
 import { NarrowcastError } from "../errors.js";
 import { isTargeted } from "../model.js";
-import type { Conversation, Group, GroupMember, JoinRequest, Message, MessageElement, Reaction, ReplyTo, User } from "../model.js";
+import type {
+  Conversation,
+  Group,
+  GroupMember,
+  JoinRequest,
+  Message,
+  MessageElement,
+  Reaction,
+  ReadReceipt,
+  ReadReceiptCounts,
+  ReplyTo,
+  User,
+} from "../model.js";
 import { groupTypeName, priorityName, roleName } from "../names.js";
 
 const utf8 = new TextDecoder();
@@ -49,8 +61,15 @@ export function formatQuote(r: ReplyTo): string {
   return r.status === QuoteStatus.UNAVAILABLE ? `↪ re ${r.messageId} (not available)` : `↪ re ${r.messageId}`;
 }
 
+/** `read 2/5`: 2 of the message's 5 readers have read it (rule RCP-4). */
+export function formatReceiptCounts(c: ReadReceiptCounts): string {
+  return `read ${c.readCount}/${c.readCount + c.unreadCount}`;
+}
+
 /**
  * e.g. `g1 #3 alice → bob, carol: hello`, `g1 #4 alice: hi @bob [high]`, `g1 #5 alice: fixed (edited)`,
+ * `g1 #8 alice: seen? [read 2/5]` (read receipts: the sender's own message where the server
+ * counts them) or `g1 #8 alice: seen? [receipts requested]` (everywhere else),
  * `g1 #6 alice: lunch? {👍 ×2 (you), :+1: ×1}` (reaction counts, where the server gives them) or
  * `g1 #7 bob: yes ↪ re #6 alice: lunch?` (a reply ends with its quote, see formatQuote).
  */
@@ -61,6 +80,7 @@ export function formatMessage(m: Message): string {
     m.priority ? priorityName(m.priority).toLowerCase() : "",
     m.excludeFromUnread ? "not unread" : "",
     m.countAsUnreadForReceivers ? "unread for receivers" : "",
+    m.readReceipts ? formatReceiptCounts(m.readReceipts) : m.readReceiptsRequested ? "receipts requested" : "",
   ].filter(Boolean);
   return (
     `${m.groupId} #${m.seq} ${senderAndBody(m)}` +
@@ -74,6 +94,11 @@ export function formatMessage(m: Message): string {
 /** One line of `reactions`, e.g. `👍 bob 2025-01-02T03:04:05.000Z`. */
 export function formatReaction(r: Reaction): string {
   return `${r.reaction} ${r.userId}${r.createTime ? ` ${r.createTime.toISOString()}` : ""}`;
+}
+
+/** One line of `receipts`: `carol 2025-01-02T03:04:05.000Z` (read then), or `dave` (not read). */
+export function formatReadReceipt(r: ReadReceipt): string {
+  return r.readTime ? `${r.userId} ${r.readTime.toISOString()}` : r.userId;
 }
 
 /** e.g. `g1 (WORK) unread 2, read #3, last: g1 #5 alice: hi`. */
@@ -114,6 +139,8 @@ export function formatEvent(event: ClientEvent): string {
       return `edited       ${formatMessage(event.message)}`;
     case "reactionChanged":
       return `reaction     ${event.groupId} #${event.seq} ${event.userId} ${event.added ? "added" : "removed"} ${event.reaction} (now ×${event.count})`;
+    case "messageRead":
+      return `read         ${event.groupId} #${event.seq} by ${event.readerId} (now ${formatReceiptCounts(event.counts)})`;
     case "conversationChanged":
       return `conversation ${formatConversation(event.conversation)}`;
     case "memberJoined":
