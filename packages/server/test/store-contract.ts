@@ -1700,6 +1700,269 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       });
     });
 
+    describe("read receipts (rules RCP-2 to RCP-6, ADM-11)", () => {
+      const member = (userId: string) => [{ userId, role: MemberRole.MEMBER }];
+      /** One user's acknowledgement of these seqs, at `at` (default: the next tick). */
+      const ack = (w: World, groupId: string, userId: string, seqs: readonly (number | bigint)[], at = w.now()) =>
+        store.acknowledge(w.appId, groupId, userId, seqs.map(Number), at);
+      /** The message's readers who have (`read`) or have not acknowledged it, in one page. */
+      const readers = async (w: World, groupId: string, seq: number | bigint, read: boolean) =>
+        (await store.listReceipts(w.appId, groupId, Number(seq), read, { limit: 1000 })).map((r) => r.userId);
+      const countsOf = async (w: World, groupId: string, seq: number | bigint) =>
+        (await store.receiptCounts(w.appId, groupId, [Number(seq)])).get(Number(seq));
+      /** The MessageRead events in the user's replay. */
+      const readsIn = async (w: World, userId: string) => (await w.log(userId)).filter((e) => e.startsWith("readby:"));
+      const described = (events: readonly StoredEvent[]) => events.map((e) => describeEvent(e.event));
+
+      it("appendMessage fixes the readers: an ordinary message's are the members but the sender, a targeted one's its receivers; none without receipts or when not stored", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const ordinary = (await w.send("g", "alice", { receipts: true })).message;
+        expect(ordinary.readReceiptsRequested).toBe(true);
+        const targeted = (await w.send("g", "bob", { receivers: ["alice", "carol"], receipts: true })).message;
+        const plain = (await w.send("g", "alice")).message;
+        const online = await w.send("g", "alice", { receipts: true, persist: false });
+        expect(await readers(w, "g", ordinary.seq, false)).toEqual(["bob", "carol", "dave"]);
+        expect(await readers(w, "g", targeted.seq, false)).toEqual(["alice", "carol"]);
+        expect(await readers(w, "g", plain.seq, false)).toEqual([]);
+        expect(await readers(w, "g", ordinary.seq, true)).toEqual([]);
+        expect(await store.receiptCounts(w.appId, "g", [0, 1, 2, 3, 4, 99])).toEqual(
+          new Map([
+            [1, { read: 0, unread: 3 }],
+            [2, { read: 0, unread: 2 }],
+          ]),
+        );
+        expect(Number(online.message.seq)).toBe(0);
+
+        // Fixed at send time: a later member is no reader, a reader who leaves stays one (RCP-2).
+        await store.addMembers(w.appId, "g", member("erin"), "", w.now(), LIMITS);
+        await store.removeMembers(w.appId, "g", ["carol"], "", w.now(), LIMITS);
+        expect(await readers(w, "g", ordinary.seq, false)).toEqual(["bob", "carol", "dave"]);
+        expect(await ack(w, "g", "erin", [ordinary.seq])).toEqual([]);
+        expect(await countsOf(w, "g", ordinary.seq)).toEqual({ read: 0, unread: 3 });
+        const later = (await w.send("g", "dave", { receipts: true })).message;
+        expect(await readers(w, "g", later.seq, false)).toEqual(["alice", "bob", "erin"]);
+        // Another group's and another app's messages with the same seq are their own.
+        await w.group("h", ["bob", "carol"]);
+        await w.send("h", "bob", { receipts: true });
+        expect(await readers(w, "h", 1, false)).toEqual(["carol"]);
+        expect(await readers(w, "g", 1, false)).toEqual(["bob", "carol", "dave"]);
+        expect(await store.receiptCounts((await world()).appId, "g", [1])).toEqual(new Map());
+      });
+
+      it("acknowledge records once per reader; MessageRead with the counts after it goes to the sender alone; anything else changes nothing", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const m = (await w.send("g", "alice", { receipts: true })).message; // 1
+        await w.send("g", "alice"); // 2: no receipts asked
+        await w.send("g", "alice", { receivers: ["bob"], receipts: true }); // 3
+        const at = w.now();
+        const first = await ack(w, "g", "bob", [1], at);
+        expectLogged(first);
+        expect(described(first)).toEqual(["readby:1:bob=1/2"]);
+        expect(first[0]).toMatchObject({ appId: w.appId, groupId: "g", audience: { kind: "user", userId: "alice" } });
+        const p = first[0].event.payload;
+        expect(p.case === "messageRead" && p.value).toMatchObject({
+          groupId: "g",
+          messageId: m.messageId,
+          seq: 1n,
+          readerId: "bob",
+          counts: { readCount: 1, unreadCount: 2 },
+        });
+        expect(await store.latestPositions(w.appId)).toEqual(only(partitionOf("g"), first[0].position));
+        expect(await store.listReceipts(w.appId, "g", 1, true, { limit: 10 })).toEqual([{ userId: "bob", readAt: at }]);
+
+        // Again; the sender's own; a non-reader; a message that asked for none; unknown seqs: nothing.
+        const latest = await store.latestPositions(w.appId);
+        expect(await ack(w, "g", "bob", [1])).toEqual([]);
+        expect(await ack(w, "g", "alice", [1, 2, 3])).toEqual([]);
+        expect(await ack(w, "g", "carol", [2, 3, 0, 99])).toEqual([]);
+        expect(await ack(w, "h", "carol", [1])).toEqual([]);
+        expect(await store.latestPositions(w.appId)).toEqual(latest);
+        expect(await store.listReceipts(w.appId, "g", 1, true, { limit: 10 })).toEqual([{ userId: "bob", readAt: at }]);
+        expect(await countsOf(w, "g", 3)).toEqual({ read: 0, unread: 1 });
+
+        // Several seqs in one call, with a repeat, one that asked for none and an unknown one.
+        await w.send("g", "alice", { receipts: true }); // 4
+        const many = await ack(w, "g", "carol", [1, 2, 4, 4, 99]);
+        expectLogged(many);
+        expect(described(many)).toEqual(["readby:1:carol=2/1", "readby:4:carol=1/2"]);
+        expect(many.map((e) => e.audience)).toEqual([
+          { kind: "user", userId: "alice" },
+          { kind: "user", userId: "alice" },
+        ]);
+        expect(described(await ack(w, "g", "dave", [1]))).toEqual(["readby:1:dave=3/0"]);
+        expect(described(await ack(w, "g", "bob", [3]))).toEqual(["readby:3:bob=1/0"]);
+
+        // Replay (RCP-5): the sender's alone, and as appended.
+        expect(await readsIn(w, "alice")).toEqual(["readby:1:bob=1/2", "readby:1:carol=2/1", "readby:4:carol=1/2", "readby:1:dave=3/0", "readby:3:bob=1/0"]);
+        for (const u of ["bob", "carol", "dave", "erin"]) expect(await readsIn(w, u), u).toEqual([]);
+        const replayed = (await readEvents(store, w.appId, "alice", origin(), 100)).find((e) => e.position === first[0].position);
+        expect(replayed?.event).toEqual(first[0].event);
+        const [rebuilt] = await store.readEventRange(w.appId, first[0].partition, first[0].position, first[0].position);
+        expect(rebuilt.audience).toEqual({ kind: "user", userId: "alice" });
+        expect(rebuilt.event).toEqual(first[0].event);
+      });
+
+      it("acknowledgements change no unread count, last message, mention flag, read position or history (RCP-6); a recall keeps them", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol"]);
+        const m = (await w.send("g", "alice", { receipts: true, mentions: ["bob"] })).message;
+        await w.send("g", "carol", { receivers: ["bob"], receipts: true, counts: true });
+        const users = ["alice", "bob", "carol"];
+        const before = await w.snapshot("g", users);
+        await ack(w, "g", "bob", [1, 2]);
+        await ack(w, "g", "carol", [1]);
+        const after = await w.snapshot("g", users);
+        expect({ ...after, latestPositions: undefined }).toEqual({ ...before, latestPositions: undefined });
+        expect(after.latestPositions).not.toEqual(before.latestPositions);
+        await store.recallMessage(w.appId, "g", m.messageId, "alice", w.now());
+        expect(await countsOf(w, "g", 1)).toEqual({ read: 2, unread: 0 });
+        expect(await readers(w, "g", 1, true)).toEqual(["bob", "carol"]);
+      });
+
+      it("no MessageRead while the sender is no member or is below their history floor; the acknowledgement is recorded all the same", async () => {
+        for (const type of [GroupType.WORK, GroupType.MEETING]) {
+          const name = GroupType[type];
+          const w = await world();
+          await w.group("g", ["dave", "alice", "bob", "carol", "erin"], type);
+          await w.send("g", "alice", { receipts: true });
+          expect(described(await ack(w, "g", "erin", [1])), name).toEqual(["readby:1:erin=1/3"]);
+          await store.removeMembers(w.appId, "g", ["alice"], "", w.now(), LIMITS);
+          expect(await ack(w, "g", "bob", [1]), name).toEqual([]);
+          expect(await countsOf(w, "g", 1), name).toEqual({ read: 2, unread: 2 });
+          // A re-join: outside MEETING the message lies below alice's new floor (VIS-1).
+          await store.addMembers(w.appId, "g", member("alice"), "", w.now(), LIMITS);
+          const rejoined = await ack(w, "g", "carol", [1]);
+          const want = type === GroupType.MEETING ? ["readby:1:carol=3/1"] : [];
+          expect(described(rejoined), name).toEqual(want);
+          expect(await countsOf(w, "g", 1), name).toEqual({ read: 3, unread: 1 });
+          // Replay as live: the one from before she left stays hers, none from while she could not see it.
+          expect(await readsIn(w, "alice"), name).toEqual(["readby:1:erin=1/3", ...want]);
+          expect(await readers(w, "g", 1, true), name).toEqual(["bob", "carol", "erin"]);
+        }
+      });
+
+      it("receiptCounts and listReceipts: readers by user ID in pages, read with their time or unread", async () => {
+        const w = await world();
+        await w.group("g", [...USERS]);
+        await w.send("g", "alice", { receipts: true }); // readers bob, carol, dave, erin
+        await w.send("g", "bob", { receipts: true }); // readers alice, carol, dave, erin
+        const t1 = w.now();
+        await ack(w, "g", "erin", [1], t1);
+        const t2 = w.now();
+        await ack(w, "g", "carol", [1, 2], t2);
+        const page = (seq: number, read: boolean, after: string | undefined, limit: number) =>
+          store.listReceipts(w.appId, "g", seq, read, { after, limit });
+        expect(await page(1, true, undefined, 10)).toEqual([
+          { userId: "carol", readAt: t2 },
+          { userId: "erin", readAt: t1 },
+        ]);
+        const unread = await page(1, false, undefined, 10);
+        expect(unread.map((r) => r.userId)).toEqual(["bob", "dave"]);
+        for (const r of unread) expect(r.readAt).toBeUndefined();
+        // Keyset pages (the service asks for one more than it shows).
+        expect((await page(1, false, undefined, 1)).map((r) => r.userId)).toEqual(["bob"]);
+        expect((await page(1, false, "bob", 1)).map((r) => r.userId)).toEqual(["dave"]);
+        expect(await page(1, false, "dave", 1)).toEqual([]);
+        expect((await page(1, true, "carol", 5)).map((r) => r.userId)).toEqual(["erin"]);
+        expect((await page(1, true, "a", 1)).map((r) => r.userId)).toEqual(["carol"]);
+        expect((await page(2, false, undefined, 10)).map((r) => r.userId)).toEqual(["alice", "dave", "erin"]);
+        expect(await store.receiptCounts(w.appId, "g", [1, 2])).toEqual(
+          new Map([
+            [1, { read: 2, unread: 2 }],
+            [2, { read: 1, unread: 3 }],
+          ]),
+        );
+        expect(await store.receiptCounts(w.appId, "g", [])).toEqual(new Map());
+        expect(await page(99, false, undefined, 10)).toEqual([]);
+      });
+
+      it("deleteUser removes the user's reactions and receipt rows and nothing of other users'; no MessageRead comes of it", async () => {
+        const w = await world();
+        await w.group("g", ["alice", "bob", "carol", "dave"]);
+        const m1 = (await w.send("g", "alice", { receipts: true })).message; // readers bob, carol, dave
+        const m2 = (await w.send("g", "bob", { receipts: true })).message; // readers alice, carol, dave
+        await ack(w, "g", "bob", [1]);
+        await ack(w, "g", "carol", [1, 2]);
+        const react = (messageId: string, userId: string, reaction: string) =>
+          store.changeReaction(w.appId, "g", messageId, { userId, reaction, added: true }, w.now());
+        await react(m1.messageId, "bob", "👍");
+        await react(m1.messageId, "carol", "👍");
+        await react(m1.messageId, "bob", "🎉");
+        await react(m2.messageId, "bob", "ok");
+        await react(m2.messageId, "dave", "ok");
+        const aliceReads = await readsIn(w, "alice");
+        const left = await store.deleteUser(w.appId, "bob", w.now(), () => LIMITS);
+        expect(left?.map((e) => describeEvent(e.event))).toEqual(["left:bob"]);
+        expect(await readsIn(w, "alice")).toEqual(aliceReads);
+
+        expect(await readers(w, "g", 1, true)).toEqual(["carol"]);
+        expect(await readers(w, "g", 1, false)).toEqual(["dave"]);
+        // bob's own message keeps its readers: they are other users.
+        expect(await countsOf(w, "g", 2)).toEqual({ read: 1, unread: 2 });
+        expect(await readers(w, "g", 2, false)).toEqual(["alice", "dave"]);
+        const tallies = await store.reactionCounts(w.appId, "g", [1, 2], "carol");
+        expect(tallies.get(1)).toEqual([{ reaction: "👍", count: 1, callerReacted: true }]);
+        expect(tallies.get(2)).toEqual([{ reaction: "ok", count: 1, callerReacted: false }]);
+        expect((await store.listReactions(w.appId, "g", 1, undefined, { limit: 10 })).map((r) => `${r.reaction}:${r.userId}`)).toEqual(["👍:carol"]);
+        // A user re-imported under the same ID is nobody's reader (ADM-11).
+        await store.upsertUsers(w.appId, [{ userId: "bob", nickname: "bob again" }]);
+        await store.addMembers(w.appId, "g", member("bob"), "", w.now(), LIMITS);
+        expect(await ack(w, "g", "bob", [1])).toEqual([]);
+        expect(await countsOf(w, "g", 1)).toEqual({ read: 1, unread: 1 });
+      });
+
+      it("concurrent acknowledgements are serialised: each MessageRead's counts are its own, and a repeated one records once", async () => {
+        for (let round = 0; round < 3; round++) {
+          const w = await world();
+          await w.group("g", [...USERS]);
+          await w.send("g", "alice", { receipts: true });
+          await w.send("g", "alice", { receipts: true });
+          const at = w.now();
+          const events = (await Promise.all(["bob", "carol", "dave", "erin"].map((u) => ack(w, "g", u, [1, 2], at)))).flat();
+          const reads = (seq: number) =>
+            events
+              .map((e) => e.event.payload)
+              .flatMap((p) => (p.case === "messageRead" && p.value.seq === BigInt(seq) ? [`${p.value.counts?.readCount}/${p.value.counts?.unreadCount}`] : []))
+              .sort();
+          expect({ round, one: reads(1), two: reads(2) }).toEqual({ round, one: ["1/3", "2/2", "3/1", "4/0"], two: ["1/3", "2/2", "3/1", "4/0"] });
+          await w.send("g", "bob", { receipts: true });
+          const same = (await Promise.all([0, 1, 2].map(() => ack(w, "g", "carol", [3], at)))).flat();
+          expect({ round, same: described(same) }).toEqual({ round, same: ["readby:3:carol=1/3"] });
+        }
+      });
+
+      it("a send with receipts racing AddMembers and RemoveMembers: its readers are exactly the members when it was stored", async () => {
+        for (let round = 0; round < 4; round++) {
+          const w = await world();
+          await w.group("g", ["alice", "bob", "carol"]);
+          const send = () => w.send("g", "alice", { receipts: true });
+          const change = (op: "add" | "remove", userId: string) =>
+            op === "add"
+              ? store.addMembers(w.appId, "g", member(userId), "", w.now(), LIMITS)
+              : store.removeMembers(w.appId, "g", [userId], "", w.now(), LIMITS);
+          const sends: Promise<unknown>[] = [];
+          const changes: Promise<unknown>[] = [];
+          const plan: ["add" | "remove", string][] = [["add", "dave"], ["remove", "bob"], ["add", "erin"], ["remove", "carol"], ["add", "bob"]];
+          // Rotate so each round interleaves the membership changes with the sends differently.
+          for (let i = 0; i < 8; i++) {
+            sends.push(send());
+            const c = plan[(i + round) % 8];
+            // bob's re-join may come before his removal and conflict: the logs below say what happened.
+            if (c) changes.push(change(...c).catch((err: unknown) => expect(err).toBeInstanceOf(StoreConflict)));
+          }
+          await Promise.all([...sends, ...changes]);
+          const logs = new Map(await Promise.all(USERS.map(async (u) => [u, await w.log(u)] as const)));
+          for (let seq = 1; seq <= 8; seq++) {
+            // The members whose spans hold the message's MessageReceived (WORK: every member then).
+            const want = USERS.filter((u) => u !== "alice" && logs.get(u)!.includes(`msg:${seq}`));
+            expect({ round, seq, readers: await readers(w, "g", seq, false) }).toEqual({ round, seq, readers: want });
+          }
+        }
+      });
+    });
+
     describe("the rules module is the oracle (randomized)", () => {
       storeAgreesWithRules(() => store);
     });
@@ -1805,6 +2068,8 @@ interface SendOptions {
   persist?: boolean;
   customData?: boolean;
   dedupeSince?: number;
+  /** Asks for read receipts (RCP-1; the service refuses it for the system sender). */
+  receipts?: boolean;
 }
 
 /** The state a rejected operation must leave untouched. */
@@ -1858,6 +2123,7 @@ class World {
       countAsUnreadForReceivers: receivers.length > 0 && o.counts === true,
       clientMessageId: o.clientMessageId ?? "",
       customData: o.customData ? new Uint8Array([1, 2, 3]) : new Uint8Array(0),
+      readReceiptsRequested: o.receipts ?? false,
     });
     const persist = o.persist ?? true;
     return this.store.appendMessage({
@@ -1972,7 +2238,7 @@ function conversationUpdated(c: ConversationCounters): Event {
 
 /**
  * "msg:<seq>", "recall:<seq>", "joined:<user>", "left:<user>", "dismissed", "read:<readSeq>",
- * "react:<seq>:<+ or -><reaction>:<user>=<count>".
+ * "react:<seq>:<+ or -><reaction>:<user>=<count>", "readby:<seq>:<reader>=<read>/<unread>".
  */
 function describeEvent(e: Event): string {
   const p = e.payload;
@@ -1991,6 +2257,8 @@ function describeEvent(e: Event): string {
       return `read:${p.value.conversation?.readSeq}`;
     case "reactionChanged":
       return `react:${p.value.seq}:${p.value.added ? "+" : "-"}${p.value.reaction}:${p.value.userId}=${p.value.count}`;
+    case "messageRead":
+      return `readby:${p.value.seq}:${p.value.readerId}=${p.value.counts?.readCount}/${p.value.counts?.unreadCount}`;
     default:
       return "unknown";
   }

@@ -1,9 +1,9 @@
 // The store contract's randomized part: a seeded sequence of membership changes, sends (every
-// flag), recalls, reactions and reads runs against the store, and after every step what the store
-// answers — counters (unread, last message, mention flags), ListMessages, GetMessage, reaction
-// counts, each user's replay and each event's live audience — is compared with the rules module
-// applied to the plain history the test keeps. The rules module is the oracle: a store's indexes
-// and counters must agree with it.
+// flag), recalls, reactions, acknowledgements and reads runs against the store, and after every
+// step what the store answers — counters (unread, last message, mention flags), ListMessages,
+// GetMessage, reaction and receipt counts, each user's replay and each event's live audience — is
+// compared with the rules module applied to the plain history the test keeps. The rules module is
+// the oracle: a store's indexes and counters must agree with it.
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
@@ -75,6 +75,15 @@ interface StoredFacts extends CountedMessage {
   recalled?: boolean;
   /** Reaction → (user → when added), RCT-5's inputs. */
   reactions: Map<string, Map<string, number>>;
+  /** RCP-2: reader → when they acknowledged (undefined: not yet); empty when no receipts were asked. */
+  readers: Map<string, number | undefined>;
+}
+
+/** RCP-4 from the kept facts: the message's counts, or undefined when it has no readers. */
+function receiptCountsOf(m: StoredFacts): { read: number; unread: number } | undefined {
+  if (m.readers.size === 0) return undefined;
+  const read = [...m.readers.values()].filter((at) => at !== undefined).length;
+  return { read, unread: m.readers.size - read };
 }
 
 /** RCT-5 from the kept facts: "reaction×count" ("*" when the viewer is one of them), oldest current use first, ties in code point order. */
@@ -129,6 +138,10 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
     heads[e.partition] = e.position;
     log.push({ groupId, partition: e.partition, eventId: e.position, audience, live, ...extra });
   };
+
+  /** The user's current membership as VIS-1 looks at it (undefined: not a member). */
+  const viewerOf = (g: GroupFacts, userId: string) =>
+    g.members.has(userId) ? { userId, groupType: g.type, joinSeq: g.spans.findLast((s) => s.userId === userId)!.joinSeq } : undefined;
 
   const join = (groupId: string, g: GroupFacts, events: StoredEvent[]) => {
     for (const e of events) {
@@ -194,13 +207,20 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
         excludeFromUnread: rnd.chance(0.2),
         excludeFromLastMessage: rnd.chance(0.2),
         countAsUnreadForReceivers: targeted && rnd.chance(0.5),
+        // RCP-1: never for the system sender (the service refuses it).
+        readReceiptsRequested: senderId !== "" && rnd.chance(0.4),
       });
       const { message, event } = await store.appendMessage({
         appId, groupId, senderId, message: m, persist: true, countsAsUnread: countsForAudience(g.type, m), now: now(),
       });
-      trail.push(`send ${groupId} seq ${message.seq} from ${senderId || "system"} to [${receivers}] flags ${JSON.stringify({ mentions: m.mentionedUserIds, all: m.mentionAll, exU: m.excludeFromUnread, exL: m.excludeFromLastMessage, cnt: m.countAsUnreadForReceivers })}`);
+      trail.push(`send ${groupId} seq ${message.seq} from ${senderId || "system"} to [${receivers}] flags ${JSON.stringify({ mentions: m.mentionedUserIds, all: m.mentionAll, exU: m.excludeFromUnread, exL: m.excludeFromLastMessage, cnt: m.countAsUnreadForReceivers, rcp: m.readReceiptsRequested })}`);
       g.lastSeq = Number(message.seq);
-      const facts: StoredFacts = { ...m, seq: g.lastSeq, senderId, receiverIds: receivers, messageId: message.messageId, reactions: new Map() };
+      // RCP-2: the readers are fixed now: the receivers, or the members but the sender.
+      const readers = !m.readReceiptsRequested ? [] : targeted ? receivers : members.filter((u) => u !== senderId);
+      const facts: StoredFacts = {
+        ...m, seq: g.lastSeq, senderId, receiverIds: receivers, messageId: message.messageId, reactions: new Map(),
+        readers: new Map(readers.map((u) => [u, undefined])),
+      };
       g.messages.push(facts);
       if (senderId && g.members.has(senderId)) g.members.set(senderId, g.lastSeq); // UNR-5
       record(groupId, event, messageAudience(targeted), { target: facts }, liveOf(event, g));
@@ -222,8 +242,7 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       if (!open.length) return;
       const m = rnd.pick(open);
       // RCT-1: only a user who may see the message reacts (the service checks; the store trusts it).
-      const viewerOf = (userId: string) => ({ userId, groupType: g.type, joinSeq: g.spans.findLast((s) => s.userId === userId)!.joinSeq });
-      const reactors = [...g.members.keys()].filter((u) => maySee(viewerOf(u), m));
+      const reactors = [...g.members.keys()].filter((u) => maySee(viewerOf(g, u), m));
       if (!reactors.length) return;
       const userId = rnd.pick(reactors);
       const reaction = rnd.pick(REACTIONS);
@@ -244,6 +263,39 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       expect(p.case === "reactionChanged" && { count: p.value.count, seq: p.value.seq }, `seed ${seed}: ReactionChanged`).toEqual({ count: users.size, seq: BigInt(m.seq) });
       record(groupId, event!, derivedAudience(m.receiverIds.length > 0, g.type), { target: m }, liveOf(event!, g));
     },
+    async ack() {
+      const [groupId, g] = rnd.pick([...groups]);
+      const userId = rnd.pick([...g.members.keys()]);
+      // RCP-3: only messages the user may see (the service checks; the store trusts it), several at once.
+      const visible = g.messages.filter((x) => maySee(viewerOf(g, userId), x));
+      if (!visible.length) return;
+      // Mostly one the user has yet to acknowledge, so that most steps record something.
+      const pending = visible.filter((x) => x.readers.has(userId) && x.readers.get(userId) === undefined);
+      const first = rnd.pick(pending.length && rnd.chance(0.8) ? pending : visible);
+      const seqs = [...new Set([first, ...rnd.some(visible, 0.3)].map((x) => x.seq))].sort((a, b) => a - b);
+      const at = now();
+      trail.push(`ack ${groupId} ${userId} [${seqs}]`);
+      touched = groupId; // checked even when no event is recorded
+      const events = await store.acknowledge(appId, groupId, userId, seqs, at);
+      const want: string[] = [];
+      const senders: string[] = [];
+      for (const seq of seqs) {
+        const m = g.messages.find((x) => x.seq === seq)!;
+        if (!m.readers.has(userId) || m.readers.get(userId) !== undefined) continue;
+        m.readers.set(userId, at);
+        // RCP-5: the sender is told while they may see the message.
+        if (!maySee(viewerOf(g, m.senderId), m)) continue;
+        const c = receiptCountsOf(m)!;
+        want.push(`${seq}:${userId}=${c.read}/${c.unread}`);
+        senders.push(m.senderId);
+      }
+      const got = events.map((e) => {
+        const p = e.event.payload;
+        return p.case === "messageRead" ? `${p.value.seq}:${p.value.readerId}=${p.value.counts?.readCount}/${p.value.counts?.unreadCount}` : p.case;
+      });
+      expect(got, `seed ${seed}: MessageRead events of ${trail.at(-1)}`).toEqual(want);
+      events.forEach((e, i) => record(groupId, e, AUDIENCE.USER, { userId: senders[i] }, liveOf(e, g)));
+    },
     async read() {
       const [groupId, g] = rnd.pick([...groups]);
       const userId = rnd.pick([...g.members.keys()]);
@@ -255,7 +307,7 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
       if (event) record(groupId, event, AUDIENCE.USER, { userId }, new Set([userId]));
     },
   };
-  const weights: [string, number][] = [["create", 1], ["add", 3], ["remove", 3], ["send", 8], ["recall", 2], ["react", 4], ["read", 3]];
+  const weights: [string, number][] = [["create", 1], ["add", 3], ["remove", 3], ["send", 8], ["recall", 2], ["react", 4], ["ack", 3], ["read", 3]];
   const bag = weights.flatMap(([op, w]) => Array<string>(w).fill(op));
 
   /** The group the last operation touched: its messages are fetched by ID every step, all groups' every SWEEP steps. */
@@ -297,6 +349,20 @@ export async function runStoreAgainstRules(store: Store, seed: number, steps: nu
         const tallies = await store.reactionCounts(appId, groupId, fetched.map((m) => m.seq), userId);
         const got = fetched.map((m) => ({ seq: m.seq, tallies: (tallies.get(m.seq) ?? []).map((t) => `${t.reaction}×${t.count}${t.callerReacted ? "*" : ""}`) }));
         expect({ groupId, userId, got }, at()).toEqual({ groupId, userId, got: fetched.map((m) => ({ seq: m.seq, tallies: talliesOf(m, userId) })) });
+      }
+      // RCP-2, RCP-4: each message's readers (not per viewer), read and unread.
+      const fetched = sweep || groupId === touched ? g.messages : [];
+      const receipts = await store.receiptCounts(appId, groupId, fetched.map((m) => m.seq));
+      expect({ groupId, receipts: fetched.map((m) => receipts.get(m.seq)) }, at()).toEqual({ groupId, receipts: fetched.map(receiptCountsOf) });
+      for (const m of fetched.filter((x) => x.readers.size > 0)) {
+        const [read, unread] = await Promise.all([true, false].map((r) => store.listReceipts(appId, groupId, m.seq, r, { limit: 100 })));
+        const want = [...m.readers].sort(([a], [b]) => (a < b ? -1 : 1));
+        expect({ groupId, seq: m.seq, read, unread }, at()).toEqual({
+          groupId,
+          seq: m.seq,
+          read: want.filter(([, t]) => t !== undefined).map(([userId, readAt]) => ({ userId, readAt })),
+          unread: want.filter(([, t]) => t === undefined).map(([userId]) => ({ userId })),
+        });
       }
     }
     // Replay is ordered by partition, then position; positions follow commit order (checked in

@@ -1117,20 +1117,23 @@ export class PostgresStore implements Store {
       const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
       if (!g) return [];
       const events: StoredEvent[] = [];
+      // In ascending seq order, each message's row locked first: concurrent acknowledgements of
+      // one message take turns, so each MessageRead carries the counts just after its own.
       for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) {
+        const m = await row(
+          c,
+          `SELECT m.message_id, m.sender_id, s.join_seq FROM messages m
+             LEFT JOIN memberships s ON s.app_id = m.app_id AND s.group_id = m.group_id AND s.user_id = m.sender_id AND s.left_event_id IS NULL
+            WHERE m.app_id = $1 AND m.group_id = $2 AND m.seq = $3 FOR UPDATE OF m`,
+          [appId, groupId, seq],
+        );
+        if (!m) continue;
         const recorded = await rows(
           c,
           "UPDATE receipts SET read_at = $5 WHERE app_id = $1 AND group_id = $2 AND seq = $3 AND user_id = $4 AND read_at IS NULL RETURNING 1",
           [appId, groupId, seq, userId, now],
         );
         if (recorded.length === 0) continue;
-        const m = (await row(
-          c,
-          `SELECT m.message_id, m.sender_id, s.join_seq FROM messages m
-             LEFT JOIN memberships s ON s.app_id = m.app_id AND s.group_id = m.group_id AND s.user_id = m.sender_id AND s.left_event_id IS NULL
-            WHERE m.app_id = $1 AND m.group_id = $2 AND m.seq = $3`,
-          [appId, groupId, seq],
-        ))!;
         if (!senderMaySee(m.sender_id, g.type, m.join_seq ?? undefined, seq)) continue;
         const counts = (await this.receiptCountsOf(c, appId, groupId, [seq])).get(seq)!;
         const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {

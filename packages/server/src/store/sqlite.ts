@@ -876,7 +876,7 @@ export class SqliteStore implements Store {
       const g = this.groupRow(appId, groupId);
       if (!g) return [];
       const events: StoredEvent[] = [];
-      for (const seq of new Set(seqs)) {
+      for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) {
         const recorded = this.q(
           "UPDATE receipts SET read_at = ? WHERE app_id = ? AND group_id = ? AND seq = ? AND user_id = ? AND read_at IS NULL",
         ).run(now, appId, groupId, seq, userId).changes;
