@@ -55,6 +55,21 @@ describe("model-based test on the embedded store", () => {
     expect(result.stats?.edit).toBe("4/7");
     expect(result.rejections?.edit).toEqual({ INVALID_ELEMENT: 1, MESSAGE_NOT_FOUND: 2, EDIT_NOT_ALLOWED: 2, ALREADY_RECALLED: 1, EDIT_WINDOW_EXPIRED: 1 });
   });
+
+  // Reactions (RCT-1..8, DRV-1) on a targeted message: its receiver and sender react and only they
+  // hear of it, an outsider and a newcomer below their floor get MESSAGE_NOT_FOUND, a receiver who
+  // left keeps their reaction but hears no more, replay agrees, a recall clears them; RCT-3's
+  // no-ops, a tie on time ordered by code point (RCT-5), RCT-4's limit on another message, and
+  // DeleteUser taking the user's reactions away (RCT-5, ADM-11), which frees room under the limit.
+  it("scripted: reaction-audience", async () => {
+    const result = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("reaction-audience"), everyUser: 1 });
+    expectPass(result);
+    expect(result.stats?.addReaction).toBe("31/9");
+    expect(result.stats?.removeReaction).toBe("5/2");
+    expect(result.unchanged).toEqual({ addReaction: 1, removeReaction: 3 });
+    expect(result.rejections?.addReaction).toEqual({ MESSAGE_NOT_FOUND: 5, NOT_A_MEMBER: 1, FIELD_INVALID: 1, ALREADY_RECALLED: 1, REACTION_LIMIT_REACHED: 1 });
+    expect(result.rejections?.removeReaction).toEqual({ MESSAGE_NOT_FOUND: 1, ALREADY_RECALLED: 1 });
+  });
 });
 
 describe("the model catches a broken server", () => {
@@ -110,6 +125,32 @@ describe("the model catches a server that widens an edit's audience", () => {
     expect(broken.failure).toBeInstanceOf(ModelFailure);
     expect((broken.failure as ModelFailure).rule).toBe("EDT-4/DRV-1");
     expect(broken.report).toContain("MessageEdited");
+  });
+});
+
+describe("the model catches a server that widens a reaction's audience", () => {
+  // A store that sends every ReactionChanged to the whole group — a targeted message's reaction
+  // reaching members outside its audience (DRV-1, RCT-7), on the live path.
+  const reactionsToWholeGroup = (inner: Store): Store =>
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === "changeReaction") {
+          return async (...args: Parameters<Store["changeReaction"]>) => {
+            const r = await target.changeReaction(...args);
+            return r.event ? { event: { ...r.event, audience: { kind: "group" as const } } } : r;
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+
+  it("reports RCT-7/DRV-1 when a non-receiver gets a targeted message's ReactionChanged", async () => {
+    const broken = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("reaction-audience"), wrapStore: reactionsToWholeGroup });
+    expect(broken.ok).toBe(false);
+    expect(broken.failure).toBeInstanceOf(ModelFailure);
+    expect((broken.failure as ModelFailure).rule).toBe("RCT-7/DRV-1");
+    expect(broken.report).toContain("ReactionChanged");
   });
 });
 

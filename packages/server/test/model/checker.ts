@@ -1,16 +1,18 @@
 // After every step: each open stream against the user's expected events (exact events, per-group
 // order EVT-8, replay before ready and live after, nothing missing or repeated; MessageEdited as
-// announced, or recalled on replay after a recall, EDT-4), ListConversations of every user
-// (CNV-1..3, UNR-1..8; the last message with its current text and edit count, EDT-3), and for the
-// group the step touched ListMessages and GetMessage for every user (MSG-12, MSG-14, VIS-1..3,
-// TGT-4, TGT-8), messages compared with their current content, custom data and EditInfo (EDT-3).
-// A full sweep every K steps.
+// announced, or recalled on replay after a recall, EDT-4; ReactionChanged, RCT-7), ListConversations
+// of every user (CNV-1..3, UNR-1..8; the last message with its current text and edit count, EDT-3,
+// and no reactions, RCT-5), and for the group the step touched ListMessages and GetMessage for
+// every user (MSG-12, MSG-14, VIS-1..3, TGT-4, TGT-8), messages compared with their current
+// content, custom data, EditInfo (EDT-3) and reactions as that user sees them (RCT-5); after a
+// reaction step ListReactions of the message for every user (RCT-6). A full sweep every K steps.
 import type { Message } from "@narrowcast/gen";
 import { attempt } from "./clients.js";
 import { GUARD_MS, type Driver } from "./driver.js";
 import { ModelFailure } from "./failure.js";
 import { Model, type ConversationView, type MessageModel } from "./model.js";
-import { renderLast, renderReceived, type ExpectedItem, type ModelStream } from "./stream.js";
+import { REACTIONS } from "./generator.js";
+import { renderLast, renderReceived, toNs, type ExpectedItem, type ModelStream } from "./stream.js";
 
 interface StreamCheckState {
   processed: number;
@@ -77,9 +79,11 @@ export class Checker {
           ? "VIS-2/EVT-2"
           : item.key.startsWith("MessageEdited") || want?.key.startsWith("MessageEdited")
             ? "EDT-4/DRV-1"
-            : item.replay
-              ? "EVT-3/EVT-8"
-              : "EVT-2/EVT-8";
+            : item.key.startsWith("ReactionChanged") || want?.key.startsWith("ReactionChanged")
+              ? "RCT-7/DRV-1"
+              : item.replay
+                ? "EVT-3/EVT-8"
+                : "EVT-2/EVT-8";
         throw new ModelFailure(rule, `${s.label}: event ${at} of ${item.replay ? "the replay" : "the live part"} of group ${item.group}`, list.slice(at, at + 3).map((e) => e.key), [item.key]);
       }
       st.matched.set(k, at + 1);
@@ -160,7 +164,6 @@ export class Checker {
     const api = this.d.user(user);
     const expectErr = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : undefined;
     const visible = expectErr ? [] : model.visibleMessages(user, group);
-    const render = (m: MessageModel) => Model.receivedKey(m, m.recalled);
     if (rng.chance(0.5)) {
       const pageSize = rng.pick([0, 5, 20]);
       const r = await attempt(() => api.messages.listMessages({ groupId: group, pageSize }));
@@ -169,9 +172,9 @@ export class Checker {
         return;
       }
       const n = pageSize || 20;
-      const want = visible.slice(-n).map(render);
+      const want = this.views(user, visible.slice(-n));
       const got = r.value.messages.map(renderReceived);
-      if (!same(want, got)) throw new ModelFailure("VIS-1/VIS-3/TGT-4/MSG-12", `latest page of ${group} for ${user} (page_size ${pageSize})`, want, got);
+      if (!same(want, got)) throw new ModelFailure(historyRule(want, got), `latest page of ${group} for ${user} (page_size ${pageSize})`, want, got);
       if ((visible.length > n) !== (r.value.nextPageToken !== "")) throw new ModelFailure("MSG-12", `next_page_token of the latest page of ${group} for ${user}`, visible.length > n ? "a token" : "none", r.value.nextPageToken);
       return;
     }
@@ -188,8 +191,8 @@ export class Checker {
       pageToken = r.value.nextPageToken;
       if (!pageToken) break;
     }
-    const want = visible.filter((m) => m.seq > after).map(render);
-    if (!same(want, got)) throw new ModelFailure("VIS-1/VIS-3/TGT-4/MSG-12", `ListMessages of ${group} for ${user} after_seq ${after}`, want, got);
+    const want = this.views(user, visible.filter((m) => m.seq > after));
+    if (!same(want, got)) throw new ModelFailure(historyRule(want, got), `ListMessages of ${group} for ${user} after_seq ${after}`, want, got);
   }
 
   private async historyOf(user: string, group: string): Promise<void> {
@@ -221,9 +224,9 @@ export class Checker {
       if (!pageToken) break;
     }
     const got = pages.flat().map(renderReceived);
-    const want = model.visibleMessages(user, group).map((m) => Model.receivedKey(m, m.recalled));
+    const want = this.views(user, model.visibleMessages(user, group));
     if (!same(want, got)) {
-      throw new ModelFailure("VIS-1/VIS-3/TGT-4/MSG-12", `ListMessages of ${group} by ${user} (${forward ? "after_seq 0" : beyond ? "before_seq beyond latest" : "latest first"}, page_size ${pageSize})`, want, got);
+      throw new ModelFailure(historyRule(want, got), `ListMessages of ${group} by ${user} (${forward ? "after_seq 0" : beyond ? "before_seq beyond latest" : "latest first"}, page_size ${pageSize})`, want, got);
     }
   }
 
@@ -272,17 +275,71 @@ export class Checker {
     const model = this.d.model;
     const g = model.groups.get(m.group)!;
     const r = await attempt(() => this.d.user(user).messages.getMessage({ groupId: m.group, messageId: m.id }));
-    const want = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : model.maySee(user, m) ? Model.receivedKey(m, m.recalled) : "MESSAGE_NOT_FOUND";
+    const want = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : model.maySee(user, m) ? Model.viewKey(m, user) : "MESSAGE_NOT_FOUND";
     const got = r.ok ? renderReceived(r.value.message!) : r.reason;
-    if (want !== got) throw new ModelFailure("MSG-14/VIS-1/VIS-3/TGT-4", `GetMessage ${m.key} (${m.id}, seq ${m.seq}, group ${m.group}) by ${user}`, want, got);
+    if (want !== got) throw new ModelFailure(historyRule([want], [got], "MSG-14/VIS-1/VIS-3/TGT-4"), `GetMessage ${m.key} (${m.id}, seq ${m.seq}, group ${m.group}) by ${user}`, want, got);
   }
 
-  /** Every live group's history for every user, and GetMessage of `messages` for every user. */
+  /** Messages as `user` must see them in history and GetMessage: with their reactions (RCT-5). */
+  private views(user: string, messages: readonly MessageModel[]): string[] {
+    return messages.map((m) => Model.viewKey(m, user));
+  }
+
+  /**
+   * ListReactions of one message for every user (RCT-6, DRV-1): all pages of a random size, for
+   * every reaction or one (of the alphabet, so often one the message lacks).
+   */
+  async reactions(m: MessageModel, users: readonly string[] = this.d.model.users): Promise<void> {
+    await Promise.all(users.map((u) => this.reactionsOf(u, m)));
+  }
+
+  private async reactionsOf(user: string, m: MessageModel): Promise<void> {
+    const model = this.d.model;
+    const rng = this.d.rng;
+    const g = model.groups.get(m.group)!;
+    const api = this.d.user(user);
+    const pageSize = rng.pick([0, 0, 1, 2, 3]);
+    const only = rng.chance(0.3) ? rng.pick([...new Set([...REACTIONS, ...m.reactions.map((u) => u.reaction)])]) : "";
+    const expectErr = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : !model.maySee(user, m) ? "MESSAGE_NOT_FOUND" : undefined;
+    const what = `ListReactions of ${m.key} (${m.id}, group ${m.group}) by ${user} (page_size ${pageSize}${only ? `, reaction ${JSON.stringify(only)}` : ""})`;
+    const got: string[] = [];
+    let pageToken = "";
+    for (let n = 0; n < 1000; n++) {
+      const r = await attempt(() => api.messages.listReactions({ groupId: m.group, messageId: m.id, reaction: only, pageSize, pageToken }));
+      if (expectErr || !r.ok) {
+        if (r.ok || r.reason !== expectErr) throw new ModelFailure("RCT-6/DRV-1", what, expectErr ?? "success", r.ok ? "success" : r.reason);
+        return;
+      }
+      if (r.value.reactions.length === 0 && r.value.nextPageToken) throw new ModelFailure("RCT-6/PAG-1", `${what}: an empty page with a next_page_token`, "", r.value.nextPageToken);
+      got.push(...r.value.reactions.map((x) => `${JSON.stringify(x.reaction)} ${x.userId} ${toNs(x.createTime)}`));
+      pageToken = r.value.nextPageToken;
+      if (!pageToken) break;
+    }
+    // create_time is on the servers' clock: as far after server_time as the model's clock moved.
+    const at = (ms: number) => m.time + BigInt(ms - m.sentAtMs) * 1_000_000n;
+    const want = Model.reactionList(m)
+      .filter((u) => !only || u.reaction === only)
+      .map((u) => `${JSON.stringify(u.reaction)} ${u.user} ${at(u.atMs)}`);
+    if (!same(want, got)) throw new ModelFailure(m.recalled ? "RCT-8" : "RCT-6", what, want, got);
+  }
+
+  /**
+   * Every live group's history for every user, and GetMessage of `messages` for every user (and
+   * ListReactions of those that ever had a reaction).
+   */
   async sweep(groups: readonly string[], messages: readonly MessageModel[]): Promise<void> {
     for (const g of groups) await this.history(g);
     const chunk = 16;
     for (let i = 0; i < messages.length; i += chunk) await Promise.all(messages.slice(i, i + chunk).map((m) => this.getMessage(m)));
+    const reacted = messages.filter((m) => m.reacted);
+    for (let i = 0; i < reacted.length; i += chunk) await Promise.all(reacted.slice(i, i + chunk).map((m) => this.reactions(m)));
   }
+}
+
+/** The rule a history or GetMessage disagreement breaks: RCT-5 when only the reactions differ. */
+function historyRule(want: readonly string[], got: readonly string[], otherwise = "VIS-1/VIS-3/TGT-4/MSG-12"): string {
+  const bare = (k: string) => k.replace(/ reactions=\[.*\]$/, "");
+  return same(want.map(bare), got.map(bare)) ? "RCT-5/DRV-1" : otherwise;
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {

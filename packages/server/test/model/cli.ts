@@ -45,6 +45,7 @@ if (dump) writeFileSync(dump, JSON.stringify(result.ops, null, 0).replace(/\},\{
 if (result.ok) {
   console.log(`ok/rejected per operation: ${JSON.stringify(result.stats)}`);
   console.log(`rejections by reason: ${JSON.stringify(result.rejections)}`);
+  console.log(`accepted, changed nothing: ${JSON.stringify(result.unchanged)}`);
   console.log("OK");
   process.exit(0);
 }

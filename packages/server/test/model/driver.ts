@@ -7,7 +7,7 @@ import { Clients, PROTOCOLS, attempt, type Protocol, type Result } from "./clien
 import type { Env } from "./env.js";
 import { ModelFailure } from "./failure.js";
 import { Model, priorityNumber, type ExpectedEvent, type MessageModel } from "./model.js";
-import { actorName, type Actor, type Op, type SendSpec } from "./ops.js";
+import { actorName, type Actor, type Op, type ReactionOp, type SendSpec } from "./ops.js";
 import { Prng } from "./prng.js";
 import { Covered, ModelStream, renderEvent, renderReceived, type SavedCursor } from "./stream.js";
 import { create } from "@bufbuild/protobuf";
@@ -108,6 +108,9 @@ export class Driver {
 
   /** Per op kind and reason, how many calls were (rightly) rejected so. */
   readonly rejections = new Map<string, Map<string, number>>();
+
+  /** Per op kind, how many accepted calls rightly changed nothing (RCT-3's idempotent add and remove). */
+  readonly unchanged = new Map<string, number>();
 
   private compare<T>(op: Op, planned: ReturnType<Model["plan"]>, result: Result<T>): T | undefined {
     if (planned.skip) return undefined;
@@ -258,6 +261,9 @@ export class Driver {
         }
         return true;
       }
+      case "addReaction":
+      case "removeReaction":
+        return this.react(op, planned);
       case "markRead": {
         const r = await attempt(() => this.user(op.user).conversations.markConversationRead({ groupId: op.group, readSeq: BigInt(op.readSeq) }));
         const v = this.compare(op, planned, r);
@@ -351,6 +357,29 @@ export class Driver {
     return true;
   }
 
+  /**
+   * AddReaction / RemoveReaction (RCT-1..8), from a node other than the caller's stream's (pg3:
+   * ReactionChanged crosses nodes). The response is the message with `reactions` as the caller
+   * now sees them (RCT-5).
+   */
+  private async react(op: ReactionOp, planned: ReturnType<Model["plan"]>): Promise<boolean> {
+    const m = this.model;
+    const msg = op.msg ? m.messages.get(op.msg)! : undefined;
+    this.touchedMessage = msg;
+    const caller = op.by.user;
+    // A well-formed ID that no message has (DRV-1: MESSAGE_NOT_FOUND, as for one the caller may not see).
+    const req = { groupId: op.group, messageId: msg?.id ?? "msg_nosuchmessage000000", reaction: op.reaction };
+    const api = this.clients.user(caller, this.sendNode(caller), this.protocol()).messages;
+    const r = await attempt(async () => (op.kind === "addReaction" ? await api.addReaction(req) : await api.removeReaction(req)).message);
+    this.compare(op, planned, r);
+    if (!r.ok) return true;
+    if (!m.commitReaction(op)) this.unchanged.set(op.kind, (this.unchanged.get(op.kind) ?? 0) + 1);
+    const want = Model.viewKey(msg!, caller);
+    const have = r.value ? renderReceived(r.value) : "no message";
+    if (have !== want) throw new ModelFailure("RCT-5", `${op.kind} response of ${caller}`, want, have);
+    return true;
+  }
+
   private async openStream(op: Extract<Op, { kind: "openStream" }>): Promise<void> {
     const saved = this.saved.get(op.user)!;
     let from: SavedCursor | undefined;
@@ -392,6 +421,15 @@ export class Driver {
 
 /** The rule an operation's outcome is governed by, for failure reports. */
 export function ruleOf(op: Op, reason?: string): string {
+  if (op.kind === "addReaction" || op.kind === "removeReaction") {
+    const byReactionReason: Record<string, string> = {
+      FIELD_INVALID: "RCT-2",
+      MESSAGE_NOT_FOUND: "RCT-1/DRV-1",
+      ALREADY_RECALLED: "RCT-1",
+      REACTION_LIMIT_REACHED: "RCT-4",
+    };
+    if (reason && byReactionReason[reason]) return byReactionReason[reason]!;
+  }
   if (op.kind === "edit") {
     const byEditReason: Record<string, string> = {
       INVALID_ELEMENT: "EDT-3/EDT-6",
@@ -425,7 +463,7 @@ export function ruleOf(op: Op, reason?: string): string {
     };
     if (byReason[reason]) return byReason[reason]!;
   }
-  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", edit: "EDT-1..6", markRead: "UNR-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
+  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", edit: "EDT-1..6", addReaction: "RCT-1..8", removeReaction: "RCT-1..8", markRead: "UNR-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
   return byKind[op.kind] ?? op.kind;
 }
 

@@ -2,8 +2,8 @@
 // `pg2` / `pg3` = two / three in-process nodes sharing one PostgreSQL schema and one NATS subject.
 // All run on a
 // clock the model drives (recall window, edit window, idempotency window), and with a send rate
-// high enough that the rate limit (MSG-5, not modelled; edits draw on it too, EDT-5) never
-// refuses a send or an edit.
+// high enough that the rate limit (MSG-5, not modelled; edits and reaction changes draw on it
+// too, EDT-5, RCT-3) never refuses a send, an edit or a reaction.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { connect as connectNats } from "nats";

@@ -1,10 +1,24 @@
 // Random operations among the users, chosen from the model's state so that most of them succeed
 // and the rest are the rejections the spec names (non-member send, receiver not a member, recall by
-// a stranger, edit by someone who may not see the message, ...). Every choice comes from the
-// seeded PRNG.
+// a stranger, edit by someone who may not see the message, a reaction on a recalled one, ...).
+// Every choice comes from the seeded PRNG.
 import { EDIT_WINDOW_MS, EDIT_WINDOW_SECONDS, type Model, type GroupModel, type MessageModel } from "./model.js";
 import { GROUP_TYPES, type Actor, type Op, type PriorityName, type SendSpec } from "./ops.js";
 import type { Prng } from "./prng.js";
+
+/**
+ * The usual reactions (RCT-2): few, so that repeated adds and removes — RCT-3's no-ops — are common.
+ * `:+1:` and `👍` are two reactions; `❤️` is two code points (U+2764 U+FE0F).
+ */
+export const REACTIONS = ["👍", "❤️", ":+1:", "x"] as const;
+/**
+ * Now and then: "！" (U+FF01) comes before "👍" in code point order but after it in UTF-16 order
+ * (RCT-5, RCT-6 ties); "é" precomposed and decomposed are two reactions (no normalisation);
+ * 32 emoji are 32 code points (allowed) but 64 UTF-16 units.
+ */
+const RARE_REACTIONS = ["！", "é", "e\u0301", "👍".repeat(32)];
+/** Not reactions (RCT-2): FIELD_INVALID, before every other check (section 9.5). */
+const INVALID_REACTIONS = ["", " ", "a\u0007", "x".repeat(33)];
 
 export interface StreamInfo {
   id: string;
@@ -104,6 +118,7 @@ export class Generator {
     if (r < 0.9) return this.streamOp();
     if (r < 0.905 && this.model.clockMs < 20 * 3600_000) return { kind: "advanceClock", seconds: rng.pick([30, 125]) };
     if (r < 0.909) return { kind: "deleteUser", user: rng.pick(this.model.users) };
+    if (r < 0.99) return this.react(g);
     return this.send(g);
   }
 
@@ -252,5 +267,73 @@ export class Generator {
     const text = rng.chance(0.03) ? "" : `e${this.editCounter}`;
     const data = rng.chance(0.4) ? `d${this.editCounter}` : "";
     return { kind: "edit", by: { user: by }, group: m.group, msg: m.key, text, data };
+  }
+
+  /**
+   * AddReaction or RemoveReaction (RCT-1..8): mostly by a member who may see the message (a
+   * change, or with the small alphabet often a no-op, RCT-3; targeted messages favoured, removals
+   * mostly of the caller's own reactions); else by a member who may not see it, of a recalled
+   * message, of another group's message, of an unknown ID (MESSAGE_NOT_FOUND, DRV-1;
+   * ALREADY_RECALLED), by anyone (also NOT_A_MEMBER), and now and then no valid reaction
+   * (FIELD_INVALID).
+   */
+  private react(picked: GroupModel): Op {
+    const rng = this.rng;
+    const model = this.model;
+    const kind = rng.chance(0.6) ? ("addReaction" as const) : ("removeReaction" as const);
+    // Mostly a group with stored messages (AVCHATROOM has none); often one whose messages have
+    // reactions, so that removals find some and adds repeat.
+    const storing = this.liveGroups().filter((x) => x.stored.length > 0);
+    const reacting = storing.filter((x) => x.stored.some((m) => m.reactions.length > 0));
+    const g =
+      reacting.length && rng.chance(kind === "removeReaction" ? 0.7 : 0.4)
+        ? rng.pick(reacting)
+        : picked.stored.length === 0 && storing.length && rng.chance(0.8)
+          ? rng.pick(storing)
+          : picked;
+    const candidates = [...model.messages.values()].filter((m) => m.group === g.id);
+    const members = [...g.members.keys()];
+    const pairs = (pool: MessageModel[], who: (u: string, m: MessageModel) => boolean) => pool.flatMap((m) => members.filter((u) => who(u, m)).map((u) => [m, u] as const));
+    const has = (u: string, m: MessageModel) => m.reactions.some((x) => x.user === u);
+    let choice: readonly [MessageModel | undefined, string] | undefined;
+    const r = rng.next();
+    if (candidates.length === 0 || r < 0.04) {
+      // A well-formed ID that no message has.
+      choice = [undefined, this.userWhere((u) => g.members.has(u), 0.1)];
+    } else if (r < 0.62) {
+      const live = candidates.filter((m) => m.seq > 0 && !m.recalled);
+      // Mostly messages that have reactions, so that counts grow, repeats happen and removals find some.
+      const reacted = live.filter((m) => m.reactions.length > 0);
+      const targeted = live.filter((m) => m.spec.receivers.length > 0);
+      const pool = reacted.length && rng.chance(kind === "removeReaction" ? 0.8 : 0.5) ? reacted : targeted.length && rng.chance(0.3) ? targeted : rng.chance(0.7) ? live.slice(-8) : live;
+      let p = pairs(pool, (u, m) => model.maySee(u, m));
+      const own = p.filter(([m, u]) => has(u, m));
+      if (kind === "removeReaction" && own.length && rng.chance(0.85)) p = own;
+      if (p.length) choice = rng.pick(p);
+    } else if (r < 0.74) {
+      // A member who may not see it — targeted to others, below their floor, not stored.
+      const p = pairs(candidates.slice(-30), (u, m) => !model.maySee(u, m));
+      if (p.length) choice = rng.pick(p);
+    } else if (r < 0.82) {
+      // A recalled message, by a member who could see it.
+      const p = pairs(candidates.filter((m) => m.recalled), (u, m) => model.maySee(u, m));
+      if (p.length) choice = rng.pick(p);
+    } else if (r < 0.87) {
+      // Another group's message, named under this group.
+      const others = [...model.messages.values()].filter((m) => m.group !== g.id && m.seq > 0).slice(-20);
+      if (others.length && members.length) choice = [rng.pick(others), rng.pick(members)];
+    }
+    const [m, by] = choice ?? [rng.pick(candidates.slice(-10)), this.userWhere((u) => g.members.has(u), 0.2)];
+    const mine = m ? m.reactions.filter((x) => x.user === by).map((x) => x.reaction) : [];
+    // Removals mostly of the caller's own (a change); adds now and then of one they have (a no-op).
+    const reaction =
+      mine.length && rng.chance(kind === "removeReaction" ? 0.85 : 0.25)
+        ? rng.pick(mine)
+        : rng.chance(0.03)
+          ? rng.pick(INVALID_REACTIONS)
+          : rng.chance(0.1)
+            ? rng.pick(RARE_REACTIONS)
+            : rng.pick(REACTIONS);
+    return { kind, by: { user: by }, group: g.id, msg: m?.key ?? "", reaction };
   }
 }

@@ -8,7 +8,7 @@ import { startEnv, type ConfigName } from "./env.js";
 import { ModelFailure } from "./failure.js";
 import { Generator } from "./generator.js";
 import { Model, type MessageModel } from "./model.js";
-import { describeOp, type Op } from "./ops.js";
+import { describeOp, isReactionOp, type Op } from "./ops.js";
 import { Prng } from "./prng.js";
 
 export const USERS = ["u1", "u2", "u3", "u4", "u5", "u6"] as const;
@@ -43,6 +43,8 @@ export interface RunResult {
   stats?: Record<string, string>;
   /** Per op kind, how many calls were rejected with each reason. */
   rejections?: Record<string, Record<string, number>>;
+  /** Per op kind, how many accepted calls changed nothing (RCT-3). */
+  unchanged?: Record<string, number>;
 }
 
 export async function runModel(opts: RunOptions): Promise<RunResult> {
@@ -104,6 +106,8 @@ export async function runModel(opts: RunOptions): Promise<RunResult> {
       if (g && model.groups.has(g) && (op.kind === "join" || op.kind === "approve" || op.kind === "reject")) await checker.joinRequests(g);
       const t4 = performance.now();
       if (driver.touchedMessage) await checker.getMessage(driver.touchedMessage, users);
+      // ListReactions after a reaction, or after a recall that took them away (RCT-6, RCT-8).
+      if (driver.touchedMessage?.reacted && (isReactionOp(op) || op.kind === "recall")) await checker.reactions(driver.touchedMessage, users);
       const t5 = performance.now();
       phases.op += t1 - t0;
       phases.streams += t2 - t1;
@@ -129,7 +133,8 @@ export async function runModel(opts: RunOptions): Promise<RunResult> {
     if (process.env.MODEL_PHASES) console.log("phase ms", Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)])));
     const stats = Object.fromEntries([...driver.stats].map(([k, v]) => [k, `${v.ok}/${v.rejected}`]));
     const rejections = Object.fromEntries([...driver.rejections].map(([k, v]) => [k, Object.fromEntries(v)]));
-    return { ok: true, steps: step, elapsedMs: Date.now() - started, ops: done, stats, rejections };
+    const unchanged = Object.fromEntries(driver.unchanged);
+    return { ok: true, steps: step, elapsedMs: Date.now() - started, ops: done, stats, rejections, unchanged };
   } catch (err) {
     const failure = err instanceof Error ? err : new Error(String(err));
     return { ok: false, steps: step, elapsedMs: Date.now() - started, ops: done, failure, failedAt: step, report: report(opts, failure, done) };

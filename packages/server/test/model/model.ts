@@ -2,7 +2,9 @@
 // written from the spec alone (no server code). `plan(op)` says what an operation must return;
 // `commit` applies a successful one, feeding back the values only the server chooses (message
 // IDs, server times), and appends the events every user must receive to their expected logs.
-import type { Actor, GroupTypeName, Op, PriorityName, RoleName, SendSpec } from "./ops.js";
+// The one server import: code point order (RCT-5, RCT-6) is UTF-8 byte order, a definition, not a rule.
+import { compareCodePoints } from "../../src/rules/reactions.js";
+import type { Actor, GroupTypeName, Op, PriorityName, ReactionOp, RoleName, SendSpec } from "./ops.js";
 
 export const RECALL_WINDOW_MS = 120_000;
 /**
@@ -12,6 +14,22 @@ export const RECALL_WINDOW_MS = 120_000;
  */
 export const EDIT_WINDOW_SECONDS = 300;
 export const EDIT_WINDOW_MS = EDIT_WINDOW_SECONDS * 1000;
+
+/** RCT-4: distinct reactions one message may have. */
+export const MAX_DISTINCT_REACTIONS = 20;
+
+/** RCT-2: whether `reaction` is 1 to 32 code points, no control character, not only white space. */
+export function validReaction(reaction: string): boolean {
+  const n = [...reaction].length;
+  return n >= 1 && n <= 32 && !/\p{Cc}/u.test(reaction) && !/^\p{White_Space}+$/u.test(reaction);
+}
+
+/** One user's current reaction on a message (RCT-1), and when it was added (model clock). */
+export interface ReactionUse {
+  reaction: string;
+  user: string;
+  atMs: number;
+}
 
 export interface Membership {
   role: RoleName;
@@ -43,6 +61,10 @@ export interface MessageModel {
   editTime: bigint;
   /** Incarnation of each user at send time: a re-imported user is in no earlier audience (ADM-11). */
   incarnations: Map<string, number>;
+  /** Current reactions, in the order they were added (RCT-1); a recall clears them (RCT-8). */
+  reactions: ReactionUse[];
+  /** Whether the message ever had a reaction (its ListReactions is then worth checking). */
+  reacted: boolean;
 }
 
 export interface GroupModel {
@@ -232,6 +254,44 @@ export class Model {
     return e.edited ? Model.editedKey(m, m.recalled) : Model.receivedKey(m, m.recalled);
   }
 
+  /**
+   * A message as GetMessage, ListMessages and the reaction RPCs show it to `viewer` (RCT-5): the
+   * MessageReceived rendering plus its reactions.
+   */
+  static viewKey(m: MessageModel, viewer: string): string {
+    return Model.receivedKey(m, m.recalled) + Model.reactionsPart(Model.reactionCounts(m, viewer));
+  }
+
+  /**
+   * RCT-5: one entry per distinct reaction, ordered by its oldest current use (then code point
+   * order), with the count and whether `viewer` is among its users.
+   */
+  static reactionCounts(m: MessageModel, viewer: string): { reaction: string; count: number; mine: boolean; first: number }[] {
+    const by = new Map<string, { reaction: string; count: number; mine: boolean; first: number }>();
+    for (const u of m.reactions) {
+      let e = by.get(u.reaction);
+      if (!e) by.set(u.reaction, (e = { reaction: u.reaction, count: 0, mine: false, first: u.atMs }));
+      e.count++;
+      e.first = Math.min(e.first, u.atMs);
+      if (u.user === viewer) e.mine = true;
+    }
+    return [...by.values()].sort((a, b) => a.first - b.first || compareCodePoints(a.reaction, b.reaction));
+  }
+
+  /** `reactions` rendered (stream.ts renders the wire's the same way); nothing when there are none. */
+  static reactionsPart(counts: readonly { reaction: string; count: number; mine: boolean }[]): string {
+    return counts.length ? ` reactions=[${counts.map((c) => `${JSON.stringify(c.reaction)}x${c.count}${c.mine ? "*" : ""}`).join(",")}]` : "";
+  }
+
+  /** RCT-6: ListReactions of m, oldest first, then reaction (code point order), then user ID. */
+  static reactionList(m: MessageModel): ReactionUse[] {
+    return [...m.reactions].sort((a, b) => a.atMs - b.atMs || compareCodePoints(a.reaction, b.reaction) || compareCodePoints(a.user, b.user));
+  }
+
+  static reactionChangedKey(m: MessageModel, reaction: string, user: string, added: boolean, count: number): string {
+    return `ReactionChanged ${m.group} id=${m.id} seq=${m.seq} reaction=${JSON.stringify(reaction)} user=${user} added=${added} count=${count}`;
+  }
+
   /** A message as a conversation's last message (CNV-2): recalled, or with its text; and its edits (EDT-3). */
   static lastKey(m: MessageModel): string {
     return `${m.id}${m.recalled ? "(recalled)" : `:${m.text}`}${m.editCount ? `(edit ${m.editCount})` : ""}`;
@@ -412,6 +472,9 @@ export class Model {
       }
       case "edit":
         return this.planEdit(op);
+      case "addReaction":
+      case "removeReaction":
+        return this.planReaction(op);
       case "markRead": {
         const g = this.scoped(op.group, op.user);
         if (!isGroup(g)) return g;
@@ -461,6 +524,28 @@ export class Model {
     const age = this.clockMs - m.sentAtMs;
     if (Math.abs(age - EDIT_WINDOW_MS) < 2_000) return { skip: true }; // at the boundary: either answer
     if (age > EDIT_WINDOW_MS) return { ok: false, reasons: ["EDIT_WINDOW_EXPIRED"] };
+    return { ok: true };
+  }
+
+  /**
+   * AddReaction / RemoveReaction in section 9.5's order (rate limiting aside: the model's servers
+   * never refuse a token). Success either changes the reactions or, adding one the caller has or
+   * removing one they have not, changes nothing (RCT-3); `commitReaction` tells which.
+   */
+  private planReaction(op: ReactionOp): Outcome {
+    const m = op.msg ? this.messages.get(op.msg) : undefined;
+    if (op.msg && !m) return { skip: true };
+    if (!validReaction(op.reaction)) return { ok: false, reasons: ["FIELD_INVALID"] };
+    const caller = op.by.user;
+    const g = this.scoped(op.group, caller);
+    if (!isGroup(g)) return g;
+    // DRV-1: unknown, another group's, not stored, or not visible to the caller: all the same.
+    if (!m || m.group !== op.group || !this.maySee(caller, m)) return { ok: false, reasons: ["MESSAGE_NOT_FOUND"] };
+    if (m.recalled) return { ok: false, reasons: ["ALREADY_RECALLED"] };
+    if (op.kind === "addReaction") {
+      const distinct = new Set(m.reactions.map((u) => u.reaction));
+      if (!distinct.has(op.reaction) && distinct.size >= MAX_DISTINCT_REACTIONS) return { ok: false, reasons: ["REACTION_LIMIT_REACHED"] };
+    }
     return { ok: true };
   }
 
@@ -539,7 +624,26 @@ export class Model {
     const g = this.groups.get(group)!;
     const stored = !spec.onlineOnly && g.type !== "AVCHATROOM";
     const incarnations = new Map([sender, ...spec.receivers].filter(Boolean).map((u) => [u, this.incarnation(u)] as const));
-    const m: MessageModel = { key, group, seq: stored ? g.latestSeq + 1 : 0, sender, by, spec, id, time, sentAtMs: this.clockMs, recalled: false, recalledBy: "", text: spec.text, customData: "", editCount: 0, editTime: 0n, incarnations };
+    const m: MessageModel = {
+      key,
+      group,
+      seq: stored ? g.latestSeq + 1 : 0,
+      sender,
+      by,
+      spec,
+      id,
+      time,
+      sentAtMs: this.clockMs,
+      recalled: false,
+      recalledBy: "",
+      text: spec.text,
+      customData: "",
+      editCount: 0,
+      editTime: 0n,
+      incarnations,
+      reactions: [],
+      reacted: false,
+    };
     this.messages.set(key, m);
     this.byId.set(id, m);
     if (spec.clientMessageId) this.idem.set(`${sender}|${group}|${spec.clientMessageId}`, key);
@@ -560,6 +664,7 @@ export class Model {
     const audience = [...g.members.keys()].filter((u) => this.maySee(u, m)); // VIS-1 at recall time
     m.recalled = true;
     m.recalledBy = "user" in op.by ? op.by.user : "";
+    m.reactions = []; // RCT-8: gone, and no ReactionChanged says so
     this.emit(audience, { group: g.id, stored: true, key: `MessageRecalled ${g.id} id=${m.id} seq=${m.seq} by=${m.recalledBy}` });
   }
 
@@ -580,9 +685,30 @@ export class Model {
   }
 
   /**
+   * An accepted AddReaction / RemoveReaction: a change (RCT-3) updates the message's reactions and
+   * sends ReactionChanged, with the reaction's new count, to the users who may see the message now
+   * (RCT-7, DRV-1) — the audience a recall now would have. Returns whether anything changed.
+   */
+  commitReaction(op: ReactionOp): boolean {
+    const m = this.messages.get(op.msg)!;
+    const g = this.groups.get(m.group)!;
+    const caller = op.by.user;
+    const added = op.kind === "addReaction";
+    const at = m.reactions.findIndex((u) => u.user === caller && u.reaction === op.reaction);
+    if (added === at >= 0) return false;
+    if (added) m.reactions.push({ reaction: op.reaction, user: caller, atMs: this.clockMs });
+    else m.reactions.splice(at, 1);
+    m.reacted = true;
+    const count = m.reactions.filter((u) => u.reaction === op.reaction).length;
+    const audience = [...g.members.keys()].filter((u) => this.maySee(u, m));
+    this.emit(audience, { group: g.id, stored: true, key: Model.reactionChangedKey(m, op.reaction, caller, added, count) });
+    return true;
+  }
+
+  /**
    * AdminService.DeleteUser then ImportUsers of the same ID (ADM-11): every membership ends as a
-   * removal by the app backend, join requests and idempotency records go, and the new user with
-   * the same ID starts with nothing.
+   * removal by the app backend, join requests, idempotency records and reactions go (the last
+   * with no ReactionChanged, RCT-5), and the new user with the same ID starts with nothing.
    */
   commitDeleteAndReimport(user: string): void {
     for (const g of this.groups.values()) {
@@ -591,6 +717,7 @@ export class Model {
       if (g.members.has(user)) this.leave(g, user, "");
     }
     for (const k of [...this.idem.keys()]) if (k.startsWith(`${user}|`)) this.idem.delete(k);
+    for (const m of this.messages.values()) m.reactions = m.reactions.filter((u) => u.user !== user);
     this.incarnations.set(user, this.incarnation(user) + 1);
   }
 

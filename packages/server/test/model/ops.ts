@@ -43,12 +43,25 @@ export type Op =
    * `text` "" is an element without content (INVALID_ELEMENT, EDT-3); `data` "" clears custom data.
    */
   | { kind: "edit"; by: { user: string }; group: string; msg: string; text: string; data: string }
+  /**
+   * MessageService.AddReaction / RemoveReaction (RCT-1..8) of `reaction` on message `msg` of the
+   * model, named under `group` (another group's message is MESSAGE_NOT_FOUND, MSG-14); `msg` ""
+   * is a well-formed message ID no message has.
+   */
+  | { kind: "addReaction" | "removeReaction"; by: { user: string }; group: string; msg: string; reaction: string }
   | { kind: "markRead"; user: string; group: string; readSeq: number }
   | { kind: "openStream"; user: string; stream: string; from: "none" | "latest" | "older"; olderPick: number }
   | { kind: "closeStream"; stream: string }
   | { kind: "advanceClock"; seconds: number }
   /** AdminService.DeleteUser, then ImportUsers of the same ID (ADM-11); the user's streams are closed first. */
   | { kind: "deleteUser"; user: string };
+
+/** The op kinds of reactions. */
+export type ReactionOp = Extract<Op, { kind: "addReaction" | "removeReaction" }>;
+
+export function isReactionOp(op: Op): op is ReactionOp {
+  return op.kind === "addReaction" || op.kind === "removeReaction";
+}
 
 export function describeOp(op: Op): string {
   return JSON.stringify(op);

@@ -55,6 +55,10 @@ export function renderEvent(e: Event): { group: string; key: string } {
       return { group: p.value.message?.groupId ?? "", key: renderReceived(p.value.message!) };
     case "messageEdited":
       return { group: p.value.message?.groupId ?? "", key: `MessageEdited ${renderMessage(p.value.message!)}` };
+    case "reactionChanged": {
+      const v = p.value;
+      return { group: v.groupId, key: `ReactionChanged ${v.groupId} id=${v.messageId} seq=${v.seq} reaction=${JSON.stringify(v.reaction)} user=${v.userId} added=${v.added} count=${v.count}` };
+    }
     case "messageRecalled":
       return { group: p.value.groupId, key: `MessageRecalled ${p.value.groupId} id=${p.value.messageId} seq=${p.value.seq} by=${p.value.recall?.recalledBy ?? "?"}` };
     case "conversationUpdated": {
@@ -83,9 +87,14 @@ export function textOf(m: Message): string {
   return m.elements.map((e) => (e.element.case === "text" ? e.element.value.text : `<${e.element.case}>`)).join("");
 }
 
-/** The same rendering as Model.lastKey, from the wire message. */
+/** The same rendering as Model.lastKey, from the wire message (a last message has no `reactions`, RCT-5). */
 export function renderLast(m: Message): string {
-  return `${m.messageId}${m.recall ? "(recalled)" : `:${textOf(m)}`}${m.edit ? `(edit ${m.edit.editCount})` : ""}`;
+  return `${m.messageId}${m.recall ? "(recalled)" : `:${textOf(m)}`}${m.edit ? `(edit ${m.edit.editCount})` : ""}${renderReactions(m)}`;
+}
+
+/** `reactions` as Model.reactionsPart renders them: empty where RCT-5 says a message has none. */
+function renderReactions(m: Message): string {
+  return m.reactions.length ? ` reactions=[${m.reactions.map((r) => `${JSON.stringify(r.reaction)}x${r.count}${r.callerReacted ? "*" : ""}`).join(",")}]` : "";
 }
 
 /** The same rendering as Model.receivedKey, from the wire message. */
@@ -93,11 +102,11 @@ export function renderReceived(m: Message): string {
   return `MessageReceived ${renderMessage(m)}`;
 }
 
-function toNs(t: { seconds: bigint; nanos: number } | undefined): bigint {
+export function toNs(t: { seconds: bigint; nanos: number } | undefined): bigint {
   return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
 }
 
-/** The same rendering as Model.messageKey, from the wire message. */
+/** The same rendering as Model.messageKey (and Model.viewKey's reactions), from the wire message. */
 export function renderMessage(m: Message): string {
   const recalled = m.recall !== undefined;
   const parts = [
@@ -115,7 +124,7 @@ export function renderMessage(m: Message): string {
     m.edit ? `edit=${m.edit.editCount}@${toNs(m.edit.editTime)}` : "",
     recalled ? `recalled_by=${m.recall!.recalledBy}` : "",
   ];
-  return parts.filter(Boolean).join(" ");
+  return parts.filter(Boolean).join(" ") + renderReactions(m);
 }
 
 export class ModelStream {
