@@ -5,12 +5,12 @@ import { defineMutants } from "../types.js";
 
 export const reactionMutants = defineMutants([
   {
-    id: "reaction-below-history-floor",
+    id: "derived-item-below-history-floor",
     rule: "DRV-1",
-    bug: "Lets a member react to any message the store returns, forgetting the history floor of a member who joined later.",
-    file: "services/reactions.ts",
-    from: "if (!message || !visibleTo(group, member, message)) {",
-    to: "if (!message) {",
+    bug: "Lets a member read, edit, react to or list the receipts of any message the store returns, forgetting the history floor of a member who joined later.",
+    file: "services/common.ts",
+    from: "  if (!message || !visibleTo(group, member, message)) {\n    throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND",
+    to: "  if (!message) {\n    throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND",
   },
   {
     id: "reaction-unchecked",

@@ -155,6 +155,18 @@ export function limitsOf(deps: Deps, type: GroupType) {
 }
 
 /**
+ * DRV-1, MSG-14: the group's stored message `messageId` if the member may see it (VIS-1);
+ * otherwise MESSAGE_NOT_FOUND, exactly as for an ID that does not exist.
+ */
+export async function requireVisibleMessage(deps: Deps, group: GroupRecord, member: MemberRecord, messageId: string): Promise<Message> {
+  const message = await deps.store.getMessage(group.appId, group.groupId, messageId, member.userId);
+  if (!message || !visibleTo(group, member, message)) {
+    throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
+  }
+  return message;
+}
+
+/**
  * VIS-1 for a message the store returned to a current member (the store already applied the
  * audience, TGT-4): the rules module decides, history floor included (GRP-6, VIS-3).
  */

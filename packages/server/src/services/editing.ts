@@ -7,7 +7,7 @@ import { fieldInvalid, narrowcastError } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Caller, Deps } from "../context.js";
 import { StoreConflict } from "../store/types.js";
-import { conflictError, requireGroup, requireMember, visibleTo } from "./common.js";
+import { conflictError, requireGroup, requireMember, requireVisibleMessage } from "./common.js";
 import { takeGroupToken, validateContent } from "./messaging.js";
 
 export async function editMessage(deps: Deps, caller: Caller, req: EditMessageRequest): Promise<Message> {
@@ -17,11 +17,7 @@ export async function editMessage(deps: Deps, caller: Caller, req: EditMessageRe
   validateContent(deps, req.elements, req.customData);
   const group = await requireGroup(deps, appId, req.groupId);
   const member = await requireMember(deps, group, userId);
-  const message = await deps.store.getMessage(appId, group.groupId, req.messageId, userId);
-  // DRV-1: a message the caller may not see is reported exactly like one that does not exist.
-  if (!message || !visibleTo(group, member, message)) {
-    throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
-  }
+  const message = await requireVisibleMessage(deps, group, member, req.messageId);
   if (message.senderId !== userId) {
     throw narrowcastError(ErrorReason.EDIT_NOT_ALLOWED, "only the sender may edit a message", { field: "message_id" });
   }

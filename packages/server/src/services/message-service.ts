@@ -1,11 +1,11 @@
 // MessageService: send, fetch by ID, history pages, recall, edit, reactions, read receipts (rules MSG-n, TGT-n, EDT-n, RCT-n, RCP-n, GRP-6, GRP-7).
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ErrorReason, GroupType, MessageService, type ListMessagesRequest } from "@narrowcast/gen";
-import { fieldInvalid, narrowcastError } from "../errors.js";
+import { GroupType, MessageService, type ListMessagesRequest } from "@narrowcast/gen";
+import { fieldInvalid } from "../errors.js";
 import { callerOf, type Deps } from "../context.js";
 import { MESSAGE_SIZES, decodePageToken, encodePageToken, pageSizeOf, type PageScope } from "../paging.js";
 import { historyFloor } from "../rules/index.js";
-import { requireGroup, requireMember, seqBound, visibleTo } from "./common.js";
+import { requireGroup, requireMember, requireVisibleMessage, seqBound } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
 import { editMessage } from "./editing.js";
 import { changeReaction, listReactions } from "./reactions.js";
@@ -44,11 +44,8 @@ export function messageService(deps: Deps): ServiceImpl<typeof MessageService> {
       if (!req.messageId) throw fieldInvalid("message_id", "message_id is required");
       const group = await requireGroup(deps, appId, req.groupId);
       const member = await requireMember(deps, group, userId);
-      const message = await deps.store.getMessage(appId, group.groupId, req.messageId, userId);
       // Rule MSG-14: invisible and nonexistent look the same, history floor included (GRP-6).
-      if (!message || !visibleTo(group, member, message)) {
-        throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
-      }
+      const message = await requireVisibleMessage(deps, group, member, req.messageId);
       const [shown] = await shownTo(deps, group, member, [message]);
       return { message: shown };
     },

@@ -4,20 +4,19 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  ErrorReason,
   MessageService,
   ReactionSchema,
   type ListReactionsRequest,
   type Message,
   type Reaction,
 } from "@narrowcast/gen";
-import { fieldInvalid, narrowcastError } from "../errors.js";
+import { fieldInvalid } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Caller, Deps } from "../context.js";
 import { LIST_SIZES, isIdKey, openPage } from "../paging.js";
 import { reactionProblem } from "../rules/index.js";
 import { StoreConflict, type GroupRecord, type MemberRecord, type ReactionRecord } from "../store/types.js";
-import { conflictError, requireGroup, requireMember, visibleTo } from "./common.js";
+import { conflictError, requireGroup, requireMember, requireVisibleMessage } from "./common.js";
 import { takeGroupToken } from "./messaging.js";
 import { shownTo } from "./shown.js";
 
@@ -55,11 +54,7 @@ async function visibleMessage(
 ): Promise<{ group: GroupRecord; member: MemberRecord; message: Message }> {
   const group = await requireGroup(deps, caller.appId, groupId);
   const member = await requireMember(deps, group, caller.userId);
-  const message = await deps.store.getMessage(caller.appId, group.groupId, messageId, caller.userId);
-  if (!message || !visibleTo(group, member, message)) {
-    throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
-  }
-  return { group, member, message };
+  return { group, member, message: await requireVisibleMessage(deps, group, member, messageId) };
 }
 
 /** AddReaction (added = true) and RemoveReaction: RCT-1 to RCT-4, RCT-7, in section 9.5's order. */

@@ -19,7 +19,7 @@ import { requireId } from "../ids.js";
 import type { Caller, Deps } from "../context.js";
 import { LIST_SIZES, isIdKey, openPage } from "../paging.js";
 import { MAX_RECEIPT_MESSAGE_IDS, receiptsRefusal, type ReceiptRequestFacts } from "../rules/index.js";
-import { requireGroup, requireMember, visibleTo } from "./common.js";
+import { requireGroup, requireMember, requireVisibleMessage, visibleTo } from "./common.js";
 
 const LIST_RPC = `${MessageService.typeName}/${MessageService.method.listReadReceipts.name}`;
 
@@ -64,10 +64,7 @@ export async function listReadReceipts(
   );
   const group = await requireGroup(deps, caller.appId, req.groupId);
   const member = await requireMember(deps, group, caller.userId);
-  const message = await deps.store.getMessage(caller.appId, group.groupId, req.messageId, caller.userId);
-  if (!message || !visibleTo(group, member, message)) {
-    throw narrowcastError(ErrorReason.MESSAGE_NOT_FOUND, "message not found", { field: "message_id" });
-  }
+  const message = await requireVisibleMessage(deps, group, member, req.messageId);
   if (message.senderId !== caller.userId) {
     throw narrowcastError(ErrorReason.READ_RECEIPTS_SENDER_ONLY, "only the message's sender may read its receipts", { field: "message_id" });
   }
