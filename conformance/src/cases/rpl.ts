@@ -49,7 +49,7 @@ async function shownReply(user: UserHandle, groupId: string, replyMessage: Messa
 export const rplCases = [
   defineCase({
     id: "rpl-quote-per-viewer",
-    rules: ["RPL-1", "RPL-3", "DRV-1", "VIS-1", "GRP-6"],
+    rules: ["RPL-1", "RPL-3", "RPL-4", "DRV-1", "VIS-1", "GRP-6"],
     requirement:
       "A reply to an ordinary message shows each reader the quote as they may see it now — available with the edited content after an edit, recalled after a recall — and unavailable (no quoted message) to a member who joined a WORK group after the quoted message; the reply's event carries only the quoted message's ID.",
     async run(ctx) {
@@ -58,8 +58,10 @@ export const rplCases = [
       await w.app.ctx.admin.addMembers({ appId: w.app.appId, groupId: w.groupId, userIds: ["erin"] });
       const subs = [await w.user("carol").subscribe(), await w.user("erin").subscribe()];
       const answer = await reply(w.user("alice"), w.groupId, quoted.messageId, "agreed");
-      // Edited right away: a test server's edit window is short.
+      // Edited right away: a test server's edit window is short. Editing the reply keeps what it quotes.
       await w.user("bob").messages.editMessage({ groupId: w.groupId, messageId: quoted.messageId, elements: textElements("the original, edited") });
+      const reEdited = await w.user("alice").messages.editMessage({ groupId: w.groupId, messageId: answer.messageId, elements: textElements("agreed, edited") });
+      expectEqual(reEdited.message?.replyTo?.messageId, quoted.messageId, "the reply's reply_to.message_id after an edit of the reply");
       expectEqual(quoteOf(answer), "unresolved", "SendMessage's response: reply_to (the ID alone)");
       expectEqual(answer.replyTo?.messageId, quoted.messageId, "SendMessage's response: reply_to.message_id");
       for (const sub of subs) {
@@ -71,7 +73,7 @@ export const rplCases = [
       // A reply to the reply: its quote is the reply itself, whose own reply_to is the ID alone.
       const second = await reply(w.user("carol"), w.groupId, answer.messageId, "and me");
       const nested = (await expectVisible(w.user("bob"), w.groupId, second, "a reply to a reply")).replyTo?.quoted;
-      expectEqual(textOf(nested), "agreed", "bob's quote in the reply to the reply");
+      expectEqual(textOf(nested), "agreed, edited", "bob's quote in the reply to the reply");
       expectEqual(show(nested?.replyTo), show(create(ReplyToSchema, { messageId: quoted.messageId })), "the quoted reply's own reply_to (the ID alone: a quote is not a thread)");
       // The owner recalls it (at any time; a test server's recall window is short).
       await w.user("alice").messages.recallMessage({ groupId: w.groupId, messageId: quoted.messageId });
