@@ -39,8 +39,10 @@ describe("model-based test on the embedded store", () => {
     expectPass(await runModel({ config: "sqlite", seed: 20261202, ops: SQLITE_OPS, tolerate: KNOWN }));
   });
 
-  // The issue's two reports, and ADM-11 in a MEETING group, as minimal operation lists (VIS-2, VIS-3).
-  for (const name of ["recall-to-left-receiver", "meeting-rejoin-last", "meeting-reimported-user"]) {
+  // The issue's two reports, and ADM-11 in a MEETING group, as minimal operation lists (VIS-2, VIS-3);
+  // and a user re-imported under a targeted message's deleted sender's ID, who got its MessageRead
+  // (RCP-5) until the stores asked the message's audience rows.
+  for (const name of ["recall-to-left-receiver", "meeting-rejoin-last", "meeting-reimported-user", "meeting-reimported-sender-receipts"]) {
     it(`scripted: ${name}`, async () => {
       expectPass(await runModel({ config: "sqlite", seed: 1, ops: 0, script: script(name), everyUser: 1 }));
     });
@@ -69,6 +71,34 @@ describe("model-based test on the embedded store", () => {
     expect(result.unchanged).toEqual({ addReaction: 1, removeReaction: 3 });
     expect(result.rejections?.addReaction).toEqual({ MESSAGE_NOT_FOUND: 5, NOT_A_MEMBER: 1, FIELD_INVALID: 1, ALREADY_RECALLED: 1, REACTION_LIMIT_REACHED: 1 });
     expect(result.rejections?.removeReaction).toEqual({ MESSAGE_NOT_FOUND: 1, ALREADY_RECALLED: 1 });
+  });
+  // Quote replies (RPL-1..4, DRV-1) on a targeted message: replies within its audience (to some
+  // receivers, privately to its sender, by the system sender) are accepted; widening ones are
+  // refused (ids = the outsiders, or field reply_to_message_id for an ordinary reply), as are an
+  // outsider's, an unknown ID, a recalled message and another group's. Each viewer sees the quote
+  // as they may see it now (edited, recalled, a quoted reply's own quote reduced to its ID), a WORK
+  // re-joiner below their floor sees it unavailable, a MEETING re-joiner (no floor) available;
+  // events and send responses carry the ID only.
+  it("scripted: reply-audience", async () => {
+    const result = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("reply-audience"), everyUser: 1 });
+    expectPass(result);
+    expect(result.rejections?.send).toEqual({ REPLY_WIDENS_AUDIENCE: 2, MESSAGE_NOT_FOUND: 3, ALREADY_RECALLED: 1 });
+  });
+
+  // Read receipts (RCP-1..6, DRV-1) on a targeted message: a receiver's acknowledgement reaches
+  // the sender alone (live, and on a resumed replay), a repeat changes nothing, an outsider's and
+  // one naming an unknown ID are refused whole; refusals of the system sender and an online-only
+  // send; on an ordinary message readers are the members at send, the sender's own message and
+  // one without receipts change nothing, a sender who left gets no MessageRead; a recall keeps the
+  // receipts, DeleteUser takes readers away (counts shrink), and the re-imported user is below
+  // their floor.
+  it("scripted: receipt-audience", async () => {
+    const result = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("receipt-audience"), everyUser: 1 });
+    expectPass(result);
+    expect(result.stats?.ack).toBe("5/3");
+    expect(result.unchanged).toEqual({ ack: 1 });
+    expect(result.rejections?.ack).toEqual({ MESSAGE_NOT_FOUND: 3 });
+    expect(result.rejections?.send).toEqual({ READ_RECEIPTS_NOT_ALLOWED: 2 });
   });
 });
 
@@ -151,6 +181,32 @@ describe("the model catches a server that widens a reaction's audience", () => {
     expect(broken.failure).toBeInstanceOf(ModelFailure);
     expect((broken.failure as ModelFailure).rule).toBe("RCT-7/DRV-1");
     expect(broken.report).toContain("ReactionChanged");
+  });
+});
+
+describe("the model catches a server that widens a read receipt's audience", () => {
+  // A store that sends every MessageRead to the whole group — readers and other members hearing
+  // of an acknowledgement meant for the sender alone (RCP-5, DRV-1), on the live path.
+  const readsToWholeGroup = (inner: Store): Store =>
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === "acknowledge") {
+          return async (...args: Parameters<Store["acknowledge"]>) => {
+            const events = await target.acknowledge(...args);
+            return events.map((e) => ({ ...e, audience: { kind: "group" as const } }));
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+
+  it("reports RCP-5/DRV-1 when a reader gets MessageRead", async () => {
+    const broken = await runModel({ config: "sqlite", seed: 1, ops: 0, script: script("receipt-audience"), wrapStore: readsToWholeGroup });
+    expect(broken.ok).toBe(false);
+    expect(broken.failure).toBeInstanceOf(ModelFailure);
+    expect((broken.failure as ModelFailure).rule).toBe("RCP-5/DRV-1");
+    expect(broken.report).toContain("MessageRead");
   });
 });
 

@@ -81,7 +81,7 @@ export const receiptMutants = defineMutants([
     rule: "RCP-5",
     bug: "Sends MessageRead to a sender who has left the group.",
     file: "store/sqlite.ts",
-    from: "        if (!senderMaySee(m.sender_id, g.type, sender?.join_seq, seq)) continue;\n",
+    from: "        if (!senderMaySee(m.sender_id, g.type, sender?.join_seq, seq, this.visible(appId, groupId, m, m.sender_id))) continue;\n",
     to: "",
   },
   {

@@ -1122,7 +1122,10 @@ export class PostgresStore implements Store {
       for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) {
         const m = await row(
           c,
-          `SELECT m.message_id, m.sender_id, s.join_seq FROM messages m
+          `SELECT m.message_id, m.sender_id, s.join_seq,
+                  NOT m.targeted OR EXISTS (SELECT 1 FROM message_audience a
+                    WHERE a.app_id = m.app_id AND a.group_id = m.group_id AND a.user_id = m.sender_id AND a.seq = m.seq) AS in_audience
+             FROM messages m
              LEFT JOIN memberships s ON s.app_id = m.app_id AND s.group_id = m.group_id AND s.user_id = m.sender_id AND s.left_event_id IS NULL
             WHERE m.app_id = $1 AND m.group_id = $2 AND m.seq = $3 FOR UPDATE OF m`,
           [appId, groupId, seq],
@@ -1134,7 +1137,7 @@ export class PostgresStore implements Store {
           [appId, groupId, seq, userId, now],
         );
         if (recorded.length === 0) continue;
-        if (!senderMaySee(m.sender_id, g.type, m.join_seq ?? undefined, seq)) continue;
+        if (!senderMaySee(m.sender_id, g.type, m.join_seq ?? undefined, seq, m.in_audience)) continue;
         const counts = (await this.receiptCountsOf(c, appId, groupId, [seq])).get(seq)!;
         const { eventId, partition, event } = await this.appendEvent(c, appId, groupId, now, {
           audience: { kind: AUDIENCE.USER, userId: m.sender_id },

@@ -18,9 +18,11 @@ export function messageReadEvent(groupId: string, messageId: string, seq: number
 
 /**
  * RCP-5, VIS-1: whether the sender, a current member since `joinSeq` (undefined: not a member),
- * may see their own message with this seq now, and so be told of its receipts.
+ * may see their own message with this seq now, and so be told of its receipts. `inAudience` is
+ * the store's audience of the message for that user ID (TGT-4: for a targeted message, its
+ * `message_audience` row, which a user deleted since has lost: ADM-11).
  */
-export function senderMaySee(senderId: string, groupType: GroupType, joinSeq: number | undefined, seq: number): boolean {
-  if (joinSeq === undefined) return false;
+export function senderMaySee(senderId: string, groupType: GroupType, joinSeq: number | undefined, seq: number, inAudience: boolean): boolean {
+  if (joinSeq === undefined || !inAudience) return false;
   return maySee({ userId: senderId, groupType, joinSeq }, { seq, senderId, receiverIds: [] });
 }

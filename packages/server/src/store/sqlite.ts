@@ -881,13 +881,13 @@ export class SqliteStore implements Store {
           "UPDATE receipts SET read_at = ? WHERE app_id = ? AND group_id = ? AND seq = ? AND user_id = ? AND read_at IS NULL",
         ).run(now, appId, groupId, seq, userId).changes;
         if (!recorded) continue;
-        const m = this.q("SELECT message_id, sender_id FROM messages WHERE app_id = ? AND group_id = ? AND seq = ?").get(appId, groupId, seq) as Row;
+        const m = this.q("SELECT message_id, sender_id, targeted, seq FROM messages WHERE app_id = ? AND group_id = ? AND seq = ?").get(appId, groupId, seq) as Row;
         const sender = this.q("SELECT join_seq FROM memberships WHERE app_id = ? AND group_id = ? AND user_id = ? AND left_event_id IS NULL").get(
           appId,
           groupId,
           m.sender_id,
         ) as Row | undefined;
-        if (!senderMaySee(m.sender_id, g.type, sender?.join_seq, seq)) continue;
+        if (!senderMaySee(m.sender_id, g.type, sender?.join_seq, seq, this.visible(appId, groupId, m, m.sender_id))) continue;
         const counts = this.receiptCountsOf(appId, groupId, [seq]).get(seq)!;
         const { eventId, partition, event } = this.appendEvent(appId, groupId, now, { kind: AUDIENCE.USER, userId: m.sender_id }, () =>
           messageReadEvent(groupId, m.message_id, seq, userId, counts),

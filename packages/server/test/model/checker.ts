@@ -1,12 +1,15 @@
 // After every step: each open stream against the user's expected events (exact events, per-group
 // order EVT-8, replay before ready and live after, nothing missing or repeated; MessageEdited as
-// announced, or recalled on replay after a recall, EDT-4; ReactionChanged, RCT-7), ListConversations
-// of every user (CNV-1..3, UNR-1..8; the last message with its current text and edit count, EDT-3,
-// and no reactions, RCT-5), and for the group the step touched ListMessages and GetMessage for
-// every user (MSG-12, MSG-14, VIS-1..3, TGT-4, TGT-8), messages compared with their current
-// content, custom data, EditInfo (EDT-3) and reactions as that user sees them (RCT-5); after a
-// reaction step ListReactions of the message for every user (RCT-6). A full sweep every K steps.
-import type { Message } from "@narrowcast/gen";
+// announced, or recalled on replay after a recall, EDT-4; ReactionChanged, RCT-7; MessageRead to the
+// sender alone, RCP-5), ListConversations of every user (CNV-1..3, UNR-1..8; the last message with
+// its current text and edit count, EDT-3, and no reactions, read receipts or resolved quote), and
+// for the group the step touched ListMessages and GetMessage for every user (MSG-12, MSG-14,
+// VIS-1..3, TGT-4, TGT-8), messages compared with their current
+// content, custom data, EditInfo (EDT-3), reactions as that user sees them (RCT-5), a reply's
+// quote as they may see it (RPL-3) and, for the sender, read receipt counts (RCP-4); after a
+// reaction step ListReactions of the message for every user (RCT-6), after a send asking for
+// receipts or an acknowledgement ListReadReceipts (RCP-4). A full sweep every K steps.
+import { ReadState, type Message } from "@narrowcast/gen";
 import { attempt } from "./clients.js";
 import { GUARD_MS, type Driver } from "./driver.js";
 import { ModelFailure } from "./failure.js";
@@ -81,6 +84,8 @@ export class Checker {
             ? "EDT-4/DRV-1"
             : item.key.startsWith("ReactionChanged") || want?.key.startsWith("ReactionChanged")
               ? "RCT-7/DRV-1"
+              : item.key.startsWith("MessageRead") || want?.key.startsWith("MessageRead")
+                ? "RCP-5/DRV-1"
               : item.replay
                 ? "EVT-3/EVT-8"
                 : "EVT-2/EVT-8";
@@ -275,14 +280,14 @@ export class Checker {
     const model = this.d.model;
     const g = model.groups.get(m.group)!;
     const r = await attempt(() => this.d.user(user).messages.getMessage({ groupId: m.group, messageId: m.id }));
-    const want = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : model.maySee(user, m) ? Model.viewKey(m, user) : "MESSAGE_NOT_FOUND";
+    const want = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : model.maySee(user, m) ? model.viewKey(m, user) : "MESSAGE_NOT_FOUND";
     const got = r.ok ? renderReceived(r.value.message!) : r.reason;
     if (want !== got) throw new ModelFailure(historyRule([want], [got], "MSG-14/VIS-1/VIS-3/TGT-4"), `GetMessage ${m.key} (${m.id}, seq ${m.seq}, group ${m.group}) by ${user}`, want, got);
   }
 
   /** Messages as `user` must see them in history and GetMessage: with their reactions (RCT-5). */
   private views(user: string, messages: readonly MessageModel[]): string[] {
-    return messages.map((m) => Model.viewKey(m, user));
+    return messages.map((m) => this.d.model.viewKey(m, user));
   }
 
   /**
@@ -324,6 +329,51 @@ export class Checker {
   }
 
   /**
+   * ListReadReceipts of one message for every user (RCP-4, DRV-1): for the sender both states, all
+   * pages of a random size, readers by user ID with read_time and the counts on every page;
+   * READ_RECEIPTS_SENDER_ONLY for another user who may see it, MESSAGE_NOT_FOUND for one who may not.
+   */
+  async readReceipts(m: MessageModel, users: readonly string[] = this.d.model.users): Promise<void> {
+    await Promise.all(users.map((u) => this.readReceiptsOf(u, m)));
+  }
+
+  private async readReceiptsOf(user: string, m: MessageModel): Promise<void> {
+    const model = this.d.model;
+    const g = model.groups.get(m.group)!;
+    const api = this.d.user(user);
+    const pageSize = this.d.rng.pick([0, 0, 1, 2]);
+    // The sender by user ID (see Model.receiptCounts).
+    const expectErr = g.dismissed ? "GROUP_NOT_FOUND" : !g.members.has(user) ? "NOT_A_MEMBER" : !model.maySee(user, m) ? "MESSAGE_NOT_FOUND" : user !== m.sender ? "READ_RECEIPTS_SENDER_ONLY" : undefined;
+    const c = Model.receiptCounts(m);
+    const counts = `read=${c.read}/${c.unread}`;
+    // read_time is on the servers' clock: as far after server_time as the model's clock moved.
+    const at = (ms: number) => m.time + BigInt(ms - m.sentAtMs) * 1_000_000n;
+    for (const state of [ReadState.READ, ReadState.UNREAD]) {
+      const what = `ListReadReceipts of ${m.key} (${m.id}, group ${m.group}) by ${user} (${ReadState[state]}, page_size ${pageSize})`;
+      const got: string[] = [];
+      let pageToken = "";
+      for (let n = 0; n < 100; n++) {
+        const r = await attempt(() => api.messages.listReadReceipts({ groupId: m.group, messageId: m.id, state, pageSize, pageToken }));
+        if (expectErr || !r.ok) {
+          if (r.ok || r.reason !== expectErr) throw new ModelFailure("RCP-4/DRV-1", what, expectErr ?? "success", r.ok ? "success" : r.reason);
+          return;
+        }
+        const have = `read=${r.value.counts?.readCount ?? "?"}/${r.value.counts?.unreadCount ?? "?"}`;
+        if (have !== counts) throw new ModelFailure("RCP-4", `${what}: counts`, counts, have);
+        if (r.value.receipts.length === 0 && r.value.nextPageToken) throw new ModelFailure("RCP-4/PAG-1", `${what}: an empty page with a next_page_token`, "", r.value.nextPageToken);
+        got.push(...r.value.receipts.map((x) => `${x.userId} ${x.readTime ? toNs(x.readTime) : "unread"}`));
+        pageToken = r.value.nextPageToken;
+        if (!pageToken) break;
+      }
+      const want = [...(m.receipts ?? [])]
+        .filter(([, t]) => (state === ReadState.READ) === (t !== undefined))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([u, t]) => `${u} ${t === undefined ? "unread" : at(t)}`);
+      if (!same(want, got)) throw new ModelFailure("RCP-4", what, want, got);
+    }
+  }
+
+  /**
    * Every live group's history for every user, and GetMessage of `messages` for every user (and
    * ListReactions of those that ever had a reaction).
    */
@@ -333,13 +383,21 @@ export class Checker {
     for (let i = 0; i < messages.length; i += chunk) await Promise.all(messages.slice(i, i + chunk).map((m) => this.getMessage(m)));
     const reacted = messages.filter((m) => m.reacted);
     for (let i = 0; i < reacted.length; i += chunk) await Promise.all(reacted.slice(i, i + chunk).map((m) => this.reactions(m)));
+    const receipted = messages.filter((m) => m.receipts);
+    for (let i = 0; i < receipted.length; i += chunk) await Promise.all(receipted.slice(i, i + chunk).map((m) => this.readReceipts(m)));
   }
 }
 
-/** The rule a history or GetMessage disagreement breaks: RCT-5 when only the reactions differ. */
+/**
+ * The rule a history or GetMessage disagreement breaks: RCT-5 when only the reactions differ,
+ * RPL-3 when only the quotes' resolution, RCP-4 when only the read receipt counts.
+ */
 function historyRule(want: readonly string[], got: readonly string[], otherwise = "VIS-1/VIS-3/TGT-4/MSG-12"): string {
-  const bare = (k: string) => k.replace(/ reactions=\[.*\]$/, "");
-  return same(want.map(bare), got.map(bare)) ? "RCT-5/DRV-1" : otherwise;
+  const only = (strip: (k: string) => string) => same(want.map(strip), got.map(strip));
+  if (only((k) => k.replace(/ reactions=\[.*\]$/, ""))) return "RCT-5/DRV-1";
+  if (only((k) => k.replace(/:AVAILABLE\{[^}]*\}|:UNAVAILABLE/g, ""))) return "RPL-3/DRV-1";
+  if (only((k) => k.replace(/ read=\d+\/\d+/, ""))) return "RCP-4";
+  return otherwise;
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {

@@ -72,7 +72,7 @@ export class Clients {
 }
 
 /** The outcome of a call: the response, or the error's narrowcast reason. */
-export type Result<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
+export type Result<T> = { ok: true; value: T } | { ok: false; reason: string; message: string; field: string; ids: string[] };
 
 export async function attempt<T>(call: () => Promise<T>): Promise<Result<T>> {
   try {
@@ -80,6 +80,7 @@ export async function attempt<T>(call: () => Promise<T>): Promise<Result<T>> {
   } catch (err) {
     const ce = ConnectError.from(err);
     const info = ce.findDetails(ErrorInfoSchema)[0];
-    return { ok: false, reason: info?.reason ?? `code:${ce.code}`, message: ce.message };
+    const ids = info?.metadata.ids ?? "";
+    return { ok: false, reason: info?.reason ?? `code:${ce.code}`, message: ce.message, field: info?.metadata.field ?? "", ids: ids ? ids.split(",") : [] };
   }
 }

@@ -6,8 +6,8 @@ import { Plan } from "@narrowcast/gen/admin";
 import { Clients, PROTOCOLS, attempt, type Protocol, type Result } from "./clients.js";
 import type { Env } from "./env.js";
 import { ModelFailure } from "./failure.js";
-import { Model, priorityNumber, type ExpectedEvent, type MessageModel } from "./model.js";
-import { actorName, type Actor, type Op, type ReactionOp, type SendSpec } from "./ops.js";
+import { Model, priorityNumber, UNKNOWN_MESSAGE_ID, type ExpectedEvent, type MessageModel } from "./model.js";
+import { actorName, UNKNOWN_MESSAGE, type Actor, type Op, type ReactionOp, type SendSpec } from "./ops.js";
 import { Prng } from "./prng.js";
 import { Covered, ModelStream, renderEvent, renderReceived, type SavedCursor } from "./stream.js";
 import { create } from "@bufbuild/protobuf";
@@ -41,6 +41,8 @@ export class Driver {
   /** The message the last step touched (checked by GetMessage for every user). */
   touchedMessage: MessageModel | undefined;
   touchedGroup: string | undefined;
+  /** The messages an accepted SendReadReceipts named (their receipts are checked after the step). */
+  touchedAcked: MessageModel[] = [];
   /** Per user, the node of their latest stream (pg2: their sends go to the other node). */
   private readonly streamNode = new Map<string, number>();
 
@@ -109,24 +111,35 @@ export class Driver {
   /** Per op kind and reason, how many calls were (rightly) rejected so. */
   readonly rejections = new Map<string, Map<string, number>>();
 
-  /** Per op kind, how many accepted calls rightly changed nothing (RCT-3's idempotent add and remove). */
+  /** Per op kind, how many accepted calls rightly changed nothing (RCT-3's idempotent add and remove, RCP-3's acknowledgements). */
   readonly unchanged = new Map<string, number>();
 
   private compare<T>(op: Op, planned: ReturnType<Model["plan"]>, result: Result<T>): T | undefined {
     if (planned.skip) return undefined;
-    const st = this.stats.get(op.kind) ?? { ok: 0, rejected: 0 };
-    this.stats.set(op.kind, st);
-    if (result.ok) st.ok++;
-    else {
-      st.rejected++;
-      const byReason = this.rejections.get(op.kind) ?? new Map<string, number>();
-      this.rejections.set(op.kind, byReason);
-      byReason.set(result.reason, (byReason.get(result.reason) ?? 0) + 1);
+    // Sends are also counted as replies (RPL-1) and as asking for receipts (RCP-1), to show what a run covered.
+    const spec = op.kind === "send" ? op.spec : op.kind === "resend" ? this.model.messages.get(op.of)?.spec : undefined;
+    const kinds = [op.kind, ...(spec?.replyTo ? ["send.reply"] : []), ...(spec?.readReceipts ? ["send.receipts"] : [])];
+    for (const kind of kinds) {
+      const st = this.stats.get(kind) ?? { ok: 0, rejected: 0 };
+      this.stats.set(kind, st);
+      if (result.ok) st.ok++;
+      else {
+        st.rejected++;
+        const byReason = this.rejections.get(kind) ?? new Map<string, number>();
+        this.rejections.set(kind, byReason);
+        byReason.set(result.reason, (byReason.get(result.reason) ?? 0) + 1);
+      }
     }
     if (planned.ok && !result.ok) throw new ModelFailure(ruleOf(op), `${op.kind} must succeed`, "success", `${result.reason}: ${result.message}`);
     if (!planned.ok && result.ok) throw new ModelFailure(ruleOf(op, planned.reasons[0]), `${op.kind} must be rejected and leave no trace`, planned.reasons, "success");
     if (!planned.ok && !result.ok && !planned.reasons.includes(result.reason)) {
       throw new ModelFailure(ruleOf(op, planned.reasons[0]), `${op.kind} rejected with the wrong reason`, planned.reasons, `${result.reason}: ${result.message}`);
+    }
+    // The error's field and ids (RPL-1, RPL-2, RCP-1, RCP-3), where the model names them.
+    if (!planned.ok && !result.ok && result.reason === planned.reasons[0]) {
+      const sorted = (ids: readonly string[]) => [...ids].sort().join(",");
+      if (planned.field !== undefined && result.field !== planned.field) throw new ModelFailure(ruleOf(op, result.reason), `${op.kind} ${result.reason}: ErrorInfo field`, planned.field, result.field);
+      if (planned.ids !== undefined && sorted(result.ids) !== sorted(planned.ids)) throw new ModelFailure(ruleOf(op, result.reason), `${op.kind} ${result.reason}: ErrorInfo ids`, sorted(planned.ids), sorted(result.ids));
     }
     return result.ok ? result.value : undefined;
   }
@@ -134,6 +147,7 @@ export class Driver {
   /** Executes one operation; returns false if the model skipped it. */
   async execute(op: Op): Promise<boolean> {
     this.touchedMessage = undefined;
+    this.touchedAcked = [];
     this.touchedGroup = "group" in op ? op.group : undefined;
     const planned = this.model.plan(op);
     if (planned.skip) return false;
@@ -264,6 +278,15 @@ export class Driver {
       case "addReaction":
       case "removeReaction":
         return this.react(op, planned);
+      case "ack": {
+        const ids = op.msgs.map((k) => (k === UNKNOWN_MESSAGE ? UNKNOWN_MESSAGE_ID : m.messages.get(k)!.id));
+        const r = await attempt(() => this.clients.user(op.user, this.sendNode(op.user), this.protocol()).messages.sendReadReceipts({ groupId: op.group, messageIds: ids }));
+        if (this.compare(op, planned, r)) {
+          this.touchedAcked = [...new Set(op.msgs.map((k) => m.messages.get(k)!))];
+          if (m.commitAck(op).length === 0) this.unchanged.set(op.kind, (this.unchanged.get(op.kind) ?? 0) + 1);
+        }
+        return true;
+      }
       case "markRead": {
         const r = await attempt(() => this.user(op.user).conversations.markConversationRead({ groupId: op.group, readSeq: BigInt(op.readSeq) }));
         const v = this.compare(op, planned, r);
@@ -329,6 +352,8 @@ export class Driver {
       excludeFromLastMessage: spec.excludeFromLastMessage,
       countAsUnreadForReceivers: spec.countAsUnreadForReceivers,
       clientMessageId: spec.clientMessageId,
+      replyToMessageId: !spec.replyTo ? "" : spec.replyTo === UNKNOWN_MESSAGE ? UNKNOWN_MESSAGE_ID : m.messages.get(spec.replyTo)!.id,
+      requestReadReceipts: spec.readReceipts ?? false,
     };
     const r = await attempt(async () =>
       "user" in by
@@ -374,7 +399,7 @@ export class Driver {
     this.compare(op, planned, r);
     if (!r.ok) return true;
     if (!m.commitReaction(op)) this.unchanged.set(op.kind, (this.unchanged.get(op.kind) ?? 0) + 1);
-    const want = Model.viewKey(msg!, caller);
+    const want = m.viewKey(msg!, caller);
     const have = r.value ? renderReceived(r.value) : "no message";
     if (have !== want) throw new ModelFailure("RCT-5", `${op.kind} response of ${caller}`, want, have);
     return true;
@@ -430,6 +455,16 @@ export function ruleOf(op: Op, reason?: string): string {
     };
     if (reason && byReactionReason[reason]) return byReactionReason[reason]!;
   }
+  if (op.kind === "send" || op.kind === "resend") {
+    const bySendReason: Record<string, string> = {
+      MESSAGE_NOT_FOUND: "RPL-1/DRV-1",
+      ALREADY_RECALLED: "RPL-1",
+      REPLY_WIDENS_AUDIENCE: "RPL-2",
+      READ_RECEIPTS_NOT_ALLOWED: "RCP-1",
+    };
+    if (reason && bySendReason[reason]) return bySendReason[reason]!;
+  }
+  if (op.kind === "ack" && reason === "MESSAGE_NOT_FOUND") return "RCP-3/DRV-1";
   if (op.kind === "edit") {
     const byEditReason: Record<string, string> = {
       INVALID_ELEMENT: "EDT-3/EDT-6",
@@ -463,7 +498,7 @@ export function ruleOf(op: Op, reason?: string): string {
     };
     if (byReason[reason]) return byReason[reason]!;
   }
-  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", edit: "EDT-1..6", addReaction: "RCT-1..8", removeReaction: "RCT-1..8", markRead: "UNR-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
+  const byKind: Record<string, string> = { send: "MSG-1..10", resend: "MSG-10", recall: "MSG-11", edit: "EDT-1..6", addReaction: "RCT-1..8", removeReaction: "RCT-1..8", markRead: "UNR-3", ack: "RCP-3", join: "GRP-2..4", invite: "GRP-2..4", createGroup: "GRP-1", dismiss: "GRP-9", leave: "GRP-5", remove: "GRP-5", setRole: "GRP-5", approve: "GRP-3", reject: "GRP-3" };
   return byKind[op.kind] ?? op.kind;
 }
 

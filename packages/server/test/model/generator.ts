@@ -1,9 +1,10 @@
 // Random operations among the users, chosen from the model's state so that most of them succeed
 // and the rest are the rejections the spec names (non-member send, receiver not a member, recall by
-// a stranger, edit by someone who may not see the message, a reaction on a recalled one, ...).
+// a stranger, edit by someone who may not see the message, a reaction on a recalled one, a reply
+// widening its quote's audience, an acknowledgement naming a hidden message, ...).
 // Every choice comes from the seeded PRNG.
 import { EDIT_WINDOW_MS, EDIT_WINDOW_SECONDS, type Model, type GroupModel, type MessageModel } from "./model.js";
-import { GROUP_TYPES, type Actor, type Op, type PriorityName, type SendSpec } from "./ops.js";
+import { GROUP_TYPES, UNKNOWN_MESSAGE, type Actor, type Op, type PriorityName, type SendSpec } from "./ops.js";
 import type { Prng } from "./prng.js";
 
 /**
@@ -109,12 +110,13 @@ export class Generator {
       return { kind: "resend", of: rng.pick(withKey.slice(-30)).key };
     }
     if (r < 0.7) return this.recall(g);
-    if (r < 0.8) {
+    if (r < 0.76) {
       const user = this.userWhere(isMember, 0.03);
       const latest = g.latestSeq;
       const readSeq = rng.pick([0, latest, latest + 3, rng.int(latest + 1), Math.max(0, latest - 1)]);
       return { kind: "markRead", user, group: g.id, readSeq };
     }
+    if (r < 0.8) return this.ack(g);
     if (r < 0.9) return this.streamOp();
     if (r < 0.905 && this.model.clockMs < 20 * 3600_000) return { kind: "advanceClock", seconds: rng.pick([30, 125]) };
     if (r < 0.909) return { kind: "deleteUser", user: rng.pick(this.model.users) };
@@ -154,13 +156,19 @@ export class Generator {
     const rng = this.rng;
     const members = [...g.members.keys()];
     const admin = rng.chance(0.1);
-    const sender = admin && rng.chance(0.4) ? "" : this.userWhere((u) => g.members.has(u), 0.05);
+    let sender = admin && rng.chance(0.4) ? "" : this.userWhere((u) => g.members.has(u), 0.05);
+    // A quote reply now and then (RPL-1, RPL-2): it may fix whether the reply is targeted, to whom,
+    // and (a targeted quote's audience answering) who sends it.
+    // (Rarely where nothing is stored, AVCHATROOM: there every reply is MESSAGE_NOT_FOUND.)
+    const reply = rng.chance(g.stored.length ? 0.35 : 0.05) ? this.replyTarget(g, admin ? sender : undefined) : undefined;
+    if (reply?.sender !== undefined) sender = reply.sender;
     const others = members.filter((u) => u !== sender);
-    const targeted = rng.chance(0.35);
+    const targeted = reply?.receivers ? reply.receivers.length > 0 : rng.chance(0.35);
     let receivers: string[] = [];
     let mentions: string[] = [];
     let mentionAll = false;
-    if (targeted) {
+    if (reply?.receivers) receivers = reply.receivers;
+    else if (targeted) {
       receivers = rng.subset(others, 0.4);
       if (receivers.length === 0 && others.length) receivers = [rng.pick(others)];
       if (rng.chance(0.05)) receivers.push(rng.pick(this.model.users)); // maybe a non-member, a duplicate or the sender
@@ -181,9 +189,107 @@ export class Generator {
       countAsUnreadForReceivers: receivers.length > 0 && rng.chance(0.4),
       priority: rng.pick(["UNSPECIFIED", "HIGH", "NORMAL", "LOW"] as PriorityName[]),
       clientMessageId: rng.chance(0.3) ? `c${++this.cmidCounter}` : "",
+      replyTo: reply?.key ?? "",
+      // RCP-1: mostly by a user sender; system senders, online-only and AVCHATROOM ones refused.
+      readReceipts: rng.chance(sender ? 0.2 : 0.1),
     };
     if (spec.onlineOnly || g.type === "AVCHATROOM") spec.clientMessageId = "";
     return { kind: "send", by: admin ? { admin: true } : { user: sender }, sender, group: g.id, msg: `m${this.messageCounter}`, spec };
+  }
+
+  /**
+   * The message a reply quotes (RPL-1): mostly one of the group the sender may see — a targeted
+   * one favoured, answered within its audience, to its sender alone, or (widening, RPL-2) with an
+   * outsider added or to the whole group; else one they may not see, a recalled one, another
+   * group's, one not stored, or an unknown ID. `receivers` undefined: the send chooses its own.
+   */
+  private replyTarget(g: GroupModel, fixedSender: string | undefined): { key: string; receivers?: string[]; sender?: string } {
+    const rng = this.rng;
+    const model = this.model;
+    // Mostly (a user sender): a targeted message of the group, answered by one of its audience.
+    const targetedQ = g.stored.filter((m) => m.spec.receivers.length > 0 && !m.recalled);
+    if (fixedSender === undefined && targetedQ.length && rng.chance(0.7)) {
+      const q = rng.pick(targetedQ.slice(-10));
+      const answering = [q.sender, ...q.spec.receivers].filter((u) => u && model.maySee(u, q));
+      if (answering.length) {
+        const who = rng.pick(answering);
+        return { ...this.replyReceivers(g, q, who), sender: who };
+      }
+    }
+    const sender = fixedSender ?? this.userWhere((u) => g.members.has(u), 0.05);
+    return { ...this.replyQuote(g, sender), sender: fixedSender === undefined ? sender : undefined };
+  }
+
+  private replyQuote(g: GroupModel, sender: string): { key: string; receivers?: string[] } {
+    const rng = this.rng;
+    const model = this.model;
+    const inGroup = [...model.messages.values()].filter((m) => m.group === g.id);
+    const sees = (m: MessageModel) => m.seq > 0 && (sender ? model.maySee(sender, m) : true);
+    const r = rng.next();
+    let q: MessageModel | undefined;
+    if (r < 0.05 || inGroup.length === 0) return { key: UNKNOWN_MESSAGE };
+    const visible = inGroup.filter((m) => sees(m) && !m.recalled);
+    if (r < 0.75) {
+      const targeted = visible.filter((m) => m.spec.receivers.length > 0);
+      const pool = targeted.length && rng.chance(0.6) ? targeted : visible.slice(-10);
+      if (pool.length) q = rng.pick(pool);
+    } else if (r < 0.83) {
+      const hidden = inGroup.filter((m) => !sees(m));
+      if (hidden.length) q = rng.pick(hidden.slice(-10));
+    } else if (r < 0.9) {
+      const recalled = inGroup.filter((m) => m.recalled && sees(m));
+      if (recalled.length) q = rng.pick(recalled);
+    } else if (r < 0.95) {
+      const others = [...model.messages.values()].filter((m) => m.group !== g.id && m.seq > 0);
+      if (others.length) q = rng.pick(others.slice(-20));
+    }
+    // No such case in this state: one the sender may see if any.
+    q ??= visible.length ? rng.pick(visible.slice(-10)) : rng.pick(inGroup.slice(-10));
+    if (q.spec.receivers.length === 0 || q.group !== g.id) return { key: q.key };
+    return this.replyReceivers(g, q, sender);
+  }
+
+  private replyReceivers(g: GroupModel, q: MessageModel, sender: string): { key: string; receivers?: string[]; sender?: string } {
+    const rng = this.rng;
+    // A targeted quote: receivers from its audience A(Q) (members now, not the sender), sometimes widened.
+    const audience = [q.sender, ...q.spec.receivers].filter((u) => u && u !== sender && g.members.has(u));
+    const outsiders = [...g.members.keys()].filter((u) => u !== sender && !audience.includes(u));
+    const w = rng.next();
+    if (w < 0.2) return { key: q.key, receivers: [] };
+    let receivers = q.sender && q.sender !== sender && g.members.has(q.sender) && rng.chance(0.3) ? [q.sender] : rng.subset(audience, 0.6);
+    if (receivers.length === 0 && audience.length) receivers = [rng.pick(audience)];
+    if ((w < 0.5 || receivers.length === 0) && outsiders.length) receivers = [...receivers, rng.pick(outsiders)];
+    return { key: q.key, receivers: receivers.length ? receivers : undefined };
+  }
+
+  /**
+   * SendReadReceipts (RCP-3) of 1 to 3 messages: mostly ones that asked for receipts with the
+   * caller an unread reader (recorded, MessageRead to the sender), or that the caller read before
+   * or sent (no change); now and then one they may not see, another group's, or an unknown ID
+   * (MESSAGE_NOT_FOUND for the whole request, nothing recorded); by anyone now and then.
+   */
+  private ack(picked: GroupModel): Op {
+    const rng = this.rng;
+    const model = this.model;
+    const asking = this.liveGroups().filter((x) => x.stored.some((m) => m.receipts && [...m.receipts.values()].includes(undefined)));
+    const g = asking.length && rng.chance(0.7) ? rng.pick(asking) : picked;
+    const user = this.userWhere((u) => g.members.has(u) && g.stored.some((m) => m.receipts?.has(u) && m.receipts.get(u) === undefined && model.maySee(u, m)), 0.05);
+    const visible = g.stored.filter((m) => model.maySee(user, m));
+    const unread = visible.filter((m) => m.receipts?.has(user) && m.receipts.get(user) === undefined);
+    const msgs: string[] = [];
+    for (let n = 1 + rng.int(3); msgs.length < n; ) {
+      const r = rng.next();
+      if (r < 0.55 && unread.length) msgs.push(rng.pick(unread).key);
+      else if (r < 0.8 && visible.length) msgs.push(rng.pick(visible.slice(-15)).key);
+      else if (r < 0.88) {
+        const hidden = g.stored.filter((m) => !model.maySee(user, m));
+        msgs.push(hidden.length ? rng.pick(hidden).key : UNKNOWN_MESSAGE);
+      } else if (r < 0.94) {
+        const others = [...model.messages.values()].filter((m) => m.group !== g.id);
+        msgs.push(others.length ? rng.pick(others.slice(-20)).key : UNKNOWN_MESSAGE);
+      } else msgs.push(UNKNOWN_MESSAGE);
+    }
+    return { kind: "ack", user, group: g.id, msgs };
   }
 
   private recall(g: GroupModel): Op {

@@ -108,6 +108,13 @@ export async function runModel(opts: RunOptions): Promise<RunResult> {
       if (driver.touchedMessage) await checker.getMessage(driver.touchedMessage, users);
       // ListReactions after a reaction, or after a recall that took them away (RCT-6, RCT-8).
       if (driver.touchedMessage?.reacted && (isReactionOp(op) || op.kind === "recall")) await checker.reactions(driver.touchedMessage, users);
+      // A send asking for receipts, and the messages an acknowledgement named: their counts for
+      // every user by GetMessage and ListReadReceipts (RCP-2, RCP-4).
+      if (driver.touchedMessage?.receipts && op.kind === "send") await checker.readReceipts(driver.touchedMessage, users);
+      for (const acked of driver.touchedAcked) {
+        await checker.getMessage(acked, users);
+        await checker.readReceipts(acked, users);
+      }
       const t5 = performance.now();
       phases.op += t1 - t0;
       phases.streams += t2 - t1;

@@ -4,7 +4,7 @@
 // IDs, server times), and appends the events every user must receive to their expected logs.
 // The one server import: code point order (RCT-5, RCT-6) is UTF-8 byte order, a definition, not a rule.
 import { compareCodePoints } from "../../src/rules/reactions.js";
-import type { Actor, GroupTypeName, Op, PriorityName, ReactionOp, RoleName, SendSpec } from "./ops.js";
+import { UNKNOWN_MESSAGE, type Actor, type GroupTypeName, type Op, type PriorityName, type ReactionOp, type RoleName, type SendSpec } from "./ops.js";
 
 export const RECALL_WINDOW_MS = 120_000;
 /**
@@ -65,6 +65,13 @@ export interface MessageModel {
   reactions: ReactionUse[];
   /** Whether the message ever had a reaction (its ListReactions is then worth checking). */
   reacted: boolean;
+  /** The message it quotes (RPL-1); its `reply_to` never changes (RPL-4). */
+  replyTo: MessageModel | undefined;
+  /**
+   * Read receipts (RCP-1, RCP-2): absent unless requested; else every reader, fixed at send, with
+   * when they acknowledged it (model clock), undefined while unread. DeleteUser removes a reader.
+   */
+  receipts: Map<string, number | undefined> | undefined;
 }
 
 export interface GroupModel {
@@ -101,7 +108,8 @@ export interface ExpectedEvent {
 
 export type Outcome =
   | { ok: true; skip?: false }
-  | { ok: false; reasons: string[]; skip?: false }
+  /** `field` and `ids`: the ErrorInfo metadata the first reason must carry, where the model checks it. */
+  | { ok: false; reasons: string[]; skip?: false; field?: string; ids?: string[] }
   /** The op does not apply to the current state (e.g. a shrunk list names a missing message): skip it. */
   | { skip: true; ok?: undefined };
 
@@ -258,8 +266,25 @@ export class Model {
    * A message as GetMessage, ListMessages and the reaction RPCs show it to `viewer` (RCT-5): the
    * MessageReceived rendering plus its reactions.
    */
-  static viewKey(m: MessageModel, viewer: string): string {
-    return Model.receivedKey(m, m.recalled) + Model.reactionsPart(Model.reactionCounts(m, viewer));
+  viewKey(m: MessageModel, viewer: string): string {
+    return `MessageReceived ${Model.messageKey(m, m.recalled, viewer, this)}` + Model.reactionsPart(Model.reactionCounts(m, viewer));
+  }
+
+  /**
+   * RCP-4: a message's counts, shown to its sender. The sender is whoever has the sender's user
+   * ID: the server today treats a user re-imported under a deleted sender's ID (ADM-11) as the
+   * sender (their MEETING membership lets them see the sender's old messages); the spec does not
+   * say otherwise, so the model follows it.
+   */
+  static receiptCounts(m: MessageModel): { read: number; unread: number } {
+    const all = [...(m.receipts?.values() ?? [])];
+    const read = all.filter((t) => t !== undefined).length;
+    return { read, unread: all.length - read };
+  }
+
+  static messageReadKey(m: MessageModel, reader: string): string {
+    const c = Model.receiptCounts(m);
+    return `MessageRead ${m.group} id=${m.id} seq=${m.seq} reader=${reader} read=${c.read} unread=${c.unread}`;
   }
 
   /**
@@ -297,7 +322,12 @@ export class Model {
     return `${m.id}${m.recalled ? "(recalled)" : `:${m.text}`}${m.editCount ? `(edit ${m.editCount})` : ""}`;
   }
 
-  private static messageKey(m: MessageModel, recalled: boolean): string {
+  /**
+   * `viewer` set: the rendering of GetMessage, ListMessages and the reaction RPCs (RCT-5) for that
+   * user — the quote resolved as they may see it (RPL-3) and, for the sender, the read receipt
+   * counts (RCP-4). Unset: every other path, where `reply_to` is the ID only.
+   */
+  private static messageKey(m: MessageModel, recalled: boolean, viewer?: string, model?: Model): string {
     const s = m.spec;
     const parts = [
       `${m.group} seq=${m.seq} id=${m.id} from=${m.sender}`,
@@ -313,8 +343,19 @@ export class Model {
       `prio=${s.priority}`,
       m.editCount ? `edit=${m.editCount}@${m.editTime}` : "", // recall keeps it (message.proto)
       recalled ? `recalled_by=${m.recalledBy}` : "",
+      m.replyTo ? `reply=${m.replyTo.id}${viewer !== undefined && model ? model.quotePart(m.replyTo, viewer) : ""}` : "",
+      m.receipts ? "receipts" : "",
+      viewer !== undefined && m.receipts && viewer === m.sender ? `read=${Model.receiptCounts(m).read}/${Model.receiptCounts(m).unread}` : "",
     ];
     return parts.filter(Boolean).join(" ");
+  }
+
+  /**
+   * RPL-3: the quoted message q as `viewer` may see it now (edited, recalled), with its own
+   * reply_to reduced to the ID and no reactions or read receipts; or unavailable.
+   */
+  private quotePart(q: MessageModel, viewer: string): string {
+    return this.maySee(viewer, q) ? `:AVAILABLE{${Model.messageKey(q, q.recalled)}}` : ":UNAVAILABLE";
   }
 
   static conversationKey(c: ConversationView): string {
@@ -475,6 +516,8 @@ export class Model {
       case "addReaction":
       case "removeReaction":
         return this.planReaction(op);
+      case "ack":
+        return this.planAck(op);
       case "markRead": {
         const g = this.scoped(op.group, op.user);
         if (!isGroup(g)) return g;
@@ -502,6 +545,39 @@ export class Model {
     if (targeted && (g.type === "COMMUNITY" || g.type === "AVCHATROOM")) return { ok: false, reasons: ["GROUP_TYPE_UNSUPPORTED"] };
     if (s.receivers.some((r) => !g.members.has(r))) return { ok: false, reasons: ["RECEIVER_NOT_MEMBER"] };
     if (s.mentions.some((r) => !g.members.has(r))) return { ok: false, reasons: ["MENTIONED_USER_NOT_MEMBER"] };
+    if (s.replyTo) {
+      const q = s.replyTo === UNKNOWN_MESSAGE ? undefined : this.messages.get(s.replyTo);
+      if (s.replyTo !== UNKNOWN_MESSAGE && !q) return { skip: true };
+      // RPL-1: a stored message of the group the sender may see (the system sender: any stored one).
+      if (!q || q.group !== group || q.seq === 0 || (sender && !this.maySee(sender, q))) return { ok: false, reasons: ["MESSAGE_NOT_FOUND"], field: "reply_to_message_id" };
+      if (q.recalled) return { ok: false, reasons: ["ALREADY_RECALLED"], field: "reply_to_message_id" };
+      if (q.spec.receivers.length > 0) {
+        // RPL-2: A(Q) is Q's receivers and sender.
+        if (!targeted) return { ok: false, reasons: ["REPLY_WIDENS_AUDIENCE"], field: "reply_to_message_id" };
+        const audience = [q.sender, ...q.spec.receivers];
+        const outsiders = s.receivers.filter((r) => !audience.includes(r));
+        if (outsiders.length) return { ok: false, reasons: ["REPLY_WIDENS_AUDIENCE"], field: "receiver_ids", ids: outsiders };
+        // A receiver re-imported under the ID of one of A(Q) (ADM-11): whether they are in A(Q)
+        // the spec does not say (the server compares IDs). Not generated on purpose; skipped.
+        if (s.receivers.some((r) => q.incarnations.get(r) !== this.incarnation(r))) return { skip: true };
+      }
+    }
+    // RCP-1 (a group of more than 200 members cannot happen among the model's six users).
+    if (s.readReceipts && (s.onlineOnly || g.type === "AVCHATROOM" || !sender)) return { ok: false, reasons: ["READ_RECEIPTS_NOT_ALLOWED"], field: "request_read_receipts" };
+    return { ok: true };
+  }
+
+  /** SendReadReceipts (RCP-3): every ID must name a message the caller may see, else all fail. */
+  private planAck(op: Extract<Op, { kind: "ack" }>): Outcome {
+    const g = this.scoped(op.group, op.user);
+    if (!isGroup(g)) return g;
+    const hidden = new Set<string>();
+    for (const key of op.msgs) {
+      const m = key === UNKNOWN_MESSAGE ? undefined : this.messages.get(key);
+      if (key !== UNKNOWN_MESSAGE && !m) return { skip: true };
+      if (!m || m.group !== op.group || !this.maySee(op.user, m)) hidden.add(m?.id ?? UNKNOWN_MESSAGE_ID);
+    }
+    if (hidden.size) return { ok: false, reasons: ["MESSAGE_NOT_FOUND"], field: "message_ids", ids: [...hidden] };
     return { ok: true };
   }
 
@@ -643,6 +719,9 @@ export class Model {
       incarnations,
       reactions: [],
       reacted: false,
+      replyTo: spec.replyTo ? this.messages.get(spec.replyTo) : undefined,
+      // RCP-2: a targeted message's receivers, else the members at send; never the sender.
+      receipts: spec.readReceipts ? new Map((spec.receivers.length ? spec.receivers : [...g.members.keys()]).filter((u) => u !== sender).map((u) => [u, undefined])) : undefined,
     };
     this.messages.set(key, m);
     this.byId.set(id, m);
@@ -717,8 +796,29 @@ export class Model {
       if (g.members.has(user)) this.leave(g, user, "");
     }
     for (const k of [...this.idem.keys()]) if (k.startsWith(`${user}|`)) this.idem.delete(k);
-    for (const m of this.messages.values()) m.reactions = m.reactions.filter((u) => u.user !== user);
+    for (const m of this.messages.values()) {
+      m.reactions = m.reactions.filter((u) => u.user !== user);
+      m.receipts?.delete(user); // RCP-2: no longer a reader, and no MessageRead says so
+    }
     this.incarnations.set(user, this.incarnation(user) + 1);
+  }
+
+  /**
+   * An accepted SendReadReceipts (RCP-3, RCP-5): in ascending seq order, each message that asked
+   * for receipts and has the caller as an unread reader records the read, and its sender gets a
+   * MessageRead with the counts after it if they may see the message now. Returns the messages
+   * whose receipts changed.
+   */
+  commitAck(op: Extract<Op, { kind: "ack" }>): MessageModel[] {
+    const ms = [...new Set(op.msgs.map((k) => this.messages.get(k)!))].sort((a, b) => a.seq - b.seq);
+    const changed: MessageModel[] = [];
+    for (const m of ms) {
+      if (!m.receipts || !m.receipts.has(op.user) || m.receipts.get(op.user) !== undefined) continue;
+      m.receipts.set(op.user, this.clockMs);
+      changed.push(m);
+      if (m.sender && this.maySee(m.sender, m)) this.emit([m.sender], { group: m.group, stored: true, key: Model.messageReadKey(m, op.user) });
+    }
+    return changed;
   }
 
   /** MarkConversationRead (UNR-3): returns whether the position moved. */
@@ -735,6 +835,9 @@ export class Model {
     return true;
   }
 }
+
+/** The well-formed message ID no message has, sent for UNKNOWN_MESSAGE. */
+export const UNKNOWN_MESSAGE_ID = "msg_nosuchmessage000000";
 
 export function isGroup(x: GroupModel | Outcome): x is GroupModel {
   return (x as GroupModel).members !== undefined;

@@ -21,7 +21,17 @@ export interface SendSpec {
   priority: PriorityName;
   /** Empty: no idempotency key. */
   clientMessageId: string;
+  /**
+   * RPL-1: the model key of the message quoted; UNKNOWN_MESSAGE a well-formed ID no message has.
+   * Absent or "": not a reply (scripts written before replies omit it).
+   */
+  replyTo?: string;
+  /** RCP-1: request_read_receipts. */
+  readReceipts?: boolean;
 }
+
+/** A message key that names a well-formed message ID no message has (DRV-1). */
+export const UNKNOWN_MESSAGE = "unknown";
 
 export type Op =
   | { kind: "createGroup"; by: Actor; group: string; type: GroupTypeName; owner: string; members: string[] }
@@ -49,6 +59,11 @@ export type Op =
    * is a well-formed message ID no message has.
    */
   | { kind: "addReaction" | "removeReaction"; by: { user: string }; group: string; msg: string; reaction: string }
+  /**
+   * MessageService.SendReadReceipts (RCP-3) of `msgs` (model keys, UNKNOWN_MESSAGE for an ID no
+   * message has) by `user`, named under `group`.
+   */
+  | { kind: "ack"; user: string; group: string; msgs: string[] }
   | { kind: "markRead"; user: string; group: string; readSeq: number }
   | { kind: "openStream"; user: string; stream: string; from: "none" | "latest" | "older"; olderPick: number }
   | { kind: "closeStream"; stream: string }

@@ -2,7 +2,7 @@
 // keys) next to what it must receive, and which of the user's expected events each cursor it
 // got covers, so that a later resume from that cursor knows exactly what must be replayed.
 import { ConnectError, type Client } from "@connectrpc/connect";
-import { EventService, MessagePriority, type Event, type Message } from "@narrowcast/gen";
+import { EventService, MessagePriority, QuoteStatus, type Event, type Message } from "@narrowcast/gen";
 
 /** The set of a user's expected-log indexes a cursor stands for: every index < low, plus extra. */
 export class Covered {
@@ -59,6 +59,10 @@ export function renderEvent(e: Event): { group: string; key: string } {
       const v = p.value;
       return { group: v.groupId, key: `ReactionChanged ${v.groupId} id=${v.messageId} seq=${v.seq} reaction=${JSON.stringify(v.reaction)} user=${v.userId} added=${v.added} count=${v.count}` };
     }
+    case "messageRead": {
+      const v = p.value;
+      return { group: v.groupId, key: `MessageRead ${v.groupId} id=${v.messageId} seq=${v.seq} reader=${v.readerId} read=${v.counts?.readCount ?? "?"} unread=${v.counts?.unreadCount ?? "?"}` };
+    }
     case "messageRecalled":
       return { group: p.value.groupId, key: `MessageRecalled ${p.value.groupId} id=${p.value.messageId} seq=${p.value.seq} by=${p.value.recall?.recalledBy ?? "?"}` };
     case "conversationUpdated": {
@@ -89,7 +93,9 @@ export function textOf(m: Message): string {
 
 /** The same rendering as Model.lastKey, from the wire message (a last message has no `reactions`, RCT-5). */
 export function renderLast(m: Message): string {
-  return `${m.messageId}${m.recall ? "(recalled)" : `:${textOf(m)}`}${m.edit ? `(edit ${m.edit.editCount})` : ""}${renderReactions(m)}`;
+  // Nor read receipts (RCP-4) or a resolved quote (RPL-3): shown only if (wrongly) present.
+  const extra = `${m.readReceipts ? " read_receipts" : ""}${m.replyTo && (m.replyTo.status || m.replyTo.quoted) ? " quote_resolved" : ""}`;
+  return `${m.messageId}${m.recall ? "(recalled)" : `:${textOf(m)}`}${m.edit ? `(edit ${m.edit.editCount})` : ""}${renderReactions(m)}${extra}`;
 }
 
 /** `reactions` as Model.reactionsPart renders them: empty where RCT-5 says a message has none. */
@@ -123,8 +129,18 @@ export function renderMessage(m: Message): string {
     `prio=${MessagePriority[m.priority]}`,
     m.edit ? `edit=${m.edit.editCount}@${toNs(m.edit.editTime)}` : "",
     recalled ? `recalled_by=${m.recall!.recalledBy}` : "",
+    m.replyTo ? `reply=${m.replyTo.messageId}${renderQuote(m)}` : "",
+    m.readReceiptsRequested ? "receipts" : "",
+    m.readReceipts ? `read=${m.readReceipts.readCount}/${m.readReceipts.unreadCount}` : "",
   ];
   return parts.filter(Boolean).join(" ") + renderReactions(m);
+}
+
+/** RPL-3's resolution of a reply's quote, as Model.quotePart renders it; nothing where unresolved. */
+function renderQuote(m: Message): string {
+  const r = m.replyTo!;
+  if (r.status === QuoteStatus.UNSPECIFIED && !r.quoted) return "";
+  return `:${QuoteStatus[r.status]}${r.quoted ? `{${renderMessage(r.quoted)}}` : ""}`;
 }
 
 export class ModelStream {
