@@ -150,6 +150,29 @@ const cases: Case[] = [
   },
 ];
 
+/**
+ * The SDK rejects the call locally with FIELD_INVALID on `field`, sending nothing (`sent` counts
+ * the calls that reached the server), and the server, sent the same request raw, answers the same.
+ */
+async function expectLocalFieldInvalid(field: string, sent: () => number, call: (raw: boolean) => Promise<unknown>): Promise<void> {
+  const before = sent();
+  const local = await rejection(() => call(false));
+  expect(sent()).toBe(before);
+  expect((local as NarrowcastError).local).toBe(true);
+  const expected = {
+    code: Code.InvalidArgument,
+    reason: Reason.FIELD_INVALID,
+    domain: "narrowcast",
+    field,
+    ids: [],
+    violations: [{ field, reason: Reason.FIELD_INVALID }],
+  };
+  expect(errorSummary(local)).toEqual(expected);
+  const server = await rejection(() => call(true));
+  expect((server as NarrowcastError).local).toBe(false);
+  expect(errorSummary(server)).toEqual(expected);
+}
+
 describe("early rejections", () => {
   for (const c of cases) {
     it(`${c.name}: rejected locally, nothing sent, same error as the server`, async () => {
@@ -309,22 +332,7 @@ describe("early rejections of reactions (RCT-2, section 9.5 check 1)", () => {
   for (const c of cases) {
     it(`${c.rpc}, ${c.name}: rejected locally, nothing sent, same error as the server`, async () => {
       const args = [c.groupId ?? app.groupId, c.messageId ?? messageId, c.reaction] as const;
-      const before = reactionCalls;
-      const local = await rejection(() => call(c.rpc, ...args, false));
-      expect(reactionCalls).toBe(before);
-      expect((local as NarrowcastError).local).toBe(true);
-      const expected = {
-        code: Code.InvalidArgument,
-        reason: Reason.FIELD_INVALID,
-        domain: "narrowcast",
-        field: c.field,
-        ids: [],
-        violations: [{ field: c.field, reason: Reason.FIELD_INVALID }],
-      };
-      expect(errorSummary(local)).toEqual(expected);
-      const server = await rejection(() => call(c.rpc, ...args, true));
-      expect((server as NarrowcastError).local).toBe(false);
-      expect(errorSummary(server)).toEqual(expected);
+      await expectLocalFieldInvalid(c.field, () => reactionCalls, (raw) => call(c.rpc, ...args, raw));
     });
   }
 
@@ -386,22 +394,7 @@ describe("early rejections of read receipts (RCP-3, RCP-4, their order of checks
 
   for (const c of cases) {
     it(`${c.rpc}, ${c.name}: rejected locally, nothing sent, same error as the server`, async () => {
-      const before = receiptCalls;
-      const local = await rejection(() => call(c, false));
-      expect(receiptCalls).toBe(before);
-      expect((local as NarrowcastError).local).toBe(true);
-      const expected = {
-        code: Code.InvalidArgument,
-        reason: Reason.FIELD_INVALID,
-        domain: "narrowcast",
-        field: c.field,
-        ids: [],
-        violations: [{ field: c.field, reason: Reason.FIELD_INVALID }],
-      };
-      expect(errorSummary(local)).toEqual(expected);
-      const server = await rejection(() => call(c, true));
-      expect((server as NarrowcastError).local).toBe(false);
-      expect(errorSummary(server)).toEqual(expected);
+      await expectLocalFieldInvalid(c.field, () => receiptCalls, (raw) => call(c, raw));
     });
   }
 

@@ -1036,17 +1036,7 @@ export class PostgresStore implements Store {
   /** Recall or edit (revisions.ts): the message, the events logged about it, and the new event. */
   private revise(appId: string, groupId: string, messageId: string, revision: Revision, now: number): Promise<{ message: Message; event: StoredEvent }> {
     return this.tx(async (c) => {
-      // The group's row (FOR SHARE: its membership cannot change meanwhile, so the audience
-      // computed below is the one at this event), then the message's row, whose lock orders
-      // concurrent recalls and edits: a later one sees the earlier one's result.
-      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
-      const r = await row(
-        c,
-        "SELECT seq, event_id, created_at, targeted, recalled, payload FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE",
-        [appId, messageId, groupId],
-      );
-      if (!r || !g) throw new StoreConflict("group_not_found");
-      if (r.recalled) throw new StoreConflict("already_recalled");
+      const { g, r } = await this.lockLiveMessage(c, appId, groupId, messageId);
       const message = fromBinary(MessageSchema, r.payload);
       const announce = revise(message, revision, now);
       await rows(c, "UPDATE messages SET recalled = $3, payload = $4 WHERE app_id = $1 AND message_id = $2", [
@@ -1075,6 +1065,23 @@ export class PostgresStore implements Store {
       if (message.recall) await rows(c, "DELETE FROM reactions WHERE app_id = $1 AND group_id = $2 AND seq = $3", [appId, groupId, r.seq]);
       return { message, event: await this.appendDerivedEvent(c, appId, groupId, g, r, now, announce) };
     });
+  }
+
+  /**
+   * The group's row FOR SHARE (its membership, so a derived event's audience, holds still), then
+   * the message's row FOR UPDATE, whose lock orders recalls, edits and reaction changes of one
+   * message. StoreConflict "group_not_found" without either, "already_recalled" for a recalled one.
+   */
+  private async lockLiveMessage(c: pg.PoolClient, appId: string, groupId: string, messageId: string): Promise<{ g: Row; r: Row }> {
+    const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
+    const r = await row(
+      c,
+      "SELECT seq, event_id, created_at, targeted, recalled, payload FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE",
+      [appId, messageId, groupId],
+    );
+    if (!r || !g) throw new StoreConflict("group_not_found");
+    if (r.recalled) throw new StoreConflict("already_recalled");
+    return { g, r };
   }
 
   /**
@@ -1178,17 +1185,7 @@ export class PostgresStore implements Store {
 
   changeReaction(appId: string, groupId: string, messageId: string, change: ReactionChange, now: number): Promise<{ event?: StoredEvent }> {
     return this.tx(async (c) => {
-      // As revise: the group FOR SHARE (its membership, so the audience, holds still), then the
-      // message's row, whose lock orders the changes to its reactions (the count, RCT-4's limit)
-      // and a concurrent recall.
-      const g = await this.lockGroup(c, appId, groupId, "SHARE", "type, part");
-      const r = await row(c, "SELECT seq, targeted, recalled FROM messages WHERE app_id = $1 AND message_id = $2 AND group_id = $3 FOR UPDATE", [
-        appId,
-        messageId,
-        groupId,
-      ]);
-      if (!r || !g) throw new StoreConflict("group_not_found");
-      if (r.recalled) throw new StoreConflict("already_recalled");
+      const { g, r } = await this.lockLiveMessage(c, appId, groupId, messageId);
       const key = [appId, groupId, r.seq, change.reaction, change.userId];
       if (change.added) {
         const present = (await rows(c, "SELECT DISTINCT reaction FROM reactions WHERE app_id = $1 AND group_id = $2 AND seq = $3", key.slice(0, 3))).map(

@@ -819,14 +819,7 @@ export class SqliteStore implements Store {
   /** Recall or edit (revisions.ts): the message, the events logged about it, and the new event. */
   private revise(appId: string, groupId: string, messageId: string, revision: Revision, now: number): Promise<{ message: Message; event: StoredEvent }> {
     return this.tx(() => {
-      const r = this.q("SELECT * FROM messages WHERE app_id = ? AND message_id = ? AND group_id = ?").get(
-        appId,
-        messageId,
-        groupId,
-      ) as Row | undefined;
-      const g = r && this.groupRow(appId, groupId);
-      if (!r || !g) throw new StoreConflict("group_not_found");
-      if (r.recalled) throw new StoreConflict("already_recalled");
+      const { g, r } = this.liveMessage(appId, groupId, messageId);
       const message = fromBinary(MessageSchema, r.payload);
       const announce = revise(message, revision, now);
       this.q("UPDATE messages SET recalled = ?, payload = ? WHERE app_id = ? AND message_id = ?").run(
@@ -855,6 +848,19 @@ export class SqliteStore implements Store {
       if (message.recall) this.q("DELETE FROM reactions WHERE app_id = ? AND group_id = ? AND seq = ?").run(appId, groupId, r.seq);
       return { message, event: this.appendDerivedEvent(appId, groupId, g, r, now, announce) };
     });
+  }
+
+  /**
+   * The message's row and its group's, for a recall, an edit or a reaction change (inside their
+   * transaction). StoreConflict "group_not_found" without either, "already_recalled" for a
+   * recalled message.
+   */
+  private liveMessage(appId: string, groupId: string, messageId: string): { g: Row; r: Row } {
+    const r = this.q("SELECT * FROM messages WHERE app_id = ? AND message_id = ? AND group_id = ?").get(appId, messageId, groupId) as Row | undefined;
+    const g = r && this.groupRow(appId, groupId);
+    if (!r || !g) throw new StoreConflict("group_not_found");
+    if (r.recalled) throw new StoreConflict("already_recalled");
+    return { g, r };
   }
 
   /**
@@ -923,14 +929,7 @@ export class SqliteStore implements Store {
 
   changeReaction(appId: string, groupId: string, messageId: string, change: ReactionChange, now: number): Promise<{ event?: StoredEvent }> {
     return this.tx(() => {
-      const r = this.q("SELECT seq, targeted, recalled FROM messages WHERE app_id = ? AND message_id = ? AND group_id = ?").get(
-        appId,
-        messageId,
-        groupId,
-      ) as Row | undefined;
-      const g = r && this.groupRow(appId, groupId);
-      if (!r || !g) throw new StoreConflict("group_not_found");
-      if (r.recalled) throw new StoreConflict("already_recalled");
+      const { g, r } = this.liveMessage(appId, groupId, messageId);
       const key = [appId, groupId, r.seq, change.reaction];
       if (change.added) {
         const present = (
