@@ -59,6 +59,10 @@ const codeOf: Record<ErrorReason, Code> = {
   [ErrorReason.REPLY_WIDENS_AUDIENCE]: Code.FailedPrecondition,
   [ErrorReason.READ_RECEIPTS_NOT_ALLOWED]: Code.FailedPrecondition,
   [ErrorReason.READ_RECEIPTS_SENDER_ONLY]: Code.PermissionDenied,
+  [ErrorReason.WEBHOOK_NOT_FOUND]: Code.NotFound,
+  [ErrorReason.MESSAGE_REJECTED]: Code.PermissionDenied,
+  [ErrorReason.APP_BACKEND_UNAVAILABLE]: Code.Unavailable,
+  [ErrorReason.DEAD_LETTER_NOT_FOUND]: Code.NotFound,
 };
 
 /**
@@ -70,6 +74,7 @@ const defaultRetryDelayMs: Partial<Record<ErrorReason, number>> = {
   [ErrorReason.SLOW_CONSUMER]: 100,
   [ErrorReason.SHUTTING_DOWN]: 1000,
   [ErrorReason.BACKEND_UNAVAILABLE]: 1000,
+  [ErrorReason.APP_BACKEND_UNAVAILABLE]: 1000,
 };
 
 export function reasonCode(reason: ErrorReason): Code {

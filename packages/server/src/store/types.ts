@@ -6,6 +6,7 @@ import type { Event, Message, MessageElement } from "@narrowcast/gen";
 import type { Positions } from "../positions.js";
 import type { GroupType, MemberRole } from "@narrowcast/gen";
 import type { Plan } from "@narrowcast/gen/admin";
+import type { WebhookRecord, WebhookStore } from "./webhooks.js";
 
 export interface AppRecord {
   appId: string;
@@ -227,6 +228,8 @@ export interface SendContext {
   earlier?: Message;
   /** Which of the asked user IDs (receivers, mentions) are current members. */
   members: Set<string>;
+  /** The app's webhook configuration when it has a `before_send_url` (rule HOOK-10), read with the rest. */
+  beforeSend?: WebhookRecord;
 }
 
 /** A domain conflict found inside a transaction (the service maps it to a typed error). */
@@ -248,7 +251,7 @@ export class StoreConflict extends Error {
   }
 }
 
-export interface Store {
+export interface Store extends WebhookStore {
   /** Applies pending schema migrations (versioned). */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -8,6 +8,8 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { App, Plan, User } from "./app_pb.js";
 import { file_narrowcast_admin_v1_app } from "./app_pb.js";
+import type { DeadLetter, Webhook } from "./webhook_pb.js";
+import { file_narrowcast_admin_v1_webhook } from "./webhook_pb.js";
 import type { Group, GroupMember, GroupType, MemberRole } from "../../v1/group_pb.js";
 import { file_narrowcast_v1_group } from "../../v1/group_pb.js";
 import type { Message as Message$1 } from "../../v1/message_pb.js";
@@ -20,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file narrowcast/admin/v1/admin_service.proto.
  */
 export const file_narrowcast_admin_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiduYXJyb3djYXN0L2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SE25hcnJvd2Nhc3QuYWRtaW4udjEiSQoQQ3JlYXRlQXBwUmVxdWVzdBIMCgRuYW1lGAEgASgJEicKBHBsYW4YAiABKA4yGS5uYXJyb3djYXN0LmFkbWluLnYxLlBsYW4iOgoRQ3JlYXRlQXBwUmVzcG9uc2USJQoDYXBwGAEgASgLMhgubmFycm93Y2FzdC5hZG1pbi52MS5BcHAiHwoNR2V0QXBwUmVxdWVzdBIOCgZhcHBfaWQYASABKAkiNwoOR2V0QXBwUmVzcG9uc2USJQoDYXBwGAEgASgLMhgubmFycm93Y2FzdC5hZG1pbi52MS5BcHAiTAoRU2V0QXBwUGxhblJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEicKBHBsYW4YAiABKA4yGS5uYXJyb3djYXN0LmFkbWluLnYxLlBsYW4iOwoSU2V0QXBwUGxhblJlc3BvbnNlEiUKA2FwcBgBIAEoCzIYLm5hcnJvd2Nhc3QuYWRtaW4udjEuQXBwImkKFlJvdGF0ZUFwcFNlY3JldFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEj8KHHByZXZpb3VzX3NlY3JldF9ncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iQAoXUm90YXRlQXBwU2VjcmV0UmVzcG9uc2USJQoDYXBwGAEgASgLMhgubmFycm93Y2FzdC5hZG1pbi52MS5BcHAiTgoSSW1wb3J0VXNlcnNSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIoCgV1c2VycxgCIAMoCzIZLm5hcnJvd2Nhc3QuYWRtaW4udjEuVXNlciI/ChNJbXBvcnRVc2Vyc1Jlc3BvbnNlEigKBXVzZXJzGAEgAygLMhkubmFycm93Y2FzdC5hZG1pbi52MS5Vc2VyIjEKDkdldFVzZXJSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjoKD0dldFVzZXJSZXNwb25zZRInCgR1c2VyGAEgASgLMhkubmFycm93Y2FzdC5hZG1pbi52MS5Vc2VyIkkKEExpc3RVc2Vyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlYKEUxpc3RVc2Vyc1Jlc3BvbnNlEigKBXVzZXJzGAEgAygLMhkubmFycm93Y2FzdC5hZG1pbi52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI0ChFEZWxldGVVc2VyUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIUChJEZWxldGVVc2VyUmVzcG9uc2UiYAoVSXNzdWVVc2VyVG9rZW5SZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJYChZJc3N1ZVVzZXJUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKSAQoSQ3JlYXRlR3JvdXBSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRImCgR0eXBlGAIgASgOMhgubmFycm93Y2FzdC52MS5Hcm91cFR5cGUSDAoEbmFtZRgDIAEoCRIQCghncm91cF9pZBgEIAEoCRIQCghvd25lcl9pZBgFIAEoCRISCgptZW1iZXJfaWRzGAYgAygJIjoKE0NyZWF0ZUdyb3VwUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwIjMKD0dldEdyb3VwUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkiNwoQR2V0R3JvdXBSZXNwb25zZRIjCgVncm91cBgBIAEoCzIULm5hcnJvd2Nhc3QudjEuR3JvdXAiSgoRTGlzdEdyb3Vwc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKEkxpc3RHcm91cHNSZXNwb25zZRIkCgZncm91cHMYASADKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJdChJMaXN0TWVtYmVyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlsKE0xpc3RNZW1iZXJzUmVzcG9uc2USKwoHbWVtYmVycxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuR3JvdXBNZW1iZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkcKEUFkZE1lbWJlcnNSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIQCgh1c2VyX2lkcxgDIAMoCSJBChJBZGRNZW1iZXJzUmVzcG9uc2USKwoHbWVtYmVycxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuR3JvdXBNZW1iZXIiSgoUUmVtb3ZlTWVtYmVyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEhAKCHVzZXJfaWRzGAMgAygJIhcKFVJlbW92ZU1lbWJlcnNSZXNwb25zZSJyChRTZXRNZW1iZXJSb2xlUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRInCgRyb2xlGAQgASgOMhkubmFycm93Y2FzdC52MS5NZW1iZXJSb2xlIkMKFVNldE1lbWJlclJvbGVSZXNwb25zZRIqCgZtZW1iZXIYASABKAsyGi5uYXJyb3djYXN0LnYxLkdyb3VwTWVtYmVyIjcKE0Rpc21pc3NHcm91cFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJIhYKFERpc21pc3NHcm91cFJlc3BvbnNlImsKElNlbmRNZXNzYWdlUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEjIKB21lc3NhZ2UYAyABKAsyIS5uYXJyb3djYXN0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdCI+ChNTZW5kTWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiTAoUUmVjYWxsTWVzc2FnZVJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkiQAoVUmVjYWxsTWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2Uy4A4KDEFkbWluU2VydmljZRJaCglDcmVhdGVBcHASJS5uYXJyb3djYXN0LmFkbWluLnYxLkNyZWF0ZUFwcFJlcXVlc3QaJi5uYXJyb3djYXN0LmFkbWluLnYxLkNyZWF0ZUFwcFJlc3BvbnNlElYKBkdldEFwcBIiLm5hcnJvd2Nhc3QuYWRtaW4udjEuR2V0QXBwUmVxdWVzdBojLm5hcnJvd2Nhc3QuYWRtaW4udjEuR2V0QXBwUmVzcG9uc2UiA5ACARJdCgpTZXRBcHBQbGFuEiYubmFycm93Y2FzdC5hZG1pbi52MS5TZXRBcHBQbGFuUmVxdWVzdBonLm5hcnJvd2Nhc3QuYWRtaW4udjEuU2V0QXBwUGxhblJlc3BvbnNlEmwKD1JvdGF0ZUFwcFNlY3JldBIrLm5hcnJvd2Nhc3QuYWRtaW4udjEuUm90YXRlQXBwU2VjcmV0UmVxdWVzdBosLm5hcnJvd2Nhc3QuYWRtaW4udjEuUm90YXRlQXBwU2VjcmV0UmVzcG9uc2USYAoLSW1wb3J0VXNlcnMSJy5uYXJyb3djYXN0LmFkbWluLnYxLkltcG9ydFVzZXJzUmVxdWVzdBooLm5hcnJvd2Nhc3QuYWRtaW4udjEuSW1wb3J0VXNlcnNSZXNwb25zZRJZCgdHZXRVc2VyEiMubmFycm93Y2FzdC5hZG1pbi52MS5HZXRVc2VyUmVxdWVzdBokLm5hcnJvd2Nhc3QuYWRtaW4udjEuR2V0VXNlclJlc3BvbnNlIgOQAgESXwoJTGlzdFVzZXJzEiUubmFycm93Y2FzdC5hZG1pbi52MS5MaXN0VXNlcnNSZXF1ZXN0GiYubmFycm93Y2FzdC5hZG1pbi52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBEl0KCkRlbGV0ZVVzZXISJi5uYXJyb3djYXN0LmFkbWluLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GicubmFycm93Y2FzdC5hZG1pbi52MS5EZWxldGVVc2VyUmVzcG9uc2USaQoOSXNzdWVVc2VyVG9rZW4SKi5uYXJyb3djYXN0LmFkbWluLnYxLklzc3VlVXNlclRva2VuUmVxdWVzdBorLm5hcnJvd2Nhc3QuYWRtaW4udjEuSXNzdWVVc2VyVG9rZW5SZXNwb25zZRJgCgtDcmVhdGVHcm91cBInLm5hcnJvd2Nhc3QuYWRtaW4udjEuQ3JlYXRlR3JvdXBSZXF1ZXN0GigubmFycm93Y2FzdC5hZG1pbi52MS5DcmVhdGVHcm91cFJlc3BvbnNlElwKCEdldEdyb3VwEiQubmFycm93Y2FzdC5hZG1pbi52MS5HZXRHcm91cFJlcXVlc3QaJS5uYXJyb3djYXN0LmFkbWluLnYxLkdldEdyb3VwUmVzcG9uc2UiA5ACARJiCgpMaXN0R3JvdXBzEiYubmFycm93Y2FzdC5hZG1pbi52MS5MaXN0R3JvdXBzUmVxdWVzdBonLm5hcnJvd2Nhc3QuYWRtaW4udjEuTGlzdEdyb3Vwc1Jlc3BvbnNlIgOQAgESZQoLTGlzdE1lbWJlcnMSJy5uYXJyb3djYXN0LmFkbWluLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBooLm5hcnJvd2Nhc3QuYWRtaW4udjEuTGlzdE1lbWJlcnNSZXNwb25zZSIDkAIBEl0KCkFkZE1lbWJlcnMSJi5uYXJyb3djYXN0LmFkbWluLnYxLkFkZE1lbWJlcnNSZXF1ZXN0GicubmFycm93Y2FzdC5hZG1pbi52MS5BZGRNZW1iZXJzUmVzcG9uc2USZgoNUmVtb3ZlTWVtYmVycxIpLm5hcnJvd2Nhc3QuYWRtaW4udjEuUmVtb3ZlTWVtYmVyc1JlcXVlc3QaKi5uYXJyb3djYXN0LmFkbWluLnYxLlJlbW92ZU1lbWJlcnNSZXNwb25zZRJmCg1TZXRNZW1iZXJSb2xlEikubmFycm93Y2FzdC5hZG1pbi52MS5TZXRNZW1iZXJSb2xlUmVxdWVzdBoqLm5hcnJvd2Nhc3QuYWRtaW4udjEuU2V0TWVtYmVyUm9sZVJlc3BvbnNlEmMKDERpc21pc3NHcm91cBIoLm5hcnJvd2Nhc3QuYWRtaW4udjEuRGlzbWlzc0dyb3VwUmVxdWVzdBopLm5hcnJvd2Nhc3QuYWRtaW4udjEuRGlzbWlzc0dyb3VwUmVzcG9uc2USYAoLU2VuZE1lc3NhZ2USJy5uYXJyb3djYXN0LmFkbWluLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBooLm5hcnJvd2Nhc3QuYWRtaW4udjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJmCg1SZWNhbGxNZXNzYWdlEikubmFycm93Y2FzdC5hZG1pbi52MS5SZWNhbGxNZXNzYWdlUmVxdWVzdBoqLm5hcnJvd2Nhc3QuYWRtaW4udjEuUmVjYWxsTWVzc2FnZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_narrowcast_admin_v1_app, file_narrowcast_v1_group, file_narrowcast_v1_message, file_narrowcast_v1_message_service]);
+  fileDesc("CiduYXJyb3djYXN0L2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SE25hcnJvd2Nhc3QuYWRtaW4udjEiSQoQQ3JlYXRlQXBwUmVxdWVzdBIMCgRuYW1lGAEgASgJEicKBHBsYW4YAiABKA4yGS5uYXJyb3djYXN0LmFkbWluLnYxLlBsYW4iOgoRQ3JlYXRlQXBwUmVzcG9uc2USJQoDYXBwGAEgASgLMhgubmFycm93Y2FzdC5hZG1pbi52MS5BcHAiHwoNR2V0QXBwUmVxdWVzdBIOCgZhcHBfaWQYASABKAkiNwoOR2V0QXBwUmVzcG9uc2USJQoDYXBwGAEgASgLMhgubmFycm93Y2FzdC5hZG1pbi52MS5BcHAiTAoRU2V0QXBwUGxhblJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEicKBHBsYW4YAiABKA4yGS5uYXJyb3djYXN0LmFkbWluLnYxLlBsYW4iOwoSU2V0QXBwUGxhblJlc3BvbnNlEiUKA2FwcBgBIAEoCzIYLm5hcnJvd2Nhc3QuYWRtaW4udjEuQXBwImkKFlJvdGF0ZUFwcFNlY3JldFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEj8KHHByZXZpb3VzX3NlY3JldF9ncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iQAoXUm90YXRlQXBwU2VjcmV0UmVzcG9uc2USJQoDYXBwGAEgASgLMhgubmFycm93Y2FzdC5hZG1pbi52MS5BcHAiTgoSSW1wb3J0VXNlcnNSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIoCgV1c2VycxgCIAMoCzIZLm5hcnJvd2Nhc3QuYWRtaW4udjEuVXNlciI/ChNJbXBvcnRVc2Vyc1Jlc3BvbnNlEigKBXVzZXJzGAEgAygLMhkubmFycm93Y2FzdC5hZG1pbi52MS5Vc2VyIjEKDkdldFVzZXJSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjoKD0dldFVzZXJSZXNwb25zZRInCgR1c2VyGAEgASgLMhkubmFycm93Y2FzdC5hZG1pbi52MS5Vc2VyIkkKEExpc3RVc2Vyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlYKEUxpc3RVc2Vyc1Jlc3BvbnNlEigKBXVzZXJzGAEgAygLMhkubmFycm93Y2FzdC5hZG1pbi52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI0ChFEZWxldGVVc2VyUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIUChJEZWxldGVVc2VyUmVzcG9uc2UiYAoVSXNzdWVVc2VyVG9rZW5SZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJYChZJc3N1ZVVzZXJUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKSAQoSQ3JlYXRlR3JvdXBSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRImCgR0eXBlGAIgASgOMhgubmFycm93Y2FzdC52MS5Hcm91cFR5cGUSDAoEbmFtZRgDIAEoCRIQCghncm91cF9pZBgEIAEoCRIQCghvd25lcl9pZBgFIAEoCRISCgptZW1iZXJfaWRzGAYgAygJIjoKE0NyZWF0ZUdyb3VwUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwIjMKD0dldEdyb3VwUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkiNwoQR2V0R3JvdXBSZXNwb25zZRIjCgVncm91cBgBIAEoCzIULm5hcnJvd2Nhc3QudjEuR3JvdXAiSgoRTGlzdEdyb3Vwc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKEkxpc3RHcm91cHNSZXNwb25zZRIkCgZncm91cHMYASADKAsyFC5uYXJyb3djYXN0LnYxLkdyb3VwEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJdChJMaXN0TWVtYmVyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlsKE0xpc3RNZW1iZXJzUmVzcG9uc2USKwoHbWVtYmVycxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuR3JvdXBNZW1iZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkcKEUFkZE1lbWJlcnNSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIQCgh1c2VyX2lkcxgDIAMoCSJBChJBZGRNZW1iZXJzUmVzcG9uc2USKwoHbWVtYmVycxgBIAMoCzIaLm5hcnJvd2Nhc3QudjEuR3JvdXBNZW1iZXIiSgoUUmVtb3ZlTWVtYmVyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEhAKCHVzZXJfaWRzGAMgAygJIhcKFVJlbW92ZU1lbWJlcnNSZXNwb25zZSJyChRTZXRNZW1iZXJSb2xlUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRInCgRyb2xlGAQgASgOMhkubmFycm93Y2FzdC52MS5NZW1iZXJSb2xlIkMKFVNldE1lbWJlclJvbGVSZXNwb25zZRIqCgZtZW1iZXIYASABKAsyGi5uYXJyb3djYXN0LnYxLkdyb3VwTWVtYmVyIjcKE0Rpc21pc3NHcm91cFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJIhYKFERpc21pc3NHcm91cFJlc3BvbnNlImsKElNlbmRNZXNzYWdlUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEQoJc2VuZGVyX2lkGAIgASgJEjIKB21lc3NhZ2UYAyABKAsyIS5uYXJyb3djYXN0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdCI+ChNTZW5kTWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiTAoUUmVjYWxsTWVzc2FnZVJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkiQAoVUmVjYWxsTWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5uYXJyb3djYXN0LnYxLk1lc3NhZ2UiUgoRU2V0V2ViaG9va1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEi0KB3dlYmhvb2sYAiABKAsyHC5uYXJyb3djYXN0LmFkbWluLnYxLldlYmhvb2siQwoSU2V0V2ViaG9va1Jlc3BvbnNlEi0KB3dlYmhvb2sYASABKAsyHC5uYXJyb3djYXN0LmFkbWluLnYxLldlYmhvb2siIwoRR2V0V2ViaG9va1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJIkMKEkdldFdlYmhvb2tSZXNwb25zZRItCgd3ZWJob29rGAEgASgLMhwubmFycm93Y2FzdC5hZG1pbi52MS5XZWJob29rIiYKFERlbGV0ZVdlYmhvb2tSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UibQoaUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEj8KHHByZXZpb3VzX3NlY3JldF9ncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iTAobUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEi0KB3dlYmhvb2sYASABKAsyHC5uYXJyb3djYXN0LmFkbWluLnYxLldlYmhvb2siJAoSVGVzdFdlYmhvb2tSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCSJlChNUZXN0V2ViaG9va1Jlc3BvbnNlEhMKC2h0dHBfc3RhdHVzGAEgASgFEg0KBWVycm9yGAIgASgJEioKB2xhdGVuY3kYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iTwoWTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBIOCgZhcHBfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiaQoXTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USNQoMZGVhZF9sZXR0ZXJzGAEgAygLMh8ubmFycm93Y2FzdC5hZG1pbi52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJAChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDgoGYXBwX2lkGAEgASgJEhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCSIzChlSZXBsYXlEZWFkTGV0dGVyc1Jlc3BvbnNlEhYKDnJlcGxheWVkX2NvdW50GAEgASgFMs4UCgxBZG1pblNlcnZpY2USWgoJQ3JlYXRlQXBwEiUubmFycm93Y2FzdC5hZG1pbi52MS5DcmVhdGVBcHBSZXF1ZXN0GiYubmFycm93Y2FzdC5hZG1pbi52MS5DcmVhdGVBcHBSZXNwb25zZRJWCgZHZXRBcHASIi5uYXJyb3djYXN0LmFkbWluLnYxLkdldEFwcFJlcXVlc3QaIy5uYXJyb3djYXN0LmFkbWluLnYxLkdldEFwcFJlc3BvbnNlIgOQAgESXQoKU2V0QXBwUGxhbhImLm5hcnJvd2Nhc3QuYWRtaW4udjEuU2V0QXBwUGxhblJlcXVlc3QaJy5uYXJyb3djYXN0LmFkbWluLnYxLlNldEFwcFBsYW5SZXNwb25zZRJsCg9Sb3RhdGVBcHBTZWNyZXQSKy5uYXJyb3djYXN0LmFkbWluLnYxLlJvdGF0ZUFwcFNlY3JldFJlcXVlc3QaLC5uYXJyb3djYXN0LmFkbWluLnYxLlJvdGF0ZUFwcFNlY3JldFJlc3BvbnNlEmAKC0ltcG9ydFVzZXJzEicubmFycm93Y2FzdC5hZG1pbi52MS5JbXBvcnRVc2Vyc1JlcXVlc3QaKC5uYXJyb3djYXN0LmFkbWluLnYxLkltcG9ydFVzZXJzUmVzcG9uc2USWQoHR2V0VXNlchIjLm5hcnJvd2Nhc3QuYWRtaW4udjEuR2V0VXNlclJlcXVlc3QaJC5uYXJyb3djYXN0LmFkbWluLnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEl8KCUxpc3RVc2VycxIlLm5hcnJvd2Nhc3QuYWRtaW4udjEuTGlzdFVzZXJzUmVxdWVzdBomLm5hcnJvd2Nhc3QuYWRtaW4udjEuTGlzdFVzZXJzUmVzcG9uc2UiA5ACARJdCgpEZWxldGVVc2VyEiYubmFycm93Y2FzdC5hZG1pbi52MS5EZWxldGVVc2VyUmVxdWVzdBonLm5hcnJvd2Nhc3QuYWRtaW4udjEuRGVsZXRlVXNlclJlc3BvbnNlEmkKDklzc3VlVXNlclRva2VuEioubmFycm93Y2FzdC5hZG1pbi52MS5Jc3N1ZVVzZXJUb2tlblJlcXVlc3QaKy5uYXJyb3djYXN0LmFkbWluLnYxLklzc3VlVXNlclRva2VuUmVzcG9uc2USYAoLQ3JlYXRlR3JvdXASJy5uYXJyb3djYXN0LmFkbWluLnYxLkNyZWF0ZUdyb3VwUmVxdWVzdBooLm5hcnJvd2Nhc3QuYWRtaW4udjEuQ3JlYXRlR3JvdXBSZXNwb25zZRJcCghHZXRHcm91cBIkLm5hcnJvd2Nhc3QuYWRtaW4udjEuR2V0R3JvdXBSZXF1ZXN0GiUubmFycm93Y2FzdC5hZG1pbi52MS5HZXRHcm91cFJlc3BvbnNlIgOQAgESYgoKTGlzdEdyb3VwcxImLm5hcnJvd2Nhc3QuYWRtaW4udjEuTGlzdEdyb3Vwc1JlcXVlc3QaJy5uYXJyb3djYXN0LmFkbWluLnYxLkxpc3RHcm91cHNSZXNwb25zZSIDkAIBEmUKC0xpc3RNZW1iZXJzEicubmFycm93Y2FzdC5hZG1pbi52MS5MaXN0TWVtYmVyc1JlcXVlc3QaKC5uYXJyb3djYXN0LmFkbWluLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2UiA5ACARJdCgpBZGRNZW1iZXJzEiYubmFycm93Y2FzdC5hZG1pbi52MS5BZGRNZW1iZXJzUmVxdWVzdBonLm5hcnJvd2Nhc3QuYWRtaW4udjEuQWRkTWVtYmVyc1Jlc3BvbnNlEmYKDVJlbW92ZU1lbWJlcnMSKS5uYXJyb3djYXN0LmFkbWluLnYxLlJlbW92ZU1lbWJlcnNSZXF1ZXN0GioubmFycm93Y2FzdC5hZG1pbi52MS5SZW1vdmVNZW1iZXJzUmVzcG9uc2USZgoNU2V0TWVtYmVyUm9sZRIpLm5hcnJvd2Nhc3QuYWRtaW4udjEuU2V0TWVtYmVyUm9sZVJlcXVlc3QaKi5uYXJyb3djYXN0LmFkbWluLnYxLlNldE1lbWJlclJvbGVSZXNwb25zZRJjCgxEaXNtaXNzR3JvdXASKC5uYXJyb3djYXN0LmFkbWluLnYxLkRpc21pc3NHcm91cFJlcXVlc3QaKS5uYXJyb3djYXN0LmFkbWluLnYxLkRpc21pc3NHcm91cFJlc3BvbnNlEmAKC1NlbmRNZXNzYWdlEicubmFycm93Y2FzdC5hZG1pbi52MS5TZW5kTWVzc2FnZVJlcXVlc3QaKC5uYXJyb3djYXN0LmFkbWluLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USZgoNUmVjYWxsTWVzc2FnZRIpLm5hcnJvd2Nhc3QuYWRtaW4udjEuUmVjYWxsTWVzc2FnZVJlcXVlc3QaKi5uYXJyb3djYXN0LmFkbWluLnYxLlJlY2FsbE1lc3NhZ2VSZXNwb25zZRJdCgpTZXRXZWJob29rEiYubmFycm93Y2FzdC5hZG1pbi52MS5TZXRXZWJob29rUmVxdWVzdBonLm5hcnJvd2Nhc3QuYWRtaW4udjEuU2V0V2ViaG9va1Jlc3BvbnNlEmIKCkdldFdlYmhvb2sSJi5uYXJyb3djYXN0LmFkbWluLnYxLkdldFdlYmhvb2tSZXF1ZXN0GicubmFycm93Y2FzdC5hZG1pbi52MS5HZXRXZWJob29rUmVzcG9uc2UiA5ACARJmCg1EZWxldGVXZWJob29rEikubmFycm93Y2FzdC5hZG1pbi52MS5EZWxldGVXZWJob29rUmVxdWVzdBoqLm5hcnJvd2Nhc3QuYWRtaW4udjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlEngKE1JvdGF0ZVdlYmhvb2tTZWNyZXQSLy5uYXJyb3djYXN0LmFkbWluLnYxLlJvdGF0ZVdlYmhvb2tTZWNyZXRSZXF1ZXN0GjAubmFycm93Y2FzdC5hZG1pbi52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USYAoLVGVzdFdlYmhvb2sSJy5uYXJyb3djYXN0LmFkbWluLnYxLlRlc3RXZWJob29rUmVxdWVzdBooLm5hcnJvd2Nhc3QuYWRtaW4udjEuVGVzdFdlYmhvb2tSZXNwb25zZRJxCg9MaXN0RGVhZExldHRlcnMSKy5uYXJyb3djYXN0LmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaLC5uYXJyb3djYXN0LmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlIgOQAgEScgoRUmVwbGF5RGVhZExldHRlcnMSLS5uYXJyb3djYXN0LmFkbWluLnYxLlJlcGxheURlYWRMZXR0ZXJzUmVxdWVzdBouLm5hcnJvd2Nhc3QuYWRtaW4udjEuUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_narrowcast_admin_v1_app, file_narrowcast_admin_v1_webhook, file_narrowcast_v1_group, file_narrowcast_v1_message, file_narrowcast_v1_message_service]);
 
 /**
  * CreateAppRequest describes a new app.
@@ -1067,6 +1069,353 @@ export const RecallMessageResponseSchema: GenMessage<RecallMessageResponse> = /*
   messageDesc(file_narrowcast_admin_v1_admin_service, 37);
 
 /**
+ * SetWebhookRequest replaces an app's webhook configuration.
+ *
+ * @generated from message narrowcast.admin.v1.SetWebhookRequest
+ */
+export type SetWebhookRequest = Message<"narrowcast.admin.v1.SetWebhookRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+
+  /**
+   * The new configuration; its output-only fields are ignored (rule HOOK-1).
+   *
+   * @generated from field: narrowcast.admin.v1.Webhook webhook = 2;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.SetWebhookRequest.
+ * Use `create(SetWebhookRequestSchema)` to create a new message.
+ */
+export const SetWebhookRequestSchema: GenMessage<SetWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 38);
+
+/**
+ * SetWebhookResponse returns the configuration as applied.
+ *
+ * @generated from message narrowcast.admin.v1.SetWebhookResponse
+ */
+export type SetWebhookResponse = Message<"narrowcast.admin.v1.SetWebhookResponse"> & {
+  /**
+   * The configuration with its defaults filled in; `secret` only on the app's first SetWebhook.
+   *
+   * @generated from field: narrowcast.admin.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.SetWebhookResponse.
+ * Use `create(SetWebhookResponseSchema)` to create a new message.
+ */
+export const SetWebhookResponseSchema: GenMessage<SetWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 39);
+
+/**
+ * GetWebhookRequest names the app whose webhook configuration to read.
+ *
+ * @generated from message narrowcast.admin.v1.GetWebhookRequest
+ */
+export type GetWebhookRequest = Message<"narrowcast.admin.v1.GetWebhookRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.GetWebhookRequest.
+ * Use `create(GetWebhookRequestSchema)` to create a new message.
+ */
+export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 40);
+
+/**
+ * GetWebhookResponse returns an app's webhook configuration.
+ *
+ * @generated from message narrowcast.admin.v1.GetWebhookResponse
+ */
+export type GetWebhookResponse = Message<"narrowcast.admin.v1.GetWebhookResponse"> & {
+  /**
+   * The configuration, with an empty `secret`.
+   *
+   * @generated from field: narrowcast.admin.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.GetWebhookResponse.
+ * Use `create(GetWebhookResponseSchema)` to create a new message.
+ */
+export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 41);
+
+/**
+ * DeleteWebhookRequest names the app whose webhook configuration to remove.
+ *
+ * @generated from message narrowcast.admin.v1.DeleteWebhookRequest
+ */
+export type DeleteWebhookRequest = Message<"narrowcast.admin.v1.DeleteWebhookRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.DeleteWebhookRequest.
+ * Use `create(DeleteWebhookRequestSchema)` to create a new message.
+ */
+export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 42);
+
+/**
+ * DeleteWebhookResponse is empty: the configuration, pending deliveries and dead letters are gone.
+ *
+ * @generated from message narrowcast.admin.v1.DeleteWebhookResponse
+ */
+export type DeleteWebhookResponse = Message<"narrowcast.admin.v1.DeleteWebhookResponse"> & {
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.DeleteWebhookResponse.
+ * Use `create(DeleteWebhookResponseSchema)` to create a new message.
+ */
+export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 43);
+
+/**
+ * RotateWebhookSecretRequest names the app whose webhook secret to replace.
+ *
+ * @generated from message narrowcast.admin.v1.RotateWebhookSecretRequest
+ */
+export type RotateWebhookSecretRequest = Message<"narrowcast.admin.v1.RotateWebhookSecretRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+
+  /**
+   * How long requests are signed with the previous secret too: 0 to 30 days; unset or zero
+   * stops it at once (rule HOOK-3).
+   *
+   * @generated from field: google.protobuf.Duration previous_secret_grace_period = 2;
+   */
+  previousSecretGracePeriod?: Duration | undefined;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.RotateWebhookSecretRequest.
+ * Use `create(RotateWebhookSecretRequestSchema)` to create a new message.
+ */
+export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 44);
+
+/**
+ * RotateWebhookSecretResponse returns the configuration with its new secret.
+ *
+ * @generated from message narrowcast.admin.v1.RotateWebhookSecretResponse
+ */
+export type RotateWebhookSecretResponse = Message<"narrowcast.admin.v1.RotateWebhookSecretResponse"> & {
+  /**
+   * The configuration, with the new `secret` and, after a grace period,
+   * `previous_secret_expire_time`.
+   *
+   * @generated from field: narrowcast.admin.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.RotateWebhookSecretResponse.
+ * Use `create(RotateWebhookSecretResponseSchema)` to create a new message.
+ */
+export const RotateWebhookSecretResponseSchema: GenMessage<RotateWebhookSecretResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 45);
+
+/**
+ * TestWebhookRequest names the app whose endpoint to test.
+ *
+ * @generated from message narrowcast.admin.v1.TestWebhookRequest
+ */
+export type TestWebhookRequest = Message<"narrowcast.admin.v1.TestWebhookRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.TestWebhookRequest.
+ * Use `create(TestWebhookRequestSchema)` to create a new message.
+ */
+export const TestWebhookRequestSchema: GenMessage<TestWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 46);
+
+/**
+ * TestWebhookResponse says what the endpoint answered to a `webhook.test` request (rule HOOK-14).
+ *
+ * @generated from message narrowcast.admin.v1.TestWebhookResponse
+ */
+export type TestWebhookResponse = Message<"narrowcast.admin.v1.TestWebhookResponse"> & {
+  /**
+   * The HTTP status the endpoint answered; 0 when it did not answer.
+   *
+   * @generated from field: int32 http_status = 1;
+   */
+  httpStatus: number;
+
+  /**
+   * Empty when the status was 2xx; otherwise what went wrong.
+   *
+   * @generated from field: string error = 2;
+   */
+  error: string;
+
+  /**
+   * How long the request took.
+   *
+   * @generated from field: google.protobuf.Duration latency = 3;
+   */
+  latency?: Duration | undefined;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.TestWebhookResponse.
+ * Use `create(TestWebhookResponseSchema)` to create a new message.
+ */
+export const TestWebhookResponseSchema: GenMessage<TestWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 47);
+
+/**
+ * ListDeadLettersRequest asks for one page of an app's dead letters.
+ *
+ * @generated from message narrowcast.admin.v1.ListDeadLettersRequest
+ */
+export type ListDeadLettersRequest = Message<"narrowcast.admin.v1.ListDeadLettersRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+
+  /**
+   * Maximum number of dead letters in the page: 0 means 50; values above 1,000 are treated as
+   * 1,000 (rule PAG-2).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page; empty for the first page (rule PAG-1).
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.ListDeadLettersRequest.
+ * Use `create(ListDeadLettersRequestSchema)` to create a new message.
+ */
+export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 48);
+
+/**
+ * ListDeadLettersResponse is one page of dead letters.
+ *
+ * @generated from message narrowcast.admin.v1.ListDeadLettersResponse
+ */
+export type ListDeadLettersResponse = Message<"narrowcast.admin.v1.ListDeadLettersResponse"> & {
+  /**
+   * Dead letters, newest first.
+   *
+   * @generated from field: repeated narrowcast.admin.v1.DeadLetter dead_letters = 1;
+   */
+  deadLetters: DeadLetter[];
+
+  /**
+   * The token for the next page; empty when this is the last page (rule PAG-1).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.ListDeadLettersResponse.
+ * Use `create(ListDeadLettersResponseSchema)` to create a new message.
+ */
+export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 49);
+
+/**
+ * ReplayDeadLettersRequest names the dead letters to deliver again.
+ *
+ * @generated from message narrowcast.admin.v1.ReplayDeadLettersRequest
+ */
+export type ReplayDeadLettersRequest = Message<"narrowcast.admin.v1.ReplayDeadLettersRequest"> & {
+  /**
+   * The app.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+
+  /**
+   * The dead letters' `delivery_id`s, at most 1,000; empty replays every dead letter of the app.
+   *
+   * @generated from field: repeated string delivery_ids = 2;
+   */
+  deliveryIds: string[];
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.ReplayDeadLettersRequest.
+ * Use `create(ReplayDeadLettersRequestSchema)` to create a new message.
+ */
+export const ReplayDeadLettersRequestSchema: GenMessage<ReplayDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 50);
+
+/**
+ * ReplayDeadLettersResponse says how many dead letters are pending again.
+ *
+ * @generated from message narrowcast.admin.v1.ReplayDeadLettersResponse
+ */
+export type ReplayDeadLettersResponse = Message<"narrowcast.admin.v1.ReplayDeadLettersResponse"> & {
+  /**
+   * How many dead letters were made pending again.
+   *
+   * @generated from field: int32 replayed_count = 1;
+   */
+  replayedCount: number;
+};
+
+/**
+ * Describes the message narrowcast.admin.v1.ReplayDeadLettersResponse.
+ * Use `create(ReplayDeadLettersResponseSchema)` to create a new message.
+ */
+export const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_narrowcast_admin_v1_admin_service, 51);
+
+/**
  * AdminService is the operators' and app backends' API. It needs the server's admin key as a
  * bearer token (rule AUTH-4). It is enough to build isolated fixtures (a fresh app per test) on
  * any server (rule ADM-1), and to run one: apps and their plans and secrets, users, groups.
@@ -1264,6 +1613,78 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RecallMessageRequestSchema;
     output: typeof RecallMessageResponseSchema;
+  },
+  /**
+   * Sets the app's whole webhook configuration; the first call generates its signing secret
+   * (rule HOOK-1).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.SetWebhook
+   */
+  setWebhook: {
+    methodKind: "unary";
+    input: typeof SetWebhookRequestSchema;
+    output: typeof SetWebhookResponseSchema;
+  },
+  /**
+   * Returns the app's webhook configuration without its secret (rule HOOK-2).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.GetWebhook
+   */
+  getWebhook: {
+    methodKind: "unary";
+    input: typeof GetWebhookRequestSchema;
+    output: typeof GetWebhookResponseSchema;
+  },
+  /**
+   * Removes the app's webhook configuration, pending deliveries and dead letters (rule HOOK-2).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.DeleteWebhook
+   */
+  deleteWebhook: {
+    methodKind: "unary";
+    input: typeof DeleteWebhookRequestSchema;
+    output: typeof DeleteWebhookResponseSchema;
+  },
+  /**
+   * Replaces the webhook signing secret, optionally signing with both for a while (rule HOOK-3).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.RotateWebhookSecret
+   */
+  rotateWebhookSecret: {
+    methodKind: "unary";
+    input: typeof RotateWebhookSecretRequestSchema;
+    output: typeof RotateWebhookSecretResponseSchema;
+  },
+  /**
+   * Sends one signed `webhook.test` request to the endpoint now and reports what it answered
+   * (rule HOOK-14).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.TestWebhook
+   */
+  testWebhook: {
+    methodKind: "unary";
+    input: typeof TestWebhookRequestSchema;
+    output: typeof TestWebhookResponseSchema;
+  },
+  /**
+   * Lists the deliveries that failed every attempt, newest first (rule HOOK-9).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.ListDeadLetters
+   */
+  listDeadLetters: {
+    methodKind: "unary";
+    input: typeof ListDeadLettersRequestSchema;
+    output: typeof ListDeadLettersResponseSchema;
+  },
+  /**
+   * Makes dead letters pending again, with the same delivery IDs (rule HOOK-9).
+   *
+   * @generated from rpc narrowcast.admin.v1.AdminService.ReplayDeadLetters
+   */
+  replayDeadLetters: {
+    methodKind: "unary";
+    input: typeof ReplayDeadLettersRequestSchema;
+    output: typeof ReplayDeadLettersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_narrowcast_admin_v1_admin_service, 0);
