@@ -1,11 +1,12 @@
 import type { Client } from "@connectrpc/connect";
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { AdminService } from "@narrowcast/gen/admin";
 import { bearerAuth } from "./auth.js";
 import type { MessageDraft } from "./builders.js";
 import { NarrowcastError, required } from "./errors.js";
 import { refuseWhenClosed } from "./lifecycle.js";
-import { toApp, toGroup, toGroupMember, toMessage, toUser } from "./model.js";
-import type { App, Group, GroupMember, Message, User } from "./model.js";
+import { toApp, toDeadLetter, toGroup, toGroupMember, toMessage, toUser, toWebhook, webhookInit } from "./model.js";
+import type { App, DeadLetter, Group, GroupMember, Message, User, Webhook, WebhookConfig } from "./model.js";
 import { parseGroupType, parsePlan, parseRole } from "./names.js";
 import type { GroupTypeInit, PlanInit, RoleInit } from "./names.js";
 import { walkPages } from "./paging.js";
@@ -32,11 +33,21 @@ export interface AdminSendOptions extends SendOptions {
   signal?: AbortSignal;
 }
 
+/** What the endpoint answered to `testWebhook` (rule HOOK-14). */
+export interface WebhookTestResult {
+  /** The HTTP status; 0 when the endpoint did not answer. */
+  httpStatus: number;
+  /** Empty for a 2xx answer; otherwise what went wrong. */
+  error: string;
+  /** How long the request took. */
+  latencyMs: number;
+}
+
 /**
  * The app backend's client (narrowcast.admin.v1.AdminService): apps and their plans and
- * secrets, users, tokens, groups and system messages. Every method throws NarrowcastError.
- * Lists come as one page (`listUsers`, `listGroups`, `listMembers`) or as an async iterator over
- * every page (`users`, `groups`, `members`), as in the user client.
+ * secrets, users, tokens, groups, system messages and webhooks. Every method throws NarrowcastError.
+ * Lists come as one page (`listUsers`, `listGroups`, `listMembers`, `listDeadLetters`) or as an
+ * async iterator over every page (`users`, `groups`, `members`, `deadLetters`), as in the user client.
  */
 export interface NarrowcastAdminClient {
   /** Creates an app; the result carries its token-signing secret (rule ADM-1). Default plan: standard. */
@@ -82,12 +93,43 @@ export interface NarrowcastAdminClient {
   /** Sends a draft as a member or as the system (rules ADM-5, MSG-13), with the same checks and retries as the user client. */
   sendMessage(appId: string, message: MessageDraft, options?: AdminSendOptions): Promise<Message>;
   recallMessage(appId: string, groupId: string, messageId: string): Promise<Message>;
+
+  /**
+   * Sets the app's whole webhook configuration and returns it with the defaults applied (rule
+   * HOOK-1). The app's first call returns the signing secret (`secret`); later calls keep it and
+   * return `secret` empty.
+   */
+  setWebhook(appId: string, config: WebhookConfig): Promise<Webhook>;
+  /** The app's webhook configuration, `secret` empty; WEBHOOK_NOT_FOUND without one (rule HOOK-2). */
+  getWebhook(appId: string): Promise<Webhook>;
+  /** Removes the configuration with its pending deliveries and dead letters (rule HOOK-2). */
+  deleteWebhook(appId: string): Promise<void>;
+  /**
+   * Replaces the signing secret; the result carries the new one. Requests are signed with both
+   * secrets for `previousSecretGraceSeconds` (0 to 30 days; rule HOOK-3), so a backend can switch
+   * without losing a delivery.
+   */
+  rotateWebhookSecret(appId: string, options?: { previousSecretGraceSeconds?: number }): Promise<Webhook>;
+  /** Sends one signed `webhook.test` request to the endpoint now and says what it answered (rule HOOK-14). */
+  testWebhook(appId: string): Promise<WebhookTestResult>;
+  /** One page of the app's dead letters, newest first (rule HOOK-9). */
+  listDeadLetters(appId: string, options?: PageOptions): Promise<Page<DeadLetter>>;
+  deadLetters(appId: string, options?: PageOptions): AsyncIterableIterator<DeadLetter>;
+  /**
+   * Makes dead letters pending again, with a fresh count of attempts and the same `webhook-id`:
+   * the named ones (at most 1,000; DEAD_LETTER_NOT_FOUND names those that are not, and nothing is
+   * replayed), or all of the app's when `deliveryIds` is absent or empty. Resolves to how many.
+   */
+  replayDeadLetters(appId: string, deliveryIds?: readonly string[]): Promise<number>;
   /** The raw generated client, for everything else (wire types: int64 as bigint). */
   readonly service: Client<typeof AdminService>;
   close(): Promise<void>;
 }
 
 const pageRequest = (options: PageOptions = {}) => ({ pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" });
+
+/** A grace period in whole seconds; 0 or less is none (ends the previous secret at once). */
+const gracePeriod = (seconds = 0) => (seconds > 0 ? { seconds: BigInt(Math.floor(seconds)), nanos: 0 } : undefined);
 
 export function createAdminClientWith(factory: TransportFactory, options: AdminClientOptions): NarrowcastAdminClient {
   const lifetime = new AbortController();
@@ -104,6 +146,10 @@ export function createAdminClientWith(factory: TransportFactory, options: AdminC
   const listGroups = async (appId: string, page?: PageOptions): Promise<Page<Group>> => {
     const response = await service.listGroups({ appId, ...pageRequest(page) });
     return { items: response.groups.map(toGroup), nextPageToken: response.nextPageToken };
+  };
+  const listDeadLetters = async (appId: string, page?: PageOptions): Promise<Page<DeadLetter>> => {
+    const response = await service.listDeadLetters({ appId, ...pageRequest(page) });
+    return { items: response.deadLetters.map(toDeadLetter), nextPageToken: response.nextPageToken };
   };
   const listMembers = async (appId: string, groupId: string, page?: PageOptions): Promise<Page<GroupMember>> => {
     const response = await service.listMembers({ appId, groupId, ...pageRequest(page) });
@@ -125,10 +171,9 @@ export function createAdminClientWith(factory: TransportFactory, options: AdminC
       return toApp(required((await service.setAppPlan({ appId, plan: parsePlan(plan) })).app, "app"));
     },
     async rotateAppSecret(appId, rotate = {}) {
-      const grace = rotate.previousSecretGraceSeconds ?? 0;
       const response = await service.rotateAppSecret({
         appId,
-        previousSecretGracePeriod: grace > 0 ? { seconds: BigInt(Math.floor(grace)), nanos: 0 } : undefined,
+        previousSecretGracePeriod: gracePeriod(rotate.previousSecretGraceSeconds),
       });
       return toApp(required(response.app, "app"));
     },
@@ -206,6 +251,34 @@ export function createAdminClientWith(factory: TransportFactory, options: AdminC
     },
     async recallMessage(appId, groupId, messageId) {
       return toMessage(required((await service.recallMessage({ appId, groupId, messageId })).message, "message"));
+    },
+
+    async setWebhook(appId, config) {
+      const webhook = webhookInit(config);
+      return toWebhook(required((await service.setWebhook({ appId, webhook })).webhook, "webhook"));
+    },
+    async getWebhook(appId) {
+      return toWebhook(required((await service.getWebhook({ appId })).webhook, "webhook"));
+    },
+    async deleteWebhook(appId) {
+      await service.deleteWebhook({ appId });
+    },
+    async rotateWebhookSecret(appId, rotate = {}) {
+      const response = await service.rotateWebhookSecret({
+        appId,
+        previousSecretGracePeriod: gracePeriod(rotate.previousSecretGraceSeconds),
+      });
+      return toWebhook(required(response.webhook, "webhook"));
+    },
+    async testWebhook(appId) {
+      const response = await service.testWebhook({ appId });
+      const { httpStatus, error, latency } = response;
+      return { httpStatus, error, latencyMs: latency ? durationMs(latency) : 0 };
+    },
+    listDeadLetters,
+    deadLetters: (appId, page = {}) => walkPages((pageToken) => listDeadLetters(appId, { ...page, pageToken }), page.pageToken),
+    async replayDeadLetters(appId, deliveryIds = []) {
+      return (await service.replayDeadLetters({ appId, deliveryIds: [...deliveryIds] })).replayedCount;
     },
     service,
     async close() {

@@ -31,6 +31,7 @@ import {
   formatReceiptCounts,
   formatUser,
 } from "./cli/format.js";
+import { addWebhookCommands } from "./cli/webhook.js";
 import { toProto } from "./convert.js";
 import type { Plain } from "./convert.js";
 import { NarrowcastError } from "./errors.js";
@@ -147,9 +148,16 @@ async function fetchList<T>(flags: PagingFlags, fetchPage: (page: PageOptions) =
 }
 
 /** Prints a page: one line per item (and a hint when more follow), or JSON `{ <key>: [...], nextPageToken }`. */
-function printPage<T>(command: Command, key: string, page: Page<T>, line: (item: T) => string, json: (item: T) => unknown) {
+function printPage<T>(
+  command: Command,
+  key: string,
+  page: Page<T>,
+  line: (item: T) => string,
+  json: (item: T) => unknown,
+  none = `(no ${key})`,
+) {
   const more = page.nextPageToken ? `\n(more: --page-token ${page.nextPageToken}, or --all)` : "";
-  print(command, (page.items.map(line).join("\n") || `(no ${key})`) + more, {
+  print(command, (page.items.map(line).join("\n") || none) + more, {
     [key]: page.items.map(json),
     nextPageToken: page.nextPageToken,
   });
@@ -334,6 +342,8 @@ admin
       });
     });
   });
+
+addWebhookCommands(admin, { withAdmin, print, appOption, paged, fetchList, printPage });
 
 // ---- user commands -------------------------------------------------------------------
 

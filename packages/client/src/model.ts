@@ -12,10 +12,14 @@ import {
   ServerInfoSchema,
 } from "@narrowcast/gen";
 import type * as pb from "@narrowcast/gen";
-import { AppSchema, UserSchema } from "@narrowcast/gen/admin";
+import { AppSchema, DeadLetterSchema, UserSchema, WebhookSchema } from "@narrowcast/gen/admin";
 import type * as admin from "@narrowcast/gen/admin";
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { fromProto } from "./convert.js";
 import type { Plain } from "./convert.js";
+import { beforeSendFailureActionName, parseBeforeSendFailureAction, parseWebhookEventType, webhookEventTypeName } from "./names.js";
+import type { BeforeSendFailureActionName, WebhookEventTypeName } from "./names.js";
 
 /**
  * A message as history, GetMessage, SendMessage and events return it. `reactions` is filled only
@@ -74,6 +78,45 @@ export type ServerInfo = Plain<pb.ServerInfo>;
 export type App = Plain<admin.App>;
 export type User = Plain<admin.User>;
 
+/**
+ * An app's webhook configuration as `setWebhook` takes it (rule HOOK-1). Absent fields take the
+ * server's defaults: no push URL (push requests go to `url`), no before-send call, a 2 s
+ * before-send timeout, "allow" on a before-send failure, 4 concurrent deliveries per endpoint.
+ */
+export interface WebhookConfig {
+  /** Where event deliveries go: an absolute http(s) URL. */
+  url: string;
+  /** The deliveries to make; "push.requested" turns on push requests for offline members. */
+  eventTypes: readonly WebhookEventTypeName[];
+  /** Where push requests go instead of `url`. */
+  pushUrl?: string;
+  /** Push requests for messages sent with `excludeFromUnread` too. */
+  pushExcludedFromUnread?: boolean;
+  /** The before-send callback (rule HOOK-10); answer it with `beforeSendAnswer`. */
+  beforeSendUrl?: string;
+  /** How long a send waits for the before-send answer: 0 (2 s) to 10,000 ms. */
+  beforeSendTimeoutMs?: number;
+  /** What a before-send timeout, error or invalid answer means (rule HOOK-12). */
+  beforeSendFailureAction?: BeforeSendFailureActionName;
+  /** At most this many attempts in flight to one endpoint per server node: 0 (4) to 64. */
+  maxConcurrentDeliveries?: number;
+}
+
+/** An app's webhook configuration as the server returns it, defaults applied. */
+export interface Webhook extends Required<WebhookConfig> {
+  eventTypes: WebhookEventTypeName[];
+  /** The signing secret (`whsec_…`): set only by the first setWebhook and by rotateWebhookSecret. */
+  secret: string;
+  /** After a rotation with a grace period: when the previous secret stops signing requests (rule HOOK-3). */
+  previousSecretExpireTime?: Date;
+}
+
+/**
+ * A delivery that failed every attempt (rule HOOK-9): `deliveryId` (its `webhook-id`), `type`,
+ * `url`, `attempts`, `lastError`, `createTime`, `lastAttemptTime` and `body` (the JSON sent).
+ */
+export type DeadLetter = Plain<admin.DeadLetter>;
+
 export const toMessage = (m: pb.Message): Message => fromProto(MessageSchema, m);
 export const toReaction = (r: pb.Reaction): Reaction => fromProto(ReactionSchema, r);
 export const toReadReceipt = (r: pb.ReadReceipt): ReadReceipt => fromProto(ReadReceiptSchema, r);
@@ -85,6 +128,50 @@ export const toJoinRequest = (r: pb.JoinRequest): JoinRequest => fromProto(JoinR
 export const toServerInfo = (s: pb.ServerInfo): ServerInfo => fromProto(ServerInfoSchema, s);
 export const toApp = (a: admin.App): App => fromProto(AppSchema, a);
 export const toUser = (u: admin.User): User => fromProto(UserSchema, u);
+export const toDeadLetter = (d: admin.DeadLetter): DeadLetter => fromProto(DeadLetterSchema, d);
+
+export function toWebhook(w: admin.Webhook): Webhook {
+  return {
+    url: w.url,
+    // A type this SDK does not know (a newer server's) is left out rather than misnamed.
+    eventTypes: w.eventTypes.flatMap((t) => webhookEventTypeName(t) ?? []),
+    pushUrl: w.pushUrl,
+    pushExcludedFromUnread: w.pushExcludedFromUnread,
+    beforeSendUrl: w.beforeSendUrl,
+    beforeSendTimeoutMs: w.beforeSendTimeout ? durationMs(w.beforeSendTimeout) : 0,
+    beforeSendFailureAction: beforeSendFailureActionName(w.beforeSendFailureAction),
+    maxConcurrentDeliveries: w.maxConcurrentDeliveries,
+    secret: w.secret,
+    ...(w.previousSecretExpireTime ? { previousSecretExpireTime: timestampDate(w.previousSecretExpireTime) } : {}),
+  };
+}
+
+/** The wire form of a configuration; unknown names throw TypeError before anything is sent. */
+export function webhookInit(config: WebhookConfig) {
+  const timeoutMs = config.beforeSendTimeoutMs ?? 0;
+  return {
+    url: config.url,
+    eventTypes: config.eventTypes.map(parseWebhookEventType),
+    pushUrl: config.pushUrl ?? "",
+    pushExcludedFromUnread: config.pushExcludedFromUnread ?? false,
+    beforeSendUrl: config.beforeSendUrl ?? "",
+    // Zero means "the default" on the wire too; a negative value goes through so the server names the field.
+    // Whole milliseconds: a fraction would make nanos a non-integer, which cannot be encoded.
+    beforeSendTimeout: timeoutMs === 0 ? undefined : durationFromMs(Math.trunc(timeoutMs)),
+    beforeSendFailureAction:
+      config.beforeSendFailureAction === undefined ? undefined : parseBeforeSendFailureAction(config.beforeSendFailureAction),
+    maxConcurrentDeliveries: config.maxConcurrentDeliveries ?? 0,
+  };
+}
+
+/** A returned configuration back in its wire form (e.g. to print it as the protocol's JSON). */
+export function toWebhookProto(webhook: Webhook): admin.Webhook {
+  return create(WebhookSchema, {
+    ...webhookInit(webhook),
+    secret: webhook.secret,
+    previousSecretExpireTime: webhook.previousSecretExpireTime ? timestampFromDate(webhook.previousSecretExpireTime) : undefined,
+  });
+}
 
 /**
  * True for a targeted group message: one with a receiver list (rules TGT-1, TGT-7). Only its

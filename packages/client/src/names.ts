@@ -1,5 +1,5 @@
 import { GroupType, MemberRole, MessagePriority, ReadState } from "@narrowcast/gen";
-import { Plan } from "@narrowcast/gen/admin";
+import { BeforeSendFailureAction, Plan, WebhookEventType } from "@narrowcast/gen/admin";
 
 /** A group type as the enum or by lower-case name ("work", "public", …). */
 export type GroupTypeInit = GroupType | "work" | "public" | "meeting" | "community" | "avchatroom";
@@ -47,3 +47,49 @@ export const groupTypeName = (value: GroupType): string => GroupType[value] ?? S
 export const planName = (value: Plan): string => Plan[value] ?? String(value);
 export const roleName = (value: MemberRole): string => MemberRole[value] ?? String(value);
 export const priorityName = (value: MessagePriority): string => MessagePriority[value] ?? String(value);
+
+/** The event types an app's webhook can ask for (rules HOOK-6, HOOK-13), by their `WebhookEvent.type`. */
+export type WebhookEventTypeName =
+  | "message.sent"
+  | "message.recalled"
+  | "member.joined"
+  | "member.left"
+  | "group.dismissed"
+  | "push.requested";
+
+// Spelled out rather than derived from the enum names: these are the `type` strings of the
+// deliveries (rule HOOK-5), which a backend switches on.
+const webhookEventTypes: Readonly<Record<WebhookEventTypeName, WebhookEventType>> = {
+  "message.sent": WebhookEventType.MESSAGE_SENT,
+  "message.recalled": WebhookEventType.MESSAGE_RECALLED,
+  "member.joined": WebhookEventType.MEMBER_JOINED,
+  "member.left": WebhookEventType.MEMBER_LEFT,
+  "group.dismissed": WebhookEventType.GROUP_DISMISSED,
+  "push.requested": WebhookEventType.PUSH_REQUESTED,
+};
+
+export const WEBHOOK_EVENT_TYPE_NAMES = Object.freeze(Object.keys(webhookEventTypes)) as readonly WebhookEventTypeName[];
+
+export function parseWebhookEventType(value: WebhookEventTypeName | string): WebhookEventType {
+  if (!Object.hasOwn(webhookEventTypes, value)) {
+    throw new TypeError(`unknown webhook event type "${value}": use ${WEBHOOK_EVENT_TYPE_NAMES.join(", ")}`);
+  }
+  return webhookEventTypes[value as WebhookEventTypeName];
+}
+
+/** The name of a webhook event type; undefined for a value this SDK does not know (a newer server's). */
+export function webhookEventTypeName(value: WebhookEventType): WebhookEventTypeName | undefined {
+  return WEBHOOK_EVENT_TYPE_NAMES.find((name) => webhookEventTypes[name] === value);
+}
+
+/** What a failed before-send call means (rule HOOK-12): send unchanged, or fail the send. */
+export type BeforeSendFailureActionName = "allow" | "reject";
+
+export function parseBeforeSendFailureAction(value: BeforeSendFailureActionName | string): BeforeSendFailureAction {
+  return parseEnum<BeforeSendFailureAction>("before-send failure action", BeforeSendFailureAction, value);
+}
+
+/** UNSPECIFIED reads as "allow", which is what the server does with it (rule HOOK-1). */
+export function beforeSendFailureActionName(value: BeforeSendFailureAction): BeforeSendFailureActionName {
+  return value === BeforeSendFailureAction.REJECT ? "reject" : "allow";
+}

@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { backoffDelay, sleep } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { NarrowcastError } from "./errors.js";
+import { Reason } from "./reasons.js";
 
 /** Retries of sends. Only idempotent requests (with a client message ID) are retried. */
 export interface RetryOptions extends BackoffOptions {
@@ -14,13 +15,20 @@ const defaultMaxAttempts = 5;
 
 /**
  * Whether retrying a failed attempt can help. Yes when the server said so with a RetryInfo
- * (RATE_LIMITED, SLOW_CONSUMER, SHUTTING_DOWN, BACKEND_UNAVAILABLE; rule ERR-5), and when the attempt may have been
- * lost on the way rather than rejected: connection resets surface as Aborted, Canceled or
- * Unavailable, deadlines as DeadlineExceeded, and low-level HTTP/2 failures as Internal or
- * Unknown without the ErrorInfo that every server error carries (rule ERR-1).
+ * (RATE_LIMITED, SLOW_CONSUMER, SHUTTING_DOWN, BACKEND_UNAVAILABLE, APP_BACKEND_UNAVAILABLE;
+ * rule ERR-5), and when the attempt may have been lost on the way rather than rejected:
+ * connection resets surface as Aborted, Canceled or Unavailable, deadlines as DeadlineExceeded,
+ * and low-level HTTP/2 failures as Internal or Unknown without the ErrorInfo that every server
+ * error carries (rule ERR-1). Never for MESSAGE_REJECTED: that is the app backend's decision,
+ * and asking again would only ask it again (rule HOOK-11).
  */
 export function isTransient(error: NarrowcastError): boolean {
-  if (error.retryDelayMs !== undefined) {
+  if (error.is(Reason.MESSAGE_REJECTED)) {
+    return false;
+  }
+  // The app's backend did not answer a before-send call in time (rule HOOK-12): like
+  // BACKEND_UNAVAILABLE, a later attempt may find it back, with or without a RetryInfo.
+  if (error.retryDelayMs !== undefined || error.is(Reason.APP_BACKEND_UNAVAILABLE)) {
     return true;
   }
   switch (error.code) {

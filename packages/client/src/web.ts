@@ -9,6 +9,14 @@ import type { ClientOptions, NarrowcastClient } from "./client.js";
 import { createWebTransport } from "./transport-web.js";
 
 export * from "./shared.js";
+// App backends (section 16): webhook configuration types, and verifying and answering requests.
+export { WebhookVerificationError, beforeSendAnswer, verifyWebhook } from "./webhooks.js";
+export type { BeforeSendAnswer, VerifyWebhookOptions, WebhookDelivery, WebhookDeliveryType, WebhookHeaders } from "./webhooks.js";
+export type { DeadLetter, Webhook, WebhookConfig } from "./model.js";
+export type { WebhookTestResult } from "./admin.js";
+export { WEBHOOK_EVENT_TYPE_NAMES } from "./names.js";
+export type { BeforeSendFailureActionName, WebhookEventTypeName } from "./names.js";
+export type { WebhookEvent } from "@narrowcast/gen/admin";
 
 /** A user's client: builders, sendMessage, history, conversations, groups and live events. */
 export function createClient(options: ClientOptions): NarrowcastClient {

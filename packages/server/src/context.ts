@@ -36,6 +36,18 @@ export interface Deps {
   now: () => number;
   /** Publishes events after their transaction committed; undefined (nothing happened) is skipped. */
   publish: (events: StoredEvent | readonly StoredEvent[] | undefined) => void;
+  /** The app backends' side of the server (spec section 16). */
+  backends: AppBackends;
+}
+
+/** What the services tell the webhook machinery (spec section 16; webhooks/). */
+export interface AppBackends {
+  /** The app's webhook changed or its dead letters were replayed: the dispatcher looks at once. */
+  nudge(appId: string): void;
+  /** A stream of the user was accepted on this node: the user is online on every node once this resolves (HOOK-13). */
+  streamOpened(appId: string, userId: string): Promise<void>;
+  /** That stream ended. */
+  streamClosed(appId: string, userId: string): void;
 }
 
 /** The authenticated user of a user-API call, set by the auth interceptor. */

@@ -93,6 +93,19 @@ const program = new Command()
         }
       }),
   )
+  .addOption(
+    new Option("--webhook-retry-base-ms <ms>", "first delay before retrying a failed webhook delivery; each retry doubles it (rule HOOK-8)")
+      .env("NARROWCAST_WEBHOOK_RETRY_BASE_MS")
+      .default("1000"),
+  )
+  .addOption(
+    new Option("--webhook-retry-cap-ms <ms>", "longest delay between webhook delivery attempts (rule HOOK-8)").env("NARROWCAST_WEBHOOK_RETRY_CAP_MS").default("600000"),
+  )
+  .addOption(
+    new Option("--webhook-max-attempts <n>", "attempts of a webhook delivery before it becomes a dead letter (rule HOOK-8)")
+      .env("NARROWCAST_WEBHOOK_MAX_ATTEMPTS")
+      .default("10"),
+  )
   .addOption(new Option("--log-level <level>", "pino log level").env("NARROWCAST_LOG_LEVEL").default("info"))
   .addOption(
     new Option("--database-url <url>", "PostgreSQL for several nodes (default: the embedded SQLite store in --data-dir)").env(
@@ -161,6 +174,11 @@ const server = await startServer({
   maxResetsPerSecond: Number(opts.maxResetsPerSecond),
   drainTimeoutMs: Number(opts.drainTimeout) * 1000,
   corsOrigins: opts.corsOrigins,
+  webhookRetry: {
+    baseMs: Number(opts.webhookRetryBaseMs),
+    capMs: Number(opts.webhookRetryCapMs),
+    maxAttempts: Number(opts.webhookMaxAttempts),
+  },
   logger,
 });
 

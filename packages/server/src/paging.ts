@@ -129,3 +129,10 @@ export function isActivityKey(a: unknown): a is { at: number; groupId: string } 
   const { at, groupId } = a as Record<string, unknown>;
   return Number.isSafeInteger(at) && isIdKey(groupId);
 }
+
+/** Dead letters by (create time descending, delivery ID). */
+export function isDeadLetterKey(a: unknown): a is { createdAt: number; deliveryId: string } {
+  if (typeof a !== "object" || a === null) return false;
+  const { createdAt, deliveryId } = a as Record<string, unknown>;
+  return Number.isSafeInteger(createdAt) && typeof deliveryId === "string" && /^[A-Za-z0-9_.@-]{1,400}$/.test(deliveryId);
+}

@@ -45,6 +45,7 @@ import { groupService } from "./services/group-service.js";
 import { messageService } from "./services/message-service.js";
 import { serverService } from "./services/server-service.js";
 import type { Store, StoredEvent } from "./store/types.js";
+import { startAppBackends } from "./webhooks/runtime.js";
 
 export interface ServerOptions extends ConnectionLimitOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -117,6 +118,18 @@ export interface ServerOptions extends ConnectionLimitOptions {
   now?: () => number;
   /** On close, how long in-flight requests may take to finish before connections are cut; default 10,000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * Retries of failed webhook deliveries (rule HOOK-8): the n-th retry waits between d/2 and d,
+   * d = min(baseMs × 2^(n−1), capMs); after maxAttempts attempts a delivery is a dead letter.
+   * Defaults 1,000 ms, 600,000 ms and 10.
+   */
+  webhookRetry?: { baseMs?: number; capMs?: number; maxAttempts?: number };
+  /**
+   * How often this node looks for webhook deliveries it was not told of (those of other nodes, and
+   * retries that came due); default 1,000 ms; 0 turns the periodic look off (tests that count
+   * database round trips). Commits on this node wake it at once.
+   */
+  webhookPollMs?: number;
 }
 
 export interface RunningServer {
@@ -218,6 +231,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
   );
   const limits = limitsOf(options);
+  const backends = await startAppBackends(store, { log, now, retry: options.webhookRetry, pollMs: options.webhookPollMs });
   const deps: Deps = {
     store,
     bus,
@@ -228,8 +242,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     now,
     publish(events) {
       if (!events) return;
-      for (const e of Array.isArray(events) ? events : [events as StoredEvent]) bus.publish(e);
+      for (const e of Array.isArray(events) ? events : [events as StoredEvent]) {
+        bus.publish(e);
+        backends.committed(e.appId);
+      }
     },
+    backends,
   };
   // Hourly, or a quarter of a shorter retention, so events go soon after it (at least every 500 ms).
   const pruneIntervalMs = options.eventPruneIntervalMs ?? Math.min(3_600_000, Math.max(500, (limits.eventRetentionSeconds * 1000) / 4));
@@ -320,6 +338,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         hub.closeAll(narrowcastError(ErrorReason.SHUTTING_DOWN, "server is shutting down; reconnect and resume"));
         await drain(server, connections, drainTimeoutMs, log);
         hub.stop();
+        await backends.stop();
         await bus.close();
         await store.close();
         log.info("narrowcast stopped");

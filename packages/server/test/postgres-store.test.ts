@@ -18,6 +18,7 @@ import { StoreConflict, type AppendMessageInput, type Store, type StoredEvent } 
 import { PARTITIONS, partitionOf } from "../src/positions.js";
 import { postgresAvailable, postgresUrl, redact, requireOrSkip } from "./services.js";
 import { storeContract } from "./store-contract.js";
+import { webhookStoreContract } from "./webhook-store-contract.js";
 import { AppFixture, TestServer, textOf } from "./support.js";
 import { readEvents, type DecodedReplay } from "./replayed.js";
 
@@ -88,6 +89,7 @@ function moved(latest: readonly number[], by: Record<string, number>): number[] 
 
 describe.skipIf(skip)("PostgresStore", () => {
   storeContract("PostgresStore", async () => openStore(await freshSchema()));
+  webhookStoreContract("PostgresStore", async () => openStore(await freshSchema()));
 
   describe("migrations", () => {
     async function catalog(schema: string) {

@@ -17,6 +17,7 @@ import { PARTITIONS, origin } from "../src/positions.js";
 
 import type { AppendMessageInput, Store } from "../src/store/types.js";
 import { storeContract } from "./store-contract.js";
+import { webhookStoreContract } from "./webhook-store-contract.js";
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -36,6 +37,8 @@ async function openStore(dataDir: string): Promise<SqliteStore> {
 
 storeContract("SqliteStore (:memory:)", () => openStore(":memory:"));
 storeContract("SqliteStore (file, WAL)", () => openStore(tempDir()));
+webhookStoreContract("SqliteStore (:memory:)", () => openStore(":memory:"));
+webhookStoreContract("SqliteStore (file, WAL)", () => openStore(tempDir()));
 
 /** A read-only second connection to a store's database file. */
 function inspect(dir: string): Database.Database {

@@ -15,6 +15,7 @@ import { LIST_SIZES, isIdKey, openPage } from "../paging.js";
 import { StoreConflict, type AppRecord } from "../store/types.js";
 import { conflictError, groupProto, limitsOf, memberProto, requireGroup, requireUsers } from "./common.js";
 import { recallMessage, sendMessage } from "./messaging.js";
+import { webhookRpcs } from "./webhook-admin.js";
 
 const DAY_MS = 86_400_000;
 const DEFAULT_TTL_MS = DAY_MS;
@@ -59,6 +60,8 @@ export function adminService(deps: Deps): ServiceImpl<typeof AdminService> {
   }
 
   return {
+    ...webhookRpcs(deps, requireApp),
+
     async createApp(req) {
       if (!(req.plan in Plan)) throw fieldInvalid("plan", "unknown plan");
       const app: AppRecord = {

@@ -2,7 +2,7 @@
 // the caller) and AdminService (as any member or the system). Checks run in the order the spec
 // gives; a rejected send touches nothing (rule MSG-15).
 import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Plan } from "@narrowcast/gen/admin";
 import {
   ErrorReason,
@@ -18,6 +18,8 @@ import { fieldInvalid, narrowcastError } from "../errors.js";
 import { requireId } from "../ids.js";
 import type { Deps } from "../context.js";
 import { StoreConflict } from "../store/types.js";
+import type { WebhookRecord } from "../store/webhooks.js";
+import { askBeforeSend } from "../webhooks/before-send.js";
 import { countsForAudience } from "../rules/index.js";
 import { conflictError, foundGroup, foundMember, requireGroup, requireMember, visibleTo } from "./common.js";
 import { checkReply, validateReplyId } from "./replies.js";
@@ -207,6 +209,15 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
     replyTo: req.replyToMessageId ? { messageId: req.replyToMessageId } : undefined,
     readReceiptsRequested: req.requestReadReceipts,
   });
+  // Rules HOOK-10 to HOOK-12: the app's backend has the last word, after every other check.
+  if (context.beforeSend) {
+    try {
+      await applyBeforeSend(deps, context.beforeSend, message, { appId, groupId: group.groupId, senderId, receivers, now });
+    } catch (err) {
+      giveBack();
+      throw err;
+    }
+  }
   const countsAsUnread = persist && countsForAudience(group.type, message);
   let result;
   try {
@@ -232,6 +243,26 @@ export async function sendMessage(deps: Deps, sender: Sender, req: SendMessageRe
   if (result.duplicate) giveBack();
   else deps.publish(result.event);
   return result.message;
+}
+
+/**
+ * Asks the app's before-send callback (HOOK-10) and applies its answer to `message`: a rewrite
+ * replaces the elements and nothing else (HOOK-11); a rejection or a failure that the app
+ * chose to treat as one throws, before anything is stored.
+ */
+async function applyBeforeSend(
+  deps: Deps,
+  webhook: WebhookRecord,
+  message: Message,
+  at: { appId: string; groupId: string; senderId: string; receivers: readonly string[]; now: number },
+): Promise<void> {
+  const proposed = create(MessageSchema, { ...message, groupId: at.groupId, senderId: at.senderId, serverTime: timestampFromMs(at.now) });
+  const audience = at.receivers.length ? [...at.receivers, ...(at.senderId ? [at.senderId] : [])] : [];
+  const elements = await askBeforeSend(webhook, proposed, audience, {
+    nowMs: at.now,
+    validateElements: (els) => validateContent(deps, els, message.customData),
+  });
+  if (elements) message.elements = elements;
 }
 
 /** Recalls a message (rule MSG-11). `recalledBy` is "" for AdminService, which may recall anything. */

@@ -70,6 +70,9 @@ export class SubscribeSession {
       await requireNotExpired(deps, caller.appId, after);
     }
     const subscription = await deps.hub.open(caller.appId, caller.userId, latest);
+    // Presence (HOOK-13): recorded before `ready`, so no push request goes out for a message
+    // stored after the stream is live.
+    await deps.backends.streamOpened(caller.appId, caller.userId);
     return new SubscribeSession(deps, caller, !!req.cursor, after, latest, heartbeatMs, subscription);
   }
 
@@ -107,8 +110,13 @@ export class SubscribeSession {
     if (this.hasCursor) yield ready(end);
   }
 
-  /** Unregisters the stream. */
+  private closed = false;
+
+  /** Unregisters the stream (once, however often it is called). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.deps.hub.close(this.subscription);
+    this.deps.backends.streamClosed(this.caller.appId, this.caller.userId);
   }
 }

@@ -65,6 +65,9 @@ import {
   type AudienceCode,
 } from "../rules/index.js";
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
+import { PostgresWebhooks, WEBHOOK_COLUMNS } from "./webhooks-postgres.js";
+import { PUSH_BIT, deliveryIdSql, hookTypeOf, toWebhook } from "./webhook-rows.js";
+import type { ClaimedDelivery, DeadLetterKey, DeadLetterRecord, NewPushDelivery, WebhookRecord } from "./webhooks.js";
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -150,12 +153,14 @@ export class PostgresStore implements Store {
   private readonly ownsPool: boolean;
   private readonly schema: string | undefined;
   private closing: Promise<void> | undefined;
+  private readonly webhooks: PostgresWebhooks;
 
   /** Takes a connection string (the store owns and ends its pool) or a ready Pool (left open). */
   constructor(options: PostgresStoreOptions | pg.Pool) {
     if (options instanceof pg.Pool) {
       this.pool = options;
       this.ownsPool = false;
+      this.webhooks = new PostgresWebhooks(this.pool, rows, (fn) => this.tx(fn));
       return;
     }
     const { connectionString, schema, max } = options;
@@ -174,6 +179,7 @@ export class PostgresStore implements Store {
     // without a listener the pool's "error" event would end the process.
     this.pool.on("error", () => {});
     this.ownsPool = true;
+    this.webhooks = new PostgresWebhooks(this.pool, rows, (fn) => this.tx(fn));
   }
 
   /** Runs `fn` in one transaction on one pooled connection; retries deadlocks and serialization failures. */
@@ -400,12 +406,22 @@ export class PostgresStore implements Store {
       event.time ??= timestampFromMs(now);
       return event;
     });
+    const hooks = built.map(hookTypeOf);
     const r = await rows(
       c,
       `WITH head AS (
          UPDATE partitions SET head = head + $3
           WHERE app_id = $1 AND part = (SELECT part FROM groups WHERE app_id = $1 AND group_id = $2)
-          RETURNING part, head - $3 AS first)
+          RETURNING part, head - $3 AS first),
+       -- Rule HOOK-7: the events' webhook deliveries, in the same statement; none without a webhook.
+       outbox AS (
+         INSERT INTO webhook_deliveries (app_id, delivery_id, kind, type, part, event_id, state, attempts, next_attempt_at, created_at)
+         SELECT $1, ${deliveryIdSql("$1::text", "head.part", "(head.first + h.i)", "k.kind")}, k.kind, h.type, head.part, head.first + h.i,
+                'pending', 0, $4, $4
+           FROM head, webhooks w,
+                unnest($10::text[], $11::int[], $12::int[]) WITH ORDINALITY AS h(type, bit, fanout_bit, i),
+                LATERAL (VALUES ('event', h.bit), ('fanout', h.fanout_bit)) AS k(kind, bit)
+          WHERE w.app_id = $1 AND h.type IS NOT NULL AND (w.event_mask & k.bit) <> 0)
        INSERT INTO events (app_id, part, event_id, group_id, audience, target_seq, user_id, joined_user_id, created_at, payload)
        SELECT $1, head.part, head.first + e.i, $2, e.audience, e.target_seq, e.user_id, e.joined, $4, e.payload
          FROM head, unnest($5::smallint[], $6::bigint[], $7::text[], $8::bytea[], $9::text[]) WITH ORDINALITY
@@ -421,6 +437,9 @@ export class PostgresStore implements Store {
         specs.map((s) => s.audience.userId ?? null),
         built.map((e) => toBinary(EventSchema, e)),
         built.map((e) => joinedUserOf(e) ?? null),
+        hooks.map((h) => h?.type ?? null),
+        hooks.map((h) => h?.bit ?? 0),
+        hooks.map((h) => (h?.type === "message.sent" ? PUSH_BIT : 0)),
       ],
     );
     if (r.length !== specs.length) throw new Error(`group ${groupId} of app ${appId} vanished`);
@@ -846,7 +865,8 @@ export class PostgresStore implements Store {
     query: { clientMessageId: string; since: number; userIds: readonly string[] },
   ): Promise<SendContext> {
     // One row: the group (if live), the sender's membership, the plan, the recorded message, the
-    // members among userIds; each through its own index.
+    // members among userIds, the app's webhook if it has a before-send URL (HOOK-10); each
+    // through its own index.
     const r = await row(
       this.pool,
       `SELECT g.*,
@@ -856,8 +876,10 @@ export class PostgresStore implements Store {
                 WHERE $4 <> '' AND s.app_id = $1 AND s.sender_id = $3 AND s.group_id = $2
                   AND s.client_message_id = $4 AND s.created_at >= $5) AS earlier,
               ARRAY(SELECT x.user_id FROM memberships x
-                     WHERE x.app_id = $1 AND x.group_id = $2 AND x.user_id = ANY($6::text[]) AND x.left_event_id IS NULL) AS member_ids
+                     WHERE x.app_id = $1 AND x.group_id = $2 AND x.user_id = ANY($6::text[]) AND x.left_event_id IS NULL) AS member_ids,
+              ${WEBHOOK_COLUMNS}
          FROM (SELECT 1) one
+         LEFT JOIN webhooks w ON w.app_id = $1 AND w.before_send
          LEFT JOIN groups g ON g.app_id = $1 AND g.group_id = $2 AND NOT g.dismissed
          LEFT JOIN memberships m ON g.group_id IS NOT NULL AND $3 <> ''
               AND m.app_id = $1 AND m.group_id = $2 AND m.user_id = $3 AND m.left_event_id IS NULL`,
@@ -870,6 +892,7 @@ export class PostgresStore implements Store {
       sender: group && r?.m_user_id ? toMember({ user_id: r.m_user_id, role: r.m_role, joined_at: r.m_joined_at, join_seq: r.m_join_seq }) : undefined,
       earlier: r?.earlier ? fromBinary(MessageSchema, r.earlier) : undefined,
       members: new Set(group ? (r!.member_ids as string[]) : []),
+      beforeSend: r?.w_app_id ? toWebhook(r, "w_") : undefined,
     };
   }
 
@@ -1458,5 +1481,67 @@ export class PostgresStore implements Store {
     const out = origin();
     for (const r of await rows(this.pool, `SELECT part, ${column} AS v FROM partitions WHERE app_id = $1`, [appId])) out[r.part] = r.v;
     return out;
+  }
+
+  // ---- app backends (webhooks-postgres.ts) ----
+
+  getWebhook(appId: string): Promise<WebhookRecord | undefined> {
+    return this.webhooks.getWebhook(appId);
+  }
+
+  putWebhook(record: WebhookRecord): Promise<void> {
+    return this.webhooks.putWebhook(record);
+  }
+
+  deleteWebhook(appId: string): Promise<boolean> {
+    return this.webhooks.deleteWebhook(appId);
+  }
+
+  claimDeliveries(now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    return this.webhooks.claimDeliveries(now, limit, leaseMs);
+  }
+
+  completeDelivery(appId: string, deliveryId: string): Promise<void> {
+    return this.webhooks.completeDelivery(appId, deliveryId);
+  }
+
+  retryDelivery(appId: string, deliveryId: string, failure: { body?: string; lastError: string; now: number; nextAttemptAt: number }): Promise<void> {
+    return this.webhooks.retryDelivery(appId, deliveryId, failure);
+  }
+
+  killDelivery(appId: string, deliveryId: string, failure: { body?: string; lastError: string; now: number; url: string }): Promise<void> {
+    return this.webhooks.killDelivery(appId, deliveryId, failure);
+  }
+
+  expandPush(appId: string, fanoutId: string, pushes: readonly NewPushDelivery[], now: number): Promise<void> {
+    return this.webhooks.expandPush(appId, fanoutId, pushes, now);
+  }
+
+  listDeadLetters(appId: string, page: PageQuery<DeadLetterKey>): Promise<DeadLetterRecord[]> {
+    return this.webhooks.listDeadLetters(appId, page);
+  }
+
+  replayDeadLetters(appId: string, deliveryIds: readonly string[] | undefined, now: number): Promise<{ replayed: number; missing: string[] }> {
+    return this.webhooks.replayDeadLetters(appId, deliveryIds, now);
+  }
+
+  eventViewers(appId: string, partition: number, position: number): Promise<string[]> {
+    return this.webhooks.eventViewers(appId, partition, position);
+  }
+
+  setPresence(nodeId: string, appId: string, userId: string, online: boolean): Promise<void> {
+    return this.webhooks.setPresence(nodeId, appId, userId, online);
+  }
+
+  touchNode(nodeId: string, expiresAt: number): Promise<void> {
+    return this.webhooks.touchNode(nodeId, expiresAt);
+  }
+
+  dropNodes(nodeId: string | undefined, now: number): Promise<void> {
+    return this.webhooks.dropNodes(nodeId, now);
+  }
+
+  onlineUsers(appId: string, userIds: readonly string[], now: number): Promise<Set<string>> {
+    return this.webhooks.onlineUsers(appId, userIds, now);
   }
 }

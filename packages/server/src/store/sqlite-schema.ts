@@ -247,4 +247,57 @@ CREATE TABLE receipts (
 CREATE INDEX receipts_by_user ON receipts (app_id, user_id);                     -- DeleteUser (ADM-11)
 `,
   },
+  {
+    // 0.5.0: app backends (spec section 16). `webhooks` holds an app's configuration (binary
+    // narrowcast.admin.v1.Webhook, without its output-only fields) and `event_mask`, bit
+    // (1 << WebhookEventType) per listed type, so an append tests "does the app want this" in SQL.
+    // `webhook_deliveries` is the durable outbox (HOOK-7): pending deliveries and dead letters
+    // (HOOK-9); an "event" or "fanout" row names its logged event by (part, event_id), and its
+    // body is built at the first attempt. `presence`: which node has an open stream of which
+    // user, valid while the node's row in `nodes` has not expired (push requests, HOOK-13).
+    version: 9,
+    sql: `
+CREATE TABLE webhooks (
+  app_id TEXT PRIMARY KEY,
+  config BLOB NOT NULL,
+  event_mask INTEGER NOT NULL,
+  before_send INTEGER NOT NULL,                  -- 1 when config has a before_send_url
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_expires_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE webhook_deliveries (
+  app_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  kind TEXT NOT NULL,                            -- 'event' | 'fanout' | 'push'
+  type TEXT NOT NULL,                            -- the WebhookEvent type, e.g. 'message.sent'
+  part INTEGER,                                  -- event and fanout: the logged event
+  event_id INTEGER,
+  user_id TEXT,                                  -- push: the user to notify
+  body TEXT,
+  state TEXT NOT NULL,                           -- 'pending' | 'dead'
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  locked_until INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  last_attempt_at INTEGER,
+  url TEXT,                                      -- dead letters: where the last attempt went
+  PRIMARY KEY (app_id, delivery_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+CREATE INDEX webhook_deliveries_dead ON webhook_deliveries (app_id, state, created_at DESC, delivery_id);
+CREATE TABLE nodes (
+  node_id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE presence (
+  node_id TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (node_id, app_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX presence_by_user ON presence (app_id, user_id);
+`,
+  },
 ];

@@ -62,6 +62,8 @@ import {
 import { spanContainsEventSql, spanSeesEventSql } from "./visibility.js";
 import { PARTITIONS, origin, partitionOf, type Positions } from "../positions.js";
 import { joinedUserOf, membershipOf, tickOf } from "./routing.js";
+import { SqliteWebhooks } from "./webhooks-sqlite.js";
+import type { ClaimedDelivery, DeadLetterKey, DeadLetterRecord, NewPushDelivery, WebhookRecord } from "./webhooks.js";
 
 
 export interface SqliteStoreOptions {
@@ -73,6 +75,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
   private readonly commits: GroupCommit;
+  private readonly webhooks: SqliteWebhooks;
 
   constructor(options: SqliteStoreOptions) {
     if (options.dataDir === ":memory:") {
@@ -86,6 +89,7 @@ export class SqliteStore implements Store {
     }
     this.db.pragma("foreign_keys = OFF");
     this.commits = new GroupCommit(this.db);
+    this.webhooks = new SqliteWebhooks((sql) => this.q(sql), (fn) => this.tx(fn));
   }
 
   private q(sql: string): Database.Statement {
@@ -292,6 +296,8 @@ export class SqliteStore implements Store {
       now,
       toBinary(EventSchema, event),
     );
+    // Rule HOOK-7: the event's webhook deliveries commit with it.
+    this.webhooks.recordDeliveries(appId, partition, eventId, event, now);
     return { eventId, partition, event };
   }
 
@@ -627,6 +633,7 @@ export class SqliteStore implements Store {
       members: new Set(
         group && query.userIds.length ? (await this.listMembers(appId, groupId, query.userIds)).map((m) => m.userId) : [],
       ),
+      beforeSend: this.webhooks.beforeSendOf(appId),
     };
   }
 
@@ -1173,5 +1180,67 @@ export class SqliteStore implements Store {
     const out = origin();
     for (const r of this.q(`SELECT part, ${column} AS v FROM partitions WHERE app_id = ?`).all(appId) as Row[]) out[r.part] = r.v;
     return out;
+  }
+
+  // ---- app backends (webhooks-sqlite.ts) ----
+
+  getWebhook(appId: string): Promise<WebhookRecord | undefined> {
+    return this.webhooks.getWebhook(appId);
+  }
+
+  putWebhook(record: WebhookRecord): Promise<void> {
+    return this.webhooks.putWebhook(record);
+  }
+
+  deleteWebhook(appId: string): Promise<boolean> {
+    return this.webhooks.deleteWebhook(appId);
+  }
+
+  claimDeliveries(now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    return this.webhooks.claimDeliveries(now, limit, leaseMs);
+  }
+
+  completeDelivery(appId: string, deliveryId: string): Promise<void> {
+    return this.webhooks.completeDelivery(appId, deliveryId);
+  }
+
+  retryDelivery(appId: string, deliveryId: string, failure: { body?: string; lastError: string; now: number; nextAttemptAt: number }): Promise<void> {
+    return this.webhooks.retryDelivery(appId, deliveryId, failure);
+  }
+
+  killDelivery(appId: string, deliveryId: string, failure: { body?: string; lastError: string; now: number; url: string }): Promise<void> {
+    return this.webhooks.killDelivery(appId, deliveryId, failure);
+  }
+
+  expandPush(appId: string, fanoutId: string, pushes: readonly NewPushDelivery[], now: number): Promise<void> {
+    return this.webhooks.expandPush(appId, fanoutId, pushes, now);
+  }
+
+  listDeadLetters(appId: string, page: PageQuery<DeadLetterKey>): Promise<DeadLetterRecord[]> {
+    return this.webhooks.listDeadLetters(appId, page);
+  }
+
+  replayDeadLetters(appId: string, deliveryIds: readonly string[] | undefined, now: number): Promise<{ replayed: number; missing: string[] }> {
+    return this.webhooks.replayDeadLetters(appId, deliveryIds, now);
+  }
+
+  eventViewers(appId: string, partition: number, position: number): Promise<string[]> {
+    return this.webhooks.eventViewers(appId, partition, position);
+  }
+
+  setPresence(nodeId: string, appId: string, userId: string, online: boolean): Promise<void> {
+    return this.webhooks.setPresence(nodeId, appId, userId, online);
+  }
+
+  touchNode(nodeId: string, expiresAt: number): Promise<void> {
+    return this.webhooks.touchNode(nodeId, expiresAt);
+  }
+
+  dropNodes(nodeId: string | undefined, now: number): Promise<void> {
+    return this.webhooks.dropNodes(nodeId, now);
+  }
+
+  onlineUsers(appId: string, userIds: readonly string[], now: number): Promise<Set<string>> {
+    return this.webhooks.onlineUsers(appId, userIds, now);
   }
 }
