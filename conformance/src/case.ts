@@ -8,6 +8,11 @@ export interface ConformanceCase {
   readonly rules: readonly string[];
   /** The requirement, in one or two sentences, as the report prints it. */
   readonly requirement: string;
+  /**
+   * An optional area the case belongs to: "webhooks" cases (HOOK) run only with --webhooks, as the
+   * server under test must reach the suite's HTTP receiver; otherwise they are skipped.
+   */
+  readonly needs?: "webhooks";
   /** Builds fixtures and checks the requirement; throws (CheckFailure) when the server breaks it. */
   run(ctx: CaseContext): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { CheckFailure } from "./check.js";
 export const ERROR_DOMAIN = "narrowcast";
 
 /** Reasons that must carry a google.rpc.RetryInfo (rule ERR-5). */
-export const retryableReasons: readonly string[] = ["RATE_LIMITED", "SLOW_CONSUMER", "SHUTTING_DOWN", "BACKEND_UNAVAILABLE"];
+export const retryableReasons: readonly string[] = ["RATE_LIMITED", "SLOW_CONSUMER", "SHUTTING_DOWN", "BACKEND_UNAVAILABLE", "APP_BACKEND_UNAVAILABLE"];
 
 /** What a rejection must look like. `field` and `ids` are checked only when given. */
 export interface ExpectedError {

@@ -20,7 +20,8 @@ import { CheckFailure, SkipCase, check, durationMs } from "./check.js";
 import { describeObserved, observe, reasonOf } from "./errors.js";
 import { isMessage } from "./events.js";
 import { Subscription, sleep, type SubscribeOptions, type WaitOptions } from "./subscription.js";
-import { resolveSettings, type ServerSettings } from "./settings.js";
+import { resolveSettings, resolveWebhookSettings, type ServerSettings, type WebhookSettings } from "./settings.js";
+import type { Endpoint, WebhookReceiver } from "./webhook-receiver.js";
 import { createProtocolTransport, withBearer, type HttpVersion, type Protocol, type TokenSource, type TransportVariant } from "./transport.js";
 
 /** The user-facing services, as one user (or no user) calls them. */
@@ -83,6 +84,15 @@ export interface CaseContext {
   readonly wait: WaitOptions;
   /** The server's configuration as the operator stated it (flags; spec defaults otherwise). */
   readonly settings: ServerSettings;
+  /** The webhook settings as the operator stated them (--webhooks and the retry flags). */
+  readonly webhooks: WebhookSettings;
+  /** How many nodes of the deployment the suite talks to (--other-node adds to 1). */
+  readonly nodeCount: number;
+  /**
+   * A fresh endpoint of the suite's webhook receiver, released when the case ends; `timeoutMs`
+   * bounds its waits (default the suite's timeout). Skips the case without --webhooks.
+   */
+  webhookEndpoint(label: string, timeoutMs?: number): Endpoint;
   /** User-facing clients that send the given token (or none). */
   clientsWithToken(token: TokenSource): UserClients;
   /** User-facing clients over another transport (see openTransport) with the given token. */
@@ -318,6 +328,9 @@ export function createCaseContext(options: {
   wait: WaitOptions;
   caseId: string;
   settings?: Partial<ServerSettings>;
+  webhooks?: Partial<WebhookSettings>;
+  receiver?: WebhookReceiver;
+  nodeCount?: number;
 }): { ctx: CaseContext; cleanup: () => void } {
   const cleanups: (() => void)[] = [];
   let serverInfo: Promise<ServerInfo> | undefined;
@@ -336,6 +349,15 @@ export function createCaseContext(options: {
     },
     wait: options.wait,
     settings: resolveSettings(options.settings),
+    webhooks: resolveWebhookSettings(options.webhooks),
+    nodeCount: options.nodeCount ?? 1,
+    webhookEndpoint(label, timeoutMs) {
+      const receiver = options.receiver;
+      if (!receiver) throw new SkipCase("needs --webhooks");
+      const endpoint = receiver.endpoint(label, timeoutMs ?? options.wait.timeoutMs);
+      cleanups.push(() => receiver.release(endpoint));
+      return endpoint;
+    },
     clientsWithToken: (token) => userClients(withBearer(options.transport, token)),
     clientsWithTransport: (transport, token) => userClients(withBearer(transport, token)),
     async createApp(appOptions = {}) {

@@ -40,6 +40,11 @@ interface CliOptions {
   rateLimit?: number;
   eventRetention?: number;
   subscriberBufferBytes?: number;
+  webhooks?: boolean;
+  webhookHost: string;
+  webhookRetryBaseMs?: number;
+  webhookRetryCapMs?: number;
+  webhookMaxAttempts?: number;
 }
 
 function positiveInt(value: string): number {
@@ -59,6 +64,12 @@ interface Dimensions {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
+  return n;
+}
+
+function positiveWholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive integer");
   return n;
 }
 
@@ -110,6 +121,12 @@ function buildProgram(): Command {
     .option("--rate-limit <n>", "the server's sends per second per group on one node (MSG-5); default the reference 40", positiveNumber)
     .option("--event-retention <seconds>", "the server's event retention (EVT-10); default the reference 604800 (7 days)", positiveNumber)
     .option("--subscriber-buffer-bytes <bytes>", "bytes of events (binary encoding) a Subscribe stream may queue before SLOW_CONSUMER (EVT-6); default the reference 4194304 (4 MiB)", positiveNumber)
+    // The optional HOOK area: the server under test must be able to reach the suite's receiver.
+    .option("--webhooks", "run the HOOK cases (spec section 16): the suite starts an HTTP receiver and points the server's webhooks at it")
+    .option("--webhook-host <host>", "the address the webhook receiver binds to and names in its URLs", "127.0.0.1")
+    .option("--webhook-retry-base-ms <ms>", "the server's webhook retry base delay (HOOK-8); default the reference 1000", positiveWholeNumber)
+    .option("--webhook-retry-cap-ms <ms>", "the server's webhook retry delay cap (HOOK-8); default the reference 600000", positiveWholeNumber)
+    .option("--webhook-max-attempts <n>", "the server's attempts per webhook delivery before a dead letter (HOOK-8); default the reference 10", positiveWholeNumber)
     .exitOverride();
 }
 
@@ -135,7 +152,7 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
   const cases = allCases.filter((c) => selectedProtocols.some((p) => matchesFilter(c, p, opts.filter)));
 
   if (opts.list) {
-    for (const c of cases) out.write(`${c.id}  [${c.rules.join(", ")}]\n    ${c.requirement}\n`);
+    for (const c of cases) out.write(`${c.id}  [${c.rules.join(", ")}]${c.needs === "webhooks" ? "  (needs --webhooks)" : ""}\n    ${c.requirement}\n`);
     out.write(`${cases.length} cases\n`);
     return 0;
   }
@@ -190,6 +207,13 @@ export async function main(argv: readonly string[], out: Writer = process.stdout
       sendRatePerGroup: opts.rateLimit,
       eventRetentionSeconds: opts.eventRetention,
       subscriberBufferBytes: opts.subscriberBufferBytes,
+    },
+    webhooks: {
+      enabled: opts.webhooks === true,
+      host: opts.webhookHost,
+      retryBaseMs: opts.webhookRetryBaseMs,
+      retryCapMs: opts.webhookRetryCapMs,
+      maxAttempts: opts.webhookMaxAttempts,
     },
     onPlan: (plan) => out.write(formatPlan(plan, opts.baseUrl!)),
     onResult: (r) => {

@@ -7,7 +7,8 @@ import type { ConformanceCase } from "./case.js";
 import { CheckFailure, SkipCase } from "./check.js";
 import { describeObserved, observe } from "./errors.js";
 import { createCaseContext } from "./fixtures.js";
-import type { ServerSettings } from "./settings.js";
+import { resolveWebhookSettings, type ServerSettings, type WebhookSettings } from "./settings.js";
+import { WebhookReceiver } from "./webhook-receiver.js";
 import { KnownFailing } from "./known-failing.js";
 import { allCases } from "./cases/index.js";
 import {
@@ -66,6 +67,11 @@ export interface SuiteOptions {
   timeoutMs?: number;
   /** What the operator states about the server's configuration (flags); spec defaults otherwise. */
   settings?: Partial<ServerSettings>;
+  /**
+   * The optional HOOK area: `enabled` starts the suite's webhook receiver on `host` and runs the
+   * cases that need it (skipped otherwise, "needs --webhooks"); the retry values are the server's.
+   */
+  webhooks?: Partial<WebhookSettings>;
   /** Upper bound of one case run, in ms; default 30000. */
   caseTimeoutMs?: number;
   /** The cases to choose from; default every case of the suite. */
@@ -256,6 +262,19 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     };
   }
 
+  // The webhook receiver, only when enabled and a selected case needs it.
+  const webhooks = resolveWebhookSettings(options.webhooks);
+  let receiver: WebhookReceiver | undefined;
+  if (webhooks.enabled && jobs.some((j) => j.c.needs === "webhooks")) {
+    try {
+      receiver = await WebhookReceiver.start(webhooks.host);
+    } catch (err) {
+      for (const t of transports.values()) t.close();
+      const why = `cannot start the webhook receiver on ${webhooks.host}: ${err instanceof Error ? err.message : String(err)}`;
+      return { ...base, cells: [], results: [], passed: 0, failed: 0, knownFailing: 0, unexpectedPasses: 0, flaky: 0, skipped: 0, durationMs: Date.now() - started, setupError: why, ok: false };
+    }
+  }
+
   // Results keep the plan's order; runs start in executionOrder's.
   const results: CaseResult[] = new Array(jobs.length);
   const order = executionOrder(jobs);
@@ -269,7 +288,18 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const id = runId(cell, c.id);
       const runStarted = Date.now();
       const attempt = () =>
-        runOne(c, cell.protocol, { transport: transports.get(cid)!.transport, baseUrl: options.baseUrl, httpVersion: cell.httpVersion, adminKey: options.adminKey, wait, caseTimeoutMs, settings: options.settings });
+        runOne(c, cell.protocol, {
+          transport: transports.get(cid)!.transport,
+          baseUrl: options.baseUrl,
+          httpVersion: cell.httpVersion,
+          adminKey: options.adminKey,
+          wait,
+          caseTimeoutMs,
+          settings: options.settings,
+          webhooks,
+          receiver,
+          nodeCount: nodeUrls.length,
+        });
       const listedFailing = knownFailing.matches(id);
       // A run listed as known failing is expected to fail: retrying it would only cost time.
       const listedFlaky = !listedFailing && knownFlaky.matches(id);
@@ -324,6 +354,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, worker));
   } finally {
     for (const t of transports.values()) t.close();
+    await receiver?.close();
   }
 
   const count = (s: CaseStatus) => results.filter((r) => r.status === s).length;
@@ -381,9 +412,14 @@ async function runOne(
     wait: { timeoutMs: number; negativeWaitMs: number };
     caseTimeoutMs: number;
     settings?: Partial<ServerSettings>;
+    webhooks: WebhookSettings;
+    receiver: WebhookReceiver | undefined;
+    nodeCount: number;
   },
 ): Promise<{ failure?: CaseFailure; skipReason?: string; durationMs: number }> {
   const started = Date.now();
+  // Optional areas the operator did not enable are skipped before any fixture is built.
+  if (c.needs === "webhooks" && !options.receiver) return { skipReason: "needs --webhooks", durationMs: 0 };
   const { ctx, cleanup } = createCaseContext({ ...options, protocol, caseId: c.id });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -22,6 +22,7 @@ export const ruleAreas: Readonly<Record<string, string>> = {
   UNR: "Unread counts and mentions",
   CNV: "Conversations",
   EVT: "Live events",
+  HOOK: "App backends",
 };
 
 /** The area prefix of a rule ID: "TGT-4" → "TGT". */

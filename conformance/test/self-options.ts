@@ -21,7 +21,18 @@ export const selfTestOptions = {
   editWindowSeconds: 15,
   subscriberBufferBytes: 512 * 1024,
   groupLimits: { [GroupType.PUBLIC]: { maxMembers: 12 }, [GroupType.COMMUNITY]: { memberEventsMaxMembers: 5 } },
+  // Fast webhook retries, so the HOOK cases of retries and dead letters (HOOK-8, HOOK-9) run in seconds.
+  webhookRetry: { baseMs: 50, capMs: 200, maxAttempts: 4 },
 } satisfies Partial<ServerOptions>;
+
+/** The HOOK area on (a receiver inside the suite), told the retry settings above (--webhooks and its flags). */
+export const selfTestWebhooks = {
+  enabled: true,
+  host: "127.0.0.1",
+  retryBaseMs: selfTestOptions.webhookRetry.baseMs,
+  retryCapMs: selfTestOptions.webhookRetry.capMs,
+  maxAttempts: selfTestOptions.webhookRetry.maxAttempts,
+};
 
 /** What the suite is told about a server started with selfTestOptions. */
 export const selfTestSettings: ServerSettings = {

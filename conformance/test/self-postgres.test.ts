@@ -13,7 +13,7 @@ import { startServer, type RunningServer } from "@narrowcast/server";
 import { NatsBus } from "@narrowcast/server/nats";
 import { PostgresStore } from "@narrowcast/server/postgres";
 import { allCases, formatFailure, readKnownFailing, runSuite } from "../src/index.js";
-import { selfTestOptions, selfTestSettings } from "./self-options.js";
+import { selfTestOptions, selfTestSettings, selfTestWebhooks } from "./self-options.js";
 
 const databaseUrl = process.env.NARROWCAST_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.NARROWCAST_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -83,7 +83,7 @@ describe.runIf(available)("conformance suite vs. the reference server on Postgre
 
   it("passes every case over the default covering matrix", async () => {
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
-    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
+    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, settings: selfTestSettings, parallel: 12, knownFailing, webhooks: selfTestWebhooks });
     console.log(`default covering matrix on PostgreSQL + NATS, one node: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);
     expect(failures.join("\n\n")).toBe("");
@@ -128,7 +128,7 @@ describe.runIf(available)(`conformance suite vs. ${NODES} reference nodes sharin
   it("passes every case over the default covering matrix", async () => {
     const knownFailing = readKnownFailing(new URL("./reference-known-failing.txt", import.meta.url).pathname);
     const [first, ...others] = nodes.map((n) => n.url);
-    const result = await runSuite({ baseUrl: first!, otherNodeUrls: others, adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
+    const result = await runSuite({ baseUrl: first!, otherNodeUrls: others, adminKey, settings: selfTestSettings, parallel: 12, knownFailing, webhooks: selfTestWebhooks });
     console.log(`default covering matrix on PostgreSQL + NATS, ${NODES} nodes: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     // Every node served a good share of the calls, so the run really crossed nodes.
     expect(Math.min(...callsPerNode)).toBeGreaterThan(Math.max(...callsPerNode) / 3);

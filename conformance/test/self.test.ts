@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@narrowcast/server";
 import { allCases, defaultSpecPath, formatFailure, readKnownFailing, readRuleIds, runSuite, uncoveredRules, unknownRules } from "../src/index.js";
 import { mentionedRuleIds } from "../src/spec.js";
-import { selfTestOptions, selfTestSettings } from "./self-options.js";
+import { selfTestOptions, selfTestSettings, selfTestWebhooks } from "./self-options.js";
 
 // Reference-server deviations from the spec that are reported and not fixed yet. The list works
 // like --known-failing: a listed case that starts passing fails this test, so it never goes stale.
@@ -23,7 +23,7 @@ describe("conformance suite vs. the reference server", () => {
   });
 
   it("passes every case over the default covering matrix (every protocol, codec, compression and HTTP version)", async () => {
-    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, settings: selfTestSettings, parallel: 12, knownFailing });
+    const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, settings: selfTestSettings, parallel: 12, knownFailing, webhooks: selfTestWebhooks });
     // The issue asks for the default matrix's run time to be reported.
     console.log(`default covering matrix on SQLite: ${result.results.length} runs in ${(result.durationMs / 1000).toFixed(1)} s`);
     const failures = result.results.filter((r) => r.status === "failed" || r.status === "unexpected-pass").map(formatFailure);

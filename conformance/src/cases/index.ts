@@ -10,6 +10,7 @@ import { rcpCases } from "./rcp.js";
 import { errCases } from "./err.js";
 import { evtCases } from "./evt.js";
 import { grpCases } from "./grp.js";
+import { hookCases } from "./hook.js";
 import { msgCases } from "./msg.js";
 import { pagCases } from "./pag.js";
 import { replayCases } from "./replay.js";
@@ -40,6 +41,7 @@ export const allCases: readonly ConformanceCase[] = [
   ...replayCases,
   ...streamCases,
   ...viewerCases,
+  ...hookCases,
 ];
 
 const seen = new Set<string>();

@@ -260,6 +260,7 @@ async function applyBeforeSend(
   const audience = at.receivers.length ? [...at.receivers, ...(at.senderId ? [at.senderId] : [])] : [];
   const elements = await askBeforeSend(webhook, proposed, audience, {
     nowMs: at.now,
+    log: deps.log,
     validateElements: (els) => validateContent(deps, els, message.customData),
   });
   if (elements) message.elements = elements;

@@ -44,7 +44,8 @@ export async function askBeforeSend(
   const failed = (why: string): undefined => {
     opts.log?.warn({ appId: webhook.appId, url: config.beforeSendUrl, why }, "before-send call failed");
     if (config.beforeSendFailureAction === BeforeSendFailureAction.REJECT) {
-      throw narrowcastError(ErrorReason.APP_BACKEND_UNAVAILABLE, `the app's backend did not answer the before-send call properly: ${why}`);
+      // The sender is told no more: `why` may name the backend's hosts and addresses.
+      throw narrowcastError(ErrorReason.APP_BACKEND_UNAVAILABLE, "the app's backend did not answer; try again later");
     }
     return undefined;
   };

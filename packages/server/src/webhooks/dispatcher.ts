@@ -25,7 +25,7 @@ export interface RetryOptions {
 
 export type DispatcherStore = Pick<
   Store,
-  "claimDeliveries" | "completeDelivery" | "retryDelivery" | "killDelivery" | "expandPush" | "eventViewers" | "getMessage"
+  "getWebhook" | "claimDeliveries" | "completeDelivery" | "retryDelivery" | "killDelivery" | "expandPush" | "eventViewers" | "getMessage"
 >;
 
 export interface DispatcherOptions {
@@ -79,6 +79,8 @@ export class WebhookDispatcher {
   /** A nudge came during a poll: look again as soon as it ends. */
   private pollAgain = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The earliest retry this node scheduled, and the timer that looks for it then. */
+  private retryWake = { at: Infinity, timer: undefined as NodeJS.Timeout | undefined };
 
   constructor(private readonly opts: DispatcherOptions) {
     this.store = opts.store;
@@ -110,6 +112,7 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    clearTimeout(this.retryWake.timer);
     // Claims still waiting for a slot are left to their leases: another node, or this one after
     // a restart, makes them.
     this.slots.close();
@@ -228,7 +231,11 @@ export class WebhookDispatcher {
     }
     const key = `${appId}\0${url}`;
     const limit = delivery.webhook.config.maxConcurrentDeliveries || DEFAULT_MAX_CONCURRENT;
+    const waits = !this.slots.hasRoom(key, limit);
     if (!(await this.slots.acquire(key, limit))) return;
+    // HOOK-2: no delivery starts after DeleteWebhook; one that waited for a slot may have
+    // outlived its app's configuration.
+    if (waits && !(await this.stillConfigured(appId, key))) return;
     // A claim that waited for a slot until its lease could end mid-attempt may be claimed again
     // (here or on another node) meanwhile: it is left to that claim, so no delivery has two
     // attempts at once.
@@ -252,8 +259,34 @@ export class WebhookDispatcher {
     if (attempts >= this.retry.maxAttempts) {
       await this.store.killDelivery(appId, deliveryId, { body, lastError, now, url });
     } else {
-      await this.store.retryDelivery(appId, deliveryId, { body, lastError, now, nextAttemptAt: now + retryDelayMs(attempts, this.retry) });
+      const nextAttemptAt = now + retryDelayMs(attempts, this.retry);
+      await this.store.retryDelivery(appId, deliveryId, { body, lastError, now, nextAttemptAt });
+      this.wakeAt(nextAttemptAt);
     }
+  }
+
+  /** Looks again when a retry this node scheduled comes due, rather than at the next periodic look. */
+  private wakeAt(at: number): void {
+    if (!this.running || at >= this.retryWake.at) return;
+    clearTimeout(this.retryWake.timer);
+    const timer = setTimeout(() => {
+      this.retryWake = { at: Infinity, timer: undefined };
+      this.nudge();
+    }, Math.max(0, at - this.opts.now()));
+    timer.unref();
+    this.retryWake = { at, timer };
+  }
+
+  /** Whether the app still has a webhook; releases the slot when not (or when that cannot be told). */
+  private async stillConfigured(appId: string, key: string): Promise<boolean> {
+    try {
+      if (await this.store.getWebhook(appId)) return true;
+    } catch (err) {
+      this.slots.release(key);
+      throw err;
+    }
+    this.slots.release(key);
+    return false;
   }
 
   /**

@@ -28,6 +28,12 @@ export class EndpointSlots {
     return new Promise((resolve) => endpoint.waiting.push(resolve));
   }
 
+  /** Whether an acquire now would be granted at once. */
+  hasRoom(key: string, limit: number): boolean {
+    const endpoint = this.endpoints.get(key);
+    return !endpoint || endpoint.active < limit;
+  }
+
   /** Frees a slot, handing it to the next waiter if there is one. */
   release(key: string): void {
     const endpoint = this.endpoints.get(key);

@@ -27,6 +27,8 @@ export class Presence {
   private stopped = false;
   /** A renewal failed: the node may have expired and lost its rows, so the next renewal rewrites them. */
   private renewalFailed = false;
+  /** When the node's validity was last renewed (ms). */
+  private touchedAt = 0;
 
   constructor(
     private readonly store: PresenceStore,
@@ -39,6 +41,7 @@ export class Presence {
     const now = this.opts.now();
     await this.store.dropNodes(undefined, now);
     await this.store.touchNode(this.opts.nodeId, now + this.ttlMs);
+    this.touchedAt = now;
     this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.ttlMs / 3)));
     this.timer.unref();
   }
@@ -48,7 +51,12 @@ export class Presence {
     const key = keyOf(appId, userId);
     const count = (this.streams.get(key) ?? 0) + 1;
     this.streams.set(key, count);
-    if (count === 1) await this.write(appId, userId);
+    if (count === 1) {
+      // A node without streams stops renewing (below); its first stream renews it first, so
+      // the row written next counts at once.
+      if (this.opts.now() - this.touchedAt > this.ttlMs / 3) await this.renew(true);
+      await this.write(appId, userId);
+    }
   }
 
   /** A stream of the user ended; the last one marks the user offline, in the background. */
@@ -104,10 +112,16 @@ export class Presence {
     return next;
   }
 
-  private async renew(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Keeps the node's rows valid. A node with no stream has no row to keep, and skips it: an idle
+   * node then costs the database nothing (and a request's round trips stay its own).
+   */
+  private async renew(force = false): Promise<void> {
+    if (this.stopped || (!force && this.streams.size === 0 && !this.renewalFailed)) return;
     try {
-      await this.store.touchNode(this.opts.nodeId, this.opts.now() + this.ttlMs);
+      const now = this.opts.now();
+      await this.store.touchNode(this.opts.nodeId, now + this.ttlMs);
+      this.touchedAt = now;
     } catch (err) {
       this.renewalFailed = true;
       this.opts.log.warn({ err }, "renewing presence failed");
