@@ -1,6 +1,6 @@
 // The packages as a user gets them (issue 11): every workspace package is built and packed, the
 // tarballs are installed into a fresh project outside the workspace (os.tmpdir()), and from there
-// (a) a plain Node.js ESM script, (b) a CommonJS script (require of the ESM packages), (c) a
+// (a) a plain Node.js ESM script (also an app backend verifying a webhook), (b) a CommonJS script (require of the ESM packages), (c) a
 // TypeScript project checked under moduleResolution node16 and bundler, and (d) an esbuild bundle
 // for browsers each create clients, send a targeted message to the compiled reference server
 // (bin/narrowcast-server.js, as `npm start` runs it) and receive it on a Subscribe stream. attw
@@ -114,7 +114,7 @@ describe("packed packages in a fresh project", () => {
 
   it("(a) a plain Node.js ESM script: the SDK and the generated stubs", async () => {
     const { stdout } = await run(process.execPath, ["esm.mjs", server!.url, server!.adminKey], project);
-    expect(lastJsonLine(stdout)).toEqual({ ...roundTrip, serverVersion: expect.stringMatching(/0\.2\.0$/), adminService: "narrowcast.admin.v1.AdminService" });
+    expect(lastJsonLine(stdout)).toEqual({ ...roundTrip, serverVersion: expect.stringMatching(/0\.2\.0$/), adminService: "narrowcast.admin.v1.AdminService", webhook: "member.joined" });
   });
 
   it("(b) CommonJS: require() of the ESM packages (Node.js 20.19+), over gRPC", async () => {
