@@ -1,7 +1,7 @@
 // The packages as a user gets them (issue 11): every workspace package is built and packed, the
 // tarballs are installed into a fresh project outside the workspace (os.tmpdir()), and from there
-// (a) a plain Node.js ESM script (also an app backend verifying a webhook), (b) a CommonJS script (require of the ESM packages), (c) a
-// TypeScript project checked under moduleResolution node16 and bundler, and (d) an esbuild bundle
+// (a) a plain Node.js ESM script (also an app backend verifying a webhook), (b) a CommonJS script
+// (require of the ESM packages), (c) a TypeScript project checked under moduleResolution node16 and bundler, and (d) an esbuild bundle
 // for browsers each create clients, send a targeted message to the compiled reference server
 // (bin/narrowcast-server.js, as `npm start` runs it) and receive it on a Subscribe stream. attw
 // checks each tarball's type exports; the installed bins run: `narrowcast`, `narrowcast-server`
