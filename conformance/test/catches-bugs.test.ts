@@ -10,6 +10,7 @@ import { startServer, type ServerOptions, type Store, type StoredEvent } from "@
 
 type PageQuery = Parameters<Store["listUsers"]>[1];
 import { formatFailure, runSuite, type Protocol } from "../src/index.js";
+import { selfTestOptions, selfTestWebhooks } from "./self-options.js";
 
 // ---- building blocks for broken servers ----
 
@@ -465,5 +466,78 @@ describe("the suite catches deliberately broken servers", () => {
         await server.close();
       }
     }, 60_000);
+  }
+});
+
+// ---- broken app backends (HOOK, spec section 16): the HOOK area runs with the suite's receiver ----
+
+/**
+ * Push requests for the whole group: the viewers of a stored message are every current member of
+ * its group, whoever the message's audience is. The dispatcher asks by the event's place, so the
+ * decoration remembers each appended message's group by that place.
+ */
+function pushesToWholeGroup(): ServerOptions {
+  const groupOf = new Map<string, string>();
+  const place = (appId: string, partition: number, position: number) => `${appId}|${partition}|${position}`;
+  return {
+    wrapStore: (s) =>
+      override(s, (inner) => ({
+        async appendMessage(input) {
+          const out = await inner.appendMessage(input);
+          groupOf.set(place(input.appId, out.event.partition, out.event.position), input.groupId);
+          return out;
+        },
+        async eventViewers(appId, partition, position) {
+          const groupId = groupOf.get(place(appId, partition, position));
+          if (groupId === undefined) return inner.eventViewers(appId, partition, position);
+          return (await inner.listMembers(appId, groupId)).map((m) => m.userId).sort();
+        },
+      })),
+  };
+}
+
+const brokenBackends: BrokenServer[] = [
+  {
+    name: "push requests go to the whole group (a targeted message's non-receivers too)",
+    rule: "HOOK-13",
+    filter: "^hook-push-",
+    protocol: "connect",
+    options: pushesToWholeGroup,
+  },
+  {
+    name: "the before-send endpoint is never asked (its answer is ignored)",
+    rule: "HOOK-11",
+    filter: "^hook-before-send-",
+    protocol: "grpc",
+    options: () => ({
+      wrapStore: (s) =>
+        override(s, (inner) => ({
+          async sendContext(...args) {
+            const { beforeSend: _ignored, ...context } = await inner.sendContext(...args);
+            return context;
+          },
+        })),
+    }),
+  },
+];
+
+describe("the HOOK area catches deliberately broken app backends", () => {
+  for (const b of brokenBackends) {
+    it.concurrent(`${b.name} → fails, citing ${b.rule}`, async () => {
+      const server = await startServer({ port: 0, ...b.options(), webhookRetry: selfTestOptions.webhookRetry });
+      try {
+        const result = await runSuite({ baseUrl: server.url, adminKey: server.adminKey, protocols: [b.protocol], filter: b.filter, webhooks: selfTestWebhooks });
+        expect(result.setupError).toBeUndefined();
+        expect(result.results.filter((r) => r.status === "skipped").map((r) => `${r.id}: ${r.skipReason}`)).toEqual([]);
+        expect(result.results.length).toBeGreaterThan(0);
+        const failing = result.results.filter((r) => r.status === "failed");
+        expect(result.ok, "the suite passed against a broken server").toBe(false);
+        const citing = failing.filter((r) => r.rules.includes(b.rule));
+        if (process.env.DEBUG_BROKEN) console.log(b.name, "\n", failing.map(formatFailure).join("\n"));
+        expect(citing.length, `no failing case cites ${b.rule}; failures:\n${failing.map(formatFailure).join("\n")}`).toBeGreaterThan(0);
+      } finally {
+        await server.close();
+      }
+    }, 120_000);
   }
 });

@@ -2,7 +2,7 @@
 // if none failed, every case. A mutant is KILLED when a case fails, and "cited" when one of the
 // failing cases cites the rule the mutant breaks.
 import { readKnownFailing, runSuite, type CaseResult, type SuiteResult } from "../../conformance/src/index.js";
-import { selfTestSettings } from "../../conformance/test/self-options.js";
+import { selfTestSettings, selfTestWebhooks } from "../../conformance/test/self-options.js";
 import { launchServer } from "./launch.js";
 import { createScratch, repoRoot } from "./scratch.js";
 import type { Mutant, MutantBackend } from "./types.js";
@@ -61,7 +61,7 @@ export async function evaluate(mutant: Mutant | undefined, backend: MutantBacken
   try {
     const [baseUrl, ...otherNodeUrls] = server.urls;
     const suite = (filter?: string) =>
-      runSuite({ baseUrl: baseUrl!, otherNodeUrls, adminKey: server.adminKey, parallel: 12, knownFailing, settings: selfTestSettings, ...(filter ? { filter } : {}) });
+      runSuite({ baseUrl: baseUrl!, otherNodeUrls, adminKey: server.adminKey, parallel: 12, knownFailing, settings: selfTestSettings, webhooks: selfTestWebhooks, ...(filter ? { filter } : {}) });
     let phase: "rule" | "all" = "rule";
     let failing = mutant ? failingRuns(await suite(mutant.rule)) : [];
     if (failing.length === 0) {

@@ -12,10 +12,10 @@ import { webhookId } from "../webhook-receiver.js";
 import { deliveryWaitMs, expectSigned, firstWebhook, isSentOf, setWebhook } from "./hook-util.js";
 
 /**
- * The longest the retries of one delivery may take for this case to run: it waits out two dead
- * letters one after the other, within the suite's 30 s per case.
+ * The longest the retries of one delivery may take for this case to run: it waits out dead
+ * letters three times one after the other, within the suite's 30 s per case.
  */
-const deadLetterBudgetMs = 8_000;
+const deadLetterBudgetMs = 6_000;
 
 function millis(t: { seconds: bigint; nanos: number } | undefined): number {
   return t === undefined ? Number.NaN : Number(t.seconds) * 1000 + t.nanos / 1e6;
@@ -27,7 +27,7 @@ export const hookDeadLetterCases = [
     rules: ["HOOK-9", "HOOK-8", "HOOK-2", "PAG-1"],
     needs: "webhooks",
     requirement:
-      "After max attempts a delivery is a dead letter: ListDeadLetters lists it newest first, paged, with its webhook-id, type, url, attempts, last_error, times and body; ReplayDeadLetters redelivers the named ones (or all) with the same webhook-id, rejects unknown IDs with DEAD_LETTER_NOT_FOUND naming them and replays none, and more than 1,000 IDs with FIELD_INVALID; DeleteWebhook removes dead letters.",
+      "After max attempts a delivery is a dead letter: ListDeadLetters lists it newest first, paged, with its webhook-id, type, url, attempts, last_error, times and body; ReplayDeadLetters redelivers the named ones (or all) with the same webhook-id and a fresh count of attempts, rejects unknown IDs with DEAD_LETTER_NOT_FOUND naming them and replays none, and more than 1,000 IDs with FIELD_INVALID; DeleteWebhook removes dead letters.",
     async run(ctx) {
       const max = ctx.webhooks.maxAttempts;
       const budget = retriesBoundMs(ctx.webhooks, max);
@@ -93,6 +93,15 @@ export const hookDeadLetterCases = [
       const until3 = Date.now() + ctx.wait.timeoutMs * 2;
       while (Date.now() < until3 && (await list()).deadLetters.length === 0) await sleep(100);
       expectEqual((await list()).deadLetters.length, 1, "dead letters once message 3's delivery failed every attempt");
+      // A replay starts the count of attempts afresh: with the endpoint still failing, it makes
+      // max more attempts (same webhook-id) and is a dead letter again with attempts = max.
+      const id3 = webhookId((await url.waitForCount("attempts of message 3's delivery", max, isSentOf(m3.messageId)))[0]!);
+      expectEqual((await ctx.admin.replayDeadLetters({ appId, deliveryIds: [id3] })).replayedCount, 1, "replayed_count of message 3's dead letter");
+      await url.waitForCount("message 3's replayed delivery failing every attempt again", 2 * max, (r) => webhookId(r) === id3);
+      let again: DeadLetter[] = [];
+      const until3b = Date.now() + ctx.wait.timeoutMs * 2;
+      while (Date.now() < until3b && (again = (await list()).deadLetters).length === 0) await sleep(100);
+      expectEqual(again.map((d) => [d.deliveryId, d.attempts]), [[id3, max]], "message 3's dead letter after a replay that failed every attempt (a fresh count)");
       await ctx.admin.deleteWebhook({ appId });
       await setWebhook(ctx, appId, { url: url.url, eventTypes: [WebhookEventType.MESSAGE_SENT] });
       expectEqual((await list()).deadLetters.length, 0, "dead letters of a new webhook after DeleteWebhook");

@@ -10,5 +10,6 @@ import { receiptMutants } from "./receipts.js";
 import { ruleMutants } from "./rules.js";
 import { serviceMutants } from "./services.js";
 import { sqliteStoreMutants } from "./sqlite-store.js";
+import { webhookMutants } from "./webhooks.js";
 
-export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...reactionMutants, ...replyMutants, ...receiptMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants];
+export const allMutants: readonly Mutant[] = [...ruleMutants, ...serviceMutants, ...editMutants, ...reactionMutants, ...replyMutants, ...receiptMutants, ...authMutants, ...sqliteStoreMutants, ...postgresStoreMutants, ...liveMutants, ...webhookMutants];

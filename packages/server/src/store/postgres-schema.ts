@@ -3,6 +3,8 @@
 // table (see sqlite-schema.ts for what each counter means), with BIGINT for seqs, event IDs and
 // times (ms), BYTEA for protobuf payloads, BOOLEAN for flags, and IDs in the "C" collation so
 // that ORDER BY user_id / group_id is byte order, as in SQLite, whatever the database's locale.
+import { deliveryIdSql } from "./webhook-rows.js";
+
 export const postgresMigrations: readonly { version: number; sql: string }[] = [
   {
     version: 1,
@@ -202,117 +204,7 @@ $fn$;
 -- status: ok | duplicate (earlier = the original's payload) | concurrent (a retry with the same
 -- key committed meanwhile: nothing was written) | group_not_found. A receiver who is not a
 -- current member raises SQLSTATE NC001 with the IDs, comma-separated, as DETAIL.
-CREATE FUNCTION narrowcast_append_message(
-  p_app text, p_group text, p_sender text, p_client_id text, p_dedupe_since bigint,
-  p_persist boolean, p_counts boolean, p_targeted boolean, p_audience text[], p_mentions text[],
-  p_mention_all boolean, p_eligible_last boolean, p_now bigint, p_message_id text,
-  p_message bytea, p_event bytea, p_event_audience smallint)
-RETURNS TABLE (status text, seq bigint, part smallint, pos bigint, earlier bytea)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  g record;
-  v_seq bigint := 0;
-  v_bcast bigint;
-  v_msg bytea := p_message;
-  v_patch bytea;
-  v_inner bytea;
-  v_pos bigint;
-  v_missing text[];
-BEGIN
-  IF p_persist THEN
-    -- The group's row first: it orders this send after any other in the group, so the
-    -- idempotency check below sees a concurrent retry that committed before it.
-    SELECT gr.last_seq, gr.bcast_cum, gr.part INTO g FROM groups gr
-     WHERE gr.app_id = p_app AND gr.group_id = p_group AND NOT gr.dismissed FOR UPDATE;
-    IF NOT FOUND THEN
-      RETURN QUERY SELECT 'group_not_found'::text, 0::bigint, 0::smallint, 0::bigint, NULL::bytea;
-      RETURN;
-    END IF;
-  END IF;
-  IF p_client_id <> '' AND p_dedupe_since IS NOT NULL THEN
-    RETURN QUERY SELECT 'duplicate'::text, 0::bigint, 0::smallint, 0::bigint, s.payload FROM sent_messages s
-      WHERE s.app_id = p_app AND s.sender_id = p_sender AND s.group_id = p_group
-        AND s.client_message_id = p_client_id AND s.created_at >= p_dedupe_since;
-    IF FOUND THEN
-      RETURN;
-    END IF;
-  END IF;
-  IF p_persist THEN
-    v_seq := g.last_seq + 1;
-    v_patch := '\\x10'::bytea || narrowcast_varint(v_seq);   -- Message.seq (field 2, varint)
-    v_msg := p_message || v_patch;
-  END IF;
-  IF p_client_id <> '' THEN
-    -- The idempotency record; a record within the window that another transaction committed
-    -- meanwhile is kept (the upsert waits for it), and this send is abandoned before any write.
-    INSERT INTO sent_messages (app_id, sender_id, group_id, client_message_id, created_at, payload)
-    VALUES (p_app, p_sender, p_group, p_client_id, p_now, v_msg)
-    ON CONFLICT (app_id, sender_id, group_id, client_message_id)
-      DO UPDATE SET created_at = excluded.created_at, payload = excluded.payload
-      WHERE p_dedupe_since IS NULL OR sent_messages.created_at < p_dedupe_since;
-    IF NOT FOUND THEN
-      RETURN QUERY SELECT 'concurrent'::text, 0::bigint, 0::smallint, 0::bigint, NULL::bytea;
-      RETURN;
-    END IF;
-  END IF;
-  IF NOT p_persist THEN
-    RETURN QUERY SELECT 'ok'::text, 0::bigint, 0::smallint, 0::bigint, NULL::bytea;
-    RETURN;
-  END IF;
-
-  v_bcast := g.bcast_cum;
-  IF NOT p_targeted THEN
-    IF p_counts THEN
-      v_bcast := v_bcast + 1;
-    END IF;
-    UPDATE groups SET last_seq = v_seq, last_activity_at = p_now, bcast_cum = v_bcast,
-      last_bcast_seq = CASE WHEN p_eligible_last THEN v_seq ELSE last_bcast_seq END,
-      last_at_all_seq = CASE WHEN p_mention_all THEN v_seq ELSE last_at_all_seq END
-     WHERE app_id = p_app AND group_id = p_group;
-    IF cardinality(p_mentions) > 0 THEN
-      UPDATE memberships SET last_mention_seq = v_seq
-       WHERE app_id = p_app AND group_id = p_group AND user_id = ANY(p_mentions) AND left_event_id IS NULL;
-    END IF;
-  ELSE
-    UPDATE groups SET last_seq = v_seq, last_activity_at = p_now WHERE app_id = p_app AND group_id = p_group;
-    -- The audience's counters, checked in the same statement: whoever is not a current member
-    -- has no row to update (the sender's own copy is never counted as unread).
-    WITH upd AS (
-      UPDATE memberships SET
-        tgt_cum = tgt_cum + CASE WHEN p_counts AND user_id <> p_sender THEN 1 ELSE 0 END,
-        last_tgt_seq = CASE WHEN p_eligible_last THEN v_seq ELSE last_tgt_seq END
-       WHERE app_id = p_app AND group_id = p_group AND user_id = ANY(p_audience) AND left_event_id IS NULL
-       RETURNING user_id, tgt_cum
-    ), ins AS (
-      INSERT INTO message_audience (app_id, group_id, user_id, seq, is_sender, tgt_cum, last_eligible)
-      SELECT p_app, p_group, upd.user_id, v_seq, upd.user_id = p_sender, upd.tgt_cum, p_eligible_last FROM upd
-      RETURNING user_id
-    )
-    SELECT array_agg(a.id ORDER BY a.n) INTO v_missing FROM unnest(p_audience) WITH ORDINALITY AS a(id, n)
-     WHERE a.id NOT IN (SELECT user_id FROM ins);
-    IF v_missing IS NOT NULL THEN
-      RAISE EXCEPTION 'not current members' USING ERRCODE = 'NC001', DETAIL = array_to_string(v_missing, ',');
-    END IF;
-  END IF;
-
-  IF p_sender <> '' THEN
-    -- Rule UNR-5: sending moves the sender's read position to the new message.
-    UPDATE memberships SET read_seq = v_seq, bcast_cum_at_read = v_bcast, tgt_cum_at_read = tgt_cum
-     WHERE app_id = p_app AND group_id = p_group AND user_id = p_sender AND left_event_id IS NULL;
-  END IF;
-
-  -- The partition's counter row last: it stays locked from here to COMMIT.
-  UPDATE partitions SET head = head + 1 WHERE app_id = p_app AND partitions.part = g.part RETURNING head INTO v_pos;
-  -- Event.message_received (field 3) { MessageReceived.message (field 1) { seq } }
-  v_inner := '\\x0a'::bytea || set_byte('\\x00'::bytea, 0, length(v_patch)) || v_patch;
-  INSERT INTO events (app_id, part, event_id, group_id, audience, target_seq, user_id, joined_user_id, created_at, payload)
-  VALUES (p_app, g.part, v_pos, p_group, p_event_audience, CASE WHEN p_targeted THEN v_seq END, NULL, NULL, p_now,
-          p_event || '\\x1a'::bytea || set_byte('\\x00'::bytea, 0, length(v_inner)) || v_inner);
-  INSERT INTO messages (app_id, group_id, seq, message_id, sender_id, targeted, bcast_cum, event_id, created_at, payload)
-  VALUES (p_app, p_group, v_seq, p_message_id, p_sender, p_targeted, v_bcast, v_pos, p_now, v_msg);
-  RETURN QUERY SELECT 'ok'::text, v_seq, g.part, v_pos, NULL::bytea;
-END
-$fn$;
+${appendMessageFunction(false)}
 `,
   },
   {
@@ -406,7 +298,28 @@ CREATE TABLE presence (
 );
 CREATE INDEX presence_by_user ON presence (app_id, user_id);
 
-CREATE OR REPLACE FUNCTION narrowcast_append_message(
+${appendMessageFunction(true)}
+`,
+  },
+];
+
+/**
+ * narrowcast_append_message: version 6 creates it, version 10 re-creates it to also record the
+ * message's webhook deliveries in the same statement (HOOK-7). One text for both, so they cannot
+ * drift apart.
+ */
+function appendMessageFunction(withDeliveries: boolean): string {
+  const deliveries = withDeliveries
+    ? `  -- Rule HOOK-7: the message's webhook deliveries commit with it: "message.sent" when the app's
+  -- webhook lists MESSAGE_SENT (bit 1 << 1), a "fanout" when it lists PUSH_REQUESTED (1 << 6).
+  INSERT INTO webhook_deliveries (app_id, delivery_id, kind, type, part, event_id, state, attempts, next_attempt_at, created_at)
+  SELECT p_app, ${deliveryIdSql("p_app", "g.part", "v_pos", "k.kind")}, k.kind, 'message.sent', g.part, v_pos,
+         'pending', 0, p_now, p_now
+    FROM webhooks w, (VALUES ('event', 2), ('fanout', 64)) AS k(kind, bit)
+   WHERE w.app_id = p_app AND (w.event_mask & k.bit) <> 0;
+`
+    : "";
+  return `CREATE ${withDeliveries ? "OR REPLACE " : ""}FUNCTION narrowcast_append_message(
   p_app text, p_group text, p_sender text, p_client_id text, p_dedupe_since bigint,
   p_persist boolean, p_counts boolean, p_targeted boolean, p_audience text[], p_mentions text[],
   p_mention_all boolean, p_eligible_last boolean, p_now bigint, p_message_id text,
@@ -514,16 +427,7 @@ BEGIN
           p_event || '\\x1a'::bytea || set_byte('\\x00'::bytea, 0, length(v_inner)) || v_inner);
   INSERT INTO messages (app_id, group_id, seq, message_id, sender_id, targeted, bcast_cum, event_id, created_at, payload)
   VALUES (p_app, p_group, v_seq, p_message_id, p_sender, p_targeted, v_bcast, v_pos, p_now, v_msg);
-  -- Rule HOOK-7: the message's webhook deliveries commit with it: "message.sent" when the app's
-  -- webhook lists MESSAGE_SENT (bit 1 << 1), a "fanout" when it lists PUSH_REQUESTED (1 << 6).
-  INSERT INTO webhook_deliveries (app_id, delivery_id, kind, type, part, event_id, state, attempts, next_attempt_at, created_at)
-  SELECT p_app, 'evt_' || p_app || '_' || g.part || '_' || v_pos || k.suffix, k.kind, 'message.sent', g.part, v_pos,
-         'pending', 0, p_now, p_now
-    FROM webhooks w, (VALUES ('event', 2, ''), ('fanout', 64, '_f')) AS k(kind, bit, suffix)
-   WHERE w.app_id = p_app AND (w.event_mask & k.bit) <> 0;
-  RETURN QUERY SELECT 'ok'::text, v_seq, g.part, v_pos, NULL::bytea;
+${deliveries}  RETURN QUERY SELECT 'ok'::text, v_seq, g.part, v_pos, NULL::bytea;
 END
-$fn$;
-`,
-  },
-];
+$fn$;`;
+}

@@ -1,0 +1,121 @@
+// Mutants of app backends (spec section 16, HOOK-n): who gets push requests, what an event
+// delivery carries, retries and dead letters, before-send, the configuration RPCs and signing
+// (packages/server/src/webhooks/*.ts, services/webhook-admin.ts, the before-send part of
+// services/messaging.ts, store/webhooks-sqlite.ts). They run with the suite's HOOK area on
+// (evaluate.ts passes selfTestWebhooks; serve.ts starts the server with its fast retries).
+import { defineMutants } from "../types.js";
+
+export const webhookMutants = defineMutants([
+  {
+    id: "hook-push-to-sender",
+    rule: "HOOK-13",
+    bug: "Asks for a push to every offline viewer of a message, its own sender included.",
+    file: "webhooks/dispatcher.ts",
+    from: "const candidates = viewers.filter((userId) => userId !== message.senderId);",
+    to: "const candidates = viewers;",
+  },
+  {
+    id: "hook-push-to-online-users",
+    rule: "HOOK-13",
+    bug: "Never asks which viewers have an open stream, so members who are online get push requests too.",
+    file: "webhooks/dispatcher.ts",
+    from: "const online = candidates.length > 0 ? await this.opts.presence.onlineUsers(appId, candidates) : new Set<string>();",
+    to: "const online = new Set<string>();",
+  },
+  {
+    id: "hook-push-excluded-from-unread",
+    rule: "HOOK-13",
+    bug: "Pushes messages sent with exclude_from_unread although the webhook did not set push_excluded_from_unread.",
+    file: "webhooks/dispatcher.ts",
+    from: "if (!message || (message.excludeFromUnread && !webhook.config.pushExcludedFromUnread)) {",
+    to: "if (!message) {",
+  },
+  {
+    id: "hook-targeted-sent-without-receivers",
+    rule: "HOOK-6",
+    bug: "Delivers a targeted message's message.sent with receiver_ids empty, as if it were an ordinary message.",
+    file: "webhooks/dispatcher.ts",
+    from: "return event.payload.value.message?.receiverIds ?? [];",
+    to: "return [];",
+  },
+  {
+    id: "hook-webhook-id-per-attempt",
+    rule: "HOOK-7",
+    bug: "Sends each attempt of a delivery under a new webhook-id, so a backend cannot de-duplicate retries.",
+    file: "webhooks/dispatcher.ts",
+    from: "result = await postSigned(url, delivery.webhook, deliveryId, body, {",
+    to: "result = await postSigned(url, delivery.webhook, `${deliveryId}_${delivery.attempts}`, body, {",
+  },
+  {
+    id: "hook-no-retry",
+    rule: "HOOK-8",
+    bug: "Makes a delivery a dead letter on its first failed attempt instead of retrying it up to the attempt limit.",
+    file: "webhooks/dispatcher.ts",
+    from: "if (attempts >= this.retry.maxAttempts) {",
+    to: "if (attempts >= 1) {",
+  },
+  {
+    id: "hook-before-send-reject-allowed",
+    rule: "HOOK-11",
+    bug: "Treats a before-send REJECT like ALLOW, storing the message the backend refused.",
+    file: "webhooks/before-send.ts",
+    from: "    case BeforeSendAction.REJECT:\n      throw narrowcastError(ErrorReason.MESSAGE_REJECTED, rejectionText(answer.reason));\n",
+    to: "    case BeforeSendAction.REJECT:\n      return undefined;\n",
+  },
+  {
+    id: "hook-before-send-modify-ignored",
+    rule: "HOOK-11",
+    bug: "Validates a before-send MODIFY's elements but stores the message with its original content.",
+    file: "services/messaging.ts",
+    from: "if (elements) message.elements = elements;",
+    to: "if (elements) void elements;",
+  },
+  {
+    id: "hook-before-send-failure-action-inverted",
+    rule: "HOOK-12",
+    bug: "Inverts before_send_failure_action: a failed call rejects the send under ALLOW and lets it through under REJECT.",
+    file: "webhooks/before-send.ts",
+    from: "if (config.beforeSendFailureAction === BeforeSendFailureAction.REJECT) {",
+    to: "if (config.beforeSendFailureAction === BeforeSendFailureAction.ALLOW) {",
+  },
+  {
+    id: "hook-get-webhook-returns-secret",
+    rule: "HOOK-2",
+    bug: "GetWebhook returns the signing secret, which only the first SetWebhook and RotateWebhookSecret may hand out.",
+    file: "services/webhook-admin.ts",
+    from: "return { webhook: webhookProto(await requireWebhook(req.appId), false, deps.now()) };",
+    to: "return { webhook: webhookProto(await requireWebhook(req.appId), true, deps.now()) };",
+  },
+  {
+    id: "hook-set-webhook-any-scheme",
+    rule: "HOOK-1",
+    bug: "Accepts any absolute URL as an endpoint (ftp:, mailto:), checking only that it parses.",
+    file: "services/webhook-admin.ts",
+    from: 'if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw',
+    to: 'if (parsed.protocol === "javascript:") throw',
+  },
+  {
+    id: "hook-grace-period-one-signature",
+    rule: "HOOK-3",
+    bug: "Compares the previous secret's expiry the wrong way, so during a grace period requests carry only the new secret's signature.",
+    file: "webhooks/signing.ts",
+    from: "webhook.previousSecretExpiresAt > nowMs) {",
+    to: "webhook.previousSecretExpiresAt < nowMs) {",
+  },
+  {
+    id: "hook-sqlite-replay-keeps-attempts",
+    rule: "HOOK-9",
+    bug: "Makes a replayed dead letter pending again without resetting its attempts, so one more failure kills it again.",
+    file: "store/webhooks-sqlite.ts",
+    from: "SET state = 'pending', attempts = 0, next_attempt_at = ?",
+    to: "SET state = 'pending', next_attempt_at = ?",
+  },
+  {
+    id: "hook-sqlite-outbox-unlisted-types",
+    rule: "HOOK-6",
+    bug: "Tests the webhook's event mask with a bitwise OR instead of AND, recording a delivery for every event whatever types the webhook lists.",
+    file: "store/webhooks-sqlite.ts",
+    from: "WHERE w.app_id = ? AND (w.event_mask & k.bit) <> 0",
+    to: "WHERE w.app_id = ? AND (w.event_mask | k.bit) <> 0",
+  },
+]);
