@@ -72,11 +72,11 @@ export const hookConfigCases = [
           action: BeforeSendFailureAction[first.beforeSendFailureAction],
           expire: first.previousSecretExpireTime === undefined,
         },
-        { url: url.url, eventTypes: [], timeout: 2000, max: 4, action: "ALLOW", expire: true },
+        { url: url.url, eventTypes: [], timeout: 2000, max: 16, action: "ALLOW", expire: true },
         "the first SetWebhook's configuration with its defaults",
       );
       const got = (await ctx.admin.getWebhook({ appId: app.appId })).webhook;
-      expectEqual([got?.url, got?.secret, durationMs(got?.beforeSendTimeout), got?.maxConcurrentDeliveries], [url.url, "", 2000, 4], "GetWebhook (url, secret, timeout, max concurrent)");
+      expectEqual([got?.url, got?.secret, durationMs(got?.beforeSendTimeout), got?.maxConcurrentDeliveries], [url.url, "", 2000, 16], "GetWebhook (url, secret, timeout, max concurrent)");
 
       const second = await setWebhook(ctx, app.appId, {
         url: url.url,

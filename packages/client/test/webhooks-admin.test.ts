@@ -101,7 +101,7 @@ describe("configuration (HOOK-1, HOOK-2)", () => {
       beforeSendUrl: "",
       beforeSendTimeoutMs: 2000,
       beforeSendFailureAction: "allow",
-      maxConcurrentDeliveries: 4,
+      maxConcurrentDeliveries: 16,
       secret: expect.stringMatching(/^whsec_/),
     });
 

@@ -267,14 +267,14 @@ describe("event deliveries", () => {
     expect(r.requests.map((q) => q.headers["webhook-id"])).toEqual(["msg_w0"]);
   });
 
-  it("0 means 4 at a time", async () => {
+  it("0 means 16 at a time", async () => {
     const r = await receiver(() => ({ status: 200, hold: new Promise((resolve) => setTimeout(resolve, 30)) }));
     const store = new FakeWebhookStore();
     app(store, r.url());
-    for (let i = 0; i < 12; i++) store.addEventDelivery("app1", `msg_c${i}`, sent());
+    for (let i = 0; i < 40; i++) store.addEventDelivery("app1", `msg_c${i}`, sent());
     dispatcher(store);
-    await vi.waitFor(() => expect(store.completed).toHaveLength(12), WAIT);
-    expect(r.maxInFlight).toBe(4);
+    await vi.waitFor(() => expect(store.completed).toHaveLength(40), WAIT);
+    expect(r.maxInFlight).toBe(16);
   });
 
   it("keeps working after store errors", async () => {

@@ -106,7 +106,7 @@ export function addWebhookCommands(admin: Command, kit: AdminCommandKit): void {
     .option("--before-send-url <url>", "ask this endpoint before storing every message")
     .option("--before-send-timeout-ms <ms>", "how long a send waits for the before-send answer (default 2000, at most 10000)", integer)
     .addOption(new Option("--before-send-failure <action>", "on a before-send timeout or error (default allow)").choices(["allow", "reject"]))
-    .option("--max-concurrent <n>", "attempts in flight per endpoint and server node (default 4, at most 64)", integer)
+    .option("--max-concurrent <n>", "attempts in flight per endpoint and server node (default 16, at most 64)", integer)
     .addOption(kit.appOption())
     .action(
       async (

@@ -20,6 +20,7 @@ import type { AppRecord } from "../store/types.js";
 import type { WebhookRecord } from "../store/webhooks.js";
 import { newWebhookSecret } from "../webhooks/secrets.js";
 import { testWebhook } from "../webhooks/test-webhook.js";
+import { DEFAULT_MAX_CONCURRENT } from "../webhooks/dispatcher.js";
 
 type WebhookRpcs = Pick<
   ServiceImpl<typeof AdminService>,
@@ -29,7 +30,6 @@ type WebhookRpcs = Pick<
 const MAX_URL_CHARS = 2048;
 const DEFAULT_BEFORE_SEND_TIMEOUT_MS = 2000;
 const MAX_BEFORE_SEND_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_CONCURRENT = 4;
 const MAX_CONCURRENT = 64;
 const MAX_GRACE_MS = 30 * 86_400_000;
 const MAX_REPLAY_IDS = 1000;

@@ -47,7 +47,8 @@ export interface DispatcherOptions {
 }
 
 const DEFAULT_RETRY: Required<RetryOptions> = { baseMs: 1_000, capMs: 600_000, maxAttempts: 10 };
-const DEFAULT_MAX_CONCURRENT = 4;
+/** HOOK-8: attempts in flight per endpoint on one node when the webhook says 0 (HOOK-1). */
+export const DEFAULT_MAX_CONCURRENT = 16;
 
 /**
  * The wait before the next attempt after `attemptsSoFar` failed ones (HOOK-8): random in
@@ -165,10 +166,10 @@ export class WebhookDispatcher {
   private track(attempt: Promise<void>): void {
     this.inFlight.add(attempt);
     void attempt.finally(() => {
-      const wasFull = this.inFlight.size >= this.batch;
       this.inFlight.delete(attempt);
-      // The batch has room again: claim what the full batch kept waiting.
-      if (wasFull) this.nudge();
+      // Half the batch has room again: claim more now. Not at every settlement, which under a
+      // backlog would cost one claim query per delivery.
+      if (this.inFlight.size === Math.floor(this.batch / 2)) this.nudge();
     });
   }
 

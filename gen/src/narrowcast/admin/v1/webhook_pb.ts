@@ -77,7 +77,7 @@ export type Webhook = Message<"narrowcast.admin.v1.Webhook"> & {
   beforeSendFailureAction: BeforeSendFailureAction;
 
   /**
-   * The most attempts in flight to one endpoint at a time, per node: 1 to 64; 0 means 4
+   * The most attempts in flight to one endpoint at a time, per node: 1 to 64; 0 means 16
    * (rule HOOK-8).
    *
    * @generated from field: int32 max_concurrent_deliveries = 8;
