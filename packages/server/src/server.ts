@@ -194,7 +194,11 @@ function startPruning(store: Store, limits: Limits, eventPruneIntervalMs: number
     store
       .pruneEvents(now() - limits.eventRetentionSeconds * 1000)
       .then((n) => n > 0 && log.info({ pruned: n }, "pruned events beyond retention"))
-      .catch((err: unknown) => log.warn({ err }, "pruning events failed"));
+      .catch((err: unknown) => log.warn({ err }, "pruning events failed"))
+      // Dead letters go after the same retention (HOOK-9): a replay long after is of no use to a backend.
+      .then(() => store.pruneDeadLetters(now() - limits.eventRetentionSeconds * 1000))
+      .then((n) => n > 0 && log.info({ pruned: n }, "pruned dead letters beyond retention"))
+      .catch((err: unknown) => log.warn({ err }, "pruning dead letters failed"));
   void pruneSent();
   void pruneEvents();
   return [setInterval(pruneSent, 3600 * 1000).unref(), setInterval(pruneEvents, positiveInteger(eventPruneIntervalMs, "eventPruneIntervalMs")).unref()];

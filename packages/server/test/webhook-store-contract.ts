@@ -253,6 +253,22 @@ export function webhookStoreContract(name: string, makeStore: () => Promise<Stor
         expect((await a.claimOwn(now + 2)).map((d) => d.deliveryId).sort()).toEqual([claimed[1], claimed[2]].map((d) => d.deliveryId).sort());
       });
 
+      it("pruneDeadLetters deletes the dead letters last attempted before a time, and nothing else", async () => {
+        const a = await app();
+        await a.hook([T.MESSAGE_SENT]);
+        await a.group("g", ["alice", "bob"]);
+        for (let i = 0; i < 3; i++) await a.send("g", "alice");
+        const now = a.now();
+        const [old, recent, pending] = await a.claimOwn(now);
+        // Long before any other case's clock, so that pruning up to 5,000 ms touches only this one.
+        await store.killDelivery(a.appId, old.deliveryId, { lastError: "x", now: 1000, url: "https://u.example" });
+        await store.killDelivery(a.appId, recent.deliveryId, { lastError: "x", now, url: "https://u.example" });
+        await store.retryDelivery(a.appId, pending.deliveryId, { lastError: "x", now: 1000, nextAttemptAt: now });
+        expect(await store.pruneDeadLetters(5000)).toBe(1);
+        expect((await store.listDeadLetters(a.appId, { limit: 10 })).map((d) => d.deliveryId)).toEqual([recent.deliveryId]);
+        expect((await a.claimOwn(now)).map((d) => d.deliveryId)).toEqual([pending.deliveryId]);
+      });
+
       it("deleteWebhook removes pending deliveries and dead letters; a new webhook starts empty", async () => {
         const a = await app();
         await a.hook([T.MESSAGE_SENT]);

@@ -1525,6 +1525,10 @@ export class PostgresStore implements Store {
     return this.webhooks.replayDeadLetters(appId, deliveryIds, now);
   }
 
+  pruneDeadLetters(before: number): Promise<number> {
+    return this.webhooks.pruneDeadLetters(before);
+  }
+
   eventViewers(appId: string, partition: number, position: number): Promise<string[]> {
     return this.webhooks.eventViewers(appId, partition, position);
   }

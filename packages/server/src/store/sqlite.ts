@@ -1224,6 +1224,10 @@ export class SqliteStore implements Store {
     return this.webhooks.replayDeadLetters(appId, deliveryIds, now);
   }
 
+  pruneDeadLetters(before: number): Promise<number> {
+    return this.webhooks.pruneDeadLetters(before);
+  }
+
   eventViewers(appId: string, partition: number, position: number): Promise<string[]> {
     return this.webhooks.eventViewers(appId, partition, position);
   }

@@ -156,6 +156,11 @@ export class PostgresWebhooks implements WebhookStore {
     return found.map(toDeadLetter);
   }
 
+  async pruneDeadLetters(before: number): Promise<number> {
+    const r = await this.rows(this.pool, "DELETE FROM webhook_deliveries WHERE state = 'dead' AND last_attempt_at < $1 RETURNING 1", [before]);
+    return r.length;
+  }
+
   replayDeadLetters(appId: string, deliveryIds: readonly string[] | undefined, now: number): Promise<{ replayed: number; missing: string[] }> {
     return this.tx(async (db) => {
       const replay = async (ids: string[] | null) =>

@@ -164,6 +164,10 @@ export class SqliteWebhooks implements WebhookStore {
     return rows.map(toDeadLetter);
   }
 
+  async pruneDeadLetters(before: number): Promise<number> {
+    return this.q("DELETE FROM webhook_deliveries WHERE state = 'dead' AND last_attempt_at < ?").run(before).changes;
+  }
+
   replayDeadLetters(appId: string, deliveryIds: readonly string[] | undefined, now: number): Promise<{ replayed: number; missing: string[] }> {
     return this.tx(() => {
       const replay = (where: string, ...args: unknown[]) =>

@@ -107,6 +107,8 @@ export interface WebhookStore {
    * returns those IDs as `missing`.
    */
   replayDeadLetters(appId: string, deliveryIds: readonly string[] | undefined, now: number): Promise<{ replayed: number; missing: string[] }>;
+  /** Deletes the dead letters (of every app) whose last attempt was before `before` (ms); returns how many (HOOK-9). */
+  pruneDeadLetters(before: number): Promise<number>;
   /**
    * The users who may see a stored event (VIS-1), from its audience and the members' spans at
    * the event: a "group" event's members then, a "users" event's users who may see it. Sorted.
