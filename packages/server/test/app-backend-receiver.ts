@@ -1,35 +1,47 @@
-// A local app backend for the tests of spec section 16: an HTTP server that records every
-// request (headers, raw body, the parsed WebhookEvent), answers as a test tells it, and lets a
-// test wait for the requests it expects instead of sleeping.
+// A local app backend for the webhook tests (spec section 16): a real HTTP server on port 0 that
+// records every request (method, path, headers, raw body and, when the body is one, the parsed
+// WebhookEvent), answers as the test says, counts the requests in flight, and lets a test wait for
+// the requests it expects instead of sleeping.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fromJsonString } from "@bufbuild/protobuf";
 import { WebhookEventSchema, type WebhookEvent } from "@narrowcast/gen/admin";
 
 export interface ReceivedRequest {
+  method: string;
   path: string;
   headers: Record<string, string>;
   body: string;
-  event: WebhookEvent;
+  /** Undefined when the body is not a WebhookEvent (tests also post arbitrary bodies). */
+  event?: WebhookEvent;
 }
 
-/** How to answer one request: a status (default 200), a JSON body, and a delay before answering. */
+/** How to answer one request: status 200, no body and a JSON content type unless it says otherwise. */
 export interface Answer {
   status?: number;
   body?: string;
-  delayMs?: number;
+  headers?: Record<string, string>;
+  /** Holds the answer until this resolves (a slow or silent endpoint). */
+  hold?: Promise<unknown>;
 }
+
+/** Answers the request with this index; undefined answers the default. Throwing drops the connection. */
+export type Responder = (request: ReceivedRequest, index: number) => Answer | undefined | Promise<Answer | undefined>;
 
 export class AppBackendReceiver {
   readonly requests: ReceivedRequest[] = [];
-  private answer: (req: ReceivedRequest) => Answer | undefined = () => undefined;
+  /** Requests whose answer has not been sent yet, and the most there have been at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  private responder: Responder = () => undefined;
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly server: http.Server) {}
 
-  static async start(port = 0): Promise<AppBackendReceiver> {
+  static async start(responder?: Responder, port = 0): Promise<AppBackendReceiver> {
     const server = http.createServer();
     const receiver = new AppBackendReceiver(server);
+    if (responder) receiver.respond(responder);
     server.on("request", (req, res) => receiver.handle(req, res));
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     return receiver;
@@ -43,9 +55,9 @@ export class AppBackendReceiver {
     return `http://127.0.0.1:${this.port}${path}`;
   }
 
-  /** Decides the answers from now on (undefined: 200 with an empty body). */
-  respond(answer: (req: ReceivedRequest) => Answer | undefined): void {
-    this.answer = answer;
+  /** Decides the answers from now on. */
+  respond(responder: Responder): void {
+    this.responder = responder;
   }
 
   /** The requests recorded so far that match. */
@@ -72,31 +84,49 @@ export class AppBackendReceiver {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      const recorded: ReceivedRequest = {
-        path: req.url ?? "",
-        headers,
-        body,
-        event: fromJsonString(WebhookEventSchema, body, { ignoreUnknownFields: true }),
-      };
-      this.requests.push(recorded);
+      const request: ReceivedRequest = { method: req.method ?? "", path: req.url ?? "", headers: flatHeaders(req.headers), body, event: parseEvent(body) };
+      const index = this.requests.push(request) - 1;
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
       const waiters = this.waiters;
       this.waiters = [];
       for (const wake of waiters) wake();
-      const answer = this.answer(recorded) ?? {};
-      const send = () => {
-        if (res.destroyed) return;
-        res.writeHead(answer.status ?? 200, { "content-type": "application/json" });
-        res.end(answer.body ?? "");
-      };
-      if (answer.delayMs) setTimeout(send, answer.delayMs);
-      else send();
+      void this.answer(request, index, res);
     });
+  }
+
+  private async answer(request: ReceivedRequest, index: number, res: http.ServerResponse): Promise<void> {
+    try {
+      const answer = (await this.responder(request, index)) ?? {};
+      await answer.hold;
+      // The client may have given up while the answer was held.
+      if (res.destroyed) return;
+      res.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers });
+      res.end(answer.body ?? "");
+    } catch {
+      res.destroy();
+    } finally {
+      this.inFlight--;
+    }
   }
 }
 
 /** The user a push request is for, or undefined for other requests. */
 export function pushedUser(r: ReceivedRequest): string | undefined {
-  return r.event.type === "push.requested" ? r.event.data?.push?.userId : undefined;
+  return r.event?.type === "push.requested" ? r.event.data?.push?.userId : undefined;
+}
+
+function parseEvent(body: string): WebhookEvent | undefined {
+  try {
+    return fromJsonString(WebhookEventSchema, body, { ignoreUnknownFields: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Header values as one string each (repeated headers joined as HTTP allows). */
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(", ") : v;
+  return flat;
 }

@@ -58,7 +58,7 @@ describe("webhook deliveries survive SIGKILL (HOOK-7)", () => {
       const { group } = await admin.createGroup({ appId, type: GroupType.WORK, name: "g", ownerId: "alice", memberIds: ["bob"] });
       receiver.respond(() => ({ status: 503 }));
       const { message } = await admin.sendMessage({ appId, senderId: "alice", message: { groupId: group!.groupId, elements: [text("durable")] } });
-      const isIt = (r: ReceivedRequest) => r.path === "/crash" && r.event.type === "message.sent";
+      const isIt = (r: ReceivedRequest) => r.path === "/crash" && r.event?.type === "message.sent";
       const [failed] = await receiver.until(isIt);
       // The failed attempt's retry is recorded right after its answer; then the node dies at once.
       await new Promise((r) => setTimeout(r, 1000));
@@ -71,7 +71,7 @@ describe("webhook deliveries survive SIGKILL (HOOK-7)", () => {
       const attempts = await receiver.until((r) => isIt(r) && receiver.requests.indexOf(r) > receiver.requests.indexOf(failed));
       const delivered = attempts[attempts.length - 1];
       expect(delivered.headers["webhook-id"]).toBe(failed.headers["webhook-id"]);
-      const payload = delivered.event.data?.event?.payload;
+      const payload = delivered.event?.data?.event?.payload;
       expect(payload?.case === "messageReceived" && payload.value.message?.messageId).toBe(message!.messageId);
     } finally {
       first?.child.kill("SIGKILL");

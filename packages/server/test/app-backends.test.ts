@@ -67,21 +67,21 @@ function scenarios(name: string, start: () => Promise<Nodes>, enabled: boolean):
       const { app, secret, path, from } = await appWithWebhook(["alice", "bob"]);
       expect(secret).toMatch(/^whsec_/);
       let failures = 0;
-      receiver.respond((r) => (r.path === path && r.event.type === "message.sent" && failures++ < 3 ? { status: 503 } : undefined));
+      receiver.respond((r) => (r.path === path && r.event?.type === "message.sent" && failures++ < 3 ? { status: 503 } : undefined));
       const g = await app.group(GroupType.WORK, "alice", ["bob"]);
       const sent = await app.user("alice").send(g, "hello");
 
-      const attempts = await receiver.until((r) => from(r) && r.event.type === "message.sent", 4);
+      const attempts = await receiver.until((r) => from(r) && r.event?.type === "message.sent", 4);
       expect(attempts).toHaveLength(4);
       expect(new Set(attempts.map((r) => r.headers["webhook-id"])).size).toBe(1);
       const verifier = new StandardWebhook(secret);
       for (const r of attempts) verifier.verify(r.body, r.headers);
       expect(() => verifier.verify(r0(attempts).body.replace("hello", "HELLO"), r0(attempts).headers)).toThrow();
-      const message = r0(attempts).event.data?.event?.payload;
+      const message = r0(attempts).event?.data?.event?.payload;
       expect(message?.case).toBe("messageReceived");
       expect(message?.case === "messageReceived" && message.value.message?.messageId).toBe(sent.messageId);
       // member.joined of the group's creation came too, each verified.
-      const joined = await receiver.until((r) => from(r) && r.event.type === "member.joined", 2);
+      const joined = await receiver.until((r) => from(r) && r.event?.type === "member.joined", 2);
       for (const r of joined) verifier.verify(r.body, r.headers);
       receiver.respond(() => undefined);
     });
@@ -90,7 +90,7 @@ function scenarios(name: string, start: () => Promise<Nodes>, enabled: boolean):
       const { app, from } = await appWithWebhook(["alice", "bob"], { beforeSend: true });
       receiver.respond((r) => {
         if (!r.path.endsWith("/before-send")) return undefined;
-        const text = textOf(r.event.data?.beforeSend?.message);
+        const text = textOf(r.event?.data?.beforeSend?.message);
         const answer =
           text === "bad word"
             ? { action: "BEFORE_SEND_ACTION_REJECT", reason: "no bad words here" }
@@ -109,16 +109,16 @@ function scenarios(name: string, start: () => Promise<Nodes>, enabled: boolean):
         const rewritten = await app.user("alice").send(g, "rewrite me");
         expect(textOf(rewritten)).toBe("rewritten");
         await bob.waitFor((item) => item.item.case === "event" && item.item.value.payload.case === "messageReceived");
-        await receiver.until((r) => from(r) && r.event.type === "message.sent");
+        await receiver.until((r) => from(r) && r.event?.type === "message.sent");
         await new Promise((r) => setTimeout(r, NEGATIVE_WAIT_MS));
         expect((await app.user("bob").history(g)).map(textOf)).toEqual(["rewritten"]);
         expect(bob.messages.map(textOf)).toEqual(["rewritten"]);
-        const sentTexts = receiver.matching((r) => from(r) && r.event.type === "message.sent").map(sentText);
+        const sentTexts = receiver.matching((r) => from(r) && r.event?.type === "message.sent").map(sentText);
         expect(sentTexts).toEqual(["rewritten"]);
         // The before-send call carried the message and, for an ordinary message, no audience list.
-        const calls = receiver.matching((r) => from(r) && r.event.type === "message.before_send");
-        expect(calls.map((r) => textOf(r.event.data?.beforeSend?.message))).toEqual(["bad word", "bad word", "rewrite me"]);
-        expect(calls[0].event.data?.beforeSend?.audienceUserIds).toEqual([]);
+        const calls = receiver.matching((r) => from(r) && r.event?.type === "message.before_send");
+        expect(calls.map((r) => textOf(r.event?.data?.beforeSend?.message))).toEqual(["bad word", "bad word", "rewrite me"]);
+        expect(calls[0].event?.data?.beforeSend?.audienceUserIds).toEqual([]);
       } finally {
         bob.close();
         receiver.respond(() => undefined);
@@ -139,7 +139,7 @@ function scenarios(name: string, start: () => Promise<Nodes>, enabled: boolean):
           offlinePushInfo: { title: "t", description: "d" },
         });
         const marker = await app.user(members[0]).send(g, "for all");
-        const pushOf = (m: { messageId: string }) => (r: ReceivedRequest) => from(r) && r.event.data?.push?.messageId === m.messageId;
+        const pushOf = (m: { messageId: string }) => (r: ReceivedRequest) => from(r) && r.event?.data?.push?.messageId === m.messageId;
         // Every offline member but none online gets the marker's push; then the targeted one's are all in.
         const markerPushes = await receiver.until(pushOf(marker), offline.length);
         await receiver.until(pushOf(targeted), 1);
@@ -147,10 +147,10 @@ function scenarios(name: string, start: () => Promise<Nodes>, enabled: boolean):
         expect(markerPushes.map(pushedUser).sort()).toEqual([...offline].sort());
         const targetedPushes = receiver.matching(pushOf(targeted));
         expect(targetedPushes.map(pushedUser)).toEqual([members[2]]);
-        expect(targetedPushes[0].event.data?.push).toMatchObject({ targeted: true, senderId: members[0], offlinePushInfo: { title: "t", description: "d" } });
+        expect(targetedPushes[0].event?.data?.push).toMatchObject({ targeted: true, senderId: members[0], offlinePushInfo: { title: "t", description: "d" } });
         // The app backend is told the receivers of the targeted message, and only it.
-        const sent = receiver.matching((r) => from(r) && r.event.type === "message.sent" && sentText(r) === "for two");
-        expect(sent.map((r) => r.event.data?.receiverIds)).toEqual([[members[1], members[2]]]);
+        const sent = receiver.matching((r) => from(r) && r.event?.type === "message.sent" && sentText(r) === "for two");
+        expect(sent.map((r) => r.event?.data?.receiverIds)).toEqual([[members[1], members[2]]]);
       } finally {
         for (const s of streams) s.close();
       }
@@ -163,7 +163,7 @@ function r0(rs: ReceivedRequest[]): ReceivedRequest {
 }
 
 function sentText(r: ReceivedRequest): string {
-  const p = r.event.data?.event?.payload;
+  const p = r.event?.data?.event?.payload;
   return p?.case === "messageReceived" ? textOf(p.value.message) : "";
 }
 

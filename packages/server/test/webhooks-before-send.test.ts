@@ -12,7 +12,7 @@ import { narrowcastError } from "../src/errors.js";
 import { askBeforeSend } from "../src/webhooks/before-send.js";
 import { FakeWebhookStore, type WebhookConfigInit } from "./webhooks-fake-store.js";
 import { detailsOf } from "./support.js";
-import { Receiver, type Answer } from "./webhooks-receiver.js";
+import { AppBackendReceiver, type Answer } from "./app-backend-receiver.js";
 
 const message = create(MessageSchema, {
   groupId: "g1",
@@ -31,9 +31,9 @@ function validateElements(elements: MessageElement[]): void {
   }
 }
 
-let receiver: Receiver;
+let receiver: AppBackendReceiver;
 beforeAll(async () => {
-  receiver = await Receiver.start();
+  receiver = await AppBackendReceiver.start();
 });
 afterAll(async () => {
   await receiver.close();
@@ -48,7 +48,7 @@ function webhook(config: Omit<WebhookConfigInit, "url"> = {}) {
 }
 
 async function ask(answer: Answer | (() => Answer), config: Omit<WebhookConfigInit, "url"> = {}) {
-  receiver.handler = typeof answer === "function" ? answer : () => answer;
+  receiver.respond(typeof answer === "function" ? answer : () => answer);
   return askBeforeSend(webhook(config), message, ["bob", "alice"], { nowMs: Date.now(), validateElements });
 }
 
@@ -73,7 +73,7 @@ const REJECT_ON_FAILURE = { beforeSendFailureAction: BeforeSendFailureAction.REJ
 describe("askBeforeSend", () => {
   it("sends a signed message.before_send with the message and its audience to before_send_url", async () => {
     const record = webhook();
-    receiver.handler = () => json({ action: "BEFORE_SEND_ACTION_ALLOW" });
+    receiver.respond(() => json({ action: "BEFORE_SEND_ACTION_ALLOW" }));
     const before = receiver.requests.length;
     expect(await askBeforeSend(record, message, ["bob", "alice"], { nowMs: Date.now(), validateElements })).toBeUndefined();
     const request = receiver.requests[before];
@@ -164,13 +164,13 @@ describe("askBeforeSend", () => {
   it("a failed call is logged at warn, with what went wrong", async () => {
     const lines: Array<{ level: number; why?: string }> = [];
     const log = pino({ level: "trace" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    receiver.handler = () => json({}, 503);
+    receiver.respond(() => json({}, 503));
     expect(await askBeforeSend(webhook(), message, [], { nowMs: Date.now(), validateElements, log })).toBeUndefined();
     expect(lines.map((l) => [l.level, l.why])).toEqual([[40, "HTTP 503"]]);
   });
 
   it("an unreachable backend fails the call", async () => {
-    const gone = await Receiver.start();
+    const gone = await AppBackendReceiver.start();
     const url = gone.url();
     await gone.close();
     const record = new FakeWebhookStore().setWebhook("app1", { url, beforeSendUrl: url, ...REJECT_ON_FAILURE });

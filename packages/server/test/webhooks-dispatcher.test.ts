@@ -11,7 +11,7 @@ import { Webhook } from "standardwebhooks";
 import { retryDelayMs, WebhookDispatcher, type DispatcherOptions } from "../src/webhooks/dispatcher.js";
 import { eventBody } from "../src/webhooks/payloads.js";
 import { FakeWebhookStore, type WebhookConfigInit } from "./webhooks-fake-store.js";
-import { Receiver, type Handler } from "./webhooks-receiver.js";
+import { AppBackendReceiver, type Responder } from "./app-backend-receiver.js";
 
 const log = pino({ level: "silent" });
 const WAIT = { timeout: 10_000, interval: 10 };
@@ -21,8 +21,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function receiver(handler?: Handler): Promise<Receiver> {
-  const r = await Receiver.start(handler);
+async function receiver(responder?: Responder): Promise<AppBackendReceiver> {
+  const r = await AppBackendReceiver.start(responder);
   cleanups.push(() => r.close());
   return r;
 }
@@ -133,7 +133,7 @@ describe("event deliveries", () => {
   });
 
   it("records a network error and a timeout as the attempt's error", async () => {
-    const gone = await Receiver.start();
+    const gone = await AppBackendReceiver.start();
     const goneUrl = gone.url();
     await gone.close();
     const store = new FakeWebhookStore();

@@ -9,7 +9,7 @@ import { postSigned } from "../src/webhooks/post.js";
 import { testWebhook } from "../src/webhooks/test-webhook.js";
 import type { WebhookRecord } from "../src/store/webhooks.js";
 import { FakeWebhookStore } from "./webhooks-fake-store.js";
-import { Receiver } from "./webhooks-receiver.js";
+import { AppBackendReceiver } from "./app-backend-receiver.js";
 
 const BODY = JSON.stringify({ type: "webhook.test", data: { appId: "app1" } });
 
@@ -62,16 +62,16 @@ describe("signedHeaders", () => {
 });
 
 describe("postSigned", () => {
-  let receiver: Receiver;
+  let receiver: AppBackendReceiver;
   beforeAll(async () => {
-    receiver = await Receiver.start();
+    receiver = await AppBackendReceiver.start();
   });
   afterAll(async () => {
     await receiver.close();
   });
 
   it("POSTs the signed body and returns the status and the answer", async () => {
-    receiver.handler = () => ({ status: 200, body: '{"ok":true}' });
+    receiver.respond(() => ({ status: 200, body: '{"ok":true}' }));
     const webhook = record();
     const before = receiver.requests.length;
     const result = await postSigned(receiver.url(), webhook, "msg_post", BODY, { timeoutMs: 5_000, nowMs: Date.now() });
@@ -86,7 +86,7 @@ describe("postSigned", () => {
   });
 
   it("does not follow a redirect", async () => {
-    receiver.handler = (r) => (r.path === "/hook" ? { status: 307, headers: { location: "/elsewhere" } } : { status: 200 });
+    receiver.respond((r) => (r.path === "/hook" ? { status: 307, headers: { location: "/elsewhere" } } : { status: 200 }));
     const before = receiver.requests.length;
     const result = await postSigned(receiver.url(), record(), "msg_redirect", BODY, { timeoutMs: 5_000, nowMs: Date.now() });
     expect(result.status).toBe(307);
@@ -94,7 +94,7 @@ describe("postSigned", () => {
   });
 
   it("reads at most maxResponseBytes of the answer", async () => {
-    receiver.handler = () => ({ status: 200, body: "x".repeat(100_000) });
+    receiver.respond(() => ({ status: 200, body: "x".repeat(100_000) }));
     const result = await postSigned(receiver.url(), record(), "msg_big", BODY, { timeoutMs: 5_000, nowMs: Date.now(), maxResponseBytes: 1000 });
     expect(result.status).toBe(200);
     expect(result.text).toHaveLength(1000);
@@ -103,14 +103,14 @@ describe("postSigned", () => {
   it("reports a timeout as status 0", async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => (release = resolve));
-    receiver.handler = () => ({ status: 200, hold });
+    receiver.respond(() => ({ status: 200, hold }));
     const result = await postSigned(receiver.url(), record(), "msg_slow", BODY, { timeoutMs: 100, nowMs: Date.now() });
     release();
     expect(result).toMatchObject({ status: 0, error: "timeout after 100 ms" });
   });
 
   it("reports a refused connection as status 0 with the network error", async () => {
-    const closed = await Receiver.start();
+    const closed = await AppBackendReceiver.start();
     const url = closed.url();
     await closed.close();
     const result = await postSigned(url, record(), "msg_refused", BODY, { timeoutMs: 5_000, nowMs: Date.now() });
@@ -121,7 +121,7 @@ describe("postSigned", () => {
 
 describe("testWebhook", () => {
   it("sends one signed webhook.test and reports the status; an error unless 2xx", async () => {
-    const receiver = await Receiver.start(() => ({ status: 204 }));
+    const receiver = await AppBackendReceiver.start(() => ({ status: 204 }));
     const url = receiver.url();
     try {
       const webhook = record({}, receiver.url());
@@ -132,7 +132,7 @@ describe("testWebhook", () => {
       expect(sent).toMatchObject({ type: "webhook.test", data: { appId: "app1" } });
       expect(receiver.requests[0].headers["webhook-id"]).toMatch(/^msg_/);
 
-      receiver.handler = () => ({ status: 500 });
+      receiver.respond(() => ({ status: 500 }));
       expect(await testWebhook(webhook, Date.now())).toMatchObject({ httpStatus: 500, error: "HTTP 500" });
       expect(receiver.requests).toHaveLength(2);
     } finally {

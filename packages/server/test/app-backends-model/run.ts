@@ -380,10 +380,10 @@ class Run {
 
 /** A delivery's model key, the content the model checks, and the app it names. */
 function classify(r: ReceivedRequest): { key: string; detail: string; appId: string } {
-  const data = r.event.data;
+  const data = r.event?.data;
   const appId = data?.appId ?? "";
   const payload = data?.event?.payload;
-  switch (r.event.type) {
+  switch (r.event?.type) {
     case "message.sent":
       if (payload?.case === "messageReceived") return { key: sentKey(payload.value.message?.messageId ?? ""), detail: receiversDetail(data!.receiverIds), appId };
       break;
@@ -402,5 +402,5 @@ function classify(r: ReceivedRequest): { key: string; detail: string; appId: str
       break;
     }
   }
-  return { key: `${r.event.type} (malformed or unknown)`, detail: r.body, appId };
+  return { key: `${r.event?.type} (malformed or unknown)`, detail: r.body, appId };
 }
