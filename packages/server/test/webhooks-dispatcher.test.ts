@@ -352,6 +352,19 @@ describe("push fanout", () => {
     expect(r.requests.map((q) => [q.path, JSON.parse(q.body).data.push.userId, JSON.parse(q.body).data.push.targeted])).toEqual([["/hook", "bob", true]]);
   });
 
+  it("none for a message recalled before its push requests are prepared", async () => {
+    const r = await receiver();
+    const store = fanoutStore(r.url());
+    const event = sent();
+    const m = event.payload.case === "messageReceived" ? event.payload.value.message! : undefined;
+    store.messages.set(m!.messageId, message({ messageId: m!.messageId, groupId: m!.groupId, recall: { recalledBy: m!.senderId } }));
+    store.addEventDelivery("app1", "msg_rc", event, { kind: "fanout", viewers: ["alice", "bob"] });
+    dispatcher(store);
+    await vi.waitFor(() => expect(store.completed).toEqual(["msg_rc"]), WAIT);
+    expect(r.requests).toEqual([]);
+    expect(store.deliveries.size).toBe(0);
+  });
+
   it("none for a message excluded from unread counts, unless the webhook opts in", async () => {
     const r = await receiver();
     const store = fanoutStore(r.url());

@@ -312,6 +312,11 @@ export class WebhookDispatcher {
       await this.store.completeDelivery(appId, deliveryId);
       return;
     }
+    // Recalled before its push requests were prepared: a notification would show what the sender took back.
+    if ((await this.store.getMessage(appId, message.groupId, message.messageId, null))?.recall) {
+      await this.store.completeDelivery(appId, deliveryId);
+      return;
+    }
     const viewers = await this.store.eventViewers(appId, delivery.event.partition, delivery.event.position);
     const candidates = viewers.filter((userId) => userId !== message.senderId);
     const online = candidates.length > 0 ? await this.opts.presence.onlineUsers(appId, candidates) : new Set<string>();

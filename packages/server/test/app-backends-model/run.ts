@@ -214,6 +214,12 @@ class Run {
     const candidates = [...this.model.messages.values()].filter((m) => m.stored && !m.recalled);
     if (candidates.length === 0) return this.send("send");
     const m = this.prng.pick(candidates);
+    // A message recalled before its push requests are prepared gets none (HOOK-13): let every
+    // fanout settle first, so the model's push expectations stay exact.
+    await this.waitFor(
+      () => this.d.probe.fanoutsSettled(this.app.appId) >= this.model.fanouts,
+      () => new ModelFailure("HOOK-13", "push requests of stored messages never worked out", this.model.fanouts, this.d.probe.fanoutsSettled(this.app.appId)),
+    );
     // The sender recalls within the recall window (MSG-11) while they still see it; otherwise an admin does (ADM-6).
     if (this.model.senderStillSees(m) && this.prng.chance(0.5)) {
       this.note(`recall ${m.id} by ${m.sender}`);
