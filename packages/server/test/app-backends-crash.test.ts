@@ -1,11 +1,9 @@
 // Rule HOOK-7: a delivery is recorded in the transaction of its event, so a node killed with
 // SIGKILL after the commit and before the delivery succeeded delivers it after a restart, with the
 // same webhook-id. The server binary runs as a child process on a data directory that outlives it.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -13,29 +11,13 @@ import { GroupType } from "@narrowcast/gen";
 import { AdminService, Plan, WebhookEventType } from "@narrowcast/gen/admin";
 import { AppBackendReceiver, type ReceivedRequest } from "./app-backend-receiver.js";
 import { bearer, text } from "./support.js";
+import { startChildServer } from "./child-server.js";
 
-const BIN = fileURLToPath(new URL("../bin/narrowcast-server.js", import.meta.url));
 const ADMIN_KEY = "app-backends-crash-admin-key";
 
-/** Starts the server binary with slow retries (5 s base) and resolves once it listens. */
-function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const args = ["--import", "tsx", BIN, "--port", "0", "--data-dir", dataDir, "--log-level", "warn"];
-  args.push("--webhook-retry-base-ms", "5000", "--webhook-retry-cap-ms", "5000");
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, NARROWCAST_ADMIN_KEY: ADMIN_KEY },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1], exited });
-    });
-    void exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${out}`)));
-  });
-}
+/** The server binary with slow retries (5 s base), so the node can be killed between two attempts. */
+const startChild = (dataDir: string) =>
+  startChildServer(dataDir, ADMIN_KEY, ["--webhook-retry-base-ms", "5000", "--webhook-retry-cap-ms", "5000"]);
 
 const dirs: string[] = [];
 afterAll(() => {

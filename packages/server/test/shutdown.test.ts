@@ -3,39 +3,19 @@
 // A restarted server on the same directory then shows that every stored message was acknowledged
 // to its client, and that every client error was Unavailable (or a rate-limit rejection or a
 // refused HTTP/2 stream, neither of them stored).
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { GroupType, MessageService } from "@narrowcast/gen";
 import { AdminService, Plan } from "@narrowcast/gen/admin";
 import { bearer, text } from "./support.js";
+import { startChildServer } from "./child-server.js";
 
-const BIN = fileURLToPath(new URL("../bin/narrowcast-server.js", import.meta.url));
 const ADMIN_KEY = "shutdown-test-admin-key";
-
-/** Starts the server binary and resolves with its URL once it listens. */
-function startChild(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  // The bin runs the TypeScript sources (tsx maps its import through tsconfig.json "paths"): no build needed.
-  const child = spawn(process.execPath, ["--import", "tsx", BIN, "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
-    env: { ...process.env, NARROWCAST_ADMIN_KEY: ADMIN_KEY },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1], exited });
-    });
-    void exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${out}`)));
-  });
-}
+const startChild = (dataDir: string) => startChildServer(dataDir, ADMIN_KEY);
 
 const dirs: string[] = [];
 afterAll(() => {
