@@ -27,6 +27,7 @@ export const hookConfigCases = [
         ["an empty url", { url: "" }, "webhook.url"],
         ["a relative url", { url: "/hooks" }, "webhook.url"],
         ["an ftp: url", { url: "ftp://example.com/hooks" }, "webhook.url"],
+        ["a url with a user name and password", { url: "https://user:secret@example.com/hooks" }, "webhook.url"],
         ["a url of 2,049 characters", { url: `http://example.com/${"a".repeat(2049 - 19)}` }, "webhook.url"],
         ["a push_url that is not a URL", { url, pushUrl: "not a url" }, "webhook.push_url"],
         ["a before_send_url with the mailto: scheme", { url, beforeSendUrl: "mailto:backend@example.com" }, "webhook.before_send_url"],

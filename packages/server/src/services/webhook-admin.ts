@@ -47,6 +47,8 @@ function checkUrl(url: string, field: string, required: boolean): void {
     throw fieldInvalid(field, `${field} is not an absolute URL`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw fieldInvalid(field, `${field} must be an http or https URL`);
+  // fetch refuses URLs with credentials: every delivery would fail.
+  if (parsed.username || parsed.password) throw fieldInvalid(field, `${field} must not carry a user name or password`);
 }
 
 /** Rule HOOK-1: the request's configuration, checked, with its defaults applied and output-only fields dropped. */

@@ -27,7 +27,8 @@ export const file_narrowcast_admin_v1_webhook: GenFile = /*@__PURE__*/
 export type Webhook = Message<"narrowcast.admin.v1.Webhook"> & {
   /**
    * The endpoint event deliveries (and, without `push_url`, push requests) are POSTed to: an
-   * absolute http or https URL of at most 2,048 characters (rule HOOK-1).
+   * absolute http or https URL of at most 2,048 characters, without user name or password (rule
+   * HOOK-1).
    *
    * @generated from field: string url = 1;
    */
